@@ -1,0 +1,48 @@
+"""The ``cramcog`` command line.
+
+Each sub-command lives in its own module under ``cramcog/commands/`` and defines
+``register(subparsers)``; this file only discovers them. Modules import heavy libraries (torch,
+triton) inside their handlers, so ``cramcog --help`` stays fast.
+
+Examples
+--------
+>>> from cramcog.cli import build_parser
+>>> "fit" in build_parser().format_help()
+True
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import cramcog.commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cramcog", description="CRAM memory consolidation: models, fits, human data.")
+    parser.add_argument("--version", action="version", version=f"cramcog {cramcog.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(cramcog.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"cramcog.commands.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as err:  # user errors: one clear line, no traceback
+        print(f"cramcog {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Bundled human memory data sets (CSV + JSON metadata); read them with :mod:`cramcog.psych`."""

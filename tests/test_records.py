@@ -1,0 +1,104 @@
+"""Records: round trips, validation and atomic writes."""
+import json
+import os
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cramcog import records
+from cramcog.records import RecordError
+
+
+def _training_record():
+    steps = np.array([0, 10, 20], dtype="int64")
+    layers = np.array(["L0", "L1"])
+    return records.new_record(
+        {"attention_fraction": (("step", "layer"), np.linspace(0, 1, 6).reshape(3, 2),
+                                {"units": "fraction of tokens", "long_name": "attention use"}),
+         "loss": (("step",), np.array([2.0, 1.0, 0.5]))},
+        coords={"step": ("step", steps, {"units": "optimizer steps"}), "layer": layers},
+        kind="training", config={"lr": 3e-4, "layers": [2, 3], "nested": {"a": None}}, seed=7,
+        attrs={"attention_floor": 0.015, "uses_replay": True, "note": None})
+
+
+def test_round_trip_keeps_int64_string_dims_and_json(tmp_path):
+    ds = _training_record()
+    path = records.save(ds, tmp_path / "sub" / "run.nc")
+    back = records.open(path)
+    assert back["step"].dtype == np.int64
+    assert list(back["layer"].values) == ["L0", "L1"]
+    assert back.cram.config == {"lr": 3e-4, "layers": [2, 3], "nested": {"a": None}}
+    assert back.attrs["uses_replay"] == 1 and back.attrs["note"] == ""
+    assert back.attrs["seed"] == 7 and back.cram.kind == "training"
+    assert back["step"].attrs["units"] == "optimizer steps"
+    xr.testing.assert_identical(back.drop_attrs(), ds.drop_attrs())
+
+
+def test_save_is_atomic_old_file_survives_a_failed_write(tmp_path, monkeypatch):
+    path = tmp_path / "run.nc"
+    records.save(_training_record(), path)
+    before = path.read_bytes()
+
+    def boom(self, *a, **k):
+        with open(a[0], "wb") as f:  # half a file, then a crash
+            f.write(b"CDF")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
+    with pytest.raises(KeyboardInterrupt):
+        records.save(_training_record(), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]  # no temp litter
+
+
+def test_open_gives_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no record"):
+        records.open(tmp_path / "missing.nc")
+    junk = tmp_path / "junk.nc"
+    junk.write_bytes(b"this is not netcdf")
+    with pytest.raises(RecordError, match="not a readable netCDF"):
+        records.open(junk)
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"x": ("t", np.arange(3))}).to_netcdf(foreign, engine="netcdf4")
+    with pytest.raises(RecordError, match="not a cramcog record"):
+        records.open(foreign)
+
+
+def test_validate_rejects_unflat_attrs_and_bad_json():
+    ds = _training_record()
+    ds.attrs["bad"] = {"a": 1}
+    with pytest.raises(RecordError, match="bad"):
+        records.validate(ds)
+    ds = _training_record()
+    ds.attrs["config_json"] = "{not json"
+    with pytest.raises(RecordError, match="config_json"):
+        records.validate(ds)
+    with pytest.raises(RecordError, match="kind"):
+        records.new_record({}, kind="nonsense")
+
+
+def test_flatten_attr_rules():
+    assert records.flatten_attr(True) == 1
+    assert records.flatten_attr(None) == ""
+    assert json.loads(records.flatten_attr({"b": 1})) == {"b": 1}
+    assert records.flatten_attr((1, 2.5)) == [1, 2.5]
+    assert records.flatten_attr(np.float32(0.5)) == 0.5
+    with pytest.raises(RecordError):
+        records.flatten_attr([1, "a"])
+    with pytest.raises(RecordError):
+        records.flatten_attr(object())
+
+
+def test_provenance_is_recorded():
+    ds = _training_record()
+    prov = ds.cram.provenance
+    assert prov["cramcog_version"] and prov["created"] and prov["seed"] == 7
+
+
+def test_import_cramcog_does_not_import_torch_or_triton():
+    import subprocess
+    import sys
+    code = ("import sys, cramcog, cramcog.records, cramcog.cli; cramcog.cli.build_parser(); "
+            "bad=[m for m in ('torch','triton') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
