@@ -32,7 +32,7 @@ _LAZY = {
     "figures": ("cramcog.figures", None),
     "redundancy": ("cramcog.redundancy", None),
     "fit_consolidation_curve": ("cramcog.dynamics", "fit_consolidation_curve"),
-    "compare_gamma": ("cramcog.dynamics", "compare_gamma"),
+    "compare_gamma": ("cramcog.compare", "compare_gamma"),
     "train": ("cramcog.train", "train"),
 }
 
