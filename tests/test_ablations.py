@@ -1,0 +1,204 @@
+"""Tests of the ablation runner (cramcog.ablations): grids, executors, resume, failures."""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cramcog import records
+from cramcog.ablations import (GRIDS, AblationGrid, apply_overrides, cell_path, combine_cells,
+                               demo_run, named_grid, run_grid)
+
+BASE = {"rate": 0.1, "steps": 6, "seed": 0, "fail": 0, "interrupt": -1}
+
+
+def cheap_run(config: dict) -> xr.Dataset:
+    """Picklable run function: demo_run, plus an 'interrupt' switch that raises KeyboardInterrupt
+    on one seed (a Ctrl-C arriving while that cell runs)."""
+    if config.get("interrupt") == config["seed"]:
+        raise KeyboardInterrupt
+    return demo_run(config)
+
+
+def not_a_record(config: dict):
+    return {"loss": 1.0}
+
+
+def small_grid(**kw) -> AblationGrid:
+    args = dict(name="g", base=dict(BASE), seeds=(0, 1),
+                variants={"slow": {"rate": 0.05}, "fast": {"rate": 0.3}})
+    args.update(kw)
+    return AblationGrid(**args)
+
+
+# ----------------------------------------------------------------------------- grid and configs
+
+def test_cells_merge_overrides_and_seed():
+    grid = small_grid()
+    cells = grid.cells()
+    assert [c.key for c in cells] == [("slow", 0), ("slow", 1), ("fast", 0), ("fast", 1)]
+    assert [c.config["rate"] for c in cells] == [0.05, 0.05, 0.3, 0.3]
+    assert [c.config["seed"] for c in cells] == [0, 1, 0, 1]
+    assert grid.base["rate"] == 0.1  # the base is not mutated
+
+
+def test_apply_overrides_nested_and_errors():
+    cfg = {"task": {"n_patterns": 100, "rate": 0.05}, "lr": 1e-3}
+    out = apply_overrides(cfg, {"task.n_patterns": 8, "lr": 0.1})
+    assert out == {"task": {"n_patterns": 8, "rate": 0.05}, "lr": 0.1}
+    assert cfg["task"]["n_patterns"] == 100
+    with pytest.raises(ValueError, match="no such key.*n_patterns"):
+        apply_overrides(cfg, {"task.n_pattern": 8})
+    with pytest.raises(ValueError, match="not a section"):
+        apply_overrides(cfg, {"lr.x": 1})
+    assert apply_overrides(cfg, {"new.key": 1}, allow_new=True)["new"] == {"key": 1}
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"name": "a b"}, ValueError, "grid name"),
+    ({"variants": {}}, ValueError, "non-empty"),
+    ({"variants": {"x/y": {}}}, ValueError, "variant name"),
+    ({"variants": {"a": [1]}}, TypeError, "overrides must be a dict"),
+    ({"seeds": ()}, ValueError, "non-empty list of ints"),
+    ({"seeds": (0, 0)}, ValueError, "duplicates"),
+    ({"seeds": (0.5,)}, ValueError, "ints"),
+    ({"base": 3}, TypeError, "named config"),
+    ({"parameter": "rate", "variants": {"a": {"rate": 1.0}, "b": {}}}, ValueError, "do not set"),
+])
+def test_grid_validation(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        small_grid(**kwargs)
+
+
+def test_named_grids_ship():
+    assert set(GRIDS) == {"baselines", "recurring_fraction", "n_patterns", "buffer_size",
+                          "router_threshold", "replay_rate"}
+    rf = named_grid("recurring_fraction", base={"task": {}}, seeds=(0,))
+    assert list(rf.parameter_values().values()) == pytest.approx(
+        [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    base = named_grid("baselines", base={}, seeds=(0, 1))
+    assert {"cram", "dense_transformer", "static_hybrid", "seqboat_like", "mod_like",
+            "working_only", "no_consolidation", "no_attention_cost"} == set(base.variants)
+    for name in GRIDS:
+        assert named_grid(name, base={}, seeds=(3,)).seeds == (3,)
+    with pytest.raises(ValueError, match="shipped grids"):
+        named_grid("nope")
+
+
+# ----------------------------------------------------------------------------- running
+
+def test_process_pool_default_record(tmp_path):
+    grid = small_grid(parameter="rate")
+    res = run_grid(grid, tmp_path, run_fn=cheap_run, max_workers=2, progress=False,
+                   return_result=True)
+    ds = res.record
+    assert ds.cram.kind == "ablation"
+    assert ds.attention_fraction.dims == ("variant", "seed", "step", "layer")
+    assert ds.variant.values.tolist() == ["slow", "fast"] and ds.seed.values.tolist() == [0, 1]
+    assert ds.status.values.tolist() == [["ok", "ok"], ["ok", "ok"]]
+    assert ds.parameter_value.values.tolist() == [0.05, 0.3]
+    assert ds.attention_floor.dims == ("variant", "seed")  # run attrs lifted to variables
+    # each cell equals the run done directly, and is kept as its own file
+    direct = demo_run(grid.cells()[3].config)
+    np.testing.assert_allclose(ds.attention_fraction.sel(variant="fast", seed=1).values,
+                               direct.attention_fraction.values)
+    assert cell_path(tmp_path, "fast", 1).is_file()
+    on_disk = records.open(tmp_path / "g.nc")
+    xr.testing.assert_identical(on_disk.drop_attrs(), ds.drop_attrs())
+    assert sorted(res.ran) == sorted(c.key for c in grid.cells()) and res.skipped == []
+    assert json.loads(on_disk.attrs["config_json"])["seeds"] == [0, 1]
+
+
+def test_interrupted_grid_resumes_only_missing_cells(tmp_path):
+    # a Ctrl-C while the last cell runs (one worker: cells run in grid order)
+    grid = small_grid(variants={"slow": {"rate": 0.05}, "fast": {"rate": 0.3, "interrupt": 1}})
+    with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
+        run_grid(grid, tmp_path, run_fn=cheap_run, executor=pool, progress=False)
+    partial = records.open(tmp_path / "g.nc")
+    assert partial.status.values.tolist() == [["ok", "ok"], ["ok", "pending"]]
+    assert np.isnan(partial.attention_fraction.sel(variant="fast", seed=1)).all()
+    # the user fixes the cause and re-runs: only the missing cell is computed
+    fixed = small_grid(variants={"slow": {"rate": 0.05}, "fast": {"rate": 0.3}})
+    with pytest.raises(ValueError, match="different config"):  # changed cells are not mixed in
+        run_grid(fixed, tmp_path, run_fn=cheap_run, executor=ThreadPoolExecutor(1),
+                 progress=False)
+    for seed in (0, 1):
+        cell_path(tmp_path, "fast", seed).unlink(missing_ok=True)
+    with ThreadPoolExecutor(1) as pool:
+        res = run_grid(fixed, tmp_path, run_fn=cheap_run, executor=pool, progress=False,
+                       return_result=True)
+    assert res.ran == [("fast", 0), ("fast", 1)]
+    assert res.skipped == [("slow", 0), ("slow", 1)]
+    assert (res.record.status == "ok").all()
+
+
+def test_partial_grid_then_larger_grid_reuses_cells(tmp_path):
+    with ThreadPoolExecutor(2) as pool:
+        run_grid(small_grid(seeds=(0,)), tmp_path, run_fn=cheap_run, executor=pool,
+                 progress=False)
+        res = run_grid(small_grid(seeds=(0, 1, 2)), tmp_path, run_fn=cheap_run, executor=pool,
+                       progress=False, return_result=True)
+    assert sorted(res.skipped) == [("fast", 0), ("slow", 0)]
+    assert sorted(res.ran) == [("fast", 1), ("fast", 2), ("slow", 1), ("slow", 2)]
+    assert res.record.sizes["seed"] == 3
+
+
+def test_failures_are_recorded_and_reported(tmp_path, capsys):
+    grid = small_grid(variants={"ok": {}, "bad": {"fail": 1}})
+    with ThreadPoolExecutor(2) as pool:
+        res = run_grid(grid, tmp_path, run_fn=cheap_run, executor=pool, return_result=True)
+    ds = res.record
+    assert ds.status.sel(variant="bad").values.tolist() == ["failed", "failed"]
+    assert "RuntimeError: demo_run asked to fail" in str(ds.error.sel(variant="bad", seed=0).values)
+    assert ds.attrs["n_failed"] == 2 and ds.attrs["n_ok"] == 2
+    err = json.loads((tmp_path / "cells" / "bad" / "seed0.error.json").read_text())
+    assert "Traceback" in err["traceback"] and err["config"]["fail"] == 1
+    assert "2 cell(s) failed" in capsys.readouterr().err
+    # retry_failed=False leaves them failed without running anything
+    res2 = run_grid(grid, tmp_path, run_fn=cheap_run, executor=ThreadPoolExecutor(1),
+                    retry_failed=False, progress=False, return_result=True)
+    assert res2.ran == [] and sorted(res2.failed) == [("bad", 0), ("bad", 1)]
+
+
+def test_non_record_result_is_a_failure(tmp_path):
+    res = run_grid(small_grid(seeds=(0,)), tmp_path, run_fn=not_a_record,
+                   executor=ThreadPoolExecutor(1), progress=False, return_result=True)
+    assert all("expected an xarray.Dataset" in e for e in res.failed.values())
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match="AblationGrid"):
+        run_grid({"name": "g"}, tmp_path)
+    with pytest.raises(TypeError, match="Executor"):
+        run_grid(small_grid(), tmp_path, run_fn=cheap_run, executor=object())
+    with pytest.raises(TypeError, match="callable"):
+        run_grid(small_grid(), tmp_path, run_fn=3)
+
+
+def test_dask_executor_gives_the_same_record(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    grid = small_grid()
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        ds_dask = run_grid(grid, tmp_path / "dask", run_fn=cheap_run,
+                           executor=client.get_executor(), progress=False)
+    with ProcessPoolExecutor(1) as pool:
+        ds_pool = run_grid(grid, tmp_path / "pool", run_fn=cheap_run, executor=pool,
+                           progress=False)
+    for name in ("attention_fraction", "retrieval_accuracy", "loss", "status"):
+        xr.testing.assert_equal(ds_dask[name], ds_pool[name])
+
+
+def test_combine_cells_fills_holes():
+    grid = small_grid(seeds=(0, 1, 2))
+    cells = grid.cells()
+    results = {c.key: demo_run(c.config) for c in cells if c.key != ("slow", 1)}
+    ds = combine_cells(grid, results, {("slow", 1): "boom"})
+    assert ds.status.sel(variant="slow").values.tolist() == ["ok", "failed", "ok"]
+    assert np.isnan(ds.loss.sel(variant="slow", seed=1)).all()
+    assert not np.isnan(ds.loss.sel(variant="fast", seed=1)).any()
+    records.validate(ds)
