@@ -202,3 +202,41 @@ def test_combine_cells_fills_holes():
     assert np.isnan(ds.loss.sel(variant="slow", seed=1)).all()
     assert not np.isnan(ds.loss.sel(variant="fast", seed=1)).any()
     records.validate(ds)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def test_cli_ablate_json_grid(tmp_path, capsys):
+    from cramcog.cli import main
+
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(BASE))
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"name": "cli", "variants": {"a": {"rate": 0.2}, "b": {}},
+                                "parameter": "", "seeds": [0]}))
+    argv = ["ablate", str(grid), "--base", str(base), "--set", "steps=4", "--out",
+            str(tmp_path / "out"), "--workers", "1", "--run-fn", "cramcog.ablations:demo_run"]
+    assert main(argv) == 0
+    assert "ran 2, skipped 0" in capsys.readouterr().out
+    ds = records.open(tmp_path / "out" / "cli.nc")
+    assert ds.sizes["step"] == 4 and ds.status.values.ravel().tolist() == ["ok", "ok"]
+    assert main(argv) == 0  # re-run: nothing left to compute
+    assert "ran 0, skipped 2" in capsys.readouterr().out
+    assert main(["ablate", "--list"]) == 0
+    assert "recurring_fraction" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["ablate", "no_such_grid"], "neither a shipped grid"),
+    (["ablate", "baselines", "--base", "{BASE}", "--set", "oops"], "KEY=VALUE"),
+    (["ablate", "baselines", "--base", "{BASE}", "--run-fn", "nowhere"], "MODULE:FUNCTION"),
+    (["ablate"], "name a grid"),
+])
+def test_cli_ablate_errors(tmp_path, capsys, argv, match):
+    from cramcog.cli import main
+
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(BASE))
+    argv = [a.replace("{BASE}", str(base)) for a in argv]
+    assert main(argv) == 2
+    assert match in capsys.readouterr().err
