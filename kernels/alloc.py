@@ -1,0 +1,38 @@
+"""Output allocation for the Triton launchers, with a NaN-poison switch for tests.
+
+Kernels must write every element they return. With poisoning on, buffers start as NaN instead of
+uninitialised memory, so an element a kernel forgot to write fails the tests reliably.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+_poison = [False]
+
+
+@contextlib.contextmanager
+def poison_allocations(enabled: bool = True):
+    """Fill every kernel-allocated buffer with NaN inside the block (tests only).
+
+    Examples
+    --------
+    >>> with poison_allocations():
+    ...     empty((2,), torch.float32, "cpu").isnan().all().item()
+    True
+    """
+    previous = _poison[0]
+    _poison[0] = bool(enabled)
+    try:
+        yield
+    finally:
+        _poison[0] = previous
+
+
+def empty(shape, dtype, device):
+    """torch.empty, or NaN-filled (integers: -1) while :func:`poison_allocations` is on."""
+    if not _poison[0]:
+        return torch.empty(shape, dtype=dtype, device=device)
+    fill = float("nan") if dtype.is_floating_point else -1
+    return torch.full(shape, fill, dtype=dtype, device=device)

@@ -1,0 +1,19 @@
+"""Kernel tests run the Triton kernels under the interpreter on CPU tensors.
+
+TRITON_INTERPRET must be set before any @triton.jit kernel is defined, i.e. before the
+cramcog.kernels.*_triton modules are imported; cramcog.kernels itself never imports triton.
+"""
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+
+from cramcog.kernels.alloc import poison_allocations  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _poisoned_kernel_buffers():
+    """Every buffer a Triton launcher allocates starts as NaN during kernel tests."""
+    with poison_allocations():
+        yield
