@@ -1,0 +1,584 @@
+"""Human memory data: the bundled data sets in ``cramcog.psych_data`` and the user's own curves.
+
+Every bundled data set is a tidy CSV (its ``#`` header lines keep the original provenance notes)
+plus a JSON metadata file: full citation, the source the numbers were read from, how reliable they
+are, units, what x and y are, how they were obtained and the published fit, if any.
+
+:func:`load` returns an :class:`xarray.Dataset` with one layout for every forgetting-curve data set:
+
+- dim ``delay`` (the nominal delay: hours, days or intervening items; see its ``units`` attr), plus
+  one dim per series or condition (``series``, ``condition``, ``question_type``, ...);
+- coord ``x``: the delay actually used as the curve's abscissa (units in attrs; it may vary with
+  the series, e.g. the mean question age in a bin);
+- variable ``y``: the retention measure (a proportion), ``n`` where trial counts are known;
+- attrs: ``citation``, ``source_read``, ``reliability``, ``how_obtained``, ``notes`` and the
+  published fit as JSON (``published_fit_json``).
+
+Tables (published constants, the index of episodic-to-semantic studies) load with one dim,
+``entry``. :func:`curves` gives the curves that are suitable for fitting, as :class:`Curve` objects
+that unpack as ``(label, t, y, n)``; :func:`load_csv` loads a user's own curve the same way.
+
+Examples
+--------
+>>> from cramcog import psych
+>>> "ebbinghaus_1885" in psych.list()
+True
+>>> ds = psych.load("ebbinghaus_1885")
+>>> ds.x.attrs["units"], round(float(ds.y[0]), 3)
+('hours', 0.582)
+>>> [c.label for c in psych.curves("murre_dros_2015")]
+['murre_dros_2015/Mack', 'murre_dros_2015/Seitz', 'murre_dros_2015/Dros']
+"""
+from __future__ import annotations
+
+import builtins
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+DATA_PACKAGE = "cramcog.psych_data"
+KINDS = ("curve", "table")
+
+
+# ----------------------------------------------------------------------------- catalogue
+
+def _data_dir():
+    return resources.files(DATA_PACKAGE)
+
+
+@lru_cache(maxsize=None)
+def _catalogue() -> dict[str, dict]:
+    """name -> metadata, read once from the JSON files shipped with the package."""
+    out = {}
+    for entry in sorted(_data_dir().iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            meta = json.loads(entry.read_text(encoding="utf-8"))
+            out[meta["name"]] = meta
+    return out
+
+
+def list(kind: str | None = None) -> builtins.list[str]:  # noqa: A001 - the public API name
+    """Names of the bundled human data sets.
+
+    Parameters
+    ----------
+    kind
+        ``None`` for all; ``"curve"`` for data with a delay axis; ``"table"`` for tables of
+        constants or studies.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> psych.list("table")
+    ['episodic_semantic_studies', 'published_constants']
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be None or one of {KINDS}, got {kind!r}")
+    return [name for name, meta in _catalogue().items() if kind is None or meta["kind"] == kind]
+
+
+def metadata(name: str) -> dict:
+    """The JSON metadata of a bundled data set (a fresh copy: citation, reliability, units, ...).
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> psych.metadata("ebbinghaus_1885")["published_fit"]["params"]
+    {'k': 1.84, 'c': 1.25}
+    """
+    return json.loads(json.dumps(_meta(name)))
+
+
+def _meta(name: str) -> dict:
+    if not isinstance(name, str):
+        raise TypeError(f"a data set name is a string, got {type(name).__name__}")
+    try:
+        return _catalogue()[name]
+    except KeyError:
+        raise ValueError(f"unknown human data set {name!r}; valid names: {', '.join(list())} "
+                         "(or load your own file with cramcog.psych.load_csv)") from None
+
+
+def table(name: str) -> pd.DataFrame:
+    """The data set's tidy CSV as a DataFrame (``#`` provenance lines skipped).
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> psych.table("ebbinghaus_1885").shape
+    (7, 6)
+    """
+    _meta(name)
+    with (_data_dir() / f"{name}.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, comment="#")
+
+
+# ----------------------------------------------------------------------------- loading
+
+def load(name: str) -> xr.Dataset:
+    """Load a bundled human data set as an :class:`xarray.Dataset`.
+
+    Parameters
+    ----------
+    name
+        One of :func:`list`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Curves: ``y`` (and ``n`` where known) over ``(<series dims>, delay)`` with coord ``x``;
+        tables: one variable per column over ``entry``. Citation, provenance, reliability and
+        notes are in ``attrs``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the valid names).
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> ds = psych.load("meeter_murre_janssen_2005")
+    >>> dict(ds.sizes)
+    {'question_type': 2, 'delay': 27}
+    >>> int(ds.n.sum())
+    242695
+    """
+    meta = _meta(name)
+    df = table(name)
+    if meta["kind"] == "table":
+        ds = xr.Dataset({col: ("entry", df[col].to_numpy()) for col in df.columns},
+                        coords={"entry": np.arange(len(df))})
+    else:
+        ds = _curve_dataset(df, meta)
+    ds.attrs.update(_dataset_attrs(meta))
+    return ds
+
+
+def _dataset_attrs(meta: dict) -> dict[str, Any]:
+    attrs = {key: meta.get(key, "") for key in (
+        "name", "title", "kind", "citation", "source_read", "reliability", "reliability_grade",
+        "how_obtained", "columns", "curve_notes")}
+    attrs = {k: ("" if v is None else str(v)) for k, v in attrs.items()}
+    attrs["notes"] = [str(n) for n in meta.get("notes", []) if n] or [""]
+    attrs["published_fit_json"] = json.dumps(meta.get("published_fit"))
+    return attrs
+
+
+def _ordered_unique(values: pd.Series, numeric_sort: bool) -> np.ndarray:
+    uniq = pd.unique(values)
+    return np.sort(uniq) if numeric_sort else uniq
+
+
+def _curve_dataset(df: pd.DataFrame, meta: dict) -> xr.Dataset:
+    """Reshape a tidy curve table into ``(<dims>, delay)`` arrays, per the metadata spec."""
+    dims = meta.get("dims", [])
+    delay_col, x_spec, y_spec = meta["delay"]["column"], meta["x"], meta["y"]
+    levels = [_ordered_unique(df[d], numeric_sort=False) for d in dims]
+    levels.append(_ordered_unique(df[delay_col], numeric_sort=True))
+    index = (pd.MultiIndex.from_product(levels, names=[*dims, delay_col]) if dims
+             else pd.Index(levels[-1], name=delay_col))
+    if df.duplicated([*dims, delay_col]).any():
+        raise ValueError(f"data set {meta['name']}: duplicate rows for {[*dims, delay_col]}")
+    wide = df.set_index([*dims, delay_col]).reindex(index)
+    shape = tuple(len(lv) for lv in levels)
+    full_dims = (*dims, "delay")
+
+    def grid(column: str, scale: float = 1.0) -> np.ndarray:
+        if column == delay_col:  # the index itself: broadcast the delays over the series
+            values = np.broadcast_to(levels[-1], shape).copy()
+        else:
+            values = wide[column].to_numpy().reshape(shape)
+        return values * scale if scale != 1.0 else values
+
+    coords: dict[str, Any] = {d: (d, lv) for d, lv in zip(dims, levels[:-1])}
+    coords["delay"] = ("delay", levels[-1], {"units": meta["delay"]["units"],
+                                             "long_name": meta["delay"]["long_name"]})
+    x_attrs = {"units": x_spec["units"], "long_name": x_spec["long_name"]}
+    x_grid = grid(x_spec["column"]).astype(float)
+    if np.allclose(x_grid, x_grid.reshape(-1, shape[-1])[0], equal_nan=True):
+        coords["x"] = ("delay", x_grid.reshape(-1, shape[-1])[0], x_attrs)  # same for all series
+    else:
+        coords["x"] = (full_dims, x_grid, x_attrs)
+
+    data_vars: dict[str, Any] = {"y": (full_dims, grid(y_spec["column"], y_spec.get("scale", 1.0)),
+                                       {"units": y_spec["units"], "long_name": y_spec["long_name"],
+                                        "measure": y_spec.get("measure", "")})}
+    if meta.get("n"):
+        data_vars["n"] = (full_dims, grid(meta["n"]["column"]),
+                          {"units": meta["n"]["units"], "long_name": meta["n"]["long_name"]})
+    for name, spec in meta.get("variables", {}).items():
+        attrs = {"units": spec.get("units", ""), "long_name": spec["long_name"]}
+        values = grid(spec["column"], spec.get("scale", 1.0))
+        if spec.get("per_delay"):  # one value per delay: keep it as a delay coordinate
+            flat = wide[spec["column"]].groupby(level=delay_col).first().reindex(levels[-1])
+            coords[name] = ("delay", flat.to_numpy(), attrs)
+        elif spec.get("per_level"):  # one value per level of another dim (e.g. a numeric code)
+            dim = spec["per_level"]
+            flat = df.groupby(dim, sort=False)[spec["column"]].first().reindex(coords[dim][1])
+            coords[name] = (dim, flat.to_numpy(), attrs)
+        else:
+            data_vars[name] = (full_dims, values, attrs)
+    if meta.get("chance"):
+        dim = dims[0]
+        data_vars["chance"] = ((dim,), np.array([meta["chance"][str(v)] for v in levels[0]]),
+                               {"units": "proportion", "long_name": "chance level of the measure"})
+    return xr.Dataset(data_vars, coords=coords)
+
+
+def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | None = None,
+             series: str | Sequence[str] | None = None, t_units: str = "",
+             y_units: str = "proportion", y_scale: float = 1.0, name: str | None = None,
+             citation: str = "") -> xr.Dataset:
+    """Load your own retention curve(s) from a CSV, in the same layout as :func:`load`.
+
+    Parameters
+    ----------
+    path
+        A CSV file with a header row; ``#`` lines are skipped as comments.
+    t, y, n
+        Column names of the delay, the retention measure and (optionally) the number of trials.
+        With ``n``, ``y`` may hold proportions or numbers correct (it is divided by ``n`` when any
+        value exceeds 1).
+    series
+        Column(s) naming separate curves (a subject, condition, layer ...); each becomes a dim.
+    t_units, y_units
+        Units stored in the attrs of ``x`` and ``y``.
+    y_scale
+        Factor applied to ``y`` (e.g. 0.01 for percentages).
+    name, citation
+        Stored in attrs (``name`` defaults to the file's stem).
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        A named column is missing (the message lists the columns found), values are not numeric,
+        or a (series, t) pair repeats.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from cramcog import psych
+    >>> path = os.path.join(tempfile.mkdtemp(), "mine.csv")
+    >>> _ = open(path, "w").write("days,recalled\\n1,0.8\\n2,0.7\\n4,0.62\\n")
+    >>> ds = psych.load_csv(path, t="days", y="recalled", t_units="days")
+    >>> ds.x.values.tolist(), ds.attrs["name"]
+    ([1.0, 2.0, 4.0], 'mine')
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV file at {path}")
+    try:
+        df = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+    series_cols = [series] if isinstance(series, str) else builtins.list(series or [])
+    wanted = {"--t": t, "--y": y, **({"--n": n} if n else {})}
+    wanted.update({f"series[{i}]": s for i, s in enumerate(series_cols)})
+    missing = [f"{col!r} ({role})" for role, col in wanted.items() if col not in df.columns]
+    if missing:
+        raise ValueError(f"{path.name}: column {', '.join(missing)} not found; the file has "
+                         f"columns {builtins.list(map(str, df.columns))} (name them with --t/--y/--n "
+                         "or t=, y=, n=)")
+    for col in [t, y, *([n] if n else [])]:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            raise ValueError(f"{path.name}: column {col!r} must be numeric, found values like "
+                             f"{df[col].astype(str).head(3).tolist()}")
+    if len(df) == 0:
+        raise ValueError(f"{path.name}: no data rows")
+    y_values = df[y].astype(float) * float(y_scale)
+    if n and (y_values > 1).any():  # successes given: make them proportions
+        y_values = y_values / df[n].astype(float)
+    tidy = pd.DataFrame({"x": df[t].astype(float), "y": y_values})
+    for col in series_cols:
+        tidy[col] = df[col].astype(str)
+    meta = {"name": name or path.stem, "kind": "curve", "dims": series_cols,
+            "delay": {"column": "x", "long_name": f"delay ({t})", "units": t_units},
+            "x": {"column": "x", "long_name": f"delay ({t})", "units": t_units},
+            "y": {"column": "y", "long_name": f"retention ({y})", "units": y_units},
+            "n": None, "variables": {}}
+    if n:
+        tidy["n"] = df[n].astype(float)
+        meta["n"] = {"column": "n", "long_name": f"trials ({n})", "units": "trials"}
+    ds = _curve_dataset(tidy, meta)
+    meta.update(title=f"user data from {path.name}", citation=citation, source_read=str(path),
+                reliability="user-supplied", reliability_grade="user", how_obtained="load_csv",
+                columns=f"t={t}, y={y}, n={n or ''}, series={series_cols}")
+    ds.attrs.update(_dataset_attrs(meta))
+    return ds
+
+
+# ----------------------------------------------------------------------------- curves to fit
+
+@dataclass
+class Curve:
+    """One retention curve ready for fitting; unpacks as ``(label, t, y, n)``.
+
+    Attributes
+    ----------
+    label : str
+        ``"<source>/<series>"`` (or just the source for a single curve).
+    t, y : numpy.ndarray, shape (points,)
+        Delay (in ``t_units``) and retention (a proportion); NaN points removed, sorted by t.
+    n : numpy.ndarray or None, shape (points,)
+        Trials per point where known (then ``y`` is the exact proportion correct).
+    """
+
+    label: str
+    t: np.ndarray
+    y: np.ndarray
+    n: np.ndarray | None
+    source: str = ""
+    series: str = ""
+    t_units: str = ""
+    measure: str = ""
+    reliability: str = ""
+    notes: builtins.list[str] = field(default_factory=builtins.list)
+
+    def __iter__(self) -> Iterator:
+        return iter((self.label, self.t, self.y, self.n))
+
+    def positive(self) -> "Curve":
+        """The same curve restricted to t > 0 (what power-law families can fit)."""
+        keep = self.t > 0
+        return Curve(self.label, self.t[keep], self.y[keep],
+                     None if self.n is None else self.n[keep], self.source, self.series,
+                     self.t_units, self.measure, self.reliability, builtins.list(self.notes))
+
+
+def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
+           include_derived: bool = False) -> builtins.list[Curve]:
+    """The curves in a data set that are suitable for fitting.
+
+    Parameters
+    ----------
+    data
+        A bundled data set's name, or a Dataset from :func:`load` / :func:`load_csv`.
+    include_unreliable
+        Also return series the metadata flags as unreliable (e.g. the Ebbinghaus row of
+        murre_dros_2015, whose two transcriptions conflict).
+    include_derived
+        Also return derived series (e.g. rubin_hinton_wenzel_1999's ``all_3``, the mean of the
+        three conditions: fitting it beside them counts the same data twice).
+
+    Returns
+    -------
+    list of Curve
+        Empty for tables and for data that cannot identify a curve (fewer than 3 delays, such as
+        dooling_christiaansen_1977's two delays).
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> label, t, y, n = psych.curves("meeter_murre_janssen_2005")[0]
+    >>> label, len(t), int(n.sum())
+    ('meeter_murre_janssen_2005/4AFC', 27, 169573)
+    """
+    if isinstance(data, str):
+        meta = _meta(data)
+        if meta["kind"] != "curve":
+            return []
+        ds = load(data)
+    elif isinstance(data, xr.Dataset):
+        meta, ds = {}, data
+    else:
+        raise TypeError(f"curves() takes a data set name or an xarray.Dataset, got "
+                        f"{type(data).__name__}")
+    if "y" not in ds or "delay" not in ds.dims:
+        raise ValueError("this Dataset has no curve layout (variables y over dim delay): build it "
+                         "with cramcog.psych.load or cramcog.psych.load_csv")
+    if ds.sizes["delay"] < 3:
+        return []
+    skip = set()
+    if not include_unreliable:
+        skip |= set(meta.get("unreliable_series", {}))
+    if not include_derived:
+        skip |= set(meta.get("derived_series", {}))
+    source = str(ds.attrs.get("name", "data"))
+    series_dims = [d for d in ds["y"].dims if d != "delay"]
+    stacked = ds.stack(_curve=series_dims) if series_dims else ds.expand_dims(_curve=[0])
+    out = []
+    for i in range(stacked.sizes["_curve"]):
+        one = stacked.isel(_curve=i)
+        keys = [str(one[d].item()) for d in series_dims]
+        series = "/".join(keys)
+        if skip & set(keys):
+            continue
+        x = np.broadcast_to(one["x"].values, one["y"].shape).astype(float)
+        y = one["y"].values.astype(float)
+        n = one["n"].values.astype(float) if "n" in one else None
+        if n is not None and "n_correct" in one:  # exact proportions from the counts
+            y = one["n_correct"].values.astype(float) / n
+        keep = np.isfinite(x) & np.isfinite(y) & (np.isfinite(n) if n is not None else True)
+        order = np.argsort(x[keep], kind="stable")
+        out.append(Curve(label=f"{source}/{series}" if series else source,
+                         t=x[keep][order], y=y[keep][order],
+                         n=None if n is None else n[keep][order], source=source, series=series,
+                         t_units=str(ds["x"].attrs.get("units", "")),
+                         measure=str(ds["y"].attrs.get("measure", "")),
+                         reliability=str(ds.attrs.get("reliability_grade", "")),
+                         notes=[str(v) for v in np.atleast_1d(ds.attrs.get("notes", [])) if v]))
+    return out
+
+
+def all_curves(**kwargs) -> builtins.list[Curve]:
+    """:func:`curves` of every bundled data set, in :func:`list` order.
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> len(psych.all_curves())
+    9
+    """
+    return [c for name in list("curve") for c in curves(name, **kwargs)]
+
+
+# ----------------------------------------------------------------------------- published fits
+
+def _ebbinghaus_log(t, k, c):
+    """Ebbinghaus (1885, p.78): savings b = 100 k / ((log10 t)^c + k), t in minutes, b in %."""
+    return 100.0 * k / (np.log10(t) ** c + k)
+
+
+def _double_exponential(t, a1, a2, t2, a3, tau1=1.15):
+    """Rubin, Hinton & Wenzel (1999): y = a1 exp(-t/tau1) + a2 exp(-t/T2) + a3."""
+    return a1 * np.exp(-t / tau1) + a2 * np.exp(-t / t2) + a3
+
+
+@dataclass(frozen=True)
+class PublishedFit:
+    """A fit reported by a data set's paper (formula and constants as published)."""
+
+    source: str
+    form: str
+    formula: str
+    params: dict
+    x_column: str
+    y_column: str
+
+    def predict(self, t, **free) -> np.ndarray:
+        """The published curve at ``t``, in the paper's own x and y units.
+
+        ``free`` supplies parameters the paper did not publish (e.g. the amplitudes of
+        Rubin et al.'s double exponential, which only its time constants fix).
+        """
+        t = np.asarray(t, dtype=float)
+        if self.form == "ebbinghaus_log":
+            return _ebbinghaus_log(t, self.params["k"], self.params["c"])
+        if self.form == "double_exponential":
+            return _double_exponential(t, free["a1"], free["a2"], self.params["T2"], free["a3"],
+                                       tau1=self.params["tau1"])
+        raise ValueError(f"unknown published form {self.form!r}")
+
+
+def published_fit(name: str) -> PublishedFit | None:
+    """The fit the data set's paper reports, or None when it reports none.
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> fit = psych.published_fit("ebbinghaus_1885")
+    >>> round(float(fit.predict(44640)), 1)    # 31 days in minutes; Ebbinghaus printed 21.2
+    21.2
+    """
+    spec = _meta(name).get("published_fit")
+    if not spec:
+        return None
+    return PublishedFit(source=name, form=spec["form"], formula=spec["formula"],
+                        params=dict(spec["params"]), x_column=spec["x_column"],
+                        y_column=spec["y_column"])
+
+
+def refit_published(name: str, series: str | None = None, level: float = 0.95) -> dict:
+    """Refit the paper's own functional form to the bundled data by (weighted) least squares.
+
+    What it is for: checking that the bundled numbers reproduce the published constants. Weights
+    are the data set's standard errors where it has them (Ebbinghaus: probable error / 0.6745).
+
+    Parameters
+    ----------
+    name
+        A data set with a published fit (ebbinghaus_1885, rubin_hinton_wenzel_1999).
+    series
+        The condition for data sets with several (rubin_hinton_wenzel_1999: matched, white,
+        random or all_3; default all_3).
+    level
+        Confidence level of the Wald intervals.
+
+    Returns
+    -------
+    dict
+        ``params`` (estimates), ``ci`` (name -> (low, high)), ``chi2`` (weighted SSE at the
+        estimate), ``chi2_published`` (at the published constants, free amplitudes re-optimised),
+        ``dof``.
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> out = psych.refit_published("ebbinghaus_1885")
+    >>> round(out["params"]["k"], 2), round(out["params"]["c"], 2)
+    (1.82, 1.22)
+    """
+    from scipy.optimize import least_squares
+    from scipy.stats import norm
+
+    pub = published_fit(name)
+    if pub is None:
+        raise ValueError(f"{name} has no published fit; data sets with one: "
+                         f"{[d for d in list('curve') if _meta(d).get('published_fit')]}")
+    df = table(name)
+    if pub.form == "ebbinghaus_log":
+        t, y = df[pub.x_column].to_numpy(float), df[pub.y_column].to_numpy(float)
+        se = df["probable_error_pct"].to_numpy(float) / 0.6745  # PE = 0.6745 SD for a normal
+        names, p0 = ["k", "c"], [pub.params["k"], pub.params["c"]]
+        model = lambda p: _ebbinghaus_log(t, *p)  # noqa: E731
+        fixed = lambda p_free: _ebbinghaus_log(t, pub.params["k"], pub.params["c"])  # noqa: E731
+        free0: builtins.list[float] = []
+    else:
+        series = series or "all_3"
+        sub = df[df["condition"] == series]
+        if sub.empty:
+            raise ValueError(f"series {series!r} not in {name}; choose one of "
+                             f"{sorted(df['condition'].unique())}")
+        t, y = sub[pub.x_column].to_numpy(float), sub[pub.y_column].to_numpy(float)
+        se = sub["accuracy_spread"].to_numpy(float)
+        tau1 = pub.params["tau1"]
+        names, p0 = ["a1", "a2", "T2", "a3"], [0.5, 0.3, pub.params["T2"], 0.1]
+        model = lambda p: _double_exponential(t, p[0], p[1], p[2], p[3], tau1=tau1)  # noqa: E731
+        fixed = lambda q: _double_exponential(t, q[0], q[1], pub.params["T2"], q[2], tau1=tau1)  # noqa: E731
+        free0 = [0.5, 0.3, 0.1]
+    res = least_squares(lambda p: (model(p) - y) / se, p0, method="lm")
+    if not res.success:
+        raise RuntimeError(f"refit of {name} did not converge: {res.message}")
+    chi2 = float(np.sum(res.fun ** 2))
+    dof = len(y) - len(names)
+    jac = res.jac
+    cov = np.linalg.inv(jac.T @ jac) * max(chi2 / dof, 1.0)  # inflate if the data scatter more
+    z = norm.ppf(0.5 + level / 2)
+    se_p = np.sqrt(np.diag(cov))
+    if free0:
+        chi2_pub = float(np.sum(least_squares(lambda q: (fixed(q) - y) / se, free0,
+                                              method="lm").fun ** 2))
+    else:
+        chi2_pub = float(np.sum(((fixed(None) - y) / se) ** 2))
+    return {"params": dict(zip(names, map(float, res.x))),
+            "ci": {k: (float(v - z * s), float(v + z * s)) for k, v, s in zip(names, res.x, se_p)},
+            "chi2": chi2, "chi2_published": chi2_pub, "dof": dof}
