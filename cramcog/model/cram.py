@@ -1,0 +1,157 @@
+"""The CRAM layer and model: working memory, then a routed choice of episodic or semantic memory.
+
+Per layer (pre-norm residual):
+
+    h   = x + WM(RMSNorm(x), dtau)                       working memory (always runs)
+    z   = RMSNorm(h)                                      what the router sees
+    route_t ~ Gumbel-softmax(Router(z_t, q_hat_t))        decided BEFORE attention
+    out = h + [route=episodic] r_E + [route=semantic] f_sem(z)
+    out = out + MLP(RMSNorm(out))
+
+Only routed tokens execute attention (plus, in training, a small counted replay sample forced to
+attention to give the consolidation loss a teacher on tokens that have left it). The consolidation
+loss trains f_sem toward sg(r_E) where attention ran.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cramcog.model import _ops
+from cramcog.model.embedding import EventEmbedding, TaskHeads
+from cramcog.model.episodic import EpisodicMemory
+from cramcog.model.router import EPISODIC, SEMANTIC, Router, sample_routes
+from cramcog.model.semantic import SemanticMemory, consolidation_error, consolidation_quality
+from cramcog.model.working import make_working_memory
+
+
+@dataclass
+class LayerTrace:
+    """What one CRAM layer did in one forward pass (tensors keep their graph where noted)."""
+    route: torch.Tensor           # (B, N) int64 tier actually run (replay included as episodic)
+    logp: torch.Tensor            # (B, N) log-prob of the router's sampled tier (with graph)
+    replay: torch.Tensor          # (B, N) bool: forced to attention for teacher signal
+    q_hat: torch.Tensor           # (B, N) familiarity head output (with graph)
+    q: torch.Tensor               # (M,) consolidation quality where attention ran (no graph)
+    cons_err: torch.Tensor        # (M,) mean_c (f_sem - sg r_E)^2 (graph into f_sem only)
+    attended: tuple               # (batch_idx, pos) of the M tokens where attention ran
+    attention_flops: float        # executed attention FLOPs
+    dense_flops: float            # dense causal attention FLOPs over the same buffer
+
+
+@dataclass
+class ModelOutput:
+    value_logits: torch.Tensor    # (B, N, n_values + 1)
+    dyn_pred: torch.Tensor        # (B, N, P)
+    layers: list = field(default_factory=list)   # LayerTrace per layer (CRAM only)
+
+
+class MLP(nn.Module):
+    def __init__(self, d: int, hidden: int):
+        super().__init__()
+        self.up, self.down = nn.Linear(d, hidden), nn.Linear(hidden, d)
+
+    def forward(self, x):
+        return self.down(F.gelu(self.up(x)))
+
+
+class CRAMLayer(nn.Module):
+    """One CRAM layer (see the module docstring)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg.d_model
+        self.cfg = cfg
+        self.norm_wm = nn.RMSNorm(d)
+        self.working = make_working_memory(cfg)
+        self.norm_route = nn.RMSNorm(d)
+        self.router = Router(cfg)
+        self.episodic = EpisodicMemory(cfg)
+        self.semantic = SemanticMemory(cfg)
+        self.mlp = MLP(d, cfg.mlp_ratio * d) if cfg.mlp_ratio else None
+        self.norm_mlp = nn.RMSNorm(d) if cfg.mlp_ratio else None
+
+    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None):
+        cfg = self.cfg
+        B, N, d = x.shape
+        h = x + self.working(self.norm_wm(x), dtau)                           # (B, N, d)
+        z = self.norm_route(h)                                                # (B, N, d)
+        logits, q_hat = self.router(z)                                        # (B, N, 3), (B, N)
+        route, logp = sample_routes(logits, cfg.router_temperature, generator, sample)
+        replay = torch.zeros_like(route, dtype=torch.bool)
+        if route_override is not None:
+            route = route_override.to(route.device, torch.int64)
+        elif sample and cfg.replay_rate > 0:
+            draw = torch.rand(route.shape, generator=generator, device=route.device)
+            replay = (draw < cfg.replay_rate) & (route != EPISODIC)
+            route = torch.where(replay, torch.full_like(route, EPISODIC), route)
+        routed = route == EPISODIC
+        epi_out, (bi, pos), r_e, flops = self.episodic(z, routed)
+        semantic_tok = route == SEMANTIC
+        out = h + epi_out
+        if bool(semantic_tok.any()):
+            sb, sp = semantic_tok.nonzero(as_tuple=True)
+            out = out.index_put((sb, sp), self.semantic(z[sb, sp]), accumulate=True)
+        # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
+        cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
+        q = consolidation_quality(cons_err.detach(), cfg.sigma)
+        if self.mlp is not None:
+            out = out + self.mlp(self.norm_mlp(out))
+        trace = LayerTrace(route=route, logp=logp, replay=replay, q_hat=q_hat, q=q,
+                           cons_err=cons_err, attended=(bi, pos), attention_flops=flops,
+                           dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
+                                                                   cfg.head_dim))
+        return out, trace
+
+
+class CRAM(nn.Module):
+    """The CRAM network on SRCD events.
+
+    Args:
+        cfg: :class:`cramcog.configs.CRAMConfig`.
+        obs_dim, n_keys, n_values: the task's input sizes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cramcog.configs import CRAMConfig
+    >>> model = CRAM(CRAMConfig(d_model=16, n_heads=2, semantic_hidden=8), 3, 10, 6)
+    >>> B, N = 2, 12
+    >>> batch = {"kind": torch.zeros(B, N, dtype=torch.long), "obs": torch.randn(B, N, 3),
+    ...          "key": torch.zeros(B, N, dtype=torch.long),
+    ...          "value": torch.zeros(B, N, dtype=torch.long), "dt": torch.rand(B, N)}
+    >>> out = model(batch)
+    >>> out.value_logits.shape, out.dyn_pred.shape, len(out.layers)
+    (torch.Size([2, 12, 7]), torch.Size([2, 12, 3]), 2)
+    """
+
+    def __init__(self, cfg, obs_dim: int, n_keys: int, n_values: int):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = EventEmbedding(cfg.d_model, obs_dim, n_keys, n_values)
+        self.layers = nn.ModuleList(CRAMLayer(cfg) for _ in range(cfg.n_layers))
+        self.heads = TaskHeads(cfg.d_model, obs_dim, n_values)
+
+    def forward(self, batch: dict, *, sample: bool | None = None,
+                generator: torch.Generator | None = None, route_override=None) -> ModelOutput:
+        """Run the model.
+
+        Args:
+            batch: SRCD tensors (kind, obs, key, value, dt; (B, N[, P])).
+            sample: draw routes (Gumbel) and replay tokens; defaults to ``self.training``.
+                False takes the argmax route and draws no replay (inference).
+            generator: torch.Generator for the routing noise (seeded runs).
+            route_override: optional (L, B, N) tiers to force (tests and benchmarks).
+        """
+        sample = self.training if sample is None else sample
+        x = self.embed(batch)
+        traces = []
+        for i, layer in enumerate(self.layers):
+            ov = None if route_override is None else route_override[i]
+            x, trace = layer(x, batch["dt"], sample=sample, generator=generator, route_override=ov)
+            traces.append(trace)
+        value_logits, dyn_pred = self.heads(x)
+        return ModelOutput(value_logits, dyn_pred, traces)

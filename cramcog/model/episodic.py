@@ -1,0 +1,76 @@
+"""Episodic memory: causal attention over the bounded key-value buffer, for routed tokens only.
+
+Keys and values are written for every token (the buffer); queries exist only for the tokens the
+router sends here. Sparse path: gather the routed queries, attend with
+:func:`cramcog.kernels.routed_attention`, scatter back. Dense path (only when more than
+``dense_threshold`` of the tokens are routed, e.g. during the attention warm-up): one causal SDPA
+over all positions, whose FLOPs are counted in full.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cramcog.model import _ops
+
+
+def causal_window_mask(N: int, window: int | None, device) -> torch.Tensor | None:
+    """Boolean (N, N) mask allowing keys ``i - window < j <= i``; None when window covers N."""
+    if window is None or window >= N:
+        return None
+    i = torch.arange(N, device=device)
+    return (i[None, :] <= i[:, None]) & (i[None, :] > i[:, None] - window)
+
+
+class EpisodicMemory(nn.Module):
+    """Multi-head attention r_E over the KV buffer for the routed tokens.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cramcog.configs import CRAMConfig
+    >>> m = EpisodicMemory(CRAMConfig(d_model=8, n_heads=2))
+    >>> routed = torch.zeros(1, 6, dtype=torch.bool); routed[0, 4] = True
+    >>> out, (b, p), r_e, flops = m(torch.randn(1, 6, 8), routed)
+    >>> out.shape, r_e.shape, p.tolist(), out[0, :4].abs().sum().item()
+    (torch.Size([1, 6, 8]), torch.Size([1, 8]), [4], 0.0)
+    """
+
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg.d_model
+        self.cfg = cfg
+        self.q = nn.Linear(d, d, bias=False)
+        self.kv = nn.Linear(d, 2 * d, bias=False)
+        self.o = nn.Linear(d, d, bias=False)
+
+    def forward(self, z: torch.Tensor, routed: torch.Tensor):
+        """Args: z (B, N, d) layer input; routed (B, N) bool.
+
+        Returns: out (B, N, d) with r_E at routed tokens and 0 elsewhere; (batch_idx, pos) (M,)
+        of the routed tokens in (batch, position) order; r_E (M, d); executed attention FLOPs.
+        """
+        cfg = self.cfg
+        B, N, d = z.shape
+        H, Dh = cfg.n_heads, cfg.head_dim
+        k, v = self.kv(z).view(B, N, 2, H, Dh).unbind(2)                       # (B, N, H, Dh) each
+        batch_idx, pos = routed.nonzero(as_tuple=True)                          # (M,), row-major
+        M = batch_idx.numel()
+        if M > cfg.dense_threshold * B * N:
+            q = self.q(z).view(B, N, H, Dh).transpose(1, 2)                      # (B, H, N, Dh)
+            mask = causal_window_mask(N, cfg.window, z.device)
+            att = F.scaled_dot_product_attention(
+                q, k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask,
+                is_causal=mask is None)                                          # (B, H, N, Dh)
+            r_all = self.o(att.transpose(1, 2).reshape(B, N, d))                 # (B, N, d)
+            r_e = r_all[batch_idx, pos]                                          # (M, d)
+            out = r_all * routed[..., None]
+            flops = B * _ops.dense_causal_flops(N, cfg.window, H, Dh)
+        else:
+            q = self.q(z[batch_idx, pos]).view(M, H, Dh)                         # (M, H, Dh)
+            att = _ops.routed_attention(q, k, v, batch_idx, pos, window=cfg.window)  # (M, H, Dh)
+            r_e = self.o(att.reshape(M, d))                                      # (M, d)
+            out = z.new_zeros(B, N, d).index_put((batch_idx, pos), r_e)
+            flops = _ops.attention_flops(pos, cfg.window, H, Dh) if M else 0.0
+        return out, (batch_idx, pos), r_e, float(flops)

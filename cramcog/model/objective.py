@@ -1,0 +1,74 @@
+"""The CRAM training objective: task losses + consolidation + familiarity + router auxiliary.
+
+Router signal (DESIGN.md: plain straight-through Gumbel with a linear cost failed): a
+REINFORCE-style auxiliary. For layer l and token t,
+
+    R_lt = -(token task loss_t) - c_l * [route_lt = episodic]
+    A_lt = R_lt - mean of R over the tokens of the same category in the batch (the baseline)
+    L_router = sum over categories of mean_t( -A_lt * log pi(route_lt) )
+
+where c_l is ``attention_cost`` only while the cost is switched on (after the attention warm-up)
+AND layer l's attention fraction in the batch exceeds the hinge target (budget_factor x floor).
+Replay tokens are forced, not sampled, so they are left out of L_router. Categories are the SRCD
+token categories (observation, binding, recurring query, novel query): a baseline only, never an
+input of the model.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cramcog.model.embedding import task_losses
+from cramcog.model.router import EPISODIC
+
+N_CATEGORIES = 4
+
+
+def router_loss(trace, reward_base: torch.Tensor, category: torch.Tensor, cost: float):
+    """REINFORCE loss for one layer; reward_base (B, N) = -token loss (no graph)."""
+    policy = ~trace.replay                                                  # (B, N)
+    routed = (trace.route == EPISODIC) & policy
+    reward = reward_base - cost * routed.float()                            # (B, N)
+    loss = reward.new_zeros(())
+    for c in range(N_CATEGORIES):
+        sel = policy & (category == c)
+        if bool(sel.any()):
+            adv = reward[sel] - reward[sel].mean()
+            loss = loss - (adv * trace.logp[sel]).mean()
+    return loss
+
+
+def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tuple:
+    """Total loss and a dict of its (detached, float) parts.
+
+    Args:
+        out: :class:`cramcog.model.cram.ModelOutput` of a sampled (training) forward pass.
+        batch: SRCD tensors, including target, dyn_target, dyn_mask and category.
+        tcfg: :class:`cramcog.configs.TrainConfig` (loss weights, cost, hinge target).
+        cost_on: False during the attention warm-up.
+        floor: the task's attention floor (novel-query fraction of tokens).
+    """
+    parts = task_losses(out.value_logits, out.dyn_pred, batch)
+    total = parts["retrieval"] + tcfg.dynamics_weight * parts["dynamics"]
+    logs = {"loss_retrieval": float(parts["retrieval"].detach()), "loss_dynamics": float(parts["dynamics"].detach())}
+    if not out.layers:
+        return total, logs
+    token_loss = (parts["ce_token"] + tcfg.dynamics_weight * parts["mse_token"]).detach()
+    target = tcfg.budget_factor * floor
+    cons = fam = rout = total.new_zeros(())
+    for trace in out.layers:
+        if trace.cons_err.numel():
+            cons = cons + trace.cons_err.mean()
+            q_hat = trace.q_hat[trace.attended]
+            fam = fam + F.binary_cross_entropy(q_hat.clamp(1e-6, 1 - 1e-6), trace.q)
+        frac = float((trace.route == EPISODIC).float().mean())
+        cost = tcfg.attention_cost if (cost_on and frac > target) else 0.0
+        rout = rout + router_loss(trace, -token_loss, batch["category"], cost)
+    L = len(out.layers)
+    # the "without consolidation" model: f_sem learns only from the task loss when routed to
+    cons_w = tcfg.consolidation_weight if tcfg.model.consolidation else 0.0
+    total = total + (cons_w * cons + tcfg.familiarity_weight * fam + tcfg.router_weight * rout) / L
+    logs.update(loss_consolidation=float(cons.detach()) / L, loss_familiarity=float(fam.detach()) / L,
+                loss_router=float(rout.detach()) / L, loss_total=float(total.detach()))
+    return total, logs
+
