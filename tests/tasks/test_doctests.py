@@ -1,0 +1,16 @@
+"""The runnable examples in cramcog.tasks docstrings stay correct."""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["cramcog.tasks", "cramcog.tasks.gaps", "cramcog.tasks.systems", "cramcog.tasks.bindings",
+           "cramcog.tasks.batch", "cramcog.tasks.srcd"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+    assert result.attempted > 0
