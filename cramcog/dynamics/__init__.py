@@ -1,1 +1,30 @@
-"""(being built)"""
+"""Memory dynamics: forgetting / consolidation curve families and their maximum-likelihood fits.
+
+``fit_consolidation_curve(t, y, n=None, family="power", ci="profile")`` fits one family (a
+:class:`FitResult`) or several (``family=[...]`` or ``"all"``: a :class:`FitSet` ranked by AIC).
+With counts ``n`` the likelihood is binomial, without them least squares. Intervals are profile
+likelihood by default, bootstrap or Wald on request. Curves along extra xarray dims (subjects,
+layers, seeds) and bootstrap replicates are all fitted at once by a batched numpy
+Levenberg-Marquardt optimiser. This package imports numpy/scipy only (never torch).
+
+Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (input checks), ``optimizer``
+(batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap), ``fit`` (the entry
+point), ``result`` (``FitResult``, ``FitSet``), ``export`` (records), ``plotting``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cramcog.dynamics import fit_consolidation_curve, FAMILIES
+>>> "shifted_power" in FAMILIES
+True
+>>> t = np.array([1, 2, 4, 8, 16, 32.0])
+>>> fit = fit_consolidation_curve(t, [41, 33, 29, 23, 20, 17], n=50)
+>>> fit.family, fit.converged
+('power', True)
+"""
+from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
+from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
+from cramcog.dynamics.result import FitResult, FitSet
+
+__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet", "fit_consolidation_curve",
+           "make_actr_family", "with_asymptote"]

@@ -1,0 +1,460 @@
+"""Curve families for forgetting and consolidation curves.
+
+Each family is a :class:`Family`: a formula, parameter names, bounds, a mean function, its
+analytic Jacobian, a starting-value function (from a linearising regression), a docstring and a
+literature source. ``FAMILIES`` maps a name to its Family.
+
+Conventions (one rule for every family):
+
+- ``t`` is time since learning (any unit; the fit does not rescale it). Families that take
+  ``log t`` or ``t**-gamma`` need ``t > 0``; the others accept ``t >= 0``.
+- The power-law exponent is called ``gamma`` in EVERY power-law family (``power``,
+  ``shifted_power``, their ``+c`` variants and ``actr``, where ACT-R itself calls the decay ``d``).
+- Asymptotes are separate families named ``"<base>+c"``: ``mean = base(t) + c``. A name is one
+  model, so ``family="all"`` and AIC ranking treat "with asymptote" as a model of its own.
+  ``logarithmic`` has no ``+c`` (``a - b ln t + c`` is not identifiable) and ``actr`` has none
+  (its logistic link already bounds the curve).
+- Bounds are handled by transforms, never by clipping: a parameter bounded in ``(0, inf)`` is
+  optimised as ``log(p)``; unbounded parameters are optimised as they are. Rates and exponents
+  (``b``, ``gamma``) are unbounded where the formula is defined for either sign, so a curve that
+  rises gets a negative rate instead of a fit stuck at a bound.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cramcog.dynamics.families import FAMILIES
+>>> power = FAMILIES["power"]
+>>> power.param_names
+('a', 'gamma')
+>>> float(power.mean(np.array([[4.0]]), np.array([[0.8, 0.5]]))[0, 0])
+0.4
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+Array = np.ndarray
+_TINY = 1e-12
+
+# ACT-R's logistic noise s cannot be estimated together with the decay from one retention curve
+# (only gamma/s is identifiable), so it is fixed. 0.25 is a common ACT-R setting of :ans; use
+# make_actr_family(noise=...) for another value.
+ACTR_DEFAULT_NOISE = 0.25
+
+
+@dataclass(frozen=True)
+class Family:
+    """One curve family: ``mean(t; params)`` with Jacobian, bounds, start values and provenance.
+
+    Parameters
+    ----------
+    name
+        Registry name, e.g. ``"power"`` or ``"power+c"``.
+    formula
+        Human-readable formula, e.g. ``"a * t**(-gamma)"``.
+    param_names
+        Names in the order used by ``mean``/``jacobian``/``start``.
+    bounds
+        ``(low, high)`` per parameter; supported: ``(-inf, inf)`` (identity) and ``(0, inf)``
+        (optimised on the log scale).
+    mean
+        ``mean(t, p) -> mu``; ``t`` shape (B, m) or (1, m), ``p`` shape (B, k) -> (B, m).
+    jacobian
+        ``jacobian(t, p) -> dmu/dp`` of shape (B, m, k).
+    start
+        ``start(t, y) -> p0`` of shape (B, k): starting values from a linearising regression.
+    needs_positive_t
+        True if the formula needs ``t > 0`` (log t or t**-gamma).
+    doc, source
+        What the family is, and where it comes from in the literature.
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> FAMILIES["hyperbolic"].formula
+    'a / (1 + b * t)'
+    """
+
+    name: str
+    formula: str
+    param_names: tuple[str, ...]
+    bounds: tuple[tuple[float, float], ...]
+    mean: Callable[[Array, Array], Array] = field(repr=False)
+    jacobian: Callable[[Array, Array], Array] = field(repr=False)
+    start: Callable[[Array, Array], Array] = field(repr=False)
+    needs_positive_t: bool = True
+    doc: str = ""
+    source: str = ""
+
+    def __post_init__(self):
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("Family.name must be a non-empty string")
+        if len(self.bounds) != len(self.param_names):
+            raise ValueError(f"family {self.name!r}: {len(self.param_names)} parameters but "
+                             f"{len(self.bounds)} bounds")
+        if len(set(self.param_names)) != len(self.param_names):
+            raise ValueError(f"family {self.name!r}: duplicate parameter names {self.param_names}")
+        for pname, (low, high) in zip(self.param_names, self.bounds):
+            if (low, high) not in ((-np.inf, np.inf), (0.0, np.inf)):
+                raise ValueError(f"family {self.name!r}, parameter {pname!r}: bounds {(low, high)} "
+                                 "unsupported; use (-inf, inf) or (0, inf)")
+
+    # -- parameter transforms: internal (unbounded) theta <-> natural p ---------------------
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def log_scaled(self) -> np.ndarray:
+        """Boolean mask (k,): parameters optimised on the log scale (bounded below by 0)."""
+        return np.array([low == 0.0 for low, _ in self.bounds])
+
+    @property
+    def is_power_law(self) -> bool:
+        return "gamma" in self.param_names
+
+    def to_natural(self, theta: Array) -> Array:
+        """Internal parameters (..., k) -> natural parameters (..., k)."""
+        return np.where(self.log_scaled, np.exp(np.clip(theta, -700, 700)), theta)
+
+    def to_internal(self, p: Array) -> Array:
+        """Natural parameters (..., k) -> internal parameters (..., k)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.log_scaled, np.log(np.maximum(p, 1e-300)), p)
+
+    def dnatural(self, theta: Array) -> Array:
+        """d p / d theta, elementwise (..., k): p for log-scaled parameters, 1 otherwise."""
+        return np.where(self.log_scaled, np.exp(np.clip(theta, -700, 700)), 1.0)
+
+
+# ----------------------------------------------------------------------------- start helpers
+
+def _linfit(x: Array, z: Array, w: Array | None = None) -> tuple[Array, Array]:
+    """Batched weighted regression z = c0 + c1 x over the last axis; returns (c0, c1), each (B,)."""
+    x, z = np.broadcast_arrays(x, z)
+    w = np.ones_like(z) if w is None else np.broadcast_to(w, z.shape)
+    sw = w.sum(-1)
+    xm, zm = (w * x).sum(-1) / sw, (w * z).sum(-1) / sw
+    sxx = (w * (x - xm[:, None]) ** 2).sum(-1)
+    slope = np.where(sxx > 0, (w * (x - xm[:, None]) * (z - zm[:, None])).sum(-1)
+                     / np.where(sxx > 0, sxx, 1.0), 0.0)
+    return zm - slope * xm, slope
+
+
+def _safe_log(y: Array) -> Array:
+    """log of y with non-positive values floored at a small fraction of the curve's scale."""
+    floor = np.maximum(np.abs(y).max(-1, keepdims=True) * 1e-3, 1e-12)
+    return np.log(np.maximum(y, floor))
+
+
+def _log_weights(y: Array) -> Array:
+    # Weighting log-regressions by y^2 approximates least squares on the original scale, so a
+    # noisy near-zero tail does not dominate the starting values.
+    return np.maximum(y, 1e-6 * np.abs(y).max(-1, keepdims=True) + 1e-300) ** 2
+
+
+def _positive_rate(rate: Array, t: Array) -> Array:
+    """A usable positive rate: fall back to 1/median(t) where the regression gave <= 0."""
+    tm = np.broadcast_to(t, t.shape).max(-1)
+    fallback = 1.0 / np.maximum(tm, _TINY)
+    return np.where(np.isfinite(rate) & (rate > 0), rate, fallback)
+
+
+# ----------------------------------------------------------------------------- base families
+
+def _exp_mean(t, p):
+    return p[:, 0, None] * np.exp(-p[:, 1, None] * t)
+
+
+def _exp_jac(t, p):
+    e = np.exp(-p[:, 1, None] * t)
+    e, tt = np.broadcast_arrays(e, t)
+    return np.stack([e, -tt * p[:, 0, None] * e], axis=-1)
+
+
+def _exp_start(t, y):
+    c0, c1 = _linfit(t, _safe_log(y), _log_weights(y))
+    return np.stack([np.exp(c0), -c1], axis=-1)
+
+
+def _pow_mean(t, p):
+    return p[:, 0, None] * t ** (-p[:, 1, None])
+
+
+def _pow_jac(t, p):
+    base = t ** (-p[:, 1, None])
+    base, lt = np.broadcast_arrays(base, np.log(t))
+    return np.stack([base, -lt * p[:, 0, None] * base], axis=-1)
+
+
+def _pow_start(t, y):
+    # log-log linear regression: log y = log a - gamma log t
+    c0, c1 = _linfit(np.log(t), _safe_log(y), _log_weights(y))
+    return np.stack([np.exp(c0), -c1], axis=-1)
+
+
+def _spow_mean(t, p):
+    return p[:, 0, None] * (1.0 + t / p[:, 1, None]) ** (-p[:, 2, None])
+
+
+def _spow_jac(t, p):
+    a, s, g = p[:, 0, None], p[:, 1, None], p[:, 2, None]
+    u = 1.0 + t / s
+    f = a * u ** (-g)
+    tt = np.broadcast_to(t, f.shape)
+    return np.stack([u ** (-g) + 0 * f, g * f * tt / (s * s * u), -np.log(u) * f], axis=-1)
+
+
+def _spow_start(t, y):
+    # For a grid of shifts s (spanning the sampled times), log y is linear in log(1 + t/s);
+    # keep the s whose linearised fit has the smallest squared error on the original scale.
+    tb = np.broadcast_to(t, y.shape)
+    tpos = np.where(tb > 0, tb, np.nan)
+    lo, hi = np.nanmin(tpos, -1), np.nanmax(tpos, -1)
+    lo = np.where(np.isfinite(lo), lo, 1.0)
+    hi = np.where(np.isfinite(hi), hi, 1.0)
+    best_p, best_sse = None, None
+    for frac in np.linspace(-1.0, 1.0, 9):
+        s = np.exp(np.log(lo) + (frac + 1) / 2 * (np.log(hi) - np.log(lo)))  # (B,)
+        c0, c1 = _linfit(np.log1p(tb / s[:, None]), _safe_log(y), _log_weights(y))
+        p = np.stack([np.exp(c0), s, -c1], axis=-1)
+        sse = np.nansum((_spow_mean(t, p) - y) ** 2, -1)
+        sse = np.where(np.isfinite(sse), sse, np.inf)
+        if best_p is None:
+            best_p, best_sse = p, sse
+        else:
+            better = sse < best_sse
+            best_p = np.where(better[:, None], p, best_p)
+            best_sse = np.minimum(sse, best_sse)
+    return best_p
+
+
+def _hyp_mean(t, p):
+    return p[:, 0, None] / (1.0 + p[:, 1, None] * t)
+
+
+def _hyp_jac(t, p):
+    d = 1.0 + p[:, 1, None] * t
+    d, tt = np.broadcast_arrays(d, t)
+    return np.stack([1.0 / d, -p[:, 0, None] * tt / d ** 2], axis=-1)
+
+
+def _hyp_start(t, y):
+    # 1/y = 1/a + (b/a) t ; weighted by y^2 to undo the 1/y noise amplification
+    yf = np.maximum(y, 1e-3 * np.abs(y).max(-1, keepdims=True) + 1e-300)
+    c0, c1 = _linfit(t, 1.0 / yf, yf ** 2)
+    a = np.where(c0 > 0, 1.0 / np.where(c0 > 0, c0, 1.0), np.abs(y).max(-1))
+    return np.stack([a, _positive_rate(c1 * a, t)], axis=-1)
+
+
+def _esq_mean(t, p):
+    return p[:, 0, None] * np.exp(-p[:, 1, None] * np.sqrt(t))
+
+
+def _esq_jac(t, p):
+    r = np.sqrt(t)
+    e = np.exp(-p[:, 1, None] * r)
+    e, rr = np.broadcast_arrays(e, r)
+    return np.stack([e, -rr * p[:, 0, None] * e], axis=-1)
+
+
+def _esq_start(t, y):
+    c0, c1 = _linfit(np.sqrt(t), _safe_log(y), _log_weights(y))
+    return np.stack([np.exp(c0), -c1], axis=-1)
+
+
+def _log_mean(t, p):
+    return p[:, 0, None] - p[:, 1, None] * np.log(t)
+
+
+def _log_jac(t, p):
+    lt = np.broadcast_to(np.log(t), (p.shape[0], np.shape(t)[-1]))
+    return np.stack([np.ones_like(lt), -lt], axis=-1)
+
+
+def _log_start(t, y):
+    c0, c1 = _linfit(np.log(t), y)
+    return np.stack([c0, -c1], axis=-1)
+
+
+def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
+    """The ACT-R base-level family with logistic noise ``s = noise`` held fixed.
+
+    One study at time 0 leaves a trace whose base-level activation at lag ``t`` is
+    ``A(t) = ln(t**-gamma) + beta = beta - gamma ln t`` (ACT-R's decay ``d`` is called ``gamma``
+    here, like every power-law exponent in cramcog). Recall probability is the logistic
+    ``P = 1 / (1 + exp(-(A - tau) / s))``. Only ``beta - tau`` is identifiable, so it is one
+    parameter ``b``: ``P(t) = 1 / (1 + exp((gamma ln t - b) / s))``. With one retention curve
+    ``gamma`` and ``s`` are not separately identifiable, so ``s`` is fixed.
+
+    Parameters
+    ----------
+    noise
+        The logistic noise ``s`` (> 0).
+
+    Returns
+    -------
+    Family
+
+    Examples
+    --------
+    >>> fam = make_actr_family(0.5)
+    >>> fam.name, fam.param_names
+    ('actr', ('b', 'gamma'))
+    """
+    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise > 0):
+        raise ValueError(f"ACT-R noise s must be a positive finite number, got {noise!r}")
+    s = float(noise)
+
+    def mean(t, p):
+        z = (p[:, 0, None] - p[:, 1, None] * np.log(t)) / s
+        return 0.5 * (1.0 + np.tanh(0.5 * z))  # logistic(z), overflow-free
+
+    def jac(t, p):
+        f = mean(t, p)
+        d = f * (1.0 - f) / s
+        lt = np.broadcast_to(np.log(t), f.shape)
+        return np.stack([d, -lt * d], axis=-1)
+
+    def start(t, y):
+        yc = np.clip(y, 0.01, 0.99)
+        c0, c1 = _linfit(np.log(t), np.log(yc / (1 - yc)))  # logit y = b/s - (gamma/s) ln t
+        return np.stack([c0 * s, -c1 * s], axis=-1)
+
+    return Family(
+        name="actr", formula=f"1 / (1 + exp((gamma * ln t - b) / {s:g}))",
+        param_names=("b", "gamma"), bounds=((-np.inf, np.inf), (-np.inf, np.inf)),
+        mean=mean, jacobian=jac, start=start, needs_positive_t=True,
+        doc=("ACT-R base-level learning: activation b - gamma ln t from one power-decayed trace, "
+             f"logistic link to recall probability with fixed noise s = {s:g}."),
+        source=("Anderson & Schooler (1991), Psychological Science 2:396-408; Anderson & Lebiere "
+                "(1998), The Atomic Components of Thought; Pavlik & Anderson (2005), Cognitive "
+                "Science 29:559-586."))
+
+
+def with_asymptote(base: Family) -> Family:
+    """``base`` plus a free asymptote ``c``: ``mean = base(t) + c``, named ``base.name + '+c'``.
+
+    Parameters
+    ----------
+    base
+        A family without an asymptote.
+
+    Returns
+    -------
+    Family
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> with_asymptote(FAMILIES["power"]).param_names
+    ('a', 'gamma', 'c')
+    """
+
+    def mean(t, p):
+        return base.mean(t, p[:, :-1]) + p[:, -1, None]
+
+    def jac(t, p):
+        jb = base.jacobian(t, p[:, :-1])
+        return np.concatenate([jb, np.ones(jb.shape[:-1] + (1,))], axis=-1)
+
+    def start(t, y):
+        # Try a few asymptotes below the curve's minimum and keep the best linearised start.
+        ymin = y.min(-1)
+        span = y.max(-1) - ymin
+        best_p, best_sse = None, None
+        for c0 in (np.where(ymin > 0, 0.0, ymin - 0.05 * span),
+                   np.where(ymin > 0, 0.5 * ymin, ymin - 0.2 * span),
+                   np.where(ymin > 0, 0.9 * ymin, ymin - 0.5 * span)):
+            pb = base.start(t, y - c0[:, None])
+            p = np.concatenate([pb, c0[:, None]], axis=-1)
+            with np.errstate(all="ignore"):
+                sse = ((mean(t, p) - y) ** 2).sum(-1)
+            sse = np.where(np.isfinite(sse), sse, np.inf)
+            if best_p is None:
+                best_p, best_sse = p, sse
+            else:
+                better = sse < best_sse
+                best_p = np.where(better[:, None], p, best_p)
+                best_sse = np.minimum(best_sse, sse)
+        return best_p
+
+    return Family(
+        name=base.name + "+c", formula=f"{base.formula} + c",
+        param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
+        mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
+        doc=base.doc + " Plus a free asymptote c (the level the curve decays towards).",
+        source=base.source)
+
+
+_POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
+
+_BASE = [
+    Family("exponential", "a * exp(-b * t)", ("a", "b"), (_POS, _REAL),
+           _exp_mean, _exp_jac, _exp_start, needs_positive_t=False,
+           doc="Exponential decay: a constant hazard of forgetting.",
+           source="Ebbinghaus (1885), Ueber das Gedaechtnis; the constant-rate baseline in "
+                  "Rubin & Wenzel (1996), Psychological Review 103:734-760."),
+    Family("power", "a * t**(-gamma)", ("a", "gamma"), (_POS, _REAL),
+           _pow_mean, _pow_jac, _pow_start, needs_positive_t=True,
+           doc="Power-law decay: the hazard falls as 1/t (Jost's law).",
+           source="Wixted & Ebbesen (1991), Psychological Science 2:409-415; Rubin & Wenzel "
+                  "(1996), Psychological Review 103:734-760."),
+    Family("shifted_power", "a * (1 + t / s)**(-gamma)", ("a", "s", "gamma"), (_POS, _POS, _REAL),
+           _spow_mean, _spow_jac, _spow_start, needs_positive_t=False,
+           doc="Shifted power law: finite at t = 0, power-law for t >> s (the form FSRS uses).",
+           source="Wickelgren (1974), Memory & Cognition 2:775-780; Wixted & Carpenter (2007), "
+                  "Psychological Science 18:133-134; FSRS (open-spaced-repetition) forgetting "
+                  "curve R = (1 + F t / S)**(-decay)."),
+    Family("hyperbolic", "a / (1 + b * t)", ("a", "b"), (_POS, _POS),
+           _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False,
+           doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0).",
+           source="Rubin & Wenzel (1996), Psychological Review 103:734-760; Mazur (1987) "
+                  "hyperbolic discounting form."),
+    Family("exp_sqrt", "a * exp(-b * sqrt(t))", ("a", "b"), (_POS, _REAL),
+           _esq_mean, _esq_jac, _esq_start, needs_positive_t=False,
+           doc="Exponential in the square root of time (a stretched exponential, exponent 1/2).",
+           source="Rubin & Wenzel (1996), Psychological Review 103:734-760 (one of their "
+                  "four best-fitting two-parameter forms)."),
+    Family("logarithmic", "a - b * ln(t)", ("a", "b"), (_REAL, _REAL),
+           _log_mean, _log_jac, _log_start, needs_positive_t=True,
+           doc="Logarithmic decay (linear in log time); unbounded, so it has no +c variant.",
+           source="Ebbinghaus (1885) savings fit; Rubin & Wenzel (1996), Psychological Review "
+                  "103:734-760."),
+]
+
+
+def _build_registry() -> dict[str, Family]:
+    reg: dict[str, Family] = {}
+    for fam in _BASE:
+        reg[fam.name] = fam
+        if fam.name != "logarithmic":
+            reg[fam.name + "+c"] = with_asymptote(fam)
+    reg["actr"] = make_actr_family()
+    return reg
+
+
+#: name -> Family; ``family="all"`` fits every entry.
+FAMILIES: dict[str, Family] = _build_registry()
+
+
+def get_family(name) -> Family:
+    """Look up a family by name (or pass a Family through); unknown names list the valid ones.
+
+    Examples
+    --------
+    >>> get_family("power").formula
+    'a * t**(-gamma)'
+    """
+    if isinstance(name, Family):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"family must be a name (str) or a Family, got {type(name).__name__}")
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}; valid names: {', '.join(FAMILIES)} "
+                         "(or 'all', or a list of these)") from None

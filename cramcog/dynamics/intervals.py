@@ -1,0 +1,262 @@
+"""Confidence intervals for batched fits: Wald, profile likelihood and bootstrap.
+
+All three work on B curves at once.
+
+- ``wald``: estimate +- q * SE in natural parameters (q from the normal for the binomial
+  likelihood, from Student's t with m - k df for least squares). Symmetric; fast; can cross a
+  bound.
+- ``profile`` (default): the set of values of one parameter whose profile likelihood-ratio
+  statistic stays below its critical value, the other parameters re-fitted at each value.
+  Binomial: ``2 (obj(psi) - obj_hat) <= chi2_1(level)``. Least squares with unknown variance:
+  ``(RSS(psi) - RSS_hat) / (RSS_hat / (m - k)) <= F(1, m - k; level)`` (the small-sample form
+  used by R's ``confint.nls``/``profile.nls``), which is calibrated for short curves where the
+  plain chi-square version is too narrow. Endpoints are found by a safeguarded secant search on
+  the signed root of the statistic, all (curve, parameter, side) triples together. Intervals are
+  invariant to the parameter transform. A side whose statistic never reaches the critical value
+  is unbounded (+-inf, or 0 for a positive parameter).
+- ``bootstrap``: percentile intervals from ``n_boot`` resampled data sets per curve, all fitted
+  together by the batched optimiser, each warm-started at the estimate. ``parametric``: binomial
+  counts drawn from the fitted probabilities, or Gaussian noise with the fitted residual variance
+  added to the fitted curve; ``nonparametric``: binomial counts drawn from the OBSERVED proportions
+  (resampling each point's trials), or least-squares residuals resampled with replacement
+  (centred, scaled by sqrt(m / (m - k))). The times stay fixed in both, so no resample loses a
+  point. Replicates that fail to converge are dropped and counted.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cramcog.dynamics.intervals import critical_value
+>>> round(critical_value("binomial", 0.95, m=10, k=2), 3)
+3.841
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from cramcog.dynamics.families import Family
+from cramcog.dynamics.optimizer import Problem, levenberg_marquardt
+
+BOOTSTRAP_KINDS = ("parametric", "nonparametric")
+
+
+def critical_value(likelihood: str, level: float, m: int, k: int) -> float:
+    """Critical value of the profile statistic (chi2_1 for binomial, F(1, m-k) for LS)."""
+    if likelihood == "binomial":
+        return float(stats.chi2.ppf(level, 1))
+    return float(stats.f.ppf(level, 1, m - k))
+
+
+def wald_quantile(likelihood: str, level: float, m: int, k: int) -> float:
+    """Two-sided quantile for Wald intervals: normal (binomial) or t with m - k df (LS)."""
+    if likelihood == "binomial":
+        return float(stats.norm.ppf(0.5 + level / 2))
+    return float(stats.t.ppf(0.5 + level / 2, m - k))
+
+
+def profile_statistic(likelihood: str, obj: np.ndarray, obj_hat: np.ndarray, m: int,
+                      k: int) -> np.ndarray:
+    """The profile statistic (see module docstring) from objectives; >= 0 up to round-off."""
+    if likelihood == "binomial":
+        return 2.0 * (obj - obj_hat)
+    return (obj - obj_hat) * (m - k) / np.maximum(obj_hat, 1e-300)
+
+
+@dataclass
+class ProfileResult:
+    low: np.ndarray        # (B, k) natural-scale lower endpoints
+    high: np.ndarray       # (B, k) natural-scale upper endpoints
+    ok: np.ndarray         # (B, k) bool: both endpoints found (or legitimately unbounded)
+    better_optimum: np.ndarray  # (B,) bool: profiling found a lower objective than the "MLE"
+
+
+def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_hat: np.ndarray,
+                      cov_theta: np.ndarray, level: float, *, params: list[int] | None = None,
+                      max_outer: int = 40, rtol: float = 1e-4) -> ProfileResult:
+    """Profile-likelihood intervals for B curves, every parameter (or ``params``), both sides.
+
+    Parameters
+    ----------
+    family, prob
+        The family and the B curves' data.
+    theta_hat, obj_hat
+        (B, k) internal estimates and (B,) objectives at them.
+    cov_theta
+        (B, k, k) covariance of the internal estimates (sets the first trial step and the
+        warm start of the nuisance parameters).
+    level
+        Confidence level.
+    params
+        Indices of the parameters to profile (default: all).
+    max_outer, rtol
+        Root search: at most ``max_outer`` profile evaluations per endpoint, stop when the signed
+        root is within ``rtol * z`` of its target ``z``.
+
+    Returns
+    -------
+    ProfileResult
+    """
+    nb, k = theta_hat.shape
+    m = prob.y.shape[1]
+    like = "binomial" if prob.binomial else "least_squares"
+    z = np.sqrt(critical_value(like, level, m, k))
+    params = list(range(k)) if params is None else list(params)
+    # One row per (curve, parameter, side).
+    cb, cj, cs = np.meshgrid(np.arange(nb), np.asarray(params), np.array([-1.0, 1.0]),
+                             indexing="ij")
+    cb, cj, cs = cb.ravel(), cj.ravel(), cs.ravel()
+    q = cb.size
+    sub = prob.take(cb)
+    fixed = np.zeros((q, k), bool)
+    fixed[np.arange(q), cj] = True
+    th0 = theta_hat[cb]
+    var_j = cov_theta[cb, cj, cj]
+    se_j = np.sqrt(np.where(np.isfinite(var_j) & (var_j > 0), var_j, 1.0))
+    # Regression of the nuisance parameters on the profiled one: a first-order warm start.
+    slope = cov_theta[cb, :, cj] / np.where(var_j > 0, var_j, 1.0)[:, None]      # (q, k)
+    slope = np.where(np.isfinite(slope), slope, 0.0)
+    objh = obj_hat[cb]
+    lo = np.zeros(q)              # step with statistic root < z (bracket low end)
+    r_lo = np.zeros(q)
+    hi = np.full(q, np.inf)       # step with root > z, once found
+    r_hi = np.full(q, np.inf)
+    delta = z * se_j              # first trial: the Wald endpoint
+    best_theta = th0.copy()
+    active = np.ones(q, bool)
+    found = np.zeros(q, bool)
+    unbounded = np.zeros(q, bool)
+    better = np.zeros(q, bool)
+    limit = np.where(family.log_scaled[cj], 30.0, 1e6 * (1 + np.abs(th0[np.arange(q), cj])))
+    for _ in range(max_outer):
+        act = np.flatnonzero(active)
+        if act.size == 0:
+            break
+        psi = th0[act, cj[act]] + cs[act] * delta[act]
+        start = best_theta[act] + slope[act] * (psi - best_theta[act, cj[act]])[:, None]
+        start[np.arange(act.size), cj[act]] = psi
+        fit = levenberg_marquardt(family, sub.take(act), start, fixed=fixed[act], max_iter=60)
+        # If the warm start landed badly, the plain estimate with psi plugged in is a 2nd try.
+        retry = ~fit.converged
+        if retry.any():
+            s2 = th0[act[retry]].copy()
+            s2[np.arange(retry.sum()), cj[act[retry]]] = psi[retry]
+            fit2 = levenberg_marquardt(family, sub.take(act[retry]), s2,
+                                       fixed=fixed[act[retry]], max_iter=100)
+            take = fit2.obj < fit.obj[retry]
+            ridx = np.flatnonzero(retry)[take]
+            fit.theta[ridx] = fit2.theta[take]
+            fit.obj[ridx] = fit2.obj[take]
+        stat = profile_statistic(like, fit.obj, objh[act], m, k)
+        better[act] |= stat < -1e-6 * max(1.0, z * z)
+        root = np.sqrt(np.maximum(stat, 0.0))
+        best_theta[act] = np.where(np.isfinite(fit.obj)[:, None], fit.theta, best_theta[act])
+        d = delta[act]
+        below = root < z
+        lo[act] = np.where(below, np.maximum(lo[act], d), lo[act])
+        r_lo[act] = np.where(below & (d >= lo[act]), root, r_lo[act])
+        hi[act] = np.where(~below, np.minimum(hi[act], d), hi[act])
+        r_hi[act] = np.where(~below & (d <= hi[act]), root, r_hi[act])
+        done = np.abs(root - z) <= rtol * z
+        found[act] |= done
+        # Next trial step: secant inside the bracket (bisection guard), else extrapolate.
+        has_hi = np.isfinite(hi[act])
+        l, rl, h, rh = lo[act], r_lo[act], hi[act], r_hi[act]
+        with np.errstate(all="ignore"):
+            sec = l + (z - rl) * (h - l) / (rh - rl)
+        mid = 0.5 * (l + h)
+        with np.errstate(all="ignore"):  # h = inf before a bracket exists
+            inside = np.isfinite(sec) & (sec > l + 0.02 * (h - l)) & (sec < h - 0.02 * (h - l))
+        nxt_b = np.where(inside, sec, mid)
+        with np.errstate(all="ignore"):
+            grow = np.clip(z / np.maximum(root, 1e-12), 1.2, 4.0)
+        nxt_e = d * np.where(root > 0, grow, 4.0)
+        nxt = np.where(has_hi, nxt_b, nxt_e)
+        narrow = has_hi & ((h - l) <= 1e-10 * (1.0 + np.abs(th0[act, cj[act]])))
+        found[act] |= narrow
+        too_far = ~has_hi & (th0[act, cj[act]] + cs[act] * nxt > limit[act])
+        too_far |= ~has_hi & (np.abs(cs[act] * nxt) > limit[act])
+        unbounded[act] |= too_far & ~found[act]
+        delta[act] = nxt
+        active[act] = ~(found[act] | unbounded[act])
+    # Endpoint in internal units: the bracket end closest to the target.
+    end = np.where(found, np.where(np.isfinite(hi) & (np.abs(r_hi - z) < np.abs(r_lo - z)),
+                                   hi, lo), np.nan)
+    end = np.where(found & (np.abs(r_lo - z) <= rtol * z), lo, end)
+    psi_end = th0[np.arange(q), cj] + cs * end
+    nat = np.where(family.log_scaled[cj], np.exp(np.clip(psi_end, -700, 700)), psi_end)
+    inf_val = np.where(cs > 0, np.inf, np.where(family.log_scaled[cj], 0.0, -np.inf))
+    nat = np.where(unbounded, inf_val, np.where(found, nat, np.nan))
+    low = np.full((nb, k), np.nan)
+    high = np.full((nb, k), np.nan)
+    side_lo = cs < 0
+    low[cb[side_lo], cj[side_lo]] = nat[side_lo]
+    high[cb[~side_lo], cj[~side_lo]] = nat[~side_lo]
+    done_any = found | unbounded
+    okq = np.zeros((nb, k, 2), bool)
+    okq[cb, cj, (cs > 0).astype(int)] = done_any
+    for j in range(k):
+        if j not in params:
+            okq[:, j, :] = False
+    ok = okq.all(-1)
+    bet = np.zeros(nb, bool)
+    np.logical_or.at(bet, cb, better)
+    return ProfileResult(low=low, high=high, ok=ok, better_optimum=bet)
+
+
+def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,
+             rng: np.random.Generator, kind: str = "parametric") -> np.ndarray:
+    """Bootstrap data sets: (n_boot, B, m) responses (proportions for the binomial likelihood).
+
+    See the module docstring for what ``parametric`` and ``nonparametric`` draw.
+    """
+    if kind not in BOOTSTRAP_KINDS:
+        raise ValueError(f"bootstrap={kind!r}; use one of {BOOTSTRAP_KINDS}")
+    nb, m = prob.y.shape
+    if prob.binomial:
+        p = np.clip(mu_hat if kind == "parametric" else prob.y, 0.0, 1.0)
+        n_int = prob.n.astype(np.int64)
+        return rng.binomial(n_int, p, size=(n_boot, nb, m)) / prob.n
+    resid = prob.y - mu_hat                                                # (B, m)
+    if kind == "parametric":
+        sigma = np.sqrt((resid ** 2).sum(-1) / (m - n_params))            # (B,)
+        return mu_hat + rng.standard_normal((n_boot, nb, m)) * sigma[:, None]
+    centred = (resid - resid.mean(-1, keepdims=True)) * np.sqrt(m / (m - n_params))
+    pick = rng.integers(0, m, size=(n_boot, nb, m))
+    return mu_hat + np.take_along_axis(np.broadcast_to(centred, (n_boot, nb, m)), pick, axis=-1)
+
+
+@dataclass
+class BootstrapResult:
+    draws: np.ndarray      # (n_boot, B, k) natural parameters of each replicate
+    ok: np.ndarray         # (n_boot, B) bool: replicate converged
+    low: np.ndarray        # (B, k)
+    high: np.ndarray       # (B, k)
+
+
+def bootstrap_intervals(family: Family, prob: Problem, theta_hat: np.ndarray,
+                        mu_hat: np.ndarray, level: float, n_boot: int, rng: np.random.Generator,
+                        kind: str = "parametric") -> BootstrapResult:
+    """Percentile bootstrap intervals for B curves: every replicate fitted in one batch."""
+    nb, k = theta_hat.shape
+    m = prob.y.shape[1]
+    ystar = simulate(prob, mu_hat, k, n_boot, rng, kind)                  # (R, B, m)
+    flat_y = ystar.reshape(n_boot * nb, m)
+    t = prob.t if prob.t.shape[0] == 1 else np.tile(prob.t, (n_boot, 1))
+    n = None if prob.n is None else np.tile(prob.n, (n_boot, 1))
+    big = Problem(t, flat_y, n)
+    th0 = np.tile(theta_hat, (n_boot, 1))
+    # A resample whose values are all equal carries no decay; it cannot be fitted.
+    const = np.ptp(flat_y, axis=-1) == 0
+    fit = levenberg_marquardt(family, big, th0)
+    ok = (fit.converged & ~const).reshape(n_boot, nb)
+    draws = family.to_natural(fit.theta).reshape(n_boot, nb, k)
+    masked = np.where(ok[..., None], draws, np.nan)
+    alpha = (1 - level) / 2
+    with warnings.catch_warnings():  # all-NaN columns (no converged replicate) give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanquantile(masked, alpha, axis=0)
+        high = np.nanquantile(masked, 1 - alpha, axis=0)
+    return BootstrapResult(draws=draws, ok=ok, low=low, high=high)
