@@ -1,0 +1,52 @@
+"""``cramcog figures RECORDS... --out DIR``: regenerate every paper figure from records alone.
+
+Examples
+--------
+>>> import argparse
+>>> sub = argparse.ArgumentParser().add_subparsers()
+>>> register(sub)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "figures", help="draw every figure the given records support (PNG)",
+        description="Open each record (.nc), draw the figures its kind supports (training, "
+                    "ablation, comparison, transfer, scaling; see cramcog.figures) and write "
+                    "them as OUT/<record name>_<figure>.<format>. Several training records "
+                    "together also give an accuracy-vs-attention figure.")
+    p.add_argument("records", nargs="+", help="record files (.nc) written by cramcog")
+    p.add_argument("--out", default="paper/figures", help="output folder (default paper/figures)")
+    p.add_argument("--human", default="all",
+                   help="human data sets drawn beside consolidation curves: 'all', 'none', or "
+                        "comma-separated names (cramcog data list)")
+    p.add_argument("--format", default="png", choices=("png", "pdf", "svg"),
+                   help="image format (default png)")
+    p.add_argument("--dpi", type=int, default=150, help="resolution of raster formats")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never open a window
+    from cramcog import figures, records
+
+    if args.dpi <= 0:
+        raise ValueError(f"--dpi must be > 0, got {args.dpi}")
+    paths = [Path(p) for p in args.records]
+    stems = [p.stem for p in paths]
+    if len(set(stems)) != len(stems):  # two runs/x/train.nc: name them by folder too
+        stems = [f"{p.parent.name}_{p.stem}" if p.parent.name else p.stem for p in paths]
+    loaded = [records.open(p) for p in paths]
+    human = None if args.human == "none" else (
+        "all" if args.human == "all" else [h.strip() for h in args.human.split(",") if h.strip()])
+    made = figures.figures_for(loaded, names=stems, human=human)
+    out = Path(args.out)
+    for stem, fig in made.items():
+        path = figures.save_figure(fig, out / f"{stem}.{args.format}", dpi=args.dpi)
+        print(path)
+    return 0

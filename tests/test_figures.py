@@ -1,0 +1,231 @@
+"""Tests of cramcog.figures and `cramcog figures`: every figure renders from synthetic records,
+foreign or incomplete records give clear errors."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from cramcog import figures, records  # noqa: E402
+from cramcog.ablations import AblationGrid, combine_cells, demo_run  # noqa: E402
+
+
+def _has_fitting() -> bool:
+    try:
+        from cramcog.dynamics import fit_consolidation_curve  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_fit = pytest.mark.skipif(not _has_fitting(), reason="cramcog.dynamics not available yet")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def training(rate=0.05, seed=0, steps=40):
+    return demo_run({"rate": rate, "steps": steps, "seed": seed})
+
+
+def ablation(parameter=True):
+    grid = AblationGrid(name="rates", base={"rate": 0.1, "steps": 30, "seed": 0},
+                        variants={"rate=0.02": {"rate": 0.02}, "rate=0.2": {"rate": 0.2},
+                                  "rate=0.5": {"rate": 0.5}}, seeds=(0, 1),
+                        parameter="rate" if parameter else "")
+    cells = grid.cells()
+    results = {c.key: demo_run(c.config) for c in cells if c.key != ("rate=0.5", 1)}
+    return combine_cells(grid, results, {("rate=0.5", 1): "RuntimeError: boom"})
+
+
+def transfer_record():
+    rng = np.random.default_rng(0)
+    variants, seeds, tasks = ["cram", "no_consolidation"], [0, 1, 2], ["gap_law", "dynamics"]
+    att = np.empty((2, 3, 2))
+    att[1] = 0.05 + rng.normal(0, 0.002, (3, 2))
+    att[0] = att[1] * (0.5 + rng.normal(0, 0.02, (3, 2)))
+    return records.new_record(
+        {"attention_fraction": (("variant", "seed", "task"), att)},
+        coords={"variant": variants, "seed": np.array(seeds, dtype="int64"), "task": tasks},
+        kind="transfer", seed=None)
+
+
+def scaling_record():
+    freq = np.array([0.01, 0.02, 0.05, 0.1])
+    n = np.array([512, 1024, 2048], dtype="int64")
+    fn = freq[:, None] * n[None, :]
+    static = 1.0 * fn                                   # grows as f x n
+    cram = np.full_like(fn, 6.0) + 0.01 * fn ** 0.5     # stays nearly flat
+    return records.new_record(
+        {"attention_tokens": (("router", "frequency", "seq_len"), np.stack([static, cram]))},
+        coords={"router": ["static", "cram"], "frequency": freq, "seq_len": n},
+        kind="scaling", seed=None)
+
+
+def comparison_table():
+    return pd.DataFrame({"source": ["a", "b", "c"], "series": ["x", "", "y"],
+                         "gamma": [0.40, 0.55, 0.3], "ci_low": [0.35, 0.5, 0.1],
+                         "ci_high": [0.45, 0.6, 0.5], "model_gamma": 0.43,
+                         "model_ci_low": 0.41, "model_ci_high": 0.45,
+                         "verdict": ["consistent", "different", "inconclusive"]})
+
+
+# ----------------------------------------------------------------------------- tidy frames
+
+def test_phase_transition_found_and_absent():
+    s = np.arange(0, 5000, 25)
+    log_a = np.log(0.5) - np.log(30) / (1 + np.exp(-(s - 2500) / 150))  # steepest at 2500
+    pt = figures.detect_phase_transition(s, np.exp(log_a))
+    assert abs(pt.step - 2500) <= 50 and pt.slope < 0
+    assert pt.fall_ratio == pytest.approx(30, rel=0.1)
+    assert figures.detect_phase_transition(s, np.linspace(0.1, 0.5, s.size)) is None
+    with pytest.raises(ValueError, match="same length"):
+        figures.detect_phase_transition(s, s[:-1])
+
+
+def test_final_metrics_and_frames():
+    m = figures.final_metrics(ablation())
+    assert len(m) == 5  # the failed cell is left out
+    assert set(m.variant) == {"rate=0.02", "rate=0.2", "rate=0.5"}
+    # faster consolidation -> lower final attention (demo curves, noise is small)
+    by = m.groupby("parameter_value").final_attention.mean()
+    assert by.is_monotonic_decreasing
+    assert (m.fall_ratio > 1).all() and m.accuracy_recurring.between(0, 1).all()
+    df = figures.attention_frame(training())
+    assert df.columns.tolist() == ["variant", "seed", "step", "layer", "attention_fraction"]
+    assert len(df) == 40 * 2
+
+
+def test_accuracy_of_accepts_both_layouts():
+    run = training()
+    acc = figures.accuracy_of(run, "novel")
+    split = run.drop_vars("retrieval_accuracy").assign(
+        retrieval_accuracy_novel=acc.drop_vars("query_kind"))
+    np.testing.assert_allclose(figures.accuracy_of(split, "novel"), acc)
+    assert figures.accuracy_of(split, "recurring") is None
+
+
+# ----------------------------------------------------------------------------- figures render
+
+def test_attention_over_training_renders(tmp_path):
+    g = figures.plot_attention_over_training(ablation())
+    assert len(g.axes.flat) == 3 and g.axes.flat[0].get_xscale() == "log"
+    # the transition marker and the floor line are drawn
+    assert any(line.get_linestyle() == ":" for line in g.axes.flat[0].get_lines())
+    assert any(line.get_linestyle() == "--" for line in g.axes.flat[0].get_lines())
+    path = figures.save_figure(g, tmp_path / "a.png")
+    assert path.stat().st_size > 5000
+
+
+def test_accuracy_vs_attention_and_panels_render(tmp_path):
+    g = figures.plot_accuracy_vs_attention({"fast": training(0.5), "slow": training(0.01)})
+    assert [ax.get_title() for ax in g.axes.flat] == [
+        "overall queries", "recurring queries", "novel queries"]
+    figures.save_figure(g, tmp_path / "b.png")
+    panels = figures.plot_ablation_panels(ablation())
+    assert "final_attention" in [ax.get_title() for ax in panels.axes.flat]
+    figures.save_figure(panels, tmp_path / "c.png")
+    cat = figures.plot_ablation_panels(ablation(parameter=False))  # categorical variants
+    figures.save_figure(cat, tmp_path / "d.png")
+
+
+def test_gamma_comparison_transfer_scaling_render(tmp_path):
+    fig = figures.plot_gamma_comparison(comparison_table())
+    assert "consistent" in " ".join(t.get_text() for t in fig.axes[0].get_yticklabels())
+    figures.save_figure(fig, tmp_path / "g.png")
+    fig = figures.plot_transfer(transfer_record())
+    figures.save_figure(fig, tmp_path / "t.png")
+    red = figures.transfer_frame(transfer_record())
+    assert red[red.variant == "cram"].reduction.mean() == pytest.approx(0.5, abs=0.05)
+    points, slopes = figures.scaling_frame(scaling_record())
+    s = slopes.set_index("router").slope
+    assert s["static"] == pytest.approx(1.0, abs=1e-6) and abs(s["cram"]) < 0.2
+    figures.save_figure(figures.plot_scaling(scaling_record()), tmp_path / "s.png")
+
+
+@needs_fit
+def test_consolidation_and_gamma_figures(tmp_path):
+    t, y = figures.consolidation_curve(training(0.1))
+    assert t[0] > 0 and np.all(np.diff(t) > 0)
+    g = figures.plot_consolidation(training(0.1), human=None)
+    assert "gamma=" in g.axes.flat[0].get_title()
+    figures.save_figure(g, tmp_path / "c.png")
+    gf = figures.gamma_frame(ablation())
+    assert len(gf) == 5 and (gf.ci_low <= gf.gamma).all() and (gf.gamma <= gf.ci_high).all()
+    figures.save_figure(figures.plot_gammas(ablation()), tmp_path / "g.png")
+
+
+@needs_fit
+def test_consolidation_with_human_curves():
+    pytest.importorskip("cramcog.psych")
+    df, fits = figures.consolidation_frame(training(0.1), human="all")
+    assert (df.kind == "human").any() and len(fits) >= 2
+
+
+# ----------------------------------------------------------------------------- errors
+
+def test_foreign_and_bad_records_give_clear_errors():
+    fit_record = records.new_record({"y": ("t", np.ones(3))}, kind="fit")
+    with pytest.raises(figures.FigureError, match="draws training or ablation records, got a 'fit'"):
+        figures.plot_attention_over_training(fit_record)
+    with pytest.raises(figures.FigureError, match="not a cramcog record"):
+        figures.plot_attention_over_training(xr.Dataset({"x": ("step", [1.0, 2.0])}))
+    with pytest.raises(TypeError, match="record, a list of records"):
+        figures.plot_attention_over_training(42)
+    no_attention = training().drop_vars("attention_fraction")
+    with pytest.raises(figures.FigureError, match=r"has no \['attention_fraction'\]"):
+        figures.final_metrics(no_attention)
+    with pytest.raises(figures.FigureError, match="reference variant 'nope'"):
+        figures.plot_transfer(transfer_record(), reference="nope")
+    with pytest.raises(figures.FigureError, match="needs columns"):
+        figures.plot_gamma_comparison(pd.DataFrame({"source": ["a"]}))
+    with pytest.raises(figures.FigureError, match="no figure draws 'fit'"):
+        figures.figures_for([fit_record], names=["f"])
+    all_failed = ablation().assign(status=lambda d: xr.full_like(d.status, "failed"))
+    with pytest.raises(figures.FigureError, match="no finished runs"):
+        figures.final_metrics(all_failed)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def test_cli_figures_writes_pngs(tmp_path, capsys):
+    from cramcog.cli import main
+
+    paths = []
+    for name, ds in [("abl", ablation()), ("tr", transfer_record()), ("sc", scaling_record())]:
+        paths.append(str(records.save(ds, tmp_path / f"{name}.nc")))
+    if not _has_fitting():  # ablation figures include per-run gamma fits
+        paths = paths[1:]
+    out = tmp_path / "figs"
+    assert main(["figures", *paths, "--out", str(out), "--human", "none"]) == 0
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert "tr_transfer.png" in written and "sc_scaling.png" in written
+    if _has_fitting():
+        assert {"abl_attention.png", "abl_panels.png", "abl_gamma.png",
+                "abl_accuracy_vs_attention.png"} <= set(written)
+    assert str(out) in capsys.readouterr().out
+
+
+def test_cli_figures_errors(tmp_path, capsys):
+    from cramcog.cli import main
+
+    fit_path = records.save(records.new_record({"y": ("t", np.ones(3))}, kind="fit"),
+                            tmp_path / "fit.nc")
+    assert main(["figures", str(fit_path), "--out", str(tmp_path)]) == 2
+    assert "no figure draws 'fit'" in capsys.readouterr().err
+    assert main(["figures", str(tmp_path / "missing.nc")]) == 2
+    assert "no record at" in capsys.readouterr().err
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    assert main(["figures", str(junk)]) == 2
+    assert "not a readable netCDF record" in capsys.readouterr().err
