@@ -11,8 +11,11 @@ Examples
 (2, 256, 3)
 """
 from cramcog.tasks.batch import CATEGORY_NAMES, IGNORE_INDEX, SRCDBatch
+from cramcog.tasks.mqar import MQAR, MQARConfig
 from cramcog.tasks.srcd import SRCD, SRCDConfig
 from cramcog.tasks.systems import SYSTEMS, DynamicalSystem, register_system
+from cramcog.tasks.variants import shared_recurring_fraction, transfer_variants
 
 __all__ = ["SRCD", "SRCDConfig", "SRCDBatch", "CATEGORY_NAMES", "IGNORE_INDEX", "SYSTEMS",
-           "DynamicalSystem", "register_system"]
+           "DynamicalSystem", "register_system", "MQAR", "MQARConfig", "transfer_variants",
+           "shared_recurring_fraction"]

@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["cramcog.tasks", "cramcog.tasks.gaps", "cramcog.tasks.systems", "cramcog.tasks.bindings",
-           "cramcog.tasks.batch", "cramcog.tasks.srcd"]
+           "cramcog.tasks.batch", "cramcog.tasks.srcd", "cramcog.tasks.variants",
+           "cramcog.tasks.mqar"]
 
 
 @pytest.mark.parametrize("name", MODULES)
