@@ -228,6 +228,11 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     reason = np.full(nb, "", dtype=object)
     finite = np.isfinite(theta).all(-1) & np.isfinite(obj) & np.isfinite(h).all((-1, -2))
     reason[~finite] = "non-finite parameters or likelihood"
+    # A parameter at its bound also makes the Hessian singular: report the bound first.
+    for j, name in enumerate(family.param_names):
+        hit = finite & family.log_scaled[j] & free[:, j] & (np.abs(theta[:, j]) > max_abs_theta)
+        reason[hit & (reason == "")] = (f"parameter {name} ran to its bound (0 or infinity): "
+                                        "the data favour a limiting form of this family")
     hs = np.where(finite[:, None, None], h, eye)
     dg = np.sqrt(np.maximum(np.diagonal(hs, axis1=1, axis2=2), 1e-300))
     corr = hs / dg[:, :, None] / dg[:, None, :]                      # scale-free Hessian
@@ -241,10 +246,6 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     high_grad = finite & ~not_pd & ~(dec <= decrement_tol * (obj + scale))
     reason[high_grad & (reason == "")] = ("gradient not zero at the last iterate (iteration "
                                           "cap reached or the optimiser stalled)")
-    for j, name in enumerate(family.param_names):
-        hit = finite & family.log_scaled[j] & free[:, j] & (np.abs(theta[:, j]) > max_abs_theta)
-        reason[hit & (reason == "")] = (f"parameter {name} ran to its bound (0 or infinity): "
-                                        "the data favour a limiting form of this family")
     if prob.binomial:
         outside = finite & ((mu <= 0) | (mu >= 1)).any(-1)
         reason[outside & (reason == "")] = "fitted probability reached 0 or 1 at a data point"
