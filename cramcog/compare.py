@@ -1,0 +1,494 @@
+"""Compare a model's forgetting/consolidation exponent gamma with human data, honestly.
+
+:func:`compare_gamma` fits the SAME curve family to every human curve (a power law's gamma and a
+shifted power law's gamma are different quantities, so comparing across forms is meaningless),
+and sets the model's gamma against each one, with intervals for both and for their difference.
+
+How the verdict is decided (``level`` = 0.95 and ``margin`` = 0.1 by default):
+
+- the difference ``diff = model_gamma - human_gamma`` gets a ``level`` interval by MOVER (the
+  method of variance estimates recovery; Zou & Donner 2008, Stat. Med. 27:1693), which combines
+  the two (possibly asymmetric, e.g. profile-likelihood) intervals without assuming symmetry;
+- ``"different"``: the difference's interval excludes 0;
+- ``"consistent"``: it contains 0 AND lies inside ``[-margin, +margin]``, i.e. the data rule out
+  any difference as large as ``margin`` (an equivalence test at the same level, two one-sided
+  tests style). The default margin 0.1 is the width of the human range the CRAM paper quotes
+  ("human 0.4-0.5"): a comparison that cannot resolve that range says nothing;
+- ``"inconclusive"``: it contains 0 but is too wide to rule out a difference of ``margin``;
+- ``"no fit"``: the human curve could not be fitted with that family, or its interval could not
+  be computed (the ``note`` says why). An unbounded interval (+-inf) is kept: it gives
+  "inconclusive".
+
+Human curves are fitted on t > 0 only (power-law families need it), in their own time units: a
+pure or shifted power law's gamma does not depend on the time unit, only its scale does.
+
+Examples
+--------
+>>> from cramcog.compare import ReportedGamma, compare_gamma
+>>> paper = ReportedGamma(0.43, (0.39, 0.47), family="power", label="paper")
+>>> table = compare_gamma(paper, human="ebbinghaus_1885")   # doctest: +SKIP
+>>> table[["source", "gamma", "verdict"]]                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+VERDICTS = ("consistent", "inconclusive", "different", "no fit")
+COLUMNS = ["source", "series", "family", "gamma", "ci_low", "ci_high", "model_gamma",
+           "model_ci_low", "model_ci_high", "diff", "diff_ci_low", "diff_ci_high", "verdict",
+           "n_points", "t_units", "measure", "reliability", "likelihood", "note"]
+
+
+@dataclass(frozen=True)
+class ReportedGamma:
+    """A gamma known only as a number and an interval (e.g. one a paper reports), fit-shaped.
+
+    Parameters
+    ----------
+    gamma
+        The estimate.
+    interval
+        ``(low, high)`` at ``level`` (also available fit-style as ``ci["gamma"]``).
+    family
+        The curve family it belongs to, or None if unknown (then pass ``family=`` to
+        :func:`compare_gamma`, which is an ASSUMPTION and is labelled as one).
+    label
+        Name shown in tables and figures.
+    level
+        Confidence level of ``ci``.
+
+    Examples
+    --------
+    >>> g = ReportedGamma(0.43, (0.39, 0.47), family="power", label="CRAM paper")
+    >>> g.params["gamma"], g.ci["gamma"], g.converged
+    (0.43, (0.39, 0.47), True)
+    """
+
+    gamma: float
+    interval: Any
+    family: str | None = None
+    label: str = "model"
+    level: float = 0.95
+
+    def __post_init__(self):
+        try:
+            low, high = (float(v) for v in self.interval)
+        except (TypeError, ValueError):
+            raise TypeError(f"interval must be a (low, high) pair, got {self.interval!r}") from None
+        if not all(math.isfinite(float(v)) for v in (self.gamma, low, high)):
+            raise ValueError(f"gamma and its interval must be finite, got {self.gamma}, "
+                             f"{self.interval}")
+        if not low <= self.gamma <= high:
+            raise ValueError(f"the interval {self.interval} must contain gamma={self.gamma}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must be in (0, 1), got {self.level}")
+        object.__setattr__(self, "interval", (low, high))
+
+    @property
+    def params(self) -> dict:
+        return {"gamma": float(self.gamma)}
+
+    @property
+    def converged(self) -> bool:
+        return True
+
+    @property
+    def ci(self) -> dict:
+        return {"gamma": self.interval}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def gamma_families() -> list[str]:
+    """Curve families with a power-law exponent ``gamma`` (the ones :func:`compare_gamma` takes).
+
+    Examples
+    --------
+    >>> "power" in gamma_families() and "exponential" not in gamma_families()
+    True
+    """
+    from cramcog.dynamics.families import FAMILIES
+
+    return [name for name, fam in FAMILIES.items() if "gamma" in fam.param_names]
+
+
+def _family_name(fit) -> str | None:
+    family = getattr(fit, "family", None)
+    return getattr(family, "name", family)
+
+
+def _gamma_interval(fit) -> tuple[float, float, float]:
+    low, high = fit.ci["gamma"]
+    return float(fit.params["gamma"]), float(low), float(high)
+
+
+def _is_fit_set(fit) -> bool:
+    return hasattr(fit, "best") and hasattr(fit, "__getitem__")
+
+
+def _model_fits(fit, family) -> list[tuple[str, Any]]:
+    """[(family, fit-like)] for the model side, checking gamma, convergence and family."""
+    requested = None if family is None else ([family] if isinstance(family, str) else
+                                             list(family))
+    if _is_fit_set(fit):
+        if requested is None:
+            requested = [_family_name(fit.best)]
+        elif requested == ["all"]:
+            requested = [f for f in gamma_families() if _safe_get(fit, f) is not None]
+        pairs = []
+        for name in requested:
+            one = _safe_get(fit, name)
+            if one is None:
+                raise ValueError(f"the fit set has no {name!r} fit; fit that family first")
+            pairs.append((name, one))
+    else:
+        if not hasattr(fit, "params") or not hasattr(fit, "ci"):
+            raise TypeError("compare_gamma needs a fit result with .params['gamma'] and "
+                            f".ci['gamma'] (or a ReportedGamma), got {type(fit).__name__}")
+        own = _family_name(fit)
+        if requested is None:
+            if own is None:
+                raise ValueError("the model's curve family is unknown: pass family=... (the human "
+                                 "curves are fitted with the SAME family)")
+            requested = [own]
+        if own is not None and requested != [own]:
+            raise ValueError(f"the model's gamma comes from the {own!r} family; comparing it with "
+                             f"human gammas fitted with {requested} is meaningless (same form "
+                             "only): drop family= or refit the model")
+        pairs = [(name, fit) for name in requested]
+    for name, one in pairs:
+        if "gamma" not in one.params:
+            raise ValueError(f"family {name!r} has no gamma; use one of {gamma_families()}")
+        if not bool(one.converged):
+            raise ValueError(f"the model's {name!r} fit did not converge: a failed fit cannot be "
+                             "compared")
+        g, low, high = _gamma_interval(one)
+        if not math.isfinite(g) or math.isnan(low) or math.isnan(high):
+            raise ValueError(f"the model's {name!r} gamma or its interval is undefined "
+                             f"({g}, [{low}, {high}]): its interval computation failed")
+    return pairs
+
+
+def _safe_get(fit_set, name):
+    try:
+        return fit_set[name]
+    except (KeyError, ValueError):
+        return None
+
+
+def _human_curves(human, include_unreliable: bool):
+    from cramcog import psych
+
+    if isinstance(human, str):
+        if human == "all":
+            return psych.all_curves(include_unreliable=include_unreliable)
+        return psych.curves(human, include_unreliable=include_unreliable)
+    if isinstance(human, psych.Curve):
+        return [human]
+    if isinstance(human, Iterable):
+        out = []
+        for item in human:
+            out.extend(_human_curves(item, include_unreliable))
+        return out
+    return psych.curves(human, include_unreliable=include_unreliable)  # a Dataset
+
+
+def mover_interval(d1: float, l1: float, u1: float, d2: float, l2: float, u2: float):
+    """Interval for ``d1 - d2`` from two independent intervals (MOVER, Zou & Donner 2008).
+
+    Exact for symmetric normal intervals (then it is the usual sqrt(se1^2 + se2^2) rule), and it
+    keeps the asymmetry of profile-likelihood intervals.
+
+    Examples
+    --------
+    >>> diff, low, high = mover_interval(0.5, 0.4, 0.6, 0.3, 0.2, 0.4)
+    >>> round(diff, 4), round(low, 4), round(high, 4)
+    (0.2, 0.0586, 0.3414)
+    """
+    diff = d1 - d2
+    low = diff - math.sqrt((d1 - l1) ** 2 + (u2 - d2) ** 2)
+    high = diff + math.sqrt((u1 - d1) ** 2 + (d2 - l2) ** 2)
+    return diff, low, high
+
+
+def verdict(diff_low: float, diff_high: float, margin: float) -> str:
+    """The verdict for a difference interval (see the module docstring).
+
+    Examples
+    --------
+    >>> verdict(-0.05, 0.04, 0.1), verdict(-0.3, 0.2, 0.1), verdict(0.02, 0.2, 0.1)
+    ('consistent', 'inconclusive', 'different')
+    >>> verdict(-0.05, float("inf"), 0.1)    # an unbounded interval can never be "consistent"
+    'inconclusive'
+    """
+    if math.isnan(diff_low) or math.isnan(diff_high):
+        return "no fit"
+    if diff_low > 0 or diff_high < 0:
+        return "different"
+    if -margin <= diff_low and diff_high <= margin:
+        return "consistent"
+    return "inconclusive"
+
+
+# ----------------------------------------------------------------------------- the comparison
+
+def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = None,
+                  level: float = 0.95, *, margin: float = 0.1, include_unreliable: bool = False,
+                  ci: str = "profile") -> pd.DataFrame:
+    """The model's gamma against each human data set's gamma fitted with the same family.
+
+    Parameters
+    ----------
+    fit
+        The model side: a fit result with ``params["gamma"]`` and ``ci["gamma"]`` (from
+        :func:`cramcog.fit_consolidation_curve`), a fit set (its ``best`` fit, or the families
+        named in ``family``; ``family="all"`` takes every fitted family with a gamma), or a
+        :class:`ReportedGamma`.
+    human
+        ``"all"`` (every bundled curve from :func:`cramcog.psych.all_curves`), a data set name, a
+        Dataset from :func:`cramcog.psych.load_csv`, a :class:`cramcog.psych.Curve`, or a list
+        of those.
+    family
+        The family (or families) to fit to the human curves. Defaults to the model fit's own
+        family; it must match it when the model fit knows its family.
+    level
+        Confidence level of the human intervals and of the difference's interval. The model's
+        interval must be at the same level.
+    margin
+        Equivalence margin in gamma units: "consistent" requires the difference's interval to
+        lie inside ``[-margin, margin]``.
+    include_unreliable
+        Also compare with series flagged unreliable in the bundled metadata.
+    ci
+        Interval method for the human fits (``"profile"``, ``"wald"`` or ``"bootstrap"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (human curve, family), columns ``COLUMNS``: source, series, family, gamma,
+        ci_low, ci_high, model_gamma, model_ci_low, model_ci_high, diff (model - human),
+        diff_ci_low, diff_ci_high, verdict, n_points, t_units, measure, reliability, likelihood,
+        note. ``df.attrs`` holds level, margin, the model label and the method.
+
+    Raises
+    ------
+    ValueError
+        The model has no gamma, did not converge, has an interval at another level, or its
+        family differs from ``family``; bad ``level`` / ``margin``.
+
+    Examples
+    --------
+    >>> from cramcog.compare import ReportedGamma, compare_gamma
+    >>> g = ReportedGamma(0.1, (0.08, 0.12), family="power", label="toy model")
+    >>> row = compare_gamma(g, human="ebbinghaus_1885").iloc[0]
+    >>> row["source"], row["verdict"] in ("consistent", "inconclusive", "different")
+    ('ebbinghaus_1885', True)
+    """
+    from cramcog.dynamics import fit_consolidation_curve
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if not (isinstance(margin, (int, float)) and margin > 0 and math.isfinite(margin)):
+        raise ValueError(f"margin must be a positive number of gamma units, got {margin!r}")
+    pairs = _model_fits(fit, family)
+    model_level = getattr(pairs[0][1], "level", level)
+    if model_level is not None and abs(float(model_level) - level) > 1e-9:
+        raise ValueError(f"the model's interval is at level {model_level} but level={level}: "
+                         "refit the model at the same level (the difference's interval needs both)")
+    curves = _human_curves(human, include_unreliable)
+    if not curves:
+        raise ValueError(f"no human curve to compare with in {human!r} (tables and two-delay data "
+                         "have none; see cramcog.psych.list('curve'))")
+    label = getattr(fit, "label", None) or "model"
+    rows = []
+    for fam, model_fit in pairs:
+        mg, ml, mh = _gamma_interval(model_fit)
+        for curve in curves:
+            c = curve.positive()
+            row = {"source": c.source, "series": c.series, "family": fam, "model_gamma": mg,
+                   "model_ci_low": ml, "model_ci_high": mh, "n_points": int(len(c.t)),
+                   "t_units": c.t_units, "measure": c.measure, "reliability": c.reliability,
+                   "likelihood": "least squares" if c.n is None else "binomial", "note": ""}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    hf = fit_consolidation_curve(c.t, c.y, n=c.n, family=fam, ci=ci, level=level)
+                g, low, high = _gamma_interval(hf)
+                if not bool(hf.converged):
+                    raise ValueError(f"the fit did not converge: {getattr(hf, 'message', '')}")
+                if not math.isfinite(g) or math.isnan(low) or math.isnan(high):
+                    # NaN = the interval search failed; +-inf (unbounded) is an honest answer
+                    raise ValueError(f"gamma interval could not be computed ({low}, {high})")
+            except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+                row.update(gamma=np.nan, ci_low=np.nan, ci_high=np.nan, diff=np.nan,
+                           diff_ci_low=np.nan, diff_ci_high=np.nan, verdict="no fit",
+                           note=str(err).splitlines()[0][:200])
+                rows.append(row)
+                continue
+            diff, dlow, dhigh = mover_interval(mg, ml, mh, g, low, high)
+            row.update(gamma=g, ci_low=low, ci_high=high, diff=diff, diff_ci_low=dlow,
+                       diff_ci_high=dhigh, verdict=verdict(dlow, dhigh, margin))
+            if c.n is not None and c.source == "meeter_murre_janssen_2005":
+                row["note"] = "trials cluster by session: binomial interval too narrow"
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs.update(level=level, margin=margin, model_label=label, human_ci=ci,
+                       diff_ci="MOVER (Zou & Donner 2008)", window="t > 0")
+    return table
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per family: the spread of human gammas and the count of each verdict.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"family": ["power"] * 2, "gamma": [0.1, 0.3],
+    ...                   "verdict": ["different", "inconclusive"]})
+    >>> float(summarize(t).loc["power", "human_gamma_min"])
+    0.1
+    """
+    _check_table(table, ["family", "gamma", "verdict"])
+    out = table.groupby("family", sort=False).agg(
+        n_curves=("gamma", "size"), human_gamma_min=("gamma", "min"),
+        human_gamma_median=("gamma", "median"), human_gamma_max=("gamma", "max"))
+    counts = (table.groupby("family", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+              .reindex(columns=list(VERDICTS), fill_value=0))
+    return out.join(counts)
+
+
+def to_record(table: pd.DataFrame, config: dict | None = None):
+    """The comparison table as a cramcog record (kind "comparison", dim ``row``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cramcog.compare import COLUMNS
+    >>> t = pd.DataFrame([{c: 0.1 for c in COLUMNS}]).astype({c: str for c in
+    ...     ["source", "series", "family", "verdict", "t_units", "measure", "reliability",
+    ...      "likelihood", "note"]})
+    >>> to_record(t).attrs["record_kind"]
+    'comparison'
+    """
+    from cramcog import records
+
+    _check_table(table, COLUMNS)
+    data = {}
+    for col in COLUMNS:
+        values = table[col].to_numpy()
+        if table[col].dtype == object or col in ("source", "series", "family", "verdict"):
+            values = table[col].astype(str).to_numpy().astype(str)
+        data[col] = (("row",), values)
+    attrs = {k: v for k, v in table.attrs.items() if isinstance(v, (str, int, float))}
+    return records.new_record(data, coords={"row": ("row", np.arange(len(table), dtype="int64"))},
+                              kind="comparison", config={**attrs, **(config or {})}, attrs=attrs)
+
+
+def _check_table(table, needed):
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"expected the DataFrame from compare_gamma, got {type(table).__name__}")
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}: pass the DataFrame from compare_gamma")
+
+
+# ----------------------------------------------------------------------------- figures
+
+VERDICT_COLORS = {"consistent": "#1b9e77", "inconclusive": "#7570b3", "different": "#d95f02",
+                  "no fit": "#999999"}
+
+
+def forest_plot(table: pd.DataFrame, ax=None, *, family: str | None = None):
+    """Forest plot of human gammas with intervals, the model's gamma and interval highlighted.
+
+    Parameters
+    ----------
+    table
+        The DataFrame from :func:`compare_gamma`.
+    ax
+        Matplotlib axes (a new figure if None).
+    family
+        Which family to draw when the table holds several (default: the first).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"source": ["a", "b"], "series": ["", "s"], "family": "power",
+    ...     "gamma": [0.1, 0.3], "ci_low": [0.05, 0.2], "ci_high": [0.15, 0.4],
+    ...     "model_gamma": 0.2, "model_ci_low": 0.15, "model_ci_high": 0.25,
+    ...     "verdict": ["different", "inconclusive"]})
+    >>> ax = forest_plot(t)
+    >>> ax.get_xlabel()
+    'gamma (power)'
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    _check_table(table, ["source", "series", "family", "gamma", "ci_low", "ci_high",
+                         "model_gamma", "model_ci_low", "model_ci_high", "verdict"])
+    family = family or str(table["family"].iloc[0])
+    sub = table[table["family"] == family].reset_index(drop=True)
+    if sub.empty:
+        raise ValueError(f"no rows for family {family!r}; the table has {table.family.unique()}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(sub) + 1.6))
+    labels = [f"{s}/{r}" if r else s for s, r in zip(sub["source"], sub["series"])]
+    ypos = np.arange(len(sub))[::-1]
+    mg, ml, mh = (float(sub[c].iloc[0]) for c in ("model_gamma", "model_ci_low", "model_ci_high"))
+    ax.axvspan(ml, mh, color="#e7298a", alpha=0.18, lw=0, label="model interval")
+    ax.axvline(mg, color="#e7298a", lw=2, label=f"model gamma = {mg:.3g}")
+    for verdict_name, color in VERDICT_COLORS.items():
+        rows = sub["verdict"] == verdict_name
+        if rows.any():
+            ax.errorbar(sub.loc[rows, "gamma"], ypos[rows.to_numpy()],
+                        xerr=[sub.loc[rows, "gamma"] - sub.loc[rows, "ci_low"],
+                              sub.loc[rows, "ci_high"] - sub.loc[rows, "gamma"]],
+                        fmt="o", color=color, capsize=3, label=verdict_name)
+    ax.set_yticks(ypos, labels)
+    ax.set_xlabel(f"gamma ({family})")
+    ax.set_title("gamma: model vs human data (same family)")
+    ax.legend(loc="best", fontsize="small", frameon=False)
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_gamma_comparison(table: pd.DataFrame):
+    """A seaborn FacetGrid of forest plots, one panel per family in the table.
+
+    Returns
+    -------
+    seaborn.FacetGrid
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"source": ["a", "a"], "series": "", "family": ["power", "actr"],
+    ...     "gamma": [0.1, 0.3], "ci_low": [0.05, 0.2], "ci_high": [0.15, 0.4],
+    ...     "model_gamma": 0.2, "model_ci_low": 0.15, "model_ci_high": 0.25,
+    ...     "verdict": ["different", "inconclusive"]})
+    >>> len(plot_gamma_comparison(t).axes.flat)
+    2
+    """
+    import seaborn as sns
+
+    _check_table(table, ["family"])
+    families = list(dict.fromkeys(table["family"]))
+    n_rows = int(table.groupby("family").size().max())
+    grid = sns.FacetGrid(table, col="family", col_order=families, sharex=False, sharey=False,
+                         height=0.45 * n_rows + 1.8, aspect=1.6 if len(families) == 1 else 1.2)
+    for ax, fam in zip(grid.axes.flat, families):
+        forest_plot(table, ax=ax, family=fam)
+        ax.set_title(fam)
+    grid.figure.suptitle("gamma: model vs human data, each family fitted to both", y=1.02)
+    grid.figure.tight_layout()
+    return grid
