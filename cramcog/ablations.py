@@ -81,6 +81,10 @@ class AblationGrid:
         Seeds; every variant runs once per seed. The seed is written to ``config[seed_key]``.
     seed_key
         Dotted config key that receives the seed.
+    open_sections
+        Config sections whose keys need not exist in the base (e.g. ``task``, a dict of
+        :class:`cramcog.tasks.SRCDConfig` arguments where the base lists only what it changes);
+        anywhere else an unknown key is an error (a typo).
     parameter
         For a one-parameter sweep, the dotted key swept (its value per variant becomes the
         ``parameter_value(variant)`` coordinate used by the ablation figures); "" otherwise.
@@ -100,6 +104,7 @@ class AblationGrid:
         default_factory=lambda: {"base": {}})                # variant -> dotted-key overrides
     seeds: Sequence[int] = (0,)                              # every variant runs once per seed
     seed_key: str = "seed"                                   # where the seed goes in the config
+    open_sections: Sequence[str] = ("task",)                 # sections that take new keys
     parameter: str = ""                                      # swept key of a 1-D sweep, or ""
     description: str = ""                                    # what the grid tests
 
@@ -144,7 +149,7 @@ class AblationGrid:
         base = dict(base_config) if base_config is not None else resolve_config(self.base)
         out = []
         for vname, overrides in self.variants.items():
-            merged = apply_overrides(base, overrides)
+            merged = apply_overrides(base, overrides, open_sections=self.open_sections)
             for seed in self.seeds:
                 cfg = apply_overrides(merged, {self.seed_key: seed}, allow_new=True)
                 out.append(Cell(vname, seed, cfg))
@@ -180,7 +185,8 @@ class Cell:
 def resolve_config(base: str | Mapping) -> dict:
     """A deep-copied config dict: ``base`` itself if a dict, else a named training config.
 
-    Named configs come from :func:`cramcog.train.named_config` (``"small"``, ``"paper"``, ...).
+    Named configs come from :func:`cramcog.configs.named_config` (``"tiny"``, ``"small"``,
+    ``"paper"``), as the dict of TrainConfig fields that :func:`cramcog.train.train` accepts.
 
     Examples
     --------
@@ -191,20 +197,17 @@ def resolve_config(base: str | Mapping) -> dict:
         return copy.deepcopy(dict(base))
     if not isinstance(base, str):
         raise TypeError(f"base config must be a name or a dict, got {type(base).__name__}")
-    try:
-        from cramcog import train as _train
-    except ImportError as err:
-        raise ValueError(f"named config {base!r} needs cramcog.train, which failed to import "
-                         f"({err}); pass a config dict instead") from None
-    return _train.named_config(base)
+    from cramcog.configs import named_config  # light: no torch
+
+    return named_config(base).to_dict()
 
 
 def apply_overrides(config: Mapping, overrides: Mapping[str, Any], *,
-                    allow_new: bool = False) -> dict:
+                    allow_new: bool = False, open_sections: Sequence[str] = ()) -> dict:
     """A copy of ``config`` with dotted-key ``overrides`` applied.
 
     A key that is not already in ``config`` raises ValueError (it is almost always a typo), unless
-    ``allow_new``.
+    ``allow_new`` or the key lies in one of ``open_sections`` (e.g. ``"task"``).
 
     Examples
     --------
@@ -216,18 +219,19 @@ def apply_overrides(config: Mapping, overrides: Mapping[str, Any], *,
         if not isinstance(dotted, str) or not dotted:
             raise ValueError(f"override key {dotted!r} must be a non-empty dotted string")
         parts = dotted.split(".")
+        new_ok = allow_new or (len(parts) > 1 and parts[0] in open_sections)
         node = out
         for i, part in enumerate(parts[:-1]):
             child = node.get(part)
             if not isinstance(child, dict):
-                if child is None and allow_new:
+                if child is None and new_ok:
                     child = node[part] = {}
                 else:
                     raise ValueError(f"override {dotted!r}: {'.'.join(parts[:i + 1])!r} is not a "
                                      f"section of the config (sections: "
                                      f"{sorted(k for k, v in node.items() if isinstance(v, dict))})")
             node = child
-        if parts[-1] not in node and not allow_new:
+        if parts[-1] not in node and not new_ok:
             raise ValueError(f"override {dotted!r}: no such key in the config; valid keys here: "
                              f"{sorted(node)}")
         node[parts[-1]] = copy.deepcopy(value)
@@ -237,10 +241,16 @@ def apply_overrides(config: Mapping, overrides: Mapping[str, Any], *,
 # ----------------------------------------------------------------------------- run functions
 
 def default_run(config: dict) -> xr.Dataset:
-    """The default run function: train on ``config`` and return the training record."""
+    """The default run function: train on ``config`` (TrainConfig fields) and return the record.
+
+    One torch thread per run unless the config says otherwise: cells run side by side, one per
+    worker, and oversubscribed threads slow every cell down.
+    """
     from cramcog.train import train
 
-    return train(config)
+    if not config.get("threads"):
+        config = {**config, "threads": 1}
+    return train(config, progress=False)
 
 
 def demo_run(config: dict) -> xr.Dataset:
@@ -570,16 +580,17 @@ def _write_error(out_dir: Path, cell: Cell, payload: dict) -> None:
 # ----------------------------------------------------------------------------- named grids
 
 # Dotted config keys the shipped grids override. They name fields of the training config
-# (cramcog.train.named_config); kept in one table so a renamed field is fixed in one place.
+# (cramcog.configs.TrainConfig; "task" holds SRCDConfig arguments); kept in one table so a
+# renamed field is fixed in one place.
 KEYS = {
     "recurring_fraction": "task.recurring_fraction",
     "n_patterns": "task.n_patterns",
-    "buffer_size": "model.buffer_size",
+    "buffer_size": "model.window",            # episodic KV buffer (None: the whole sequence)
     "router_threshold": "model.q_threshold",
     "replay_rate": "model.replay_rate",
     "consolidation": "model.consolidation",
-    "attention_cost": "train.attention_cost",
-    "architecture": "model.architecture",
+    "attention_cost": "attention_cost",
+    "architecture": "model_kind",
 }
 
 
