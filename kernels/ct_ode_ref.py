@@ -41,9 +41,11 @@ def check_ct_ode_inputs(u, gate, w_rec, h0, n_substeps, dt):
 
 
 def _to_steps(x, G):
-    """(B, N, C) -> (N, G, B, Cg) contiguous fp32: one slice per step, groups as bmm batch."""
+    """(B, N, C) -> (N, G, B, Cg) fp32 COPY (callers modify it in place): one slice per step,
+    groups as the bmm batch."""
     B, N, C = x.shape
-    return x.float().reshape(B, N, G, C // G).permute(1, 2, 0, 3).contiguous()
+    return x.float().reshape(B, N, G, C // G).permute(1, 2, 0, 3).clone(
+        memory_format=torch.contiguous_format)
 
 
 class _CTODEScan(torch.autograd.Function):

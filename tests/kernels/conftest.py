@@ -1,11 +1,15 @@
-"""Kernel tests run the Triton kernels under the interpreter on CPU tensors.
+"""Kernel tests run the Triton kernels under the interpreter on CPU tensors, or compiled on CUDA
+tensors when a GPU is present (then the same tests check the real kernels).
 
 TRITON_INTERPRET must be set before any @triton.jit kernel is defined, i.e. before the
 cramcog.kernels.*_triton modules are imported; cramcog.kernels itself never imports triton.
 """
 import os
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest  # noqa: E402
 

@@ -157,3 +157,19 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module("cramcog.kernels" + ("." + module if module else ""))
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_ct_ode_ref_leaves_its_inputs_untouched():
+    # N = 1, G = 1 makes the internal step layout a view of the input: it must still be copied
+    (u, gate, w, h0), _ = _ct_ode_case(2, 1, 4, 1, seed=3, dtype=torch.float32)
+    before = [t.detach().clone() for t in (u, gate, w, h0)]
+    ct_ode_scan_ref(u, gate, w, h0, 2, 0.3).sum().backward()
+    assert all(torch.equal(a, b) for a, b in zip((u, gate, w, h0), before))
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+    code = "import sys, cramcog.kernels; print('triton' in sys.modules, 'mamba_ssm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -1,0 +1,368 @@
+"""Routed episodic attention in Triton: forward and backward, online softmax, only routed queries,
+only their causal window of keys.
+
+Work decomposition (no host synchronisation):
+- queries are packed (M, H, Dh) and sorted by (batch, pos); each sequence's queries are cut into
+  blocks of BLOCK_M, so a block never mixes sequences. A device-side table (built with torch ops
+  from ``batch_idx``) maps program -> (sequence, first query, end query); the grid is the host-known
+  upper bound cdiv(M, BLOCK_M) + B and spare programs store nothing;
+- a query block reads keys from (min pos - window + 1) to its max pos only;
+- with few query blocks (sparse routing) the key range is split over NUM_SPLITS programs
+  (flash-decoding style); partial results carry their log-sum-exp and are merged in torch;
+- backward: dQ reuses the forward decomposition (split partials are summed); dK/dV run one program
+  per (key block, head) over the contiguous range of queries that can see it (found by
+  searchsorted on batch * N + pos), so no atomics and every key row is written, zeros included.
+Scores are in base 2 (exp2) with the softmax scale folded into log2(e).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from .alloc import empty
+from .ops import interpreting
+from .routed_attention_ref import check_routed_inputs
+
+LOG2E = 1.4426950408889634
+NEG_BIG = -1.0e30  # finite "minus infinity" for running maxima: exp2(NEG_BIG - NEG_BIG) = 1, not NaN
+
+
+def _autotune_configs():
+    if interpreting():  # the interpreter ignores warps/stages: one config keeps tests fast
+        return [triton.Config({}, num_warps=4, num_stages=1)]
+    return [triton.Config({}, num_warps=w, num_stages=s) for w in (4, 8) for s in (2, 3)]
+
+
+@triton.autotune(configs=_autotune_configs(), key=["BLOCK_M", "BLOCK_N", "BLOCK_D", "HAS_WINDOW"])
+@triton.jit
+def _fwd_kernel(Q, K, V, POS, TAB_B, TAB_QS, TAB_QE, O, LSE,
+                sqm, sqh, skb, skn, skh, som_split, som, soh, sl_split, slm,
+                N, Dh, WINDOW, qk_scale, NUM_SPLITS,
+                HAS_WINDOW: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                BLOCK_D: tl.constexpr, PREC: tl.constexpr):
+    pid = tl.program_id(0)
+    head = tl.program_id(1)
+    split = tl.program_id(2)
+    b = tl.load(TAB_B + pid)
+    qs = tl.load(TAB_QS + pid)
+    qe = tl.load(TAB_QE + pid)                      # qs == qe: spare program, nothing to do
+    offs_m = qs + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask_m = offs_m < qe
+    mask_d = offs_d < Dh
+    pos = tl.load(POS + offs_m, mask=mask_m, other=-1)
+    q = tl.load(Q + offs_m[:, None] * sqm + head * sqh + offs_d[None, :],
+                mask=mask_m[:, None] & mask_d[None, :], other=0.0)
+    # keys this block may see: [lo, hi); sorted positions give min/max at the ends
+    p_first = tl.load(POS + qs, mask=qs < qe, other=0)
+    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1)
+    hi = p_last + 1
+    lo = 0
+    if HAS_WINDOW:
+        lo = tl.maximum(p_first - WINDOW + 1, 0)
+    lo = (lo // BLOCK_N) * BLOCK_N
+    n_blocks = tl.maximum(tl.cdiv(hi - lo, BLOCK_N), 0)
+    per_split = tl.cdiv(n_blocks, NUM_SPLITS)
+    start = lo + split * per_split * BLOCK_N
+    stop = tl.minimum(start + per_split * BLOCK_N, hi)
+
+    m_i = tl.full([BLOCK_M], NEG_BIG, dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
+    kv_base = b * skb + head * skh
+    for n0 in range(start, stop, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        mask_n = offs_n < stop
+        kv_off = kv_base + offs_n[:, None] * skn + offs_d[None, :]
+        k = tl.load(K + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+        s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale  # (BM, BN), base 2
+        valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :]
+        if HAS_WINDOW:
+            valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
+        s = tl.where(valid, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(V + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PREC)
+        m_i = m_new
+    safe_l = tl.where(l_i > 0, l_i, 1.0)
+    out = acc / safe_l[:, None]
+    lse = tl.where(l_i > 0, m_i + tl.log2(safe_l), float("-inf"))  # -inf: no key in this split
+    o_ptr = O + split * som_split + offs_m[:, None] * som + head * soh + offs_d[None, :]
+    tl.store(o_ptr, out.to(O.dtype.element_ty), mask=mask_m[:, None] & mask_d[None, :])
+    tl.store(LSE + split * sl_split + offs_m * slm + head, lse, mask=mask_m)
+
+
+@triton.autotune(configs=_autotune_configs(), key=["BLOCK_M", "BLOCK_N", "BLOCK_D", "HAS_WINDOW"])
+@triton.jit
+def _bwd_dq_kernel(Q, K, V, DO, POS, LSE, DELTA, TAB_B, TAB_QS, TAB_QE, DQ,
+                   sqm, sqh, skb, skn, skh, sdq_split, slm,
+                   N, Dh, WINDOW, qk_scale, sm_scale, NUM_SPLITS,
+                   HAS_WINDOW: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                   BLOCK_D: tl.constexpr, PREC: tl.constexpr):
+    pid = tl.program_id(0)
+    head = tl.program_id(1)
+    split = tl.program_id(2)
+    b = tl.load(TAB_B + pid)
+    qs = tl.load(TAB_QS + pid)
+    qe = tl.load(TAB_QE + pid)
+    offs_m = qs + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask_m = offs_m < qe
+    mask_d = offs_d < Dh
+    md = mask_m[:, None] & mask_d[None, :]
+    pos = tl.load(POS + offs_m, mask=mask_m, other=-1)
+    q_off = offs_m[:, None] * sqm + head * sqh + offs_d[None, :]   # q, do, dq share a layout
+    q = tl.load(Q + q_off, mask=md, other=0.0)
+    do = tl.load(DO + q_off, mask=md, other=0.0)
+    lse = tl.load(LSE + offs_m * slm + head, mask=mask_m, other=0.0)
+    delta = tl.load(DELTA + offs_m * slm + head, mask=mask_m, other=0.0)
+    p_first = tl.load(POS + qs, mask=qs < qe, other=0)
+    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1)
+    hi = p_last + 1
+    lo = 0
+    if HAS_WINDOW:
+        lo = tl.maximum(p_first - WINDOW + 1, 0)
+    lo = (lo // BLOCK_N) * BLOCK_N
+    n_blocks = tl.maximum(tl.cdiv(hi - lo, BLOCK_N), 0)
+    per_split = tl.cdiv(n_blocks, NUM_SPLITS)
+    start = lo + split * per_split * BLOCK_N
+    stop = tl.minimum(start + per_split * BLOCK_N, hi)
+
+    dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
+    kv_base = b * skb + head * skh
+    for n0 in range(start, stop, BLOCK_N):
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        mask_n = offs_n < stop
+        kv_off = kv_base + offs_n[:, None] * skn + offs_d[None, :]
+        k = tl.load(K + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+        v = tl.load(V + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+        s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
+        valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :] & mask_m[:, None]
+        if HAS_WINDOW:
+            valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
+        p = tl.where(valid, tl.exp2(s - lse[:, None]), 0.0)
+        dp = tl.dot(do, tl.trans(v), input_precision=PREC)
+        ds = p * (dp - delta[:, None])
+        dq += tl.dot(ds.to(k.dtype), k, input_precision=PREC)
+    tl.store(DQ + split * sdq_split + q_off, (dq * sm_scale).to(DQ.dtype.element_ty), mask=md)
+
+
+@triton.autotune(configs=_autotune_configs(), key=["BLOCK_M", "BLOCK_N", "BLOCK_D", "HAS_WINDOW"])
+@triton.jit
+def _bwd_dkdv_kernel(Q, K, V, DO, POS, LSE, DELTA, QLO, QHI, DK, DV,
+                     sqm, sqh, skb, skn, skh, slm,
+                     N, Dh, WINDOW, qk_scale, sm_scale, n_key_blocks,
+                     HAS_WINDOW: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                     BLOCK_D: tl.constexpr, PREC: tl.constexpr):
+    pid = tl.program_id(0)                          # b * n_key_blocks + key block
+    head = tl.program_id(1)
+    b = pid // n_key_blocks
+    offs_n = (pid % n_key_blocks) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask_n = offs_n < N
+    mask_d = offs_d < Dh
+    nd = mask_n[:, None] & mask_d[None, :]
+    kv_off = b * skb + head * skh + offs_n[:, None] * skn + offs_d[None, :]
+    k = tl.load(K + kv_off, mask=nd, other=0.0)
+    v = tl.load(V + kv_off, mask=nd, other=0.0)
+    q_lo = tl.load(QLO + pid)                       # queries of sequence b that see this block
+    q_hi = tl.load(QHI + pid)
+    dk = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
+    dv = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
+    for m0 in range(q_lo, q_hi, BLOCK_M):
+        offs_m = m0 + tl.arange(0, BLOCK_M)
+        mask_m = offs_m < q_hi
+        md = mask_m[:, None] & mask_d[None, :]
+        q_off = offs_m[:, None] * sqm + head * sqh + offs_d[None, :]
+        q = tl.load(Q + q_off, mask=md, other=0.0)
+        do = tl.load(DO + q_off, mask=md, other=0.0)
+        pos = tl.load(POS + offs_m, mask=mask_m, other=-1)
+        lse = tl.load(LSE + offs_m * slm + head, mask=mask_m, other=0.0)
+        delta = tl.load(DELTA + offs_m * slm + head, mask=mask_m, other=0.0)
+        s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale  # (BM, BN)
+        valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :] & mask_m[:, None]
+        if HAS_WINDOW:
+            valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
+        p = tl.where(valid, tl.exp2(s - lse[:, None]), 0.0)
+        dv += tl.dot(tl.trans(p).to(do.dtype), do, input_precision=PREC)
+        dp = tl.dot(do, tl.trans(v), input_precision=PREC)
+        ds = p * (dp - delta[:, None])
+        dk += tl.dot(tl.trans(ds).to(q.dtype), q, input_precision=PREC)
+    tl.store(DK + kv_off, (dk * sm_scale).to(DK.dtype.element_ty), mask=nd)
+    tl.store(DV + kv_off, dv.to(DV.dtype.element_ty), mask=nd)
+
+
+def _precision(dtype):
+    """fp32 inputs get exact (IEEE) dot products, matching the reference; half types use tensor
+    cores natively."""
+    return "ieee" if dtype == torch.float32 else "tf32"
+
+
+def _block_sizes(M, B, Dh):
+    """(BLOCK_M, BLOCK_N, BLOCK_D). tl.dot needs every block dim >= 16."""
+    block_d = max(16, triton.next_power_of_2(Dh))
+    if interpreting():
+        return 16, 16, block_d
+    per_seq = max(1, M // max(B, 1))
+    # sparse routing: smaller query blocks waste less of the causal range (a block reads keys up
+    # to its LAST query's position)
+    block_m = min(64, max(16, triton.next_power_of_2(per_seq)))
+    block_n = 64 if block_d <= 64 else 32
+    return block_m, block_n, block_d
+
+
+def _query_block_table(batch_idx, B, block_m):
+    """Device table program -> (batch, first query, end query), without host sync.
+
+    Returns (tab_b, tab_qs, tab_qe) of length cdiv(M, block_m) + B (an upper bound on the number
+    of per-sequence blocks); spare entries have qs == qe.
+    """
+    M = batch_idx.numel()
+    dev = batch_idx.device
+    counts = torch.zeros(B, dtype=torch.int64, device=dev).scatter_add_(
+        0, batch_idx, torch.ones_like(batch_idx))                     # (B,)
+    offsets = torch.cumsum(counts, 0) - counts                        # (B,) first query
+    n_blk = (counts + block_m - 1) // block_m                          # (B,) blocks per sequence
+    blk_end = torch.cumsum(n_blk, 0)                                   # (B,)
+    n_prog = triton.cdiv(M, block_m) + B
+    pid = torch.arange(n_prog, device=dev)
+    b = torch.searchsorted(blk_end, pid, right=True).clamp_max(B - 1)  # (P,) sequence of program
+    first_blk = blk_end[b] - n_blk[b]
+    qs = offsets[b] + (pid - first_blk) * block_m
+    seq_end = offsets[b] + counts[b]
+    spare = pid >= blk_end[-1]
+    qs = torch.where(spare, torch.zeros_like(qs), qs)
+    qe = torch.where(spare, torch.zeros_like(qs), torch.minimum(qs + block_m, seq_end))
+    return b.to(torch.int32), qs.to(torch.int32), qe.to(torch.int32)
+
+
+def _key_block_query_ranges(batch_idx, pos, B, N, block_n, window):
+    """For each (sequence, key block): the packed query range [lo, hi) that can see its keys."""
+    dev = pos.device
+    key = batch_idx * N + pos                                          # (M,) sorted
+    n_kb = triton.cdiv(N, block_n)
+    b = torch.arange(B, device=dev).repeat_interleave(n_kb)            # (B * n_kb,)
+    ks = torch.arange(n_kb, device=dev).repeat(B) * block_n            # first key of the block
+    lo = torch.searchsorted(key, b * N + ks)                           # first query with pos >= ks
+    if window is None:
+        bound = torch.full_like(ks, N)
+    else:
+        ke = torch.clamp(ks + block_n, max=N)                          # last key is ke - 1
+        bound = torch.clamp(ke - 1 + window, max=N)                    # pos - window < ke - 1
+    hi = torch.searchsorted(key, b * N + bound)
+    return lo.to(torch.int32), torch.maximum(lo, hi).to(torch.int32), n_kb
+
+
+def _num_splits(n_programs, N, block_n, device):
+    """Split the key range when query blocks alone cannot fill the GPU."""
+    if device.type != "cuda":
+        return 1
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    want = triton.cdiv(2 * sms, max(n_programs, 1))
+    return int(max(1, min(want, N // (4 * block_n), 16)))
+
+
+def _merge_splits(o_parts, lse_parts):
+    """Merge split partials: o = sum_s 2^(lse_s - lse) o_s, lse = log2 sum_s 2^lse_s."""
+    lse = torch.logsumexp(lse_parts * math.log(2.0), 0) / math.log(2.0)    # (M, H)
+    weight = torch.exp2(lse_parts - lse).nan_to_num_(0.0)                   # (S, M, H)
+    return (weight[..., None] * o_parts).sum(0), lse
+
+
+class _RoutedAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, batch_idx, pos, window, scale, num_splits):
+        M, H, Dh = q.shape
+        B, N = k.shape[:2]
+        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+        block_m, block_n, block_d = _block_sizes(M, B, Dh)
+        tab = _query_block_table(batch_idx, B, block_m)
+        n_prog = tab[0].numel()
+        splits = num_splits or _num_splits(n_prog * H, N, block_n, q.device)
+        if splits == 1:
+            o = empty((1, M, H, Dh), q.dtype, q.device)
+        else:
+            o = empty((splits, M, H, Dh), torch.float32, q.device)
+        lse = empty((splits, M, H), torch.float32, q.device)
+        has_window = window is not None
+        _fwd_kernel[(n_prog, H, splits)](
+            q, k, v, pos, *tab, o, lse,
+            q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
+            o.stride(0), o.stride(1), o.stride(2), lse.stride(0), lse.stride(1),
+            N, Dh, window if has_window else 1, scale * LOG2E, splits,
+            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
+        if splits == 1:
+            out, lse = o[0], lse[0]
+        else:
+            out, lse = _merge_splits(o, lse)
+            out = out.to(q.dtype)
+        ctx.save_for_backward(q, k, v, batch_idx, pos, out, lse, *tab)
+        ctx.cfg = (window, scale, splits, block_m, block_n, block_d)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, batch_idx, pos, out, lse, *tab = ctx.saved_tensors
+        window, scale, splits, block_m, block_n, block_d = ctx.cfg
+        M, H, Dh = q.shape
+        B, N = k.shape[:2]
+        do = grad_out.contiguous()
+        delta = (do.float() * out.float()).sum(-1).contiguous()          # (M, H) rowsum(dO * O)
+        has_window = window is not None
+        w = window if has_window else 1
+        n_prog = tab[0].numel()
+        dq_buf = empty((splits, M, H, Dh), q.dtype if splits == 1 else torch.float32, q.device)
+        _bwd_dq_kernel[(n_prog, H, splits)](
+            q, k, v, do, pos, lse, delta, *tab, dq_buf,
+            q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
+            dq_buf.stride(0), lse.stride(0),
+            N, Dh, w, scale * LOG2E, scale, splits,
+            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
+        dq = dq_buf[0] if splits == 1 else dq_buf.sum(0).to(q.dtype)
+        q_lo, q_hi, n_kb = _key_block_query_ranges(batch_idx, pos, B, N, block_n, window)
+        dk = empty(k.shape, k.dtype, k.device)
+        dv = empty(v.shape, v.dtype, v.device)
+        _bwd_dkdv_kernel[(B * n_kb, H)](
+            q, k, v, do, pos, lse, delta, q_lo, q_hi, dk, dv,
+            q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2), lse.stride(0),
+            N, Dh, w, scale * LOG2E, scale, n_kb,
+            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
+        return dq, dk, dv, None, None, None, None, None
+
+
+def routed_attention_triton(q, k, v, batch_idx, pos, window=None, scale=None, *,
+                            num_splits=None, dense_fast_path=True):
+    """Triton routed attention; same contract as :func:`cramcog.kernels.routed_attention`.
+
+    ``num_splits`` forces the number of key-range splits (default: chosen from the GPU size);
+    ``dense_fast_path`` sends the all-routed case (M == B * N, no effective window) to
+    ``scaled_dot_product_attention(is_causal=True)``, which is then exactly equivalent.
+
+    Examples
+    --------
+    >>> import torch  # doctest: +SKIP
+    >>> k = v = torch.randn(1, 64, 2, 32, device="cuda", dtype=torch.float16)  # doctest: +SKIP
+    >>> q = torch.randn(2, 2, 32, device="cuda", dtype=torch.float16)  # doctest: +SKIP
+    >>> routed_attention_triton(q, k, v, torch.tensor([0, 0], device="cuda"),
+    ...                         torch.tensor([5, 60], device="cuda")).shape  # doctest: +SKIP
+    torch.Size([2, 2, 32])
+    """
+    scale = check_routed_inputs(q, k, v, batch_idx, pos, window, scale)
+    M, H, Dh = q.shape
+    B, N = k.shape[:2]
+    if num_splits is not None and (int(num_splits) != num_splits or num_splits < 1):
+        raise ValueError(f"num_splits must be a positive int or None, got {num_splits!r}")
+    if dense_fast_path and M == B * N and M > 0 and (window is None or window >= N):
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q.view(B, N, H, Dh).transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+            is_causal=True, scale=scale)                                 # (B, H, N, Dh)
+        return out.transpose(1, 2).reshape(M, H, Dh)
+    if M == 0 or B == 0:
+        return q * 0.0 + 0.0 * (k.sum() + v.sum())
+    return _RoutedAttention.apply(q, k, v, batch_idx, pos, window, scale, num_splits)

@@ -1,0 +1,173 @@
+"""Selective SSM scan in Triton (forward and backward), mamba-ssm ``selective_scan_fn`` convention.
+
+One program per (batch row, block of channels): the (channels x S) state stays in registers while
+the program walks the L time steps; exp(delta_t A) is formed on the fly, never stored.
+The kernel does the recurrence and the read-out y_t = C_t . h_t; delta_bias/softplus before it and
+the D skip / silu(z) gate after it are elementwise torch ops shared with the reference, so autograd
+covers them.
+
+Backward choice: the forward STORES every state h_t (B, C, L, S) in fp32 when a gradient is
+needed, and the backward walks t = L-1 .. 0 reading h_t and h_{t-1}. Recomputing h_{t-1} from h_t
+would divide by exp(delta_t A), unstable when the decay is strong; chunked checkpointing would
+save memory at the cost of a second pass. For memory-bound long sequences on GPU use the mamba-ssm
+backend (it recomputes in chunks). Partial gradients of the shared Bm, Cm and of A are written per
+channel block and summed by torch (no atomics, deterministic).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+from .alloc import empty
+from .ops import interpreting
+from .selective_scan_ref import _finish, check_selective_scan_inputs
+
+
+def _configs():
+    if interpreting():
+        return [triton.Config({}, num_warps=1, num_stages=1)]
+    return [triton.Config({}, num_warps=w, num_stages=1) for w in (1, 2, 4)]
+
+
+@triton.autotune(configs=_configs(), key=["BLOCK_C", "BLOCK_S", "STORE_STATES"])
+@triton.jit
+def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
+                    STORE_STATES: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+    b = tl.program_id(0)
+    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    offs_s = tl.arange(0, BLOCK_S)
+    mask_c = offs_c < C
+    mask_s = offs_s < S
+    mask_cs = mask_c[:, None] & mask_s[None, :]
+    a = tl.load(A + offs_c[:, None] * S + offs_s[None, :], mask=mask_cs, other=0.0).to(tl.float32)
+    h = tl.zeros([BLOCK_C, BLOCK_S], dtype=tl.float32)
+    cl = b * C * L + offs_c * L                       # (B, C, L) rows of this block
+    sl = b * S * L + offs_s * L                       # (B, S, L) rows
+    hs_off = ((b * C + offs_c[:, None]) * L) * S + offs_s[None, :]   # (B, C, L, S)
+    for t in range(L):
+        u = tl.load(U + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+        d = tl.load(DELTA + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+        bt = tl.load(BM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+        ct = tl.load(CM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+        h = tl.exp(d[:, None] * a) * h + (d * u)[:, None] * bt[None, :]
+        tl.store(Y + cl + t, tl.sum(h * ct[None, :], axis=1), mask=mask_c)
+        if STORE_STATES:
+            tl.store(HS + hs_off + t * S, h, mask=mask_cs)
+
+
+@triton.autotune(configs=_configs(), key=["BLOCK_C", "BLOCK_S"])
+@triton.jit
+def _ssm_bwd_kernel(U, DELTA, A, BM, CM, HS, DY, DU, DDELTA, DA_PART, DB_PART, DC_PART, C, L, S,
+                    BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+    b = tl.program_id(0)
+    cb = tl.program_id(1)
+    n_cb = tl.num_programs(1)
+    offs_c = cb * BLOCK_C + tl.arange(0, BLOCK_C)
+    offs_s = tl.arange(0, BLOCK_S)
+    mask_c = offs_c < C
+    mask_s = offs_s < S
+    mask_cs = mask_c[:, None] & mask_s[None, :]
+    a = tl.load(A + offs_c[:, None] * S + offs_s[None, :], mask=mask_cs, other=0.0).to(tl.float32)
+    cl = b * C * L + offs_c * L
+    sl = b * S * L + offs_s * L
+    part = ((b * n_cb + cb) * S + offs_s) * L           # (B, n_cb, S, L) partial dB, dC rows
+    hs_off = ((b * C + offs_c[:, None]) * L) * S + offs_s[None, :]
+    g = tl.zeros([BLOCK_C, BLOCK_S], dtype=tl.float32)  # dL/dh_t
+    da_acc = tl.zeros([BLOCK_C, BLOCK_S], dtype=tl.float32)
+    for i in range(L):
+        t = L - 1 - i
+        u = tl.load(U + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+        d = tl.load(DELTA + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+        bt = tl.load(BM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+        ct = tl.load(CM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+        dy = tl.load(DY + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+        h = tl.load(HS + hs_off + t * S, mask=mask_cs, other=0.0)
+        h_prev = tl.load(HS + hs_off + tl.maximum(t - 1, 0) * S, mask=mask_cs, other=0.0)
+        h_prev = tl.where(t > 0, h_prev, 0.0)
+        g += dy[:, None] * ct[None, :]
+        tl.store(DC_PART + part + t, tl.sum(dy[:, None] * h, axis=0), mask=mask_s)
+        decay = tl.exp(d[:, None] * a)
+        gh = g * h_prev * decay                           # dL/d(delta_t A) per (c, s)
+        gb = tl.sum(g * bt[None, :], axis=1)              # sum_s g B_t
+        tl.store(DDELTA + cl + t, tl.sum(gh * a, axis=1) + gb * u, mask=mask_c)
+        tl.store(DU + cl + t, gb * d, mask=mask_c)
+        tl.store(DB_PART + part + t, tl.sum(g * (d * u)[:, None], axis=0), mask=mask_s)
+        da_acc += gh * d[:, None]
+        g = g * decay                                     # to dL/dh_{t-1}
+    tl.store(DA_PART + b * C * S + offs_c[:, None] * S + offs_s[None, :], da_acc, mask=mask_cs)
+
+
+def _blocks(C, S):
+    block_s = max(2, triton.next_power_of_2(S))
+    block_c = max(2, min(32 if not interpreting() else 8, triton.next_power_of_2(C),
+                         max(2, 4096 // block_s)))
+    return block_c, block_s
+
+
+class _ScanCore(torch.autograd.Function):
+    """y_t = C_t . h_t, h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t (delta already final)."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, Bm, Cm):
+        Bsz, C, L = u.shape
+        S = A.shape[1]
+        u, delta, A, Bm, Cm = (t.contiguous() for t in (u, delta, A, Bm, Cm))
+        block_c, block_s = _blocks(C, S)
+        need_grad = any(ctx.needs_input_grad)
+        y = empty((Bsz, C, L), torch.float32, u.device)
+        hs = empty((Bsz, C, L, S) if need_grad else (1,), torch.float32, u.device)
+        grid = (Bsz, triton.cdiv(C, block_c))
+        if Bsz * C * L > 0:
+            _ssm_fwd_kernel[grid](u, delta, A, Bm, Cm, y, hs, C, L, S,
+                                  STORE_STATES=need_grad, BLOCK_C=block_c, BLOCK_S=block_s)
+        ctx.save_for_backward(u, delta, A, Bm, Cm, hs)
+        ctx.blocks = (block_c, block_s)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        u, delta, A, Bm, Cm, hs = ctx.saved_tensors
+        block_c, block_s = ctx.blocks
+        Bsz, C, L = u.shape
+        S = A.shape[1]
+        n_cb = triton.cdiv(C, block_c)
+        dy = dy.contiguous()
+        du = empty((Bsz, C, L), torch.float32, u.device)
+        ddelta = empty((Bsz, C, L), torch.float32, u.device)
+        da_part = empty((Bsz, C, S), torch.float32, u.device)
+        db_part = empty((Bsz, n_cb, S, L), torch.float32, u.device)
+        dc_part = empty((Bsz, n_cb, S, L), torch.float32, u.device)
+        if Bsz * C * L > 0:
+            _ssm_bwd_kernel[(Bsz, n_cb)](u, delta, A, Bm, Cm, hs, dy, du, ddelta, da_part,
+                                         db_part, dc_part, C, L, S,
+                                         BLOCK_C=block_c, BLOCK_S=block_s)
+        else:
+            for t in (du, ddelta, da_part, db_part, dc_part):
+                t.zero_()
+        return (du.to(u.dtype), ddelta.to(delta.dtype), da_part.sum(0).to(A.dtype),
+                db_part.sum(1).to(Bm.dtype), dc_part.sum(1).to(Cm.dtype))
+
+
+def selective_scan_triton(u, delta, A, Bm, Cm, D=None, z=None, delta_bias=None,
+                          delta_softplus=False):
+    """Triton selective scan; same contract as :func:`cramcog.kernels.selective_scan`.
+
+    Examples
+    --------
+    >>> import torch  # doctest: +SKIP
+    >>> x = dict(u=torch.randn(1, 4, 10), delta=torch.rand(1, 4, 10), A=-torch.rand(4, 3),
+    ...          Bm=torch.randn(1, 3, 10), Cm=torch.randn(1, 3, 10))  # doctest: +SKIP
+    >>> selective_scan_triton(**{k: v.cuda() for k, v in x.items()}).shape  # doctest: +SKIP
+    torch.Size([1, 4, 10])
+    """
+    check_selective_scan_inputs(u, delta, A, Bm, Cm, D, z, delta_bias)
+    dtype_in = u.dtype
+    delta = delta.float()
+    if delta_bias is not None:
+        delta = delta + delta_bias.float()[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    y = _ScanCore.apply(u, delta, A.float(), Bm, Cm)
+    return _finish(y, u.float(), D, z).to(dtype_in)
