@@ -98,6 +98,30 @@ class SRCDBatch:
         return {name: torch.from_numpy(np.ascontiguousarray(a)).to(device)
                 for name, a in self.to_numpy().items()}
 
+    def to_xarray(self):
+        """The batch as an :class:`xarray.Dataset` (dims ``sequence``, ``event``, ``obs_dim``),
+        for exploring in a notebook; the config is in the ``config_json`` attr.
+
+        Examples
+        --------
+        >>> from cramcog.tasks import SRCD, SRCDConfig
+        >>> ds = SRCD(SRCDConfig(seq_len=64, bank_size=2)).sample(2, seed=0).to_xarray()
+        >>> ds["obs"].dims, ds.attrs["attention_floor"]
+        (('sequence', 'event', 'obs_dim'), 0.015625)
+        """
+        import xarray as xr
+
+        dims2, dims3 = ("sequence", "event"), ("sequence", "event", "obs_dim")
+        data = {name: (dims3 if a.ndim == 3 else dims2, a) for name, a in self.to_numpy().items()}
+        ds = xr.Dataset(data, coords={"sequence": np.arange(self.batch_size),
+                                      "event": np.arange(self.seq_len)})
+        ds["dyn_mask"] = ds["dyn_mask"].astype(np.int8)  # netCDF has no bool
+        ds.attrs["attention_floor"] = float(self.attention_floor)
+        ds.attrs["category_names"] = list(CATEGORY_NAMES)
+        to_json = getattr(self.config, "to_json", None)
+        ds.attrs["config_json"] = to_json() if to_json else "{}"
+        return ds
+
     def __getitem__(self, rows) -> "SRCDBatch":
         """A sub-batch (rows selected by index, slice or mask), same config."""
         arrays = {k: v[rows] for k, v in self.to_numpy().items()}

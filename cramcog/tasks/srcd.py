@@ -305,7 +305,7 @@ class SRCD:
         if self._obs_map is None:
             cfg, dim = self.config, self.system.state_dim
             rng = np.random.default_rng([cfg.seed, _NORMALISE])
-            ref = self._source("train").reference_states(rng, self.bank_duration)   # (n, D)
+            ref = self._source("train").reference_states(rng, cfg.seq_len * cfg.mean_gap)  # (n, D)
             mean, std = ref.mean(0), ref.std(0) + 1e-12
             if cfg.obs_dim == dim:
                 proj = np.eye(dim)

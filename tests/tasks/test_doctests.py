@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["cramcog.tasks", "cramcog.tasks.gaps", "cramcog.tasks.systems", "cramcog.tasks.bindings",
            "cramcog.tasks.batch", "cramcog.tasks.srcd", "cramcog.tasks.variants",
-           "cramcog.tasks.mqar"]
+           "cramcog.tasks.mqar", "cramcog.tasks.stats", "cramcog.tasks.bench"]
 
 
 @pytest.mark.parametrize("name", MODULES)
