@@ -53,12 +53,12 @@ def _fwd_kernel(Q, K, V, POS, TAB_B, TAB_QS, TAB_QE, O, LSE,
     offs_d = tl.arange(0, BLOCK_D)
     mask_m = offs_m < qe
     mask_d = offs_d < Dh
-    pos = tl.load(POS + offs_m, mask=mask_m, other=-1)
+    pos = tl.load(POS + offs_m, mask=mask_m, other=-1).to(tl.int32)
     q = tl.load(Q + offs_m[:, None] * sqm + head * sqh + offs_d[None, :],
                 mask=mask_m[:, None] & mask_d[None, :], other=0.0)
     # keys this block may see: [lo, hi); sorted positions give min/max at the ends
-    p_first = tl.load(POS + qs, mask=qs < qe, other=0)
-    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1)
+    p_first = tl.load(POS + qs, mask=qs < qe, other=0).to(tl.int32)
+    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1).to(tl.int32)
     hi = p_last + 1
     lo = 0
     if HAS_WINDOW:
@@ -116,14 +116,14 @@ def _bwd_dq_kernel(Q, K, V, DO, POS, LSE, DELTA, TAB_B, TAB_QS, TAB_QE, DQ,
     mask_m = offs_m < qe
     mask_d = offs_d < Dh
     md = mask_m[:, None] & mask_d[None, :]
-    pos = tl.load(POS + offs_m, mask=mask_m, other=-1)
+    pos = tl.load(POS + offs_m, mask=mask_m, other=-1).to(tl.int32)
     q_off = offs_m[:, None] * sqm + head * sqh + offs_d[None, :]   # q, do, dq share a layout
     q = tl.load(Q + q_off, mask=md, other=0.0)
     do = tl.load(DO + q_off, mask=md, other=0.0)
     lse = tl.load(LSE + offs_m * slm + head, mask=mask_m, other=0.0)
     delta = tl.load(DELTA + offs_m * slm + head, mask=mask_m, other=0.0)
-    p_first = tl.load(POS + qs, mask=qs < qe, other=0)
-    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1)
+    p_first = tl.load(POS + qs, mask=qs < qe, other=0).to(tl.int32)
+    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1).to(tl.int32)
     hi = p_last + 1
     lo = 0
     if HAS_WINDOW:
@@ -182,7 +182,7 @@ def _bwd_dkdv_kernel(Q, K, V, DO, POS, LSE, DELTA, QLO, QHI, DK, DV,
         q_off = offs_m[:, None] * sqm + head * sqh + offs_d[None, :]
         q = tl.load(Q + q_off, mask=md, other=0.0)
         do = tl.load(DO + q_off, mask=md, other=0.0)
-        pos = tl.load(POS + offs_m, mask=mask_m, other=-1)
+        pos = tl.load(POS + offs_m, mask=mask_m, other=-1).to(tl.int32)
         lse = tl.load(LSE + offs_m * slm + head, mask=mask_m, other=0.0)
         delta = tl.load(DELTA + offs_m * slm + head, mask=mask_m, other=0.0)
         s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale  # (BM, BN)
@@ -264,7 +264,7 @@ def _num_splits(n_programs, N, block_n, device):
     if device.type != "cuda":
         return 1
     sms = torch.cuda.get_device_properties(device).multi_processor_count
-    want = triton.cdiv(2 * sms, max(n_programs, 1))
+    want = triton.cdiv(4 * sms, max(n_programs, 1))  # a few resident programs per SM
     return int(max(1, min(want, N // (4 * block_n), 16)))
 
 
