@@ -261,9 +261,13 @@ def _mean_attention(run: xr.DataArray) -> xr.DataArray:
 def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
     """One row per run: final/peak attention, fall ratio, transition, accuracies, dynamics MSE.
 
-    ``final_attention`` is the mean over layers and the last ``tail`` fraction of logged steps;
-    ``peak_attention`` the maximum of the layer-mean; accuracies and ``dynamics_mse`` are from
-    the last evaluation. ``attention_floor`` is the record's (NaN if absent).
+    Held-out numbers come first: ``final_attention``, the accuracies and ``dynamics_mse`` are the
+    record's test-split results (``test_*`` variables: argmax routes, no replay) where it has
+    them, else its last held-out evaluation, else (attention only) the training tail.
+    ``train_final_attention`` is the layer-mean training attention over the last ``tail``
+    fraction of logged steps, ``peak_attention`` the maximum of the layer-mean training curve and
+    ``fall_ratio`` their ratio (both training curves, so sampling and replay count alike).
+    ``attention_floor`` is the record's (NaN if absent).
 
     Examples
     --------
@@ -280,8 +284,10 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
         mean = _mean_attention(run["attention_fraction"]).dropna("step")
         n_tail = max(1, int(round(tail * mean.sizes["step"])))
         pt = detect_phase_transition(mean["step"].values, mean.values)
+        train_final = float(mean.values[-n_tail:].mean())
         row = {"variant": variant, "seed": seed,
-               "final_attention": float(mean.values[-n_tail:].mean()),
+               "final_attention": _held_out(run, "attention_fraction", train_final),
+               "train_final_attention": train_final,
                "peak_attention": float(mean.max()),
                "fall_ratio": float(mean.max() / mean.values[-n_tail:].mean()),
                "transition_step": pt.step if pt else np.nan,
@@ -289,14 +295,36 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
         if "attention_flops_ratio" in run:
             flops = _mean_attention(run["attention_flops_ratio"]).dropna("step")
             row["final_flops_ratio"] = float(flops.values[-n_tail:].mean())
+        test = run.get("test_retrieval_accuracy")
         for kind in QUERY_KINDS:
-            row[f"accuracy_{kind}"] = _last_finite(accuracy_of(run, kind))
-        row["dynamics_mse"] = _last_finite(run["dynamics_mse"]) if "dynamics_mse" in run \
-            else np.nan
+            if test is not None and "query_kind" in test.dims and \
+                    kind in [str(k) for k in test["query_kind"].values]:
+                row[f"accuracy_{kind}"] = float(test.sel(query_kind=kind))
+            else:
+                row[f"accuracy_{kind}"] = _last_finite(accuracy_of(run, kind))
+        if "test_dynamics_mse" in run and np.isfinite(float(run["test_dynamics_mse"])):
+            row["dynamics_mse"] = float(run["test_dynamics_mse"])
+        else:
+            row["dynamics_mse"] = _last_finite(run["dynamics_mse"]) if "dynamics_mse" in run \
+                else np.nan
         if "parameter_value" in run.coords:
             row["parameter_value"] = float(run["parameter_value"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _held_out(run: xr.Dataset, name: str, fallback: float) -> float:
+    """Layer-mean of ``test_<name>`` (or the last ``eval_<name>``), else ``fallback``."""
+    test = run.get(f"test_{name}")
+    if test is not None and np.isfinite(test.values).any():
+        return float(np.nanmean(test.values))
+    ev = run.get(f"eval_{name}")
+    if ev is not None and "eval_step" in ev.dims:
+        layer_mean = ev.mean([d for d in ev.dims if d != "eval_step"])
+        value = _last_finite(layer_mean)
+        if np.isfinite(value):
+            return value
+    return fallback
 
 
 def _scalar(run: xr.Dataset, name: str) -> float:
@@ -331,6 +359,18 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> Path:
     figure.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(figure)
     return path
+
+
+def _loglog(ax, x: bool = True, y: bool = True) -> None:
+    """Log axes without minor tick labels (they collide on short ranges)."""
+    from matplotlib.ticker import NullFormatter
+
+    if x:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    if y:
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 # ----------------------------------------------------------------------------- attention
@@ -369,7 +409,7 @@ def plot_attention_over_training(data: Any, mark_transition: bool = True):
     for variant, seed, run in as_runs(data, what="plot_attention_over_training"):
         runs[variant].append(run)
     for ax, variant in zip(grid.axes.flat, variants):
-        ax.set(xscale="log", yscale="log")
+        _loglog(ax)
         floor = np.nanmean([_scalar(r, "attention_floor") for r in runs[variant]])
         if np.isfinite(floor) and floor > 0:
             ax.axhline(floor, color="0.4", ls="--", lw=1, label="floor")
@@ -418,7 +458,7 @@ def plot_accuracy_vs_attention(data: Any):
                        aspect=1.1)
     floor = np.nanmean(m.attention_floor.values) if m.attention_floor.notna().any() else np.nan
     for ax in grid.axes.flat:
-        ax.set_xscale("log")
+        _loglog(ax, y=False)
         if np.isfinite(floor) and floor > 0:
             ax.axvline(floor, color="0.4", ls="--", lw=1)
     grid.set_axis_labels("final attention fraction (tokens, log)", "retrieval accuracy")
@@ -487,6 +527,8 @@ def fit_power(t: np.ndarray, y: np.ndarray, n: np.ndarray | None = None):
 
 
 def _gamma_text(fit) -> str:
+    if isinstance(fit, str):
+        return f"no fit: {fit[:40]}"
     lo, hi = fit.ci["gamma"]
     flag = "" if getattr(fit, "converged", True) else " (not converged)"
     return f"gamma={fit.params['gamma']:.2f} [{lo:.2f}, {hi:.2f}]{flag}"
@@ -498,7 +540,8 @@ def consolidation_frame(data: Any, human: str | Sequence[str] | None = "all",
     """Tidy consolidation curves (model runs + human curves) and their power-law fits.
 
     Returns ``(frame, fits)``: frame columns source, kind ("model" | "human"), t, y, y_fit; fits
-    ``{source: fit result}``. Model runs are averaged over seeds per variant. Human curves come
+    ``{source: fit result}``, or the reason (str) where a curve cannot be fitted (a constant
+    attention fraction, as in a dense baseline; ``y_fit`` is NaN there). Model runs are averaged over seeds per variant. Human curves come
     from :func:`cramcog.psych.curves` (``human``: "all", a list of data set names, or None).
     """
     rows, fits = [], {}
@@ -514,10 +557,15 @@ def consolidation_frame(data: Any, human: str | Sequence[str] | None = "all",
             y = np.concatenate([c[1] for c in curves])
             order = np.argsort(t, kind="stable")
             t, y = t[order], y[order]
-        fit = fit_power(t, y)
+        try:
+            fit = fit_power(t, y)
+        except ValueError as err:  # constant attention (dense baselines): data without a fit
+            fit, y_fit = str(err), np.full_like(y, np.nan)
+        else:
+            y_fit = fit.predict(t)
         fits[f"model: {variant}"] = fit
         rows.append(pd.DataFrame({"source": f"model: {variant}", "kind": "model", "t": t, "y": y,
-                                  "y_fit": fit.predict(t)}))
+                                  "y_fit": y_fit}))
     for curve in _human_curves(human):
         c = curve.positive()
         if c.t.size < 3:
@@ -563,7 +611,7 @@ def plot_consolidation(data: Any, human: str | Sequence[str] | None = "all",
     grid.map_dataframe(sns.scatterplot, x="t", y="y", s=14)
     grid.map_dataframe(sns.lineplot, x="t", y="y_fit", color="black", lw=1.2)
     for ax, source in zip(grid.axes.flat, order):
-        ax.set(xscale="log", yscale="log")
+        _loglog(ax)
         ax.set_title(f"{source}\n{_gamma_text(fits[source])}", fontsize=8)
     grid.set_axis_labels("time since start (steps / delay units)", "attention / retention")
     return grid
@@ -582,12 +630,18 @@ def gamma_frame(data: Any, window: ConsolidationWindow | None = None) -> pd.Data
     """
     rows = []
     for variant, seed, run in as_runs(data, what="gamma_frame"):
-        t, y = consolidation_curve(run, window)
-        fit = fit_power(t, y)
-        lo, hi = fit.ci["gamma"]
-        rows.append({"variant": variant, "seed": seed, "gamma": float(fit.params["gamma"]),
-                     "ci_low": float(lo), "ci_high": float(hi),
-                     "converged": bool(getattr(fit, "converged", True))})
+        row = {"variant": variant, "seed": seed, "gamma": np.nan, "ci_low": np.nan,
+               "ci_high": np.nan, "converged": False, "message": ""}
+        try:
+            fit = fit_power(*consolidation_curve(run, window))
+        except ValueError as err:  # e.g. a dense baseline's constant attention: nothing to fit
+            row["message"] = str(err)
+        else:
+            lo, hi = fit.ci["gamma"]
+            row.update(gamma=float(fit.params["gamma"]), ci_low=float(lo), ci_high=float(hi),
+                       converged=bool(getattr(fit, "converged", True)),
+                       message=str(getattr(fit, "message", "")))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -610,7 +664,11 @@ def plot_gammas(data: Any, window: ConsolidationWindow | None = None):
     _sns()
     plt = _plt()
     g = gamma_frame(data, window)
-    labels = [f"{v} / seed {s}" for v, s in zip(g.variant, g.seed)]
+    if not g.gamma.notna().any():
+        raise FigureError("plot_gammas: no run has a fittable consolidation curve ("
+                          + "; ".join(sorted(set(g.message))) + ")")
+    labels = [f"{v} / seed {s}" + ("" if np.isfinite(gm) else " (no fit)")
+              for v, s, gm in zip(g.variant, g.seed, g.gamma)]
     fig, ax = plt.subplots(figsize=(5, 0.35 * len(g) + 1.2))
     _forest(ax, labels, g.gamma, g.ci_low, g.ci_high)
     mu, sd = PAPER_GAMMA
@@ -790,7 +848,8 @@ def plot_scaling(ds: xr.Dataset):
         if np.isfinite(row.slope):
             ax.plot(xs, np.exp(row.intercept) * xs ** row.slope, color=palette[row.router],
                     lw=1.2, label=f"{row.router}: slope {row.slope:.2f} +- {row.slope_se:.2f}")
-    ax.set(xscale="log", yscale="log", xlabel="pattern frequency x sequence length (f n)",
+    _loglog(ax)
+    ax.set(xlabel="pattern frequency x sequence length (f n)",
            ylabel="tokens executing attention")
     ax.legend(fontsize=7)
     fig.tight_layout()

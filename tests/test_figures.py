@@ -229,3 +229,26 @@ def test_cli_figures_errors(tmp_path, capsys):
     junk.write_text("not netcdf")
     assert main(["figures", str(junk)]) == 2
     assert "not a readable netCDF record" in capsys.readouterr().err
+
+
+@needs_fit
+def test_constant_attention_is_not_fitted():
+    dense = training()
+    dense["attention_fraction"] = xr.ones_like(dense.attention_fraction)
+    g = figures.gamma_frame({"dense": dense, "cram": training(0.1)})
+    row = g.set_index("variant").loc["dense"]
+    assert np.isnan(row.gamma) and not row.converged and "constant" in row.message
+    assert np.isfinite(g.set_index("variant").loc["cram"].gamma)
+    with pytest.raises(figures.FigureError, match="no run has a fittable"):
+        figures.plot_gammas(dense)
+
+
+def test_final_metrics_prefers_held_out_test_results():
+    run = training()
+    run["test_retrieval_accuracy"] = ("query_kind", np.array([0.5, 0.6, 0.4]))
+    run["test_attention_fraction"] = ("layer", np.array([0.02, 0.04]))
+    run["test_dynamics_mse"] = ((), 0.25)
+    m = figures.final_metrics(run).iloc[0]
+    assert m.accuracy_recurring == 0.6 and m.accuracy_novel == 0.4
+    assert m.final_attention == pytest.approx(0.03) and m.dynamics_mse == 0.25
+    assert m.train_final_attention != pytest.approx(0.03)
