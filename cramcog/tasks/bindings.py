@@ -17,9 +17,12 @@ Both are functions of the task seed through one seeded *key order* (a permutatio
 Splits never share a novel binding (:class:`NovelBindings`):
 
 - ``novel_split="pairs"`` (default): every novel key is used in every split, but the (key, value)
-  pairs are partitioned: split s only binds key k to values v with ``(v - 1 + shift[k]) % 3 == s``
-  for a seeded per-key shift. A model that memorised training pairs knows at most ``v mod 3`` of a
-  test pair, i.e. it answers by chance 3 / n_values;
+  pairs are partitioned: each key has its own seeded random permutation of the value ids, and
+  split s binds key k only to the values at permutation slots ``s, s+3, s+6, ...`` (a random
+  third of the values, different for every key). Why random thirds rather than a simple rule such
+  as ``v mod 3``: a simple rule is learnable, so a model would acquire a per-key prior from the
+  training split that is always WRONG on the test split; a random subset per key is a table of
+  n_keys x n_values bits, which no model memorises from the data;
 - ``novel_split="keys"``: keys are partitioned between splits (``novel_key_fractions`` of the key
   ids each), so test sequences use keys never seen in training - a harder generalisation test.
 
@@ -36,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 SPLITS = ("train", "val", "test")
-_KEY_ORDER, _VALUE_TABLE, _PAIR_SHIFT, _KEY_SPLIT = 101, 102, 103, 104  # seed streams
+_KEY_ORDER, _VALUE_TABLE, _VALUE_THIRDS, _KEY_SPLIT = 101, 102, 103, 104  # seed streams
 
 
 def split_index(split: str) -> int:
@@ -112,8 +115,13 @@ class NovelBindings:
         eligible = np.ones(n_keys + 1, dtype=bool)
         eligible[0] = False
         eligible[np.asarray(recurring_keys, dtype=np.int64)] = False
-        # shift[k] in {0,1,2}: which third of the value ids key k may take in each split
-        self.shift = np.random.default_rng([seed, _PAIR_SHIFT]).integers(0, 3, size=n_keys + 1)
+        # value_order[k]: a random permutation of value indices 0..n_values-1 for key k; split s
+        # owns the slots s, s+3, ...; slot_of[k, v0] is the inverse (the slot of value v0)
+        if mode == "pairs":
+            rng = np.random.default_rng([seed, _VALUE_THIRDS])
+            order = np.broadcast_to(np.arange(n_values, dtype=np.int32), (n_keys + 1, n_values))
+            self.value_order = rng.permuted(order, axis=1)                 # (n_keys+1, n_values)
+            self.slot_of = np.argsort(self.value_order, axis=1).astype(np.int32)
         if mode == "pairs":
             pool = np.flatnonzero(eligible)
             self.pools = (pool, pool, pool)
@@ -134,7 +142,7 @@ class NovelBindings:
         s = split_index(split)
         if self.mode == "keys":
             return np.isin(keys, self.pools[s])
-        return ((values - 1 + self.shift[keys]) % 3 == s) & np.isin(keys, self.pools[s])
+        return (self.slot_of[keys, values - 1] % 3 == s) & np.isin(keys, self.pools[s])
 
     def draw(self, rng: np.random.Generator, split: str, batch: int, count: int):
         """``count`` novel bindings for each of ``batch`` sequences.
@@ -157,9 +165,9 @@ class NovelBindings:
         if self.mode == "keys":
             values = rng.integers(1, self.n_values + 1, size=keys.shape)
         else:
-            # value v0 = v-1 must satisfy (v0 + shift[k]) % 3 == s: v0 = 3*j + r
-            r = (split_index(split) - self.shift[keys]) % 3
-            n_allowed = (self.n_values - r + 2) // 3
-            j = np.floor(rng.random(keys.shape) * n_allowed).astype(np.int64)
-            values = 3 * j + r + 1
+            # a uniform slot among s, s+3, ... < n_values, then that key's value at the slot
+            s = split_index(split)
+            n_allowed = (self.n_values - s + 2) // 3
+            slot = 3 * np.floor(rng.random(keys.shape) * n_allowed).astype(np.int64) + s
+            values = self.value_order[keys, slot].astype(np.int64) + 1
         return keys, values.astype(np.int64)

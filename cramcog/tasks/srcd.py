@@ -168,6 +168,9 @@ class SRCDConfig:
                 f"{self.n_novel} more novel keys; use n_keys >= {need} (more leaves room for "
                 "the novel pools of every split)")
 
+    def __hash__(self) -> int:  # system_params is a dict, so hash the JSON form
+        return hash(self.to_json())
+
     # ------------------------------------------------------------------ derived counts
     @property
     def n_queries(self) -> int:

@@ -90,7 +90,7 @@ def reference_dynamics_mse(batch: SRCDBatch) -> dict[str, float]:
     is_obs = batch.kind == KIND_OBSERVATION
     idx = np.where(is_obs, np.arange(N), -1)
     last = np.maximum.accumulate(idx, axis=1)                               # last obs at or before
-    prev = np.concatenate([np.full((B, 1), -1), last[:, :-1]], axis=1)     # last obs strictly before
+    prev = np.concatenate([np.full((B, 1), -1), last[:, :-1]], axis=1)  # last obs before
     rows = np.broadcast_to(np.arange(B)[:, None], (B, N))
     has_prev = mask & (prev >= 0)
     p = np.maximum(prev, 0)

@@ -285,7 +285,7 @@ class TrajectoryBank:
             self.grid = np.ascontiguousarray(np.concatenate([self.grid, more], axis=1))
 
     def evaluate(self, traj: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """States of trajectories ``traj`` (B,) at ``times`` (B, N) (0 <= t <= span) -> (B, N, D)."""
+        """States of trajectories ``traj`` (B,) at ``times`` (B, N) (0<=t<=span) -> (B, N, D)."""
         u = times / self.step
         i = np.minimum(np.floor(u).astype(np.int64), self.grid.shape[1] - 2)    # (B, N)
         s = (u - i)[..., None]                                                   # (B, N, 1)

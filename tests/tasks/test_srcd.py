@@ -279,6 +279,7 @@ def test_infeasible_layout_and_types_raise():
 def test_config_round_trip_and_variant():
     cfg = SRCDConfig(**SMALL, system_params={"rho": 30.0})
     assert SRCDConfig.from_dict(cfg.to_dict()) == cfg
+    assert hash(SRCDConfig.from_dict(cfg.to_dict())) == hash(cfg)
     import json
     assert json.loads(cfg.to_json())["system_params"] == {"rho": 30.0}
     v = cfg.variant(system="vanderpol")
@@ -293,3 +294,23 @@ def test_import_does_not_pull_torch():
     code = "import cramcog.tasks, sys; cramcog.tasks.SRCD; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pair_partition_has_no_simple_rule():
+    """Split membership of a pair is a random third per key: no per-key prior to learn."""
+    task = SRCD(SRCDConfig(**SMALL, n_keys=300, n_values=30, seed=8))
+    b = task.sample(64, "train", seed=0)
+    nov = b.query_kind == 2
+    keys, vals = b.key[nov], b.target[nov]
+    assert task.novel.allowed("train", keys, vals).all()
+    assert not task.novel.allowed("val", keys, vals).any()
+    assert not task.novel.allowed("test", keys, vals).any()
+    # value residues are balanced in the training split (a "v mod 3" rule would put all in one)
+    share = np.bincount((vals - 1) % 3, minlength=3) / len(vals)
+    np.testing.assert_allclose(share, 1 / 3, atol=0.05)
+    # for one key, each split owns 10 of the 30 values, and they interleave irregularly
+    k = int(keys[0])
+    owners = [[task.novel.allowed(s, np.array([k]), np.array([v]))[0]
+               for s in ("train", "val", "test")].index(True) for v in range(1, 31)]
+    assert np.bincount(owners, minlength=3).tolist() == [10, 10, 10]
+    assert len({tuple(np.diff(np.flatnonzero(np.array(owners) == s))) for s in range(3)}) > 1
