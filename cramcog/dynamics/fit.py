@@ -112,7 +112,7 @@ def _clean_start(fam: Family, p0: np.ndarray) -> np.ndarray:
 
 
 def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator,
-                n_restarts: int = 6) -> LMResult:
+                n_restarts: int = 4) -> LMResult:
     """Fit every curve; curves that fail are retried from perturbed starts (best kept)."""
     t_b = np.broadcast_to(prob.t, prob.y.shape)
     with np.errstate(all="ignore"):
@@ -127,7 +127,7 @@ def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator,
         jitter = rng.uniform(-1.5, 1.5, size=(bad.size, fam.n_params))
         base = th0[bad]
         trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + 0.1 * jitter)
-        r2 = levenberg_marquardt(fam, prob.take(bad), trial, max_iter=400)
+        r2 = levenberg_marquardt(fam, prob.take(bad), trial, max_iter=200)
         take = r2.converged | (~res.converged[bad] & (r2.obj < res.obj[bad]))
         idx = bad[take]
         for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):

@@ -75,7 +75,7 @@ class ProfileResult:
 
 def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_hat: np.ndarray,
                       cov_theta: np.ndarray, level: float, *, params: list[int] | None = None,
-                      max_outer: int = 40, rtol: float = 1e-4) -> ProfileResult:
+                      max_outer: int = 60, rtol: float = 1e-4) -> ProfileResult:
     """Profile-likelihood intervals for B curves, every parameter (or ``params``), both sides.
 
     Parameters
@@ -123,6 +123,9 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     r_lo = np.zeros(q)
     hi = np.full(q, np.inf)       # step with root > z, once found
     r_hi = np.full(q, np.inf)
+    g_lo = np.full(q, -z)         # Illinois-scaled root - z at the bracket ends
+    g_hi = np.full(q, np.inf)
+    last_side = np.zeros(q, int)  # -1: last trial moved lo, +1: moved hi
     delta = z * se_j              # first trial: the Wald endpoint
     best_theta = th0.copy()
     active = np.ones(q, bool)
@@ -159,22 +162,31 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
         r_lo[act] = np.where(below & (d >= lo[act]), root, r_lo[act])
         hi[act] = np.where(~below, np.minimum(hi[act], d), hi[act])
         r_hi[act] = np.where(~below & (d <= hi[act]), root, r_hi[act])
+        # Illinois regula falsi on g = root - z: when the same end moves twice in a row, halve
+        # the other end's g, so a sharply curved profile cannot stall the secant.
+        side = np.where(below, -1, 1)
+        repeat = side == last_side[act]
+        g_lo[act] = np.where(below, root - z, np.where(repeat, 0.5 * g_lo[act], g_lo[act]))
+        g_hi[act] = np.where(~below, root - z, np.where(repeat, 0.5 * g_hi[act], g_hi[act]))
+        last_side[act] = side
         done = np.abs(root - z) <= rtol * z
         found[act] |= done
         # Next trial step: secant inside the bracket (bisection guard), else extrapolate.
         has_hi = np.isfinite(hi[act])
-        l, rl, h, rh = lo[act], r_lo[act], hi[act], r_hi[act]
+        l, h = lo[act], hi[act]
         with np.errstate(all="ignore"):
-            sec = l + (z - rl) * (h - l) / (rh - rl)
+            sec = l - g_lo[act] * (h - l) / (g_hi[act] - g_lo[act])
         mid = 0.5 * (l + h)
         with np.errstate(all="ignore"):  # h = inf before a bracket exists
-            inside = np.isfinite(sec) & (sec > l + 0.02 * (h - l)) & (sec < h - 0.02 * (h - l))
+            inside = np.isfinite(sec) & (sec > l + 1e-3 * (h - l)) & (sec < h - 1e-3 * (h - l))
         nxt_b = np.where(inside, sec, mid)
         with np.errstate(all="ignore"):
             grow = np.clip(z / np.maximum(root, 1e-12), 1.2, 4.0)
         nxt_e = d * np.where(root > 0, grow, 4.0)
         nxt = np.where(has_hi, nxt_b, nxt_e)
-        narrow = has_hi & ((h - l) <= 1e-10 * (1.0 + np.abs(th0[act, cj[act]])))
+        # A bracket this narrow without hitting the target means the profile jumps there (e.g. a
+        # family degenerating at gamma -> 0): the jump is the endpoint.
+        narrow = has_hi & ((h - l) <= 1e-7 * (1.0 + np.abs(th0[act, cj[act]])))
         found[act] |= narrow
         too_far = ~has_hi & (th0[act, cj[act]] + cs[act] * nxt > limit[act])
         too_far |= ~has_hi & (np.abs(cs[act] * nxt) > limit[act])

@@ -103,6 +103,14 @@ class Problem:
         return self.t if self.t.shape[0] == 1 else self.t[idx]
 
 
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched solve of a (B, k, k) x = b (B, k); least squares for any singular system."""
+    try:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return (np.linalg.pinv(a) @ b[..., None])[..., 0]
+
+
 def _xlogx(x):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
@@ -202,7 +210,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         d = np.diagonal(h, axis1=1, axis2=2)
         dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
         a = h + (lam[act, None] * dscale)[:, :, None] * eye
-        step = -np.linalg.solve(a, g[..., None])[..., 0]                # (A, k)
+        step = -_solve(a, g)                                             # (A, k)
         cand = th + step
         with np.errstate(all="ignore"):
             mu_c = family.mean(prob.t_of(act), family.to_natural(cand))
@@ -240,9 +248,11 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     not_pd = finite & (eig_min <= 1e-10)
     reason[not_pd & (reason == "")] = ("Hessian not positive definite: parameters not "
                                        "identifiable from these data")
-    gs = np.where(finite[:, None], g, 0.0)
-    hs_reg = hs + np.where(not_pd, 1.0, 0.0)[:, None, None] * eye
-    dec = np.einsum("bk,bk->b", gs, np.linalg.solve(hs_reg, gs[..., None])[..., 0])
+    # Newton decrement g^T H^-1 g, computed in the scale-free (unit-diagonal) frame so that
+    # badly scaled parameters cannot make the solve singular.
+    gs = np.where(finite[:, None], g, 0.0) / dg
+    corr_reg = corr + np.where(not_pd, 1.0, 0.0)[:, None, None] * eye
+    dec = np.einsum("bk,bk->b", gs, _solve(corr_reg, gs))
     high_grad = finite & ~not_pd & ~(dec <= decrement_tol * (obj + scale))
     reason[high_grad & (reason == "")] = ("gradient not zero at the last iterate (iteration "
                                           "cap reached or the optimiser stalled)")
