@@ -454,6 +454,9 @@ def forest_plot(table: pd.DataFrame, ax=None, *, family: str | None = None):
                         xerr=[sub.loc[rows, "gamma"] - sub.loc[rows, "ci_low"],
                               sub.loc[rows, "ci_high"] - sub.loc[rows, "gamma"]],
                         fmt="o", color=color, capsize=3, label=verdict_name)
+    for y in ypos[(sub["verdict"] == "no fit").to_numpy()]:
+        ax.annotate("no fit", (0.02, y), xycoords=("axes fraction", "data"), va="center",
+                    color=VERDICT_COLORS["no fit"], fontsize="small")
     ax.set_yticks(ypos, labels)
     ax.set_xlabel(f"gamma ({family})")
     ax.set_title("gamma: model vs human data (same family)")

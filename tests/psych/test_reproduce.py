@@ -1,0 +1,67 @@
+"""`cramcog reproduce` (the main job, for now: fit and compare the bundled human data)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cramcog import records
+from cramcog.cli import main
+from cramcog.commands.reproduce import ReproduceConfig, compare_with_model, default_run_dir
+
+
+def test_reproduce_writes_a_run_folder_and_prints_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    # Wald intervals keep the test quick; the default job uses profile intervals.
+    assert main(["reproduce", "--out", str(out), "--ci", "wald"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
+    names = {p.name for p in out.iterdir()}
+    assert {"human_fits.nc", "human_fits.csv", "comparison.nc", "comparison.csv",
+            "forgetting_curves.png", "gamma_forest.png", "summary.md",
+            "summary.json"} <= names
+    fits = records.open(out / "human_fits.nc")
+    assert fits.cram.kind == "fit" and fits.sizes["curve"] == 9
+    assert fits.sizes["family"] >= 10
+    power = fits["gamma"].sel(family="power")
+    assert np.isfinite(power).all() and (power > 0).all()
+    comparison = records.open(out / "comparison.nc")
+    assert comparison.cram.kind == "comparison"
+    assert comparison.cram.config["ci"] == "wald"
+    table = pd.read_csv(out / "comparison.csv")
+    assert set(table.family) == {"power", "shifted_power"} and len(table) == 18
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_family_by_aic"]["ebbinghaus_1885"]
+    assert any("half-width" in a for a in summary["assumptions"])
+    assert sum(summary["verdicts"]["power"].values()) == 9
+    text = (out / "summary.md").read_text()
+    assert "Assumptions" in text and "ebbinghaus_1885" in text
+    for png in ("forgetting_curves.png", "gamma_forest.png"):
+        assert (out / png).stat().st_size > 20_000
+
+
+def test_a_model_fit_is_compared_in_its_own_family_only():
+    from cramcog.dynamics import fit_consolidation_curve
+
+    t = np.array([1, 2, 4, 8, 16, 32, 64.0])
+    k = np.random.default_rng(0).binomial(4000, 0.9 * t ** -0.35)
+    model = fit_consolidation_curve(t, k, n=4000, family="power", ci="wald")
+    table = compare_with_model(model, ReproduceConfig(ci="wald"))
+    assert set(table.family) == {"power"} and len(table) == 9
+    assert table.model_gamma.iloc[0] == pytest.approx(model.params["gamma"])
+
+
+def test_config_validates_and_run_dirs_are_unique(tmp_path):
+    with pytest.raises(ValueError, match="level"):
+        ReproduceConfig(level=1.5)
+    with pytest.raises(ValueError, match="families"):
+        ReproduceConfig(families="")
+    with pytest.raises(ValueError, match="ci"):
+        ReproduceConfig(ci="exact")
+    assert ReproduceConfig(families="power, actr").families == ("power", "actr")
+    first = default_run_dir(tmp_path)
+    first.mkdir(parents=True)
+    second = default_run_dir(tmp_path)
+    assert second != first and second.name.startswith(first.name)
+    assert first.name.endswith("-reproduce")
