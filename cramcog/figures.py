@@ -685,56 +685,43 @@ def comparison_frame(data: Any) -> pd.DataFrame:
         df = data
     else:
         ds = _check_record(data, ("comparison",), "plot_gamma_comparison")
-        df = ds.drop_attrs().to_dataframe().reset_index() if hasattr(ds, "drop_attrs") \
-            else ds.to_dataframe().reset_index()
-    needed = {"source", "gamma", "ci_low", "ci_high"}
+        df = ds.drop_attrs().to_dataframe().reset_index(drop="row" in ds.dims)
+    needed = {"source", "series", "family", "gamma", "ci_low", "ci_high", "model_gamma",
+              "model_ci_low", "model_ci_high", "verdict"}
     if not needed <= set(df.columns):
         raise FigureError(f"a gamma comparison table needs columns {sorted(needed)} (as "
                           f"cramcog.compare_gamma returns), got {sorted(df.columns)}")
+    df = df.copy()
+    df["series"] = df["series"].fillna("").astype(str).replace("nan", "")
     return df
 
 
 def plot_gamma_comparison(data: Any):
-    """Forest plot of human gammas (with intervals) against the model's gamma (shaded band).
+    """Forest plots of human gammas against the model's, one panel per family.
 
-    ``data``: the DataFrame from :func:`cramcog.compare_gamma` or a ``comparison`` record with
-    columns source, [series,] gamma, ci_low, ci_high, [model_gamma, model_ci_low, model_ci_high,
-    verdict].
+    ``data``: the DataFrame from :func:`cramcog.compare_gamma` or its record
+    (:func:`cramcog.compare.to_record`, kind "comparison"). Drawn by
+    :func:`cramcog.compare.plot_gamma_comparison` (one implementation of the forest plot).
 
     Returns
     -------
-    matplotlib.figure.Figure
+    seaborn.FacetGrid
 
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import pandas as pd
-    >>> t = pd.DataFrame({"source": ["a", "b"], "gamma": [0.4, 0.5], "ci_low": [0.3, 0.45],
-    ...                   "ci_high": [0.5, 0.55], "model_gamma": 0.43, "model_ci_low": 0.4,
-    ...                   "model_ci_high": 0.46, "verdict": ["consistent", "different"]})
-    >>> len(plot_gamma_comparison(t).axes)
+    >>> t = pd.DataFrame({"source": ["a", "b"], "series": "", "family": "power",
+    ...                   "gamma": [0.4, 0.5], "ci_low": [0.3, 0.45], "ci_high": [0.5, 0.55],
+    ...                   "model_gamma": 0.43, "model_ci_low": 0.4, "model_ci_high": 0.46,
+    ...                   "verdict": ["consistent", "different"]})
+    >>> plot_gamma_comparison(t).axes.size
     1
     """
     _sns()
-    plt = _plt()
-    df = comparison_frame(data)
-    labels = [f"{s}/{r}" if "series" in df and str(r) not in ("", "nan") else str(s)
-              for s, r in zip(df.source, df.get("series", [""] * len(df)))]
-    if "verdict" in df:
-        labels = [f"{lab} ({v})" for lab, v in zip(labels, df.verdict)]
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(df) + 1.4))
-    _forest(ax, labels, df.gamma.values, df.ci_low.values, df.ci_high.values)
-    if {"model_gamma", "model_ci_low", "model_ci_high"} <= set(df.columns):
-        mg = float(df.model_gamma.iloc[0])
-        ax.axvspan(float(df.model_ci_low.iloc[0]), float(df.model_ci_high.iloc[0]),
-                   color="tab:green", alpha=0.2, label=f"model gamma {mg:.2f}")
-        ax.axvline(mg, color="tab:green", lw=1.2)
-    mu, sd = PAPER_GAMMA
-    ax.axvline(mu, color="tab:orange", ls="--", lw=1, label="paper 0.43")
-    ax.set_xlabel("gamma (power-law exponent), 95% intervals")
-    ax.legend(loc="best", fontsize=7)
-    fig.tight_layout()
-    return fig
+    from cramcog.compare import plot_gamma_comparison as _forest_grid
+
+    return _forest_grid(comparison_frame(data))
 
 
 # ----------------------------------------------------------------------------- transfer

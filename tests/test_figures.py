@@ -73,7 +73,7 @@ def scaling_record():
 
 
 def comparison_table():
-    return pd.DataFrame({"source": ["a", "b", "c"], "series": ["x", "", "y"],
+    return pd.DataFrame({"source": ["a", "b", "c"], "series": ["x", "", "y"], "family": "power",
                          "gamma": [0.40, 0.55, 0.3], "ci_low": [0.35, 0.5, 0.1],
                          "ci_high": [0.45, 0.6, 0.5], "model_gamma": 0.43,
                          "model_ci_low": 0.41, "model_ci_high": 0.45,
@@ -141,8 +141,15 @@ def test_accuracy_vs_attention_and_panels_render(tmp_path):
 
 def test_gamma_comparison_transfer_scaling_render(tmp_path):
     fig = figures.plot_gamma_comparison(comparison_table())
-    assert "consistent" in " ".join(t.get_text() for t in fig.axes[0].get_yticklabels())
+    assert "a/x" in " ".join(t.get_text() for t in fig.axes.flat[0].get_yticklabels())
     figures.save_figure(fig, tmp_path / "g.png")
+    from cramcog.compare import COLUMNS, to_record
+
+    table = comparison_table().reindex(columns=COLUMNS)
+    for col in ("t_units", "measure", "reliability", "likelihood", "note"):
+        table[col] = ""
+    fig = figures.plot_gamma_comparison(to_record(table.fillna(0.0)))  # the record form
+    figures.save_figure(fig, tmp_path / "g2.png")
     fig = figures.plot_transfer(transfer_record())
     figures.save_figure(fig, tmp_path / "t.png")
     red = figures.transfer_frame(transfer_record())
