@@ -289,6 +289,24 @@ class SRCD:
         """Fraction of events that are novel queries (see :attr:`SRCDConfig.attention_floor`)."""
         return self.config.attention_floor
 
+    def summary(self) -> dict[str, Any]:
+        """Flat facts about the task (str / int / float), e.g. for a record's attrs.
+
+        Examples
+        --------
+        >>> s = SRCD(SRCDConfig()).summary()
+        >>> s["n_queries"], s["n_novel"], s["state_dim"], round(s["attention_floor"], 4)
+        (102, 31, 3, 0.0151)
+        """
+        cfg = self.config
+        return {"task": "srcd", "system": cfg.system, "state_dim": self.system.state_dim,
+                "obs_dim": cfg.obs_dim, "seq_len": cfg.seq_len, "n_queries": cfg.n_queries,
+                "n_recurring": cfg.n_recurring, "n_novel": cfg.n_novel,
+                "n_patterns": cfg.n_patterns, "attention_floor": float(self.attention_floor),
+                "query_rate": float(cfg.n_queries / cfg.seq_len), "mean_gap": cfg.mean_gap,
+                "gap_law": cfg.gap_law, "novel_split": cfg.novel_split, "seed": cfg.seed,
+                "config_json": cfg.to_json()}
+
     @property
     def bank_duration(self) -> float:
         """Time span integrated per bank trajectory: 3x a sequence's expected span."""

@@ -314,3 +314,21 @@ def test_pair_partition_has_no_simple_rule():
                for s in ("train", "val", "test")].index(True) for v in range(1, 31)]
     assert np.bincount(owners, minlength=3).tolist() == [10, 10, 10]
     assert len({tuple(np.diff(np.flatnonzero(np.array(owners) == s))) for s in range(3)}) > 1
+
+
+@pytest.mark.parametrize("kw", [{"query_rate": 0.0}, {"recurring_fraction": 0.0},
+                                {"recurring_fraction": 1.0},
+                                {"seq_len": 3, "query_rate": 0.25, "distance_max": 1}])
+def test_edge_configurations(kw):
+    cfg = SRCDConfig(**{**SMALL, **kw})
+    b = SRCD(cfg).sample(3, "train", seed=0)
+    assert ((b.kind == 2).sum(1) == cfg.n_queries).all()
+    assert ((b.query_kind == 1).sum(1) == cfg.n_recurring).all()
+    q_rows, q_pos = np.nonzero(b.kind == 2)
+    assert (b.pair_pos[q_rows, q_pos] < q_pos).all()
+
+
+def test_summary_is_flat():
+    s = SRCD(SRCDConfig(**SMALL)).summary()
+    assert all(isinstance(v, (str, int, float)) for v in s.values())
+    assert s["attention_floor"] == pytest.approx(s["n_novel"] / s["seq_len"])
