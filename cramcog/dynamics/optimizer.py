@@ -241,6 +241,14 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         hit = finite & family.log_scaled[j] & free[:, j] & (np.abs(theta[:, j]) > max_abs_theta)
         reason[hit & (reason == "")] = (f"parameter {name} ran to its bound (0 or infinity): "
                                         "the data favour a limiting form of this family")
+    if prob.binomial:
+        # The family's binomial MLE sits on the edge of [0, 1] (typically a point at 100%
+        # recall that the curve cannot reach from below): the likelihood is not smooth there.
+        edge = finite & ((mu <= 1e-9) | (mu >= 1 - 1e-9)).any(-1)
+        reason[edge & (reason == "")] = (
+            "fitted probability reached 0 or 1 at a data point (the binomial maximum lies on "
+            "the edge of [0, 1]; e.g. a point at ceiling: drop it, fit without n, or use a "
+            "family bounded by 1 such as actr)")
     hs = np.where(finite[:, None, None], h, eye)
     dg = np.sqrt(np.maximum(np.diagonal(hs, axis1=1, axis2=2), 1e-300))
     corr = hs / dg[:, :, None] / dg[:, None, :]                      # scale-free Hessian
@@ -256,9 +264,6 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     high_grad = finite & ~not_pd & ~(dec <= decrement_tol * (obj + scale))
     reason[high_grad & (reason == "")] = ("gradient not zero at the last iterate (iteration "
                                           "cap reached or the optimiser stalled)")
-    if prob.binomial:
-        outside = finite & ((mu <= 0) | (mu >= 1)).any(-1)
-        reason[outside & (reason == "")] = "fitted probability reached 0 or 1 at a data point"
     converged = reason == ""
     return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
                     hessian=h, grad=g)

@@ -94,3 +94,14 @@ def test_predict_rejects_bad_times_and_band_level():
         fit.predict([np.nan])
     with pytest.raises(ValueError, match="level"):
         fit.predict_band([1.0], level=2)
+
+
+def test_binomial_fit_stuck_at_ceiling_is_flagged_with_advice():
+    # 20/20 at the first delay: the power law would need a > 1 there, so its binomial maximum
+    # lies on the edge mu = 1, which is flagged; ACT-R (bounded by 1) still converges.
+    t = np.arange(1.0, 11.0)
+    k = np.array([20, 17, 15, 14, 13, 12, 12, 11, 10, 10])
+    fits = fit_consolidation_curve(t, k, n=20, family=["power", "actr"])
+    assert fits["power"].converged is False
+    assert "reached 0 or 1" in fits["power"].message and "ceiling" in fits["power"].message
+    assert fits["actr"].converged and fits.best.family == "actr"

@@ -210,3 +210,21 @@ def test_predict_and_band():
     assert np.all((blo < mu) & (mu < bhi))
     with pytest.raises(ValueError, match="t > 0"):
         fit.predict([0.0, 1.0])
+
+
+def test_batched_fitset_table_ranks_within_each_curve():
+    rng = np.random.default_rng(13)
+    gammas = np.array([[0.3], [0.5], [0.1]])
+    y = xr.DataArray(rng.binomial(200, 0.9 * T[None, :] ** -gammas), dims=("subject", "t"),
+                     coords={"subject": ["a", "b", "c"], "t": T})
+    fits = fit_consolidation_curve(None, y, n=200, dim="t",
+                                   family=["power", "exponential", "hyperbolic"], ci="wald")
+    table = fits.table()
+    assert len(table) == 9 and list(table.columns[:2]) == ["subject", "family"]
+    for _, rows in table.groupby("subject"):
+        assert rows["aic"].is_monotonic_increasing
+        assert rows["delta_aic"].iloc[0] == 0.0
+        assert rows["akaike_weight"].sum() == pytest.approx(1.0)
+    assert fits.best.family == "power"
+    g = table[table.family == "power"].set_index("subject")["gamma"]
+    np.testing.assert_allclose(g.loc[["a", "b", "c"]], fits["power"].params["gamma"])
