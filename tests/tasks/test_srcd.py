@@ -332,3 +332,28 @@ def test_summary_is_flat():
     s = SRCD(SRCDConfig(**SMALL)).summary()
     assert all(isinstance(v, (str, int, float)) for v in s.values())
     assert s["attention_floor"] == pytest.approx(s["n_novel"] / s["seq_len"])
+
+
+def test_interface_fields_and_dtypes(batch):
+    """The agreed interface (interfaces.md): names, numpy dtypes, shapes."""
+    B, N = batch.kind.shape
+    spec = {"kind": np.int64, "key": np.int64, "value": np.int64, "target": np.int64,
+            "query_kind": np.int64, "category": np.int64, "time": np.float32,
+            "dt": np.float32, "dyn_mask": np.bool_}
+    for name, dtype in spec.items():
+        arr = getattr(batch, name)
+        assert arr.dtype == dtype and arr.shape == (B, N), name
+    for name in ("obs", "dyn_target"):
+        assert getattr(batch, name).dtype == np.float32
+        assert getattr(batch, name).shape == (B, N, batch.config.obs_dim)
+    cfg = batch.config
+    assert batch.key.max() <= cfg.n_keys and batch.value.max() <= cfg.n_values
+    assert batch.target[batch.kind == 2].min() >= 1
+
+
+def test_task_pickles_for_process_pools(task):
+    import pickle
+    clone = pickle.loads(pickle.dumps(task))
+    a, b = task.sample(2, "val", seed=9), clone.sample(2, "val", seed=9)
+    np.testing.assert_array_equal(a.obs, b.obs)
+    np.testing.assert_array_equal(a.key, b.key)
