@@ -5,7 +5,8 @@ Pareto). Most events observe a continuous dynamical system (default Lorenz-63); 
 ``query_rate`` are *queries* (a key is shown, its value must be answered) and as many are
 *bindings* (a key and its value are shown), one binding per query, placed a uniform random
 ``distance_min .. distance_max`` positions before it. So every query can be answered by looking
-back (attention), and the floor on useful attention is the novel-query rate.
+back (attention), and the floor on useful attention is the novel-query rate. An episodic buffer
+(attention window) of at least ``distance_max + 1`` events sees every binding.
 
 - ``recurring_fraction`` of the queries use one of ``n_patterns`` *recurring* bindings, identical
   in every sequence of every split (a function of ``seed`` only; see
@@ -29,7 +30,14 @@ projection re-standardised per output), then Gaussian noise of std ``obs_noise``
 observations have unit variance plus noise and ``obs_noise**2`` is the Dynamics-MSE floor.
 
 Splits differ in everything random: layouts, gaps, novel bindings, and the dynamics (each split
-has its own trajectory bank / system draws), so test dynamics are unseen trajectories too.
+has its own trajectory bank / system draws), so test dynamics are unseen trajectories too. A
+nonlinear system's sequences are windows of the split's ``bank_size`` trajectories, each about
+3x a sequence's time span long (random trajectory and offset per sequence); raise ``bank_size``
+for more distinct training dynamics.
+
+Randomness: a batch is a function of (task ``seed``, split, sequence ``seed``) only. Two configs
+that differ in one field (e.g. a transfer variant) drawn with the same seeds share every random
+draw that field does not touch (layout, keys, gap uniforms), which makes comparisons paired.
 
 Examples
 --------
