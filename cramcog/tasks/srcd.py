@@ -35,9 +35,10 @@ nonlinear system's sequences are windows of the split's ``bank_size`` trajectori
 3x a sequence's time span long (random trajectory and offset per sequence); raise ``bank_size``
 for more distinct training dynamics.
 
-Randomness: a batch is a function of (task ``seed``, split, sequence ``seed``) only. Two configs
-that differ in one field (e.g. a transfer variant) drawn with the same seeds share every random
-draw that field does not touch (layout, keys, gap uniforms), which makes comparisons paired.
+Randomness: a batch is a function of (task ``seed``, split, sequence ``seed``) only, drawn in a
+fixed order (layout, keys, gaps, dynamics, noise). Two configs that differ only in a later stage
+(e.g. a transfer variant with another system or gap law) get the same layouts and keys from the
+same seeds, so such comparisons are paired.
 
 Examples
 --------
