@@ -240,7 +240,7 @@ def verdict(diff_low: float, diff_high: float, margin: float) -> str:
 
 def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = None,
                   level: float = 0.95, *, margin: float = 0.1, include_unreliable: bool = False,
-                  ci: str = "profile") -> pd.DataFrame:
+                  ci: str = "profile", seed: int = 0) -> pd.DataFrame:
     """The model's gamma against each human data set's gamma fitted with the same family.
 
     Parameters
@@ -267,6 +267,8 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
         Also compare with series flagged unreliable in the bundled metadata.
     ci
         Interval method for the human fits (``"profile"``, ``"wald"`` or ``"bootstrap"``).
+    seed
+        Seed of the human fits (bootstrap resamples, optimiser restarts).
 
     Returns
     -------
@@ -318,7 +320,8 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    hf = fit_consolidation_curve(c.t, c.y, n=c.n, family=fam, ci=ci, level=level)
+                    hf = fit_consolidation_curve(c.t, c.y, n=c.n, family=fam, ci=ci, level=level,
+                                                 seed=seed)
                 g, low, high = _gamma_interval(hf)
                 if not bool(hf.converged):
                     raise ValueError(f"the fit did not converge: {getattr(hf, 'message', '')}")
@@ -328,17 +331,16 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
             except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
                 row.update(gamma=np.nan, ci_low=np.nan, ci_high=np.nan, diff=np.nan,
                            diff_ci_low=np.nan, diff_ci_high=np.nan, verdict="no fit",
-                           note=str(err).splitlines()[0][:200])
+                           note=str(err).splitlines()[0][:300])
                 rows.append(row)
                 continue
             diff, dlow, dhigh = mover_interval(mg, ml, mh, g, low, high)
             row.update(gamma=g, ci_low=low, ci_high=high, diff=diff, diff_ci_low=dlow,
                        diff_ci_high=dhigh, verdict=verdict(dlow, dhigh, margin))
-            if c.n is not None and c.source == "meeter_murre_janssen_2005":
-                row["note"] = "trials cluster by session: binomial interval too narrow"
+            row["note"] = c.caveat
             rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    table.attrs.update(level=level, margin=margin, model_label=label, human_ci=ci,
+    table.attrs.update(level=level, margin=margin, model_label=label, human_ci=ci, seed=seed,
                        diff_ci="MOVER (Zou & Donner 2008)", window="t > 0")
     return table
 

@@ -340,6 +340,8 @@ class Curve:
         Delay (in ``t_units``) and retention (a proportion); NaN points removed, sorted by t.
     n : numpy.ndarray or None, shape (points,)
         Trials per point where known (then ``y`` is the exact proportion correct).
+    caveat : str
+        What to keep in mind when comparing this curve's exponent (from the metadata).
     """
 
     label: str
@@ -352,6 +354,7 @@ class Curve:
     measure: str = ""
     reliability: str = ""
     notes: builtins.list[str] = field(default_factory=builtins.list)
+    caveat: str = ""
 
     def __iter__(self) -> Iterator:
         return iter((self.label, self.t, self.y, self.n))
@@ -361,7 +364,8 @@ class Curve:
         keep = self.t > 0
         return Curve(self.label, self.t[keep], self.y[keep],
                      None if self.n is None else self.n[keep], self.source, self.series,
-                     self.t_units, self.measure, self.reliability, builtins.list(self.notes))
+                     self.t_units, self.measure, self.reliability, builtins.list(self.notes),
+                     self.caveat)
 
 
 def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
@@ -435,7 +439,8 @@ def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
                          t_units=str(ds["x"].attrs.get("units", "")),
                          measure=str(ds["y"].attrs.get("measure", "")),
                          reliability=str(ds.attrs.get("reliability_grade", "")),
-                         notes=[str(v) for v in np.atleast_1d(ds.attrs.get("notes", [])) if v]))
+                         notes=[str(v) for v in np.atleast_1d(ds.attrs.get("notes", [])) if v],
+                         caveat=str(meta.get("comparison_caveat", ""))))
     return out
 
 

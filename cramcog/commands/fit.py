@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     parser.add_argument("--ci", default="profile", choices=["profile", "wald", "bootstrap"],
                         help="confidence interval method (default: profile likelihood)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the bootstrap and optimiser restarts (default 0)")
     parser.add_argument("--loglog", action="store_true", help="log-log axes in the figure")
     parser.add_argument("--out", default=".", metavar="DIR",
                         help="folder for the record and figure (default: current folder)")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     stem = _slug(Path(args.file).stem)
     for curve in curves:
         fits, failed = fit_families(curve.t, curve.y, curve.n, family, ci=args.ci,
-                                    level=args.level)
+                                    level=args.level, seed=args.seed)
         name = stem if not curve.series else f"{stem}_{_slug(curve.series)}"
         likelihood = "least squares" if curve.n is None else "binomial"
         print(f"== {curve.label}: {len(curve.t)} points, {likelihood}, {args.ci} "

@@ -47,7 +47,7 @@ class ReproduceConfig:
     margin: float = 0.1          # equivalence margin for a "consistent" verdict (gamma units)
     ci: str = "profile"          # interval method for the human fits
     include_unreliable: bool = False  # also use series flagged unreliable in psych_data
-    seed: int = 0                # recorded; the default job has no randomness (profile CIs)
+    seed: int = 0                # seed of every fit (bootstrap resamples, optimiser restarts)
     model_label: str = field(default="CRAM paper (reported)")
 
     def __post_init__(self):
@@ -79,12 +79,13 @@ def register(subparsers) -> None:
     parser.add_argument("--margin", type=float, default=0.1,
                         help="equivalence margin in gamma units for 'consistent'")
     parser.add_argument("--ci", default="profile", choices=["profile", "wald", "bootstrap"])
+    parser.add_argument("--seed", type=int, default=0, help="seed of every fit (default 0)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = ReproduceConfig(families=args.families, level=args.level, margin=args.margin,
-                             ci=args.ci)
+                             ci=args.ci, seed=args.seed)
     folder = run_reproduce(args.out, config=config)
     print(folder)
     return 0
@@ -189,7 +190,7 @@ def fit_human_curves(config: ReproduceConfig) -> HumanFits:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             fit_set, failed[c.label] = fit_families(c.t, c.y, c.n, "all", ci=config.ci,
-                                                    level=config.level)
+                                                    level=config.level, seed=config.seed)
         curves.append(c)
         fits[c.label] = fit_set
         table = fit_set.table()
@@ -253,7 +254,7 @@ def compare_with_model(model, config: ReproduceConfig):
         families = [own]
     tables = [compare_gamma(model, human="all", family=fam, level=config.level,
                             margin=config.margin, include_unreliable=config.include_unreliable,
-                            ci=config.ci) for fam in families]
+                            ci=config.ci, seed=config.seed) for fam in families]
     table = pd.concat(tables, ignore_index=True)
     table.attrs = dict(tables[0].attrs)
     return table

@@ -135,6 +135,8 @@ def test_reported_gamma_against_every_bundled_curve():
     # savings curves have small plain-power exponents (the shared README warns of this)
     ebb = table[table.source == "ebbinghaus_1885"].iloc[0]
     assert 0.05 < ebb.gamma < 0.2 and ebb.verdict == "different"
+    meeter = table[table.source == "meeter_murre_janssen_2005"]
+    assert meeter.note.str.contains("cluster").all() and (meeter.likelihood == "binomial").all()
     spread = summarize(table)
     assert spread.loc["power", "n_curves"] == len(table)
 
@@ -157,3 +159,13 @@ def test_record_and_figures(tmp_path):
     assert (tmp_path / "forest.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="lacks columns"):
         forest_plot(pd.DataFrame({"x": [1]}))
+
+
+def test_bootstrap_intervals_are_seeded():
+    paper = ReportedGamma(0.43, (0.39, 0.47), family="power")
+    runs = [compare_gamma(paper, human="ebbinghaus_1885", ci="bootstrap", seed=s)
+            for s in (3, 3, 4)]
+    cols = ["ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols])
+    assert not runs[0][cols].equals(runs[2][cols])
+    assert runs[0].attrs["seed"] == 3
