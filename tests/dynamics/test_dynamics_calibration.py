@@ -27,3 +27,14 @@ def test_profile_intervals_cover_true_gamma_least_squares():
     lo, hi = fit.ci["gamma"]
     coverage = np.mean((lo < GAMMA) & (GAMMA < hi))
     assert 0.93 <= coverage <= 0.97, coverage
+
+
+def test_parametric_bootstrap_intervals_are_roughly_calibrated():
+    # Fewer sets and replicates than the profile test (bootstrap = sets x replicates fits), so
+    # the band is wider: 300 sets give a binomial SE of 1.3 points around 95%.
+    rng = np.random.default_rng(7)
+    y = A * T ** -GAMMA + rng.normal(0, 0.03, size=(300, T.size))
+    fit = fit_consolidation_curve(T, y, family="power", ci="bootstrap", n_boot=200, seed=3)
+    lo, hi = fit.ci["gamma"]
+    coverage = np.mean((lo < GAMMA) & (GAMMA < hi))
+    assert 0.91 <= coverage <= 0.985, coverage
