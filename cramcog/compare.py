@@ -26,8 +26,10 @@ Examples
 --------
 >>> from cramcog.compare import ReportedGamma, compare_gamma
 >>> paper = ReportedGamma(0.43, (0.39, 0.47), family="power", label="paper")
->>> table = compare_gamma(paper, human="ebbinghaus_1885")   # doctest: +SKIP
->>> table[["source", "gamma", "verdict"]]                   # doctest: +SKIP
+>>> table = compare_gamma(paper, human="ebbinghaus_1885")
+>>> row = table.iloc[0]
+>>> round(float(row["gamma"]), 2), row["verdict"]     # savings curves have small exponents
+(0.13, 'different')
 """
 from __future__ import annotations
 
