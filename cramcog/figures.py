@@ -117,7 +117,15 @@ def as_runs(data: Any, kinds: Sequence[str] = ("training", "ablation"),
                         continue
                     run = ds.sel(variant=variant, seed=seed).drop_vars(
                         [v for v in ("variant", "seed") if v in ds.coords])
+                    # a cell is a run record again: its own kind, config and seed
                     run.attrs = dict(ds.attrs)
+                    run.attrs.update(
+                        record_kind=str(ds.attrs.get("cell_kind") or "training").split(",")[0],
+                        seed=int(seed), ablation_variant=str(variant))
+                    if "cell_config_json" in run:
+                        run.attrs["config_json"] = str(run["cell_config_json"].values) or "{}"
+                        run = run.drop_vars(["cell_config_json", "status", "error"],
+                                            errors="ignore")
                     label = f"{name}:{variant}" if name else str(variant)
                     runs.append((label, int(seed), _drop_all_nan_steps(run)))
         else:

@@ -259,3 +259,12 @@ def test_final_metrics_prefers_held_out_test_results():
     assert m.accuracy_recurring == 0.6 and m.accuracy_novel == 0.4
     assert m.final_attention == pytest.approx(0.03) and m.dynamics_mse == 0.25
     assert m.train_final_attention != pytest.approx(0.03)
+
+
+def test_ablation_cells_become_run_records(tmp_path):
+    runs = figures.as_runs(ablation())
+    variant, seed, run = runs[0]
+    assert run.cram.kind == "training" and run.attrs["seed"] == seed
+    assert run.cram.config["seed"] == seed and run.attrs["ablation_variant"] == variant
+    again = records.open(records.save(run, tmp_path / "cell.nc"))
+    assert figures.final_metrics(again).variant.iloc[0] == variant
