@@ -126,8 +126,11 @@ def _family_name(fit) -> str | None:
 
 
 def _gamma_interval(fit) -> tuple[float, float, float]:
-    low, high = fit.ci["gamma"]
-    return float(fit.params["gamma"]), float(low), float(high)
+    gamma, (low, high) = fit.params["gamma"], fit.ci["gamma"]
+    if np.size(gamma) != 1:
+        raise ValueError(f"this fit holds {np.size(gamma)} curves (a batched fit); compare one "
+                         "curve at a time, e.g. fit each layer or seed separately")
+    return float(np.squeeze(gamma)), float(np.squeeze(low)), float(np.squeeze(high))
 
 
 def _is_fit_set(fit) -> bool:
@@ -167,10 +170,10 @@ def _model_fits(fit, family) -> list[tuple[str, Any]]:
     for name, one in pairs:
         if "gamma" not in one.params:
             raise ValueError(f"family {name!r} has no gamma; use one of {gamma_families()}")
-        if not bool(one.converged):
+        g, low, high = _gamma_interval(one)
+        if not bool(np.all(one.converged)):
             raise ValueError(f"the model's {name!r} fit did not converge: a failed fit cannot be "
                              "compared")
-        g, low, high = _gamma_interval(one)
         if not math.isfinite(g) or math.isnan(low) or math.isnan(high):
             raise ValueError(f"the model's {name!r} gamma or its interval is undefined "
                              f"({g}, [{low}, {high}]): its interval computation failed")

@@ -106,6 +106,11 @@ def test_model_side_is_checked():
         compare_gamma(ReportedGamma(0.3, (0.2, 0.4)), human=curve)
     with pytest.raises(TypeError, match="fit result"):
         compare_gamma(0.43, human=curve)
+    batch = fit_consolidation_curve(T, np.stack([power_counts(0.3, 500, 12),
+                                                 power_counts(0.4, 500, 13)]), n=500,
+                                    family="power", ci="wald")
+    with pytest.raises(ValueError, match="batched fit"):
+        compare_gamma(batch, human=curve, level=0.95)
     with pytest.raises(ValueError, match="contain gamma"):
         ReportedGamma(0.5, (0.1, 0.2), family="power")
 
