@@ -52,9 +52,15 @@ def _ct_ode_fwd_kernel(U, GATE, W, H0, OUT, N, C, Cg, dt,
                 mask=mask[:, None] & mask[None, :], other=0.0).to(tl.float32)
     h = tl.load(H0 + b * C + grp * Cg + offs, mask=mask, other=0.0).to(tl.float32)
     base = b * N * C + grp * Cg + offs                # (B, N, C) contiguous
+    # software prefetch: token t+1's inputs load while token t's sub-steps compute
+    u_next = tl.load(U + base, mask=mask, other=0.0)
+    gate_next = tl.load(GATE + base, mask=mask, other=0.0)
     for t in range(N):
-        u = tl.load(U + base + t * C, mask=mask, other=0.0).to(tl.float32)
-        c = dt * tl.load(GATE + base + t * C, mask=mask, other=0.0).to(tl.float32)
+        u = u_next.to(tl.float32)
+        c = dt * gate_next.to(tl.float32)
+        t_next = tl.minimum(t + 1, N - 1)
+        u_next = tl.load(U + base + t_next * C, mask=mask, other=0.0)
+        gate_next = tl.load(GATE + base + t_next * C, mask=mask, other=0.0)
         for _k in tl.static_range(K):
             h = _substep(h, w, u, c)
         tl.store(OUT + base + t * C, h, mask=mask)
@@ -76,13 +82,23 @@ def _ct_ode_bwd_kernel(U, GATE, W, H0, HS, DOUT, DU, DGATE, DW_PART, DH0, N, C, 
     base = b * N * C + grp * Cg + offs
     g = tl.zeros([BLOCK], dtype=tl.float32)            # dL/dh_t flowing back from later tokens
     dw = tl.zeros([BLOCK, BLOCK], dtype=tl.float32)
+    # software prefetch of token t-1's inputs while token t is processed
+    t0 = N - 1
+    prev_next = tl.load(HS + base + tl.maximum(t0 - 1, 0) * C, mask=mask, other=0.0)
+    u_next = tl.load(U + base + t0 * C, mask=mask, other=0.0)
+    gate_next = tl.load(GATE + base + t0 * C, mask=mask, other=0.0)
+    dout_next = tl.load(DOUT + base + t0 * C, mask=mask, other=0.0)
     for i in range(N):
         t = N - 1 - i
-        prev = tl.load(HS + base + tl.maximum(t - 1, 0) * C, mask=mask, other=0.0)
-        h_prev = tl.where(t > 0, prev, h_init)
-        u = tl.load(U + base + t * C, mask=mask, other=0.0).to(tl.float32)
-        c = dt * tl.load(GATE + base + t * C, mask=mask, other=0.0).to(tl.float32)
-        g += tl.load(DOUT + base + t * C, mask=mask, other=0.0).to(tl.float32)
+        h_prev = tl.where(t > 0, prev_next, h_init)
+        u = u_next.to(tl.float32)
+        c = dt * gate_next.to(tl.float32)
+        g += dout_next.to(tl.float32)
+        t_next = tl.maximum(t - 1, 0)
+        prev_next = tl.load(HS + base + tl.maximum(t_next - 1, 0) * C, mask=mask, other=0.0)
+        u_next = tl.load(U + base + t_next * C, mask=mask, other=0.0)
+        gate_next = tl.load(GATE + base + t_next * C, mask=mask, other=0.0)
+        dout_next = tl.load(DOUT + base + t_next * C, mask=mask, other=0.0)
         du = tl.zeros([BLOCK], dtype=tl.float32)
         dc = tl.zeros([BLOCK], dtype=tl.float32)
         for kk in tl.static_range(K):

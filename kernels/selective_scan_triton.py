@@ -46,11 +46,19 @@ def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
     cl = b * C * L + offs_c * L                       # (B, C, L) rows of this block
     sl = b * S * L + offs_s * L                       # (B, S, L) rows
     hs_off = ((b * C + offs_c[:, None]) * L) * S + offs_s[None, :]   # (B, C, L, S)
+    # software prefetch: step t+1's inputs load while step t computes
+    u_nx = tl.load(U + cl, mask=mask_c, other=0.0)
+    d_nx = tl.load(DELTA + cl, mask=mask_c, other=0.0)
+    b_nx = tl.load(BM + sl, mask=mask_s, other=0.0)
+    c_nx = tl.load(CM + sl, mask=mask_s, other=0.0)
     for t in range(L):
-        u = tl.load(U + cl + t, mask=mask_c, other=0.0).to(tl.float32)
-        d = tl.load(DELTA + cl + t, mask=mask_c, other=0.0).to(tl.float32)
-        bt = tl.load(BM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
-        ct = tl.load(CM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+        u, d = u_nx.to(tl.float32), d_nx.to(tl.float32)
+        bt, ct = b_nx.to(tl.float32), c_nx.to(tl.float32)
+        tn = tl.minimum(t + 1, L - 1)
+        u_nx = tl.load(U + cl + tn, mask=mask_c, other=0.0)
+        d_nx = tl.load(DELTA + cl + tn, mask=mask_c, other=0.0)
+        b_nx = tl.load(BM + sl + tn, mask=mask_s, other=0.0)
+        c_nx = tl.load(CM + sl + tn, mask=mask_s, other=0.0)
         h = tl.exp(d[:, None] * a) * h + (d * u)[:, None] * bt[None, :]
         tl.store(Y + cl + t, tl.sum(h * ct[None, :], axis=1), mask=mask_c)
         if STORE_STATES:
