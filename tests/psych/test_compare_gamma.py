@@ -106,6 +106,11 @@ def test_model_side_is_checked():
         compare_gamma(ReportedGamma(0.3, (0.2, 0.4)), human=curve)
     with pytest.raises(TypeError, match="fit result"):
         compare_gamma(0.43, human=curve)
+    ebb = psych.curves("ebbinghaus_1885")[0]
+    failed = fit_consolidation_curve(ebb.t, ebb.y, family="shifted_power", ci="wald")
+    assert not failed.converged  # s runs to its bound: the data favour the pure power law
+    with pytest.raises(ValueError, match="did not converge"):
+        compare_gamma(failed, human=curve)
     batch = fit_consolidation_curve(T, np.stack([power_counts(0.3, 500, 12),
                                                  power_counts(0.4, 500, 13)]), n=500,
                                     family="power", ci="wald")
