@@ -76,7 +76,7 @@ def _loop_family(t, y, name, fit, n_boot, seed, out) -> int:
             pass
         calls += 1
         # identical resamples: same generator, same draws as cramcog's bootstrap
-        rng = np.random.default_rng([seed, _stable_hash(name)])
+        rng = np.random.default_rng([seed, _stable_hash(name), 1])
         mu_hat = fam.mean(t[None, :], p_hat[None, :])
         ystar = simulate(Problem(t[None, :], y[None, :]), mu_hat, k, n_boot, rng)[:, 0, :]
         est = np.full((n_boot, k), np.nan)

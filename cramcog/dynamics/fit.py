@@ -172,8 +172,8 @@ def _covariances(fam: Family, prob: Problem, res: LMResult):
 
 def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) -> FitResult:
     prob = Problem(curves.t, curves.y, curves.n)
-    rng = np.random.default_rng([cfg.seed, _stable_hash(fam.name)])
-    res = _fit_points(fam, prob, rng)
+    # Separate seeded streams: restarts never shift the bootstrap draws.
+    res = _fit_points(fam, prob, np.random.default_rng([cfg.seed, _stable_hash(fam.name), 0]))
     cov_t, cov_p = _covariances(fam, prob, res)
     est = fam.to_natural(res.theta)
     nb, k = est.shape
@@ -212,8 +212,9 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) ->
         sub = prob.take(ok)
         with np.errstate(all="ignore"):
             mu_hat = fam.mean(sub.t, est[ok])
-        bres = bootstrap_intervals(fam, sub, res.theta[ok], mu_hat, cfg.level, cfg.n_boot, rng,
-                                   cfg.bootstrap)
+        boot_rng = np.random.default_rng([cfg.seed, _stable_hash(fam.name), 1])
+        bres = bootstrap_intervals(fam, sub, res.theta[ok], mu_hat, cfg.level, cfg.n_boot,
+                                   boot_rng, cfg.bootstrap)
         low[ok], high[ok] = bres.low, bres.high
         draws = np.full((cfg.n_boot, nb, k), np.nan)
         okb = np.zeros((cfg.n_boot, nb), bool)

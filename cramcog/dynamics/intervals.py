@@ -45,14 +45,26 @@ BOOTSTRAP_KINDS = ("parametric", "nonparametric")
 
 
 def critical_value(likelihood: str, level: float, m: int, k: int) -> float:
-    """Critical value of the profile statistic (chi2_1 for binomial, F(1, m-k) for LS)."""
+    """Critical value of the profile statistic (chi2_1 for binomial, F(1, m-k) for LS).
+
+    Examples
+    --------
+    >>> round(critical_value("least_squares", 0.95, m=10, k=2), 3)  # F(1, 8)
+    5.318
+    """
     if likelihood == "binomial":
         return float(stats.chi2.ppf(level, 1))
     return float(stats.f.ppf(level, 1, m - k))
 
 
 def wald_quantile(likelihood: str, level: float, m: int, k: int) -> float:
-    """Two-sided quantile for Wald intervals: normal (binomial) or t with m - k df (LS)."""
+    """Two-sided quantile for Wald intervals: normal (binomial) or t with m - k df (LS).
+
+    Examples
+    --------
+    >>> round(wald_quantile("binomial", 0.95, 10, 2), 3), round(wald_quantile("ls", 0.95, 10, 2), 3)
+    (1.96, 2.306)
+    """
     if likelihood == "binomial":
         return float(stats.norm.ppf(0.5 + level / 2))
     return float(stats.t.ppf(0.5 + level / 2, m - k))
@@ -60,7 +72,13 @@ def wald_quantile(likelihood: str, level: float, m: int, k: int) -> float:
 
 def profile_statistic(likelihood: str, obj: np.ndarray, obj_hat: np.ndarray, m: int,
                       k: int) -> np.ndarray:
-    """The profile statistic (see module docstring) from objectives; >= 0 up to round-off."""
+    """The profile statistic (see module docstring) from objectives; >= 0 up to round-off.
+
+    Examples
+    --------
+    >>> float(profile_statistic("binomial", np.array(3.0), np.array(1.0), 10, 2)[()])
+    4.0
+    """
     if likelihood == "binomial":
         return 2.0 * (obj - obj_hat)
     return (obj - obj_hat) * (m - k) / np.maximum(obj_hat, 1e-300)
@@ -99,6 +117,18 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     Returns
     -------
     ProfileResult
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> from cramcog.dynamics.optimizer import Problem, levenberg_marquardt
+    >>> fam = FAMILIES["power"]
+    >>> t = np.geomspace(1, 64, 8)[None, :]
+    >>> prob = Problem(t, np.array([[42, 37, 30, 27, 22, 19, 17, 14]]) / 50, np.full((1, 8), 50))
+    >>> fit = levenberg_marquardt(fam, prob, fam.to_internal(fam.start(t, prob.y)))
+    >>> res = profile_intervals(fam, prob, fit.theta, fit.obj, np.linalg.inv(fit.hessian), 0.95)
+    >>> bool(res.low[0, 1] < fam.to_natural(fit.theta)[0, 1] < res.high[0, 1])
+    True
     """
     nb, k = theta_hat.shape
     m = prob.y.shape[1]
@@ -224,6 +254,14 @@ def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,
     """Bootstrap data sets: (n_boot, B, m) responses (proportions for the binomial likelihood).
 
     See the module docstring for what ``parametric`` and ``nonparametric`` draw.
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.optimizer import Problem
+    >>> prob = Problem(np.array([[1.0, 2, 4]]), np.array([[0.8, 0.6, 0.5]]), np.full((1, 3), 20))
+    >>> ys = simulate(prob, np.array([[0.8, 0.6, 0.5]]), 2, 5, np.random.default_rng(0))
+    >>> ys.shape, bool(((ys * 20) % 1 == 0).all())
+    ((5, 1, 3), True)
     """
     if kind not in BOOTSTRAP_KINDS:
         raise ValueError(f"bootstrap={kind!r}; use one of {BOOTSTRAP_KINDS}")
@@ -257,7 +295,21 @@ class BootstrapResult:
 def bootstrap_intervals(family: Family, prob: Problem, theta_hat: np.ndarray,
                         mu_hat: np.ndarray, level: float, n_boot: int, rng: np.random.Generator,
                         kind: str = "parametric") -> BootstrapResult:
-    """Percentile bootstrap intervals for B curves: every replicate fitted in one batch."""
+    """Percentile bootstrap intervals for B curves: every replicate fitted in one batch.
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> from cramcog.dynamics.optimizer import Problem
+    >>> fam = FAMILIES["exponential"]
+    >>> t = np.arange(1.0, 9.0)[None, :]
+    >>> prob = Problem(t, 0.9 * np.exp(-0.2 * t) + 0.01 * np.sin(7 * t))
+    >>> th = fam.to_internal(np.array([[0.9, 0.2]]))
+    >>> res = bootstrap_intervals(fam, prob, th, fam.mean(t, np.array([[0.9, 0.2]])), 0.95, 200,
+    ...                           np.random.default_rng(0))
+    >>> res.draws.shape, bool(res.low[0, 1] < 0.2 < res.high[0, 1])
+    ((200, 1, 2), True)
+    """
     nb, k = theta_hat.shape
     m = prob.y.shape[1]
     ystar = simulate(prob, mu_hat, k, n_boot, rng, kind)                  # (R, B, m)

@@ -130,7 +130,17 @@ class LMResult:
 
 
 def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
-    """mu (B, m), g (B, k), H (B, k, k) at internal parameters ``theta`` for curves ``idx``."""
+    """mu (B, m), g (B, k), H (B, k, k) at internal parameters ``theta`` for curves ``idx``.
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> fam = FAMILIES["power"]
+    >>> t = np.array([[1.0, 2.0, 4.0]])
+    >>> mu, g, h = gauss_newton_terms(fam, Problem(t, t ** -0.5), np.array([[0.0, 0.5]]))
+    >>> np.allclose(g, 0), h.shape
+    (True, (1, 2, 2))
+    """
     p = family.to_natural(theta)
     t = prob.t_of(idx)
     with np.errstate(all="ignore"):
