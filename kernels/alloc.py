@@ -30,9 +30,13 @@ def poison_allocations(enabled: bool = True):
         _poison[0] = previous
 
 
-def empty(shape, dtype, device):
-    """torch.empty, or NaN-filled (integers: -1) while :func:`poison_allocations` is on."""
-    if not _poison[0]:
-        return torch.empty(shape, dtype=dtype, device=device)
-    fill = float("nan") if dtype.is_floating_point else -1
-    return torch.full(shape, fill, dtype=dtype, device=device)
+def empty(shape, dtype, device, strides=None):
+    """torch.empty (torch.empty_strided when ``strides`` is given), NaN-filled (integers: -1)
+    while :func:`poison_allocations` is on."""
+    if strides is None:
+        out = torch.empty(shape, dtype=dtype, device=device)
+    else:
+        out = torch.empty_strided(shape, strides, dtype=dtype, device=device)
+    if _poison[0]:
+        out.fill_(float("nan") if dtype.is_floating_point else -1)
+    return out

@@ -280,7 +280,10 @@ class _RoutedAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, batch_idx, pos, window, scale, num_splits):
         M, H, Dh = q.shape
         B, N = k.shape[:2]
-        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+        q = q.contiguous()
+        if k.stride(-1) != 1 or v.stride() != k.stride():
+            # one set of strides serves k, v, dk, dv; views such as kv.unbind(2) need no copy
+            k, v = k.contiguous(), v.contiguous()
         block_m, block_n, block_d = _block_sizes(M, B, Dh)
         tab = _query_block_table(batch_idx, B, block_m)
         n_prog = tab[0].numel()
@@ -326,8 +329,8 @@ class _RoutedAttention(torch.autograd.Function):
             HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
         dq = dq_buf[0] if splits == 1 else dq_buf.sum(0).to(q.dtype)
         q_lo, q_hi, n_kb = _key_block_query_ranges(batch_idx, pos, B, N, block_n, window)
-        dk = empty(k.shape, k.dtype, k.device)
-        dv = empty(v.shape, v.dtype, v.device)
+        dk = empty(k.shape, k.dtype, k.device, strides=k.stride())    # same layout as k
+        dv = empty(v.shape, v.dtype, v.device, strides=k.stride())
         _bwd_dkdv_kernel[(B * n_kb, H)](
             q, k, v, do, pos, lse, delta, q_lo, q_hi, dk, dv,
             q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2), lse.stride(0),

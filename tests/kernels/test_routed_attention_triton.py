@@ -84,3 +84,21 @@ def test_triton_on_cpu_needs_the_interpreter(monkeypatch):
 def test_poisoned_allocations_are_on():
     # the autouse fixture must make kernel buffers NaN, or the poison checks prove nothing
     assert empty((3,), torch.float32, "cpu").isnan().all()
+
+
+def test_strided_key_value_views_need_no_copy():
+    # the model makes k, v as kv.view(B, N, 2, H, Dh).unbind(2): strided views of one tensor
+    (q, _, _, batch_idx, pos), g = _case(2, 21, 2, 16, 0.3, seed=8)
+    kv = torch.randn(2, 21, 2, 2, 16, generator=g).to(TRITON_DEVICE).requires_grad_()
+    k, v = kv.unbind(2)
+    assert not k.is_contiguous()
+    args = (q.to(TRITON_DEVICE).requires_grad_(), k, v, batch_idx.to(TRITON_DEVICE),
+            pos.to(TRITON_DEVICE))
+    out = _triton(num_splits=2)(*args, window=9)
+    ref_args = [t.detach().cpu().double().requires_grad_() for t in (args[0], kv)]
+    expected = routed_attention_ref(ref_args[0], *ref_args[1].unbind(2), batch_idx, pos, 9)
+    assert rel_err(out, expected) < 2e-5
+    cot = torch.randn(out.shape, generator=g)
+    for a, e in zip(torch.autograd.grad(out, (args[0], kv), cot.to(TRITON_DEVICE)),
+                    torch.autograd.grad(expected, ref_args, cot.double())):
+        assert rel_err(a, e) < 2e-5
