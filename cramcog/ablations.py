@@ -533,6 +533,9 @@ def run_grid(grid: AblationGrid, out_dir: str | os.PathLike, *, run_fn: RunFn | 
         except BaseException:
             for fut in futures:  # interrupted: stop what has not started; finished cells stay
                 fut.cancel()
+            if own:  # do not wait for running cells (minutes): a re-run redoes only them
+                executor.shutdown(wait=False, cancel_futures=True)
+                own = False
             raise
     finally:
         if own:

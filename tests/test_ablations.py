@@ -112,11 +112,16 @@ def test_process_pool_default_record(tmp_path):
     assert json.loads(on_disk.attrs["config_json"])["seeds"] == [0, 1]
 
 
-def test_interrupted_grid_resumes_only_missing_cells(tmp_path):
+@pytest.mark.parametrize("own_pool", [False, True])
+def test_interrupted_grid_resumes_only_missing_cells(tmp_path, own_pool):
     # a Ctrl-C while the last cell runs (one worker: cells run in grid order)
     grid = small_grid(variants={"slow": {"rate": 0.05}, "fast": {"rate": 0.3, "interrupt": 1}})
-    with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
-        run_grid(grid, tmp_path, run_fn=cheap_run, executor=pool, progress=False)
+    if own_pool:  # run_grid's own process pool, shut down without waiting
+        with pytest.raises(KeyboardInterrupt):
+            run_grid(grid, tmp_path, run_fn=cheap_run, max_workers=1, progress=False)
+    else:
+        with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
+            run_grid(grid, tmp_path, run_fn=cheap_run, executor=pool, progress=False)
     partial = records.open(tmp_path / "g.nc")
     assert partial.status.values.tolist() == [["ok", "ok"], ["ok", "pending"]]
     assert np.isnan(partial.attention_fraction.sel(variant="fast", seed=1)).all()
