@@ -75,3 +75,26 @@ def test_fit_errors_are_one_clear_line(counts_csv, tmp_path, capsys):
     bad.write_text("t,y\n1,0.5\n2,0.4\n")
     assert main(["fit", str(bad), "--out", str(tmp_path)]) == 2
     assert "at least 3" in capsys.readouterr().err
+
+
+def test_one_family_failing_numerically_does_not_lose_the_others(monkeypatch):
+    import cramcog.dynamics as dynamics
+    from cramcog.commands.fit import fit_families
+
+    real = dynamics.fit_consolidation_curve
+
+    def flaky(t, y, n=None, family="power", **kwargs):
+        if family in ("all", "power+c") or (isinstance(family, list) and "power+c" in family):
+            raise np.linalg.LinAlgError("Singular matrix")
+        return real(t, y, n=n, family=family, **kwargs)
+
+    monkeypatch.setattr(dynamics, "fit_consolidation_curve", flaky)
+    y = 0.8 * T ** -0.3
+    fits, failed = fit_families(T, y + np.array([.01, -.01, .005, 0, -.005, .01]), None, "all",
+                                ci="wald")
+    assert list(failed) == ["power+c"] and "Singular" in failed["power+c"]
+    assert "power" in fits and "exponential" in fits and fits.best.family != "power+c"
+    fits, failed = fit_families(T, y + 0.01, None, ["power", "power+c"], ci="wald")
+    assert list(fits) == ["power"] and list(failed) == ["power+c"]
+    with pytest.raises(ValueError, match="failed numerically"):
+        fit_families(T, y, None, "power+c", ci="wald")
