@@ -307,6 +307,23 @@ def plot_human_curves(human: HumanFits, config: ReproduceConfig):
     return fig
 
 
+def published_exponents() -> list[dict]:
+    """Rows of the bundled published_constants table that give a numeric decay exponent."""
+    from cramcog import psych
+
+    table = psych.table("published_constants")
+    out = []
+    for row in table.to_dict(orient="records"):
+        try:
+            float(row["value"])
+        except (TypeError, ValueError):
+            continue  # NOT OBTAINED, or a form rather than a number
+        if row["parameter"] in ("k", "c"):  # Ebbinghaus's log-formula constants: no exponent
+            continue
+        out.append(row)
+    return out
+
+
 def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptions: list[str],
                   model_label: str) -> None:
     """summary.json (machine-readable) and summary.md (for people)."""
@@ -321,6 +338,7 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
         "assumptions": assumptions,
         "config": _config_dict(config),
         "best_family_by_aic": best,
+        "published_exponents": published_exponents(),
         "failed_fits": human.failed,
         "verdicts": {f: table[table.family == f]["verdict"].value_counts().to_dict()
                      for f in dict.fromkeys(table.family)},
@@ -352,6 +370,12 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
             lines += ["## Not compared (no usable fit)", ""]
             lines += [f"- {r.source}/{r.series} ({r.family}): {r.note}".replace("/ (", " (")
                       for r in missing.itertuples()] + [""]
+        lines += ["## Published exponents, for context only", "",
+                  "Not fitted here and comparable only within the same form "
+                  "(`cramcog data show published_constants`):", ""]
+        lines += [f"- {r['model_or_study']}: {r['parameter']} = {r['value']} in "
+                  f"{r['functional_form']} ({r['reliability']})" for r in published_exponents()]
+        lines += [""]
         lines += ["Caveats: averaged curves can look like power laws even when each individual "
                   "forgets exponentially (Anderson & Tweney 1997); exponents depend on the "
                   "measure (savings, recall, recognition), chance level and form; see each data "

@@ -37,6 +37,8 @@ def test_reproduce_writes_a_run_folder_and_prints_it(tmp_path, capsys):
     assert sum(summary["verdicts"]["power"].values()) == 9
     text = (out / "summary.md").read_text()
     assert "Assumptions" in text and "ebbinghaus_1885" in text
+    assert "FSRS-6: w20 (default) = 0.1542" in text  # published exponents, for context
+    assert [r["value"] for r in summary["published_exponents"]] == ["-1", "-0.5", "0.1542", "0.5"]
     for png in ("forgetting_curves.png", "gamma_forest.png"):
         assert (out / png).stat().st_size > 20_000
 
