@@ -44,54 +44,49 @@ def run_cramcog(t, y, n_boot: int, seed: int):
 def run_curve_fit_loop(t, y, fits, n_boot: int, seed: int):
     """The same bootstrap as a loop of curve_fit calls; returns {family: (low, high) of gamma
     or of the first parameter}, and the number of calls."""
-    from scipy.optimize import curve_fit
-
-    from cramcog.dynamics.intervals import simulate
-    from cramcog.dynamics.optimizer import Problem
-
     out, calls = {}, 0
-    with np.errstate(all="ignore"):  # curve_fit explores negative shifts etc.; NaN is handled
+    # curve_fit explores negative shifts etc.; warnings are silenced once, outside the loop.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         for name, fit in fits.items():
-            calls += _loop_family(t, y, name, fit, n_boot, seed, out)
+            out[name], n_calls = _loop_family(t, y, name, fit, n_boot, seed)
+            calls += n_calls
     return out, calls
 
 
-def _loop_family(t, y, name, fit, n_boot, seed, out) -> int:
+def _loop_family(t, y, name, fit, n_boot, seed):
+    """One family: a point fit, then one curve_fit call per bootstrap resample."""
     from scipy.optimize import curve_fit
 
     from cramcog.dynamics.intervals import simulate
     from cramcog.dynamics.optimizer import Problem
 
-    calls = 0
-    if True:
-        fam = fit.spec
-        k = fam.n_params
-        p_hat = fit.estimates[0]
-        # point fit too, as cramcog does it
-        f1 = (lambda tt, *p, fam=fam: fam.mean(tt[None, :], np.array(p)[None, :])[0])
-        j1 = (lambda tt, *p, fam=fam: fam.jacobian(tt[None, :], np.array(p)[None, :])[0])
+    fam = fit.spec
+    k = fam.n_params
+    p_hat = fit.estimates[0]
+
+    def mean(tt, *p):
+        return fam.mean(tt[None, :], np.array(p)[None, :])[0]
+
+    def jac(tt, *p):
+        return fam.jacobian(tt[None, :], np.array(p)[None, :])[0]
+
+    try:  # the point fit too, as cramcog does it
+        curve_fit(mean, t, y, p0=p_hat, jac=jac, maxfev=2000)
+    except RuntimeError:
+        pass
+    # identical resamples: the same seeded stream and draws as cramcog's bootstrap
+    rng = np.random.default_rng([seed, _stable_hash(name), 1])
+    mu_hat = fam.mean(t[None, :], p_hat[None, :])
+    ystar = simulate(Problem(t[None, :], y[None, :]), mu_hat, k, n_boot, rng)[:, 0, :]
+    est = np.full((n_boot, k), np.nan)
+    for r in range(n_boot):
         try:
-            curve_fit(f1, t, y, p0=p_hat, jac=j1, maxfev=2000)
-        except RuntimeError:
-            pass
-        calls += 1
-        # identical resamples: same generator, same draws as cramcog's bootstrap
-        rng = np.random.default_rng([seed, _stable_hash(name), 1])
-        mu_hat = fam.mean(t[None, :], p_hat[None, :])
-        ystar = simulate(Problem(t[None, :], y[None, :]), mu_hat, k, n_boot, rng)[:, 0, :]
-        est = np.full((n_boot, k), np.nan)
-        for r in range(n_boot):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    popt, _ = curve_fit(f1, t, ystar[r], p0=p_hat, jac=j1, maxfev=2000)
-                est[r] = popt
-            except (RuntimeError, ValueError):
-                pass
-            calls += 1
-        j = fam.param_names.index("gamma") if "gamma" in fam.param_names else 0
-        out[name] = tuple(np.nanquantile(est[:, j], [0.025, 0.975]))
-    return calls
+            est[r], _ = curve_fit(mean, t, ystar[r], p0=p_hat, jac=jac, maxfev=2000)
+        except (RuntimeError, ValueError):
+            pass  # a failed replicate is left out, as cramcog leaves out unconverged ones
+    j = fam.param_names.index("gamma") if "gamma" in fam.param_names else 0
+    return tuple(np.nanquantile(est[:, j], [0.025, 0.975])), n_boot + 1
 
 
 def _stable_hash(name: str) -> int:

@@ -186,7 +186,8 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) ->
     ok = np.flatnonzero(conv)
     if cfg.ci == "wald":
         q = wald_quantile(curves.likelihood, cfg.level, curves.n_points, k)
-        sd = np.sqrt(np.diagonal(cov_p, axis1=1, axis2=2))
+        var = np.diagonal(cov_p, axis1=1, axis2=2)
+        sd = np.sqrt(np.where(var >= 0, var, np.nan))  # a failed fit's covariance may be junk
         low, high = est - q * sd, est + q * sd
     elif cfg.ci == "profile" and ok.size:
         prof = profile_intervals(fam, prob.take(ok), res.theta[ok], res.obj[ok], cov_t[ok],

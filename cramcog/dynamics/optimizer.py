@@ -148,8 +148,9 @@ def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=sli
         jac = family.jacobian(t, p) * family.dnatural(theta)[:, None, :]  # (B, m, k)
         w = prob.weights(mu, idx)                                     # (B, m)
         r = prob.y[idx] - mu
-        g = -np.einsum("bmk,bm->bk", jac, w * r)
-        h = np.einsum("bmk,bml->bkl", jac * w[..., None], jac)
+        jt = jac.transpose(0, 2, 1)                                   # (B, k, m)
+        g = -np.matmul(jt, (w * r)[..., None])[..., 0]                # (B, k)
+        h = np.matmul(jt * w[:, None, :], jac)                        # (B, k, k)
     return mu, g, h
 
 
@@ -206,37 +207,41 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     done = ~np.isfinite(obj)  # infeasible start: give up at once, flagged below
     eye = np.eye(k)
 
+    # Work on a compacted copy of the unfinished curves; compact again only when some finish,
+    # so per-iteration gathers of the data are avoided.
+    act = np.flatnonzero(~done)                      # global indices of the working set
+    sub = prob.take(act)
+    th, ob, lm, fx, sc = theta[act], obj[act], lam[act], fixed[act], scale[act]
     for _ in range(max_iter):
-        act = np.flatnonzero(~done)
         if act.size == 0:
             break
-        th = theta[act]
-        mu, g, h = gauss_newton_terms(family, prob, th, act)
-        fx = fixed[act]
+        mu, g, h = gauss_newton_terms(family, sub, th)
         bad = ~(np.isfinite(g).all(-1) & np.isfinite(h).all((-1, -2)))
         g = np.where(fx | bad[:, None], 0.0, g)
         h = np.where(bad[:, None, None], eye, h)
         h = np.where(fx[:, :, None] | fx[:, None, :], 0.0, h) + fx[:, :, None] * eye
         d = np.diagonal(h, axis1=1, axis2=2)
         dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
-        a = h + (lam[act, None] * dscale)[:, :, None] * eye
-        step = -_solve(a, g)                                             # (A, k)
+        step = -_solve(h + (lm[:, None] * dscale)[:, :, None] * eye, g)          # (A, k)
         cand = th + step
         with np.errstate(all="ignore"):
-            mu_c = family.mean(prob.t_of(act), family.to_natural(cand))
-            obj_c = prob.objective(mu_c, act)
+            obj_c = sub.objective(family.mean(sub.t, family.to_natural(cand)))
         obj_c = np.where(np.isfinite(obj_c), obj_c, np.inf)
-        old = obj[act]
-        accept = (obj_c <= old) & ~bad
-        theta[act] = np.where(accept[:, None], cand, th)
-        obj[act] = np.where(accept, obj_c, old)
-        lam[act] = np.where(accept, np.maximum(lam[act] * 0.3, 1e-12), lam[act] * 8.0)
-        n_iter[act] += 1
+        accept = (obj_c <= ob) & ~bad
         # |change| tiny: an accepted step that barely helps, or a rejected one that only lost
         # to round-off (we sit at the optimum), both end the curve's iterations.
-        small = np.abs(old - obj_c) <= ftol * (old + scale[act])
-        stalled = lam[act] > 1e12
-        done[act] = small | stalled | bad
+        finished = (np.abs(ob - obj_c) <= ftol * (ob + sc)) | bad
+        th = np.where(accept[:, None], cand, th)
+        ob = np.where(accept, obj_c, ob)
+        lm = np.where(accept, np.maximum(lm * 0.3, 1e-12), lm * 8.0)
+        n_iter[act] += 1
+        finished |= lm > 1e12                        # stalled: no step helps any more
+        if finished.any():
+            theta[act], obj[act], lam[act] = th, ob, lm
+            keep = np.flatnonzero(~finished)
+            act, sub = act[keep], sub.take(keep)
+            th, ob, lm, fx, sc = th[keep], ob[keep], lm[keep], fx[keep], sc[keep]
+    theta[act], obj[act] = th, ob
 
     # Final checks, on every curve: gradient (Newton decrement), Hessian, bounds, feasibility.
     mu, g, h = gauss_newton_terms(family, prob, theta)

@@ -378,7 +378,8 @@ class FitSet(Mapping):
         try:
             return self._fits[name]
         except KeyError:
-            raise KeyError(f"{name!r} was not fitted; fitted families: {list(self._fits)}") from None
+            raise KeyError(f"{name!r} was not fitted; fitted families: "
+                           f"{list(self._fits)}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._fits)
