@@ -296,7 +296,8 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
     missing = [f"{col!r} ({role})" for role, col in wanted.items() if col not in df.columns]
     if missing:
         raise ValueError(f"{path.name}: column {', '.join(missing)} not found; the file has "
-                         f"columns {builtins.list(map(str, df.columns))} (name them with --t/--y/--n "
+                         f"columns {builtins.list(map(str, df.columns))} (name them with "
+                         "--t/--y/--n "
                          "or t=, y=, n=)")
     for col in [t, y, *([n] if n else [])]:
         if not pd.api.types.is_numeric_dtype(df[col]):
@@ -568,7 +569,8 @@ def refit_published(name: str, series: str | None = None, level: float = 0.95) -
         tau1 = pub.params["tau1"]
         names, p0 = ["a1", "a2", "T2", "a3"], [0.5, 0.3, pub.params["T2"], 0.1]
         model = lambda p: _double_exponential(t, p[0], p[1], p[2], p[3], tau1=tau1)  # noqa: E731
-        fixed = lambda q: _double_exponential(t, q[0], q[1], pub.params["T2"], q[2], tau1=tau1)  # noqa: E731
+        t2 = pub.params["T2"]
+        fixed = lambda q: _double_exponential(t, q[0], q[1], t2, q[2], tau1=tau1)  # noqa: E731
         free0 = [0.5, 0.3, 0.1]
     res = least_squares(lambda p: (model(p) - y) / se, p0, method="lm")
     if not res.success:

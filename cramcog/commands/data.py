@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         if args.csv:
             print(df.to_csv(index=False), end="")
             return 0
-        wrap = lambda text: textwrap.fill(str(text), width=100, subsequent_indent="    ")  # noqa: E731
+        def wrap(text):
+            return textwrap.fill(str(text), width=100, subsequent_indent="    ")
         print(f"{meta['name']}: {meta['title']}")
         for key in ("citation", "source_read", "reliability", "how_obtained", "curve_notes"):
             if meta.get(key):

@@ -66,7 +66,8 @@ class ReproduceConfig:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "reproduce", help="the main job: fit and compare the bundled human data, write a run folder",
+        "reproduce",
+        help="the main job: fit and compare the bundled human data, write a run folder",
         description="Fits every curve family to the bundled human forgetting curves, compares "
                     "gamma with the model's (for now: the CRAM paper's reported gamma), writes "
                     "records, figures and a summary to runs/<timestamp>-reproduce/ and prints "

@@ -62,7 +62,8 @@ def test_values_are_the_transcribed_ones():
     np.testing.assert_allclose(ebb.x.values, [0.33, 1, 8.8, 24, 48, 144, 744])
     md = psych.load("murre_dros_2015")
     assert float(md.y.sel(series="Dros", delay=31.0)) == pytest.approx(0.041)
-    assert float(md.y.sel(series="Mack").sel(delay=1 / 72, method="nearest")) == pytest.approx(0.544)
+    mack = md.y.sel(series="Mack").sel(delay=1 / 72, method="nearest")
+    assert float(mack) == pytest.approx(0.544)
     mmj = psych.load("meeter_murre_janssen_2005")
     assert int(mmj.n.sum()) == 242695  # all trials of Experiment 1
     assert mmj.x.dims == ("question_type", "delay")  # mean question age differs by type
