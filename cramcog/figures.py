@@ -215,14 +215,17 @@ class PhaseTransition:
 
 
 def detect_phase_transition(step: Sequence, attention: Sequence,
-                            smooth: int | None = None) -> PhaseTransition | None:
-    """The step of the steepest fall of (smoothed) log attention; None if attention never falls.
+                            smooth: int | None = None, min_fall: float = 2.0
+                            ) -> PhaseTransition | None:
+    """The step of the steepest fall of (smoothed) log attention; None if attention never falls
+    by at least ``min_fall`` times from its smoothed peak (noise on a flat curve is no transition).
 
     The attention fraction is logged, smoothed by a centred running mean over ``smooth`` points
     (default: max(3, n // 15), odd) to keep single noisy steps from winning, and differentiated
     per optimizer step (``numpy.gradient`` on the step coordinate, so uneven logging is fine). The
     transition is the step of the most negative slope, searched AFTER the smoothed peak (a fall
-    before the peak is a warm-up artefact, not consolidation).
+    before the peak is a warm-up artefact, not consolidation). ``min_fall`` (>= 1) is the least
+    fall from the smoothed peak that counts as a transition.
 
     Examples
     --------
@@ -241,6 +244,8 @@ def detect_phase_transition(step: Sequence, attention: Sequence,
     step, a = step[ok], a[ok]
     if a.size < 3:
         return None
+    if not (isinstance(min_fall, (int, float)) and min_fall >= 1):
+        raise ValueError(f"min_fall must be a number >= 1, got {min_fall!r}")
     w = smooth if smooth is not None else max(3, a.size // 15)
     if not isinstance(w, (int, np.integer)) or w < 1:
         raise ValueError(f"smooth must be a positive int (points), got {smooth!r}")
@@ -254,7 +259,8 @@ def detect_phase_transition(step: Sequence, attention: Sequence,
         return None
     slope = np.gradient(smooth_log, step)
     i = peak + int(np.argmin(slope[peak:]))
-    if slope[i] >= 0:
+    fall = float(np.exp(smooth_log[peak] - smooth_log[peak:].min()))
+    if slope[i] >= 0 or fall < min_fall:
         return None
     return PhaseTransition(step=int(round(step[i])), slope=float(slope[i]),
                            peak_step=int(round(step[peak])),
@@ -370,15 +376,21 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> Path:
 
 
 def _loglog(ax, x: bool = True, y: bool = True) -> None:
-    """Log axes without minor tick labels (they collide on short ranges)."""
-    from matplotlib.ticker import NullFormatter
+    """Log axes; minor tick labels only where the data span less than a decade (else they
+    collide), and then short ("0.954") rather than scientific."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    if x:
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    if y:
-        ax.set_yscale("log")
-        ax.yaxis.set_minor_formatter(NullFormatter())
+    short = FuncFormatter(lambda v, _: f"{v:.3g}")
+    for on, axis, set_scale, get_lim in ((x, ax.xaxis, ax.set_xscale, ax.get_xlim),
+                                         (y, ax.yaxis, ax.set_yscale, ax.get_ylim)):
+        if not on:
+            continue
+        set_scale("log")
+        lo, hi = get_lim()
+        narrow = lo > 0 and hi / lo < 10
+        axis.set_minor_formatter(short if narrow else NullFormatter())
+        if narrow:
+            axis.set_major_formatter(short)
 
 
 # ----------------------------------------------------------------------------- attention

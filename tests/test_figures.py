@@ -89,6 +89,10 @@ def test_phase_transition_found_and_absent():
     assert abs(pt.step - 2500) <= 50 and pt.slope < 0
     assert pt.fall_ratio == pytest.approx(30, rel=0.1)
     assert figures.detect_phase_transition(s, np.linspace(0.1, 0.5, s.size)) is None
+    noisy_flat = 0.9 * np.exp(np.random.default_rng(0).normal(0, 0.05, s.size))
+    assert figures.detect_phase_transition(s, noisy_flat) is None  # noise is no transition
+    with pytest.raises(ValueError, match="min_fall"):
+        figures.detect_phase_transition(s, np.exp(log_a), min_fall=0.5)
     with pytest.raises(ValueError, match="same length"):
         figures.detect_phase_transition(s, s[:-1])
 
