@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,7 +238,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) ->
 
 def _stable_hash(name: str) -> int:
     """A process-independent integer for a family name (Python's hash() is salted)."""
-    return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little") % (2 ** 31)
+    return zlib.crc32(name.encode())
 
 
 def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.95,

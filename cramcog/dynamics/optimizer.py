@@ -261,9 +261,9 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         # recall that the curve cannot reach from below): the likelihood is not smooth there.
         edge = finite & ((mu <= 1e-9) | (mu >= 1 - 1e-9)).any(-1)
         reason[edge & (reason == "")] = (
-            "fitted probability reached 0 or 1 at a data point (the binomial maximum lies on "
-            "the edge of [0, 1]; e.g. a point at ceiling: drop it, fit without n, or use a "
-            "family bounded by 1 such as actr)")
+            "fitted probability reached 0 or 1 at a data point: this family's binomial maximum "
+            "lies on the edge of [0, 1] (e.g. a point at 0% or 100%, or an asymptote below 0); "
+            "drop such points, fit without n, or use a family bounded to [0, 1] such as actr")
     hs = np.where(finite[:, None, None], h, eye)
     dg = np.sqrt(np.maximum(np.diagonal(hs, axis1=1, axis2=2), 1e-300))
     corr = hs / dg[:, :, None] / dg[:, None, :]                      # scale-free Hessian

@@ -403,6 +403,8 @@ class FitSet(Mapping):
     def table(self):
         """A tidy pandas DataFrame ranked by AIC (within each curve for a batched fit).
 
+        Converged fits come first, ranked by AIC; fits that failed follow (also by AIC).
+
         Columns: (batch dims,) family, formula, n_params, loglik, aic, delta_aic,
         akaike_weight, bic, gamma, gamma_low, gamma_high, converged, message. ``delta_aic``
         and Akaike weights use converged fits only (others get NaN); gamma columns are NaN for
@@ -438,7 +440,9 @@ class FitSet(Mapping):
         w = np.exp(-0.5 * df["delta_aic"])
         norm = w.groupby([df[k] for k in keys]).transform("sum") if keys else w.sum()
         df["akaike_weight"] = w / norm
-        df = df.sort_values(keys + ["aic"], na_position="last", kind="stable")
+        # Converged fits first (a failed fit never outranks a valid one), then by AIC.
+        df["_failed"] = ~df["converged"]
+        df = df.sort_values(keys + ["_failed", "aic"], na_position="last", kind="stable")
         cols = keys + ["family", "formula", "n_params", "loglik", "aic", "delta_aic",
                        "akaike_weight", "bic", "gamma", "gamma_low", "gamma_high", "converged",
                        "message"]

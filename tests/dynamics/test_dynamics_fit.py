@@ -78,7 +78,11 @@ def test_fitset_ranks_by_aic_and_picks_the_generating_family():
     fits = fit_consolidation_curve(T, k, n=n, family="all", ci="wald")
     assert isinstance(fits, FitSet) and set(fits) == set(FAMILIES)
     table = fits.table()
-    assert table["aic"].is_monotonic_increasing
+    ok = table[table["converged"]]
+    assert ok.index.tolist() == list(range(len(ok))), "converged fits are ranked first"
+    assert ok["aic"].is_monotonic_increasing
+    assert table[~table["converged"]]["aic"].is_monotonic_increasing
+    assert table[~table["converged"]]["delta_aic"].isna().all()
     assert table.loc[0, "delta_aic"] == 0.0
     assert table["akaike_weight"].sum() == pytest.approx(1.0)
     assert fits.best.family in ("exponential", "exponential+c")
