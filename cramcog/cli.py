@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `cramcog ... | head` closed the pipe: not an error
+        return 0
     except (ValueError, FileNotFoundError) as err:  # user errors: one clear line, no traceback
         print(f"cramcog {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -214,6 +214,9 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)  # mkstemp makes 0600 files; give the record the usual permissions
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4")
         os.replace(tmp, path)
