@@ -22,9 +22,14 @@ TARGET = GPUTarget("cuda", 90, 32)
 FLOAT_SCALARS = {"qk_scale", "sm_scale", "dt"}
 
 
+def name_of(kernel):
+    fn = kernel.fn if isinstance(kernel, triton.runtime.Autotuner) else kernel
+    return fn.fn.__name__
+
+
 def compile_kernel(kernel, pointers, constexprs, **options):
     """Compile an autotuned/jit kernel with the given pointer types; returns the asm dict."""
-    fn = getattr(kernel, "fn", kernel)
+    fn = kernel.fn if isinstance(kernel, triton.runtime.Autotuner) else kernel  # the JITFunction
     signature = {}
     for name in fn.arg_names:
         if name in constexprs:
@@ -42,11 +47,12 @@ def main(dtypes):
     for dt in dtypes:
         prec = "ieee" if dt == "fp32" else "tf32"
         ptr = {n: f"*{dt}" for n in ("Q", "K", "V", "DO", "DQ", "DK", "DV", "O")}
-        ptr.update(POS="*i64", TAB_B="*i32", TAB_QS="*i32", TAB_QE="*i32", QLO="*i32",
-                   QHI="*i32", LSE="*fp32", DELTA="*fp32")
+        ptr.update(POS="*i64", OFF="*i64", QLO="*i32", QHI="*i32", LSE="*fp32", DELTA="*fp32",
+                   O_PART="*fp32", LSE_PART="*fp32")
         c = dict(HAS_WINDOW=True, BLOCK_M=64, BLOCK_N=64, BLOCK_D=64, PREC=prec)
         jobs = [(attention._fwd_kernel, ptr, c), (attention._bwd_dq_kernel, ptr, c),
-                (attention._bwd_dkdv_kernel, ptr, c)]
+                (attention._bwd_dkdv_kernel, ptr, c),
+                (attention._merge_kernel, ptr, dict(BLOCK_S=4, BLOCK_D=64))]
         ptr = dict(U=f"*{dt}", GATE=f"*{dt}", W=f"*{dt}", H0=f"*{dt}", OUT="*fp32", HS="*fp32",
                    DOUT=f"*{dt}", DU="*fp32", DGATE="*fp32", DW_PART="*fp32", DH0="*fp32")
         jobs += [(ct_ode._ct_ode_fwd_kernel, ptr, dict(K=2, BLOCK=32)),
@@ -59,7 +65,7 @@ def main(dtypes):
         for kernel, pointers, constexprs in jobs:
             asm = compile_kernel(kernel, pointers, constexprs, num_warps=4, num_stages=2)
             assert "ptx" in asm and "cubin" in asm
-            print(f"compiled {kernel.fn.__name__} {dt} for sm_90", flush=True)
+            print(f"compiled {name_of(kernel)} {dt} for sm_90", flush=True)
 
 
 if __name__ == "__main__":
