@@ -14,7 +14,8 @@ Record kinds and their figures
   several training records together also give accuracy vs attention.
 - ``ablation`` (the same with leading ``variant, seed`` dims, from :mod:`cramcog.ablations`):
   attention over training per variant, accuracy vs attention (:func:`plot_accuracy_vs_attention`),
-  ablation panels (:func:`plot_ablation_panels`), gamma per variant and seed (:func:`plot_gammas`).
+  ablation panels (:func:`plot_ablation_panels`), gamma per variant and seed (:func:`plot_gammas`;
+  its sensitivity to the fit window: :func:`plot_gamma_windows`).
 - ``comparison`` (a :func:`cramcog.compare_gamma` table as a record, or the DataFrame itself):
   the gamma forest plot (:func:`plot_gamma_comparison`).
 - ``transfer``: attention reduction bars (:func:`plot_transfer`); schema in its docstring.
@@ -639,30 +640,72 @@ def plot_consolidation(data: Any, human: str | Sequence[str] | None = "all",
 
 # ----------------------------------------------------------------------------- gamma
 
-def gamma_frame(data: Any, window: ConsolidationWindow | None = None) -> pd.DataFrame:
-    """Power-law gamma of every run's consolidation curve: variant, seed, gamma, ci_low, ci_high.
+def gamma_frame(data: Any, window: ConsolidationWindow | Sequence[ConsolidationWindow] | None
+                = None) -> pd.DataFrame:
+    """Power-law gamma of every run's consolidation curve, for one fit window or several.
+
+    Columns: variant, seed, window_start, window_stop (as given: "peak" or a step; stop -1 = the
+    end), gamma, ci_low, ci_high, converged, message. A curve that cannot be fitted (e.g. the
+    constant attention of a dense baseline) gets NaN and the reason in ``message``, never a
+    number. Several windows give the sensitivity of gamma to the fit window.
 
     Examples
     --------
     >>> from cramcog.ablations import demo_run
-    >>> gamma_frame(demo_run({"rate": 0.1, "steps": 30, "seed": 0})).columns.tolist()[:3]
-    ['variant', 'seed', 'gamma']
+    >>> run = demo_run({"rate": 0.1, "steps": 30, "seed": 0})
+    >>> gamma_frame(run).columns.tolist()[:3]
+    ['variant', 'seed', 'window_start']
+    >>> len(gamma_frame(run, [ConsolidationWindow(), ConsolidationWindow(start=100)]))
+    2
     """
+    if window is None or isinstance(window, ConsolidationWindow):
+        windows = [window or ConsolidationWindow()]
+    else:
+        windows = list(window)
+        if not windows or not all(isinstance(w, ConsolidationWindow) for w in windows):
+            raise TypeError("window must be a ConsolidationWindow or a non-empty list of them")
     rows = []
     for variant, seed, run in as_runs(data, what="gamma_frame"):
-        row = {"variant": variant, "seed": seed, "gamma": np.nan, "ci_low": np.nan,
-               "ci_high": np.nan, "converged": False, "message": ""}
-        try:
-            fit = fit_power(*consolidation_curve(run, window))
-        except ValueError as err:  # e.g. a dense baseline's constant attention: nothing to fit
-            row["message"] = str(err)
-        else:
-            lo, hi = fit.ci["gamma"]
-            row.update(gamma=float(fit.params["gamma"]), ci_low=float(lo), ci_high=float(hi),
-                       converged=bool(getattr(fit, "converged", True)),
-                       message=str(getattr(fit, "message", "")))
-        rows.append(row)
+        for win in windows:
+            row = {"variant": variant, "seed": seed, "window_start": str(win.start),
+                   "window_stop": -1 if win.stop is None else int(win.stop), "gamma": np.nan,
+                   "ci_low": np.nan, "ci_high": np.nan, "converged": False, "message": ""}
+            try:
+                fit = fit_power(*consolidation_curve(run, win))
+            except ValueError as err:  # e.g. a constant attention curve: nothing to fit
+                row["message"] = str(err)
+            else:
+                lo, hi = fit.ci["gamma"]
+                row.update(gamma=float(fit.params["gamma"]), ci_low=float(lo),
+                           ci_high=float(hi), converged=bool(getattr(fit, "converged", True)),
+                           message=str(getattr(fit, "message", "")))
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def plot_gamma_windows(data: Any, windows: Sequence[ConsolidationWindow]):
+    """Sensitivity of gamma to the fit window: gamma (95% interval) per window start, per variant.
+
+    Returns
+    -------
+    seaborn.FacetGrid
+    """
+    sns = _sns()
+    g = gamma_frame(data, windows).dropna(subset=["gamma"])
+    if g.empty:
+        raise FigureError("plot_gamma_windows: no run has a fittable curve in these windows")
+    g["window"] = [f"{a}..{'end' if b < 0 else b}" for a, b in zip(g.window_start,
+                                                                     g.window_stop)]
+    order = list(dict.fromkeys(f"{w.start}..{'end' if w.stop is None else w.stop}"
+                               for w in windows))
+    grid = sns.catplot(data=g, x="window", y="gamma", hue="variant", kind="point",
+                       order=[o for o in order if o in set(g.window)], errorbar=("pi", 100),
+                       dodge=0.3, height=3, aspect=1.4)
+    mu, sd = PAPER_GAMMA
+    for ax in grid.axes.flat:
+        ax.axhspan(mu - sd, mu + sd, color="tab:orange", alpha=0.2)
+    grid.set_axis_labels("fit window (steps)", "gamma (range over seeds)")
+    return grid
 
 
 def _forest(ax, labels, est, lo, hi, colors=None):

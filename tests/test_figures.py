@@ -272,3 +272,17 @@ def test_ablation_cells_become_run_records(tmp_path):
     assert run.cram.config["seed"] == seed and run.attrs["ablation_variant"] == variant
     again = records.open(records.save(run, tmp_path / "cell.nc"))
     assert figures.final_metrics(again).variant.iloc[0] == variant
+
+
+@needs_fit
+def test_gamma_window_sensitivity(tmp_path):
+    windows = [figures.ConsolidationWindow(), figures.ConsolidationWindow(start=50),
+               figures.ConsolidationWindow(start=100, stop=250)]
+    g = figures.gamma_frame(ablation(), windows)
+    assert len(g) == 5 * 3 and set(g.window_start) == {"peak", "50", "100"}
+    assert g.gamma.notna().all()
+    figures.save_figure(figures.plot_gamma_windows(ablation(), windows), tmp_path / "w.png")
+    with pytest.raises(ValueError, match="window start"):
+        figures.ConsolidationWindow(start="middle")
+    with pytest.raises(figures.FigureError, match="widen the window"):
+        figures.consolidation_curve(training(), figures.ConsolidationWindow(start=10_000))
