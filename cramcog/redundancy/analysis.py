@@ -126,7 +126,8 @@ def _n_sequences(sequences) -> int:
 
 def measure_redundancy(model, sequences, config: RedundancyConfig | None = None, *,
                        select=None, token_mask: Callable | None = None,
-                       forward: Callable | None = None, progress: Callable | None = None):
+                       extract: Callable | None = None, forward: Callable | None = None,
+                       progress: Callable | None = None):
     """Fit per-head and per-layer probes on a model's attention and score them on held-out text.
 
     Two streaming passes: (1) every sequence, sorted by its fold, into sufficient statistics;
@@ -144,6 +145,8 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
         Which modules are attention (regex on names or callable).
     token_mask : callable, optional
         ``(name, module, args, kwargs, output) -> bool (B, T)``: tokens that executed attention.
+    extract : callable, optional
+        Custom capture per module (see :class:`~cramcog.redundancy.hooks.AttentionCapture`).
     forward : callable, optional
         ``forward(model, batch)`` runs the model on one batch (default ``model(batch)``).
     progress : callable, optional
@@ -176,7 +179,7 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
     groups = split_groups(n_seq, config.heldout_fraction, config.n_folds, config.seed)
     heldout = config.n_folds
     capture = AttentionCapture(model, select=select, per_head=config.per_head,
-                               token_mask=token_mask)
+                               token_mask=token_mask, extract=extract)
     was_training = model.training
     model.eval()
     sites: list[_SiteState] = []
@@ -188,8 +191,8 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
         return heads + [slice(width, width + s.d_out)]          # last target = whole output
 
     def stacked_y(layer) -> torch.Tensor:
-        parts = [] if layer.heads is None else [layer.heads.reshape(layer.heads.shape[0], -1)]
-        return torch.cat(parts + [layer.out.reshape(layer.out.shape[0], -1)], 1)
+        parts = [] if layer.heads is None else [layer.heads.flatten(1)]
+        return torch.cat(parts + [layer.out.flatten(1)], 1)
 
     try:
         with torch.no_grad(), capture:
@@ -202,22 +205,33 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
                         for layer in layers:
                             H, Dh = (layer.heads.shape[1], layer.heads.shape[2]) \
                                 if layer.heads is not None else (0, 0)
-                            d_out = layer.out.reshape(layer.out.shape[0], -1).shape[1]
+                            d_out = layer.out.flatten(1).shape[1]
                             sites.append(_SiteState(layer.name, H, Dh, d_out, RidgeStats(
                                 layer.x.shape[1], H * Dh + d_out, config.n_folds + 1)))
                     for s, layer in zip(sites, layers):
                         s.stats.update(layer.x, stacked_y(layer), g)
             if progress:
                 progress(f"pass 1: {int(sum(float(s.stats.n.sum()) for s in sites[:1]))} tokens")
+            if not sites:
+                raise ValueError("no batch was run: the corpus has no sequences")
             for s in sites:
-                s.fit = fit_ridge_cv(s.stats, targets_of(s), heldout, config.alphas)
-                s.counts = np.zeros((len(s.fit.targets), len(ERROR_EDGES)), dtype=np.int64)
+                n_targets = len(targets_of(s))
+                s.counts = np.zeros((n_targets, len(ERROR_EDGES)), dtype=np.int64)
                 s.base_counts = np.zeros_like(s.counts)
+                if float(s.stats.n.min()) < 2:
+                    # e.g. a CRAM layer whose router sends (almost) no token to attention: no
+                    # operations to probe; reported as NaN with n_operations 0
+                    if progress:
+                        progress(f"{s.name}: too few executed tokens to fit a probe")
+                    continue
+                s.fit = fit_ridge_cv(s.stats, targets_of(s), heldout, config.alphas)
             # ---- pass 2: per-operation relative errors on the held-out sequences
             edges = torch.tensor(ERROR_EDGES[:-1], dtype=torch.float64)
             for batch in _batches(sequences, np.flatnonzero(groups == heldout), config.batch_size):
                 forward(model, batch)
                 for s, layer in zip(sites, capture.pop(min_position=config.min_position)):
+                    if s.fit is None:
+                        continue
                     y = stacked_y(layer)
                     for store, base in ((s.counts, False), (s.base_counts, True)):
                         rel = relative_errors(s.fit, layer.x, y, baseline=base)  # (N, n_targets)
@@ -267,6 +281,9 @@ def _to_record(sites, config: RedundancyConfig, records, n_seq: int, groups: np.
     layer_r2_ho, layer_r2_cv, layer_alpha = np.zeros(L), np.zeros(L), np.zeros(L)
     for i, s in enumerate(sites):
         h = s.n_heads
+        if s.fit is None:
+            layer_r2_ho[i] = layer_r2_cv[i] = layer_alpha[i] = np.nan
+            continue
         r2_ho[i, :h], r2_cv[i, :h], alpha[i, :h] = (s.fit.r2_heldout[:h], s.fit.r2_cv[:h],
                                                     s.fit.alpha[:h])
         counts[i, :h] = s.counts[:h]
@@ -275,19 +292,23 @@ def _to_record(sites, config: RedundancyConfig, records, n_seq: int, groups: np.
         layer_r2_ho[i], layer_r2_cv[i], layer_alpha[i] = (s.fit.r2_heldout[-1], s.fit.r2_cv[-1],
                                                           s.fit.alpha[-1])
     n_ops = counts.sum(-1)
-    frac = fraction_within(counts, config.tau)
+    with np.errstate(invalid="ignore"):
+        frac = fraction_within(counts, config.tau)
     frac[n_ops == 0] = np.nan
-    base_frac = fraction_within(base_counts, config.tau)
+    with np.errstate(invalid="ignore"):
+        base_frac = fraction_within(base_counts, config.tau)
     base_frac[n_ops == 0] = np.nan
-    layer_frac = fraction_within(layer_counts, config.tau)
+    with np.errstate(invalid="ignore"):
+        layer_frac = fraction_within(layer_counts, config.tau)
     heads_known = n_ops.sum() > 0
     headline = float(fraction_within(counts.sum((0, 1)), config.tau)) if heads_known else np.nan
     base_headline = float(fraction_within(base_counts.sum((0, 1)), config.tau)) \
         if heads_known else np.nan
-    layer_headline = float(fraction_within(layer_counts.sum(0), config.tau))
+    layer_headline = float(fraction_within(layer_counts.sum(0), config.tau)) \
+        if layer_counts.sum() else float("nan")
     stats_bytes = sum(s.stats.nbytes for s in sites)
-    n_train = int(sum(float(s.stats.n[:-1].sum()) for s in sites[:1]))
-    n_held = int(sum(float(s.stats.n[-1]) for s in sites[:1]))
+    n_train = int(max(float(s.stats.n[:-1].sum()) for s in sites))   # most of any site
+    n_held = int(max(float(s.stats.n[-1]) for s in sites))
     definition = HEADLINE_DEFINITION.format(min_position=config.min_position, tau=config.tau)
     r2_units = {"units": "1", "long_name": "held-out R^2 of the ridge probe (pooled over columns)"}
     ds = records.new_record(
@@ -303,6 +324,8 @@ def _to_record(sites, config: RedundancyConfig, records, n_seq: int, groups: np.
                 "units": "1", "long_name": f"share of held-out operations within {config.tau} "
                                            "when predicted by the training mean alone"}),
             "n_operations": (("layer", "head"), n_ops, {"units": "operations"}),
+            "n_fit_tokens": (("layer",), np.array([float(s.stats.n[:-1].sum()) for s in sites]),
+                             {"units": "tokens", "long_name": "tokens the probe was fitted on"}),
             "rel_error_counts": (("layer", "head", "error_bin"), counts, {
                 "units": "operations", "long_name": "held-out operations per relative-error bin "
                                                     "(bin upper edge in error_upper)"}),
@@ -334,7 +357,8 @@ def _to_record(sites, config: RedundancyConfig, records, n_seq: int, groups: np.
                 "token x layer x head context vectors", "token x layer attention outputs").replace(
                 "per-head", "per-layer"),
             "mean_r2_heldout": float(np.nanmean(r2_ho)) if heads_known else float("nan"),
-            "mean_layer_r2_heldout": float(np.mean(layer_r2_ho)),
+            "mean_layer_r2_heldout": float(np.nanmean(layer_r2_ho)) if np.isfinite(
+                layer_r2_ho).any() else float("nan"),
             "tau": config.tau,
             "n_sequences": n_seq,
             "n_heldout_sequences": int((groups == config.n_folds).sum()),

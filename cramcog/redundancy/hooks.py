@@ -219,6 +219,11 @@ class AttentionCapture:
     token_mask : callable, optional
         ``(name, module, args, kwargs, output) -> bool Tensor (B, T) or None``: which tokens
         actually executed this attention (e.g. CRAM's routed tokens); others are not counted.
+    extract : callable, optional
+        ``(name, module, args, kwargs, output) -> dict`` with ``x`` (B, T, D), ``out`` (B, T, Do),
+        ``heads`` (B, T, H, Dh) or None, and optionally ``mask`` (B, T): replaces the built-in
+        capture for modules whose attention is not a separate module or whose call signature is
+        special (see :mod:`cramcog.redundancy.cram`).
 
     Notes
     -----
@@ -227,10 +232,12 @@ class AttentionCapture:
     """
 
     def __init__(self, model: nn.Module, select=None, per_head: bool = True,
-                 token_mask: Callable | None = None):
+                 token_mask: Callable | None = None, extract: Callable | None = None):
         self.model = model
-        self.sites = [_plan_site(n, m, per_head) for n, m in find_attention_modules(model, select)]
+        self.sites = [_Site(n, m, "custom", 0) if extract else _plan_site(n, m, per_head)
+                      for n, m in find_attention_modules(model, select)]
         self.token_mask = token_mask
+        self.extract = extract
         self._handles: list = []
         self._store: dict[str, list] = {}
 
@@ -260,6 +267,17 @@ class AttentionCapture:
 
     def _make_hook(self, site: _Site):
         def hook(module, args, kwargs, output):
+            if site.kind == "custom":
+                got = self.extract(site.name, module, args, kwargs, output)
+                heads = got.get("heads")
+                mask = got.get("mask")
+                if self.token_mask is not None:
+                    extra = self.token_mask(site.name, module, args, kwargs, output)
+                    mask = extra if mask is None else mask & extra
+                self._store[site.name].append((
+                    got["x"].detach(), got["out"].detach(),
+                    None if heads is None else heads.detach(), mask))
+                return
             x = _first_tensor(args, kwargs, "input", site.name).detach()
             out = output[0] if isinstance(output, (tuple, list)) else output
             out = out.detach()

@@ -1,0 +1,172 @@
+"""Redundancy of CRAM's episodic attention and of the baselines, on SRCD sequences.
+
+The question: does consolidation remove the redundant retrievals that a Transformer keeps? CRAM
+runs attention only for the tokens its router sends to episodic memory, so the analysis counts:
+
+- ``executed`` (the default for CRAM and the routed baselines): an attention operation is a
+  (routed token, layer, head) context vector; un-routed tokens executed no attention and are not
+  operations at all (they appear in ``executed_fraction``, the share of token slots that ran
+  attention). The probe is fitted and scored on executed operations only.
+- ``counterfactual``: the same heads evaluated at EVERY token (the dense causal attention the
+  module would compute, which the model itself never runs for un-routed tokens). It answers
+  "would the skipped retrievals have been predictable?"; it is an analysis-only computation.
+- the dense Transformer baseline: every token attends, so executed = every token.
+
+``redundant_per_token`` = executed_fraction x predictable share: redundant attention operations
+per token slot, the number to compare across models (a model that skips every predictable
+retrieval has few, however predictable its remaining ones are).
+
+The probe input is what the attention reads: CRAM's ``z = RMSNorm(h)`` (the input of
+``EpisodicMemory``), the Transformer's ``norm1(x)``. Per-head context is recomputed from the
+module's own projections (dense causal attention with the module's window); for CRAM this equals
+the routed path's output at routed tokens (tested).
+
+Examples
+--------
+>>> from cramcog.redundancy.cram import ANALYSIS_MODES
+>>> ANALYSIS_MODES
+('executed', 'counterfactual')
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ANALYSIS_MODES = ("executed", "counterfactual")
+
+
+def _episodic_context(module, z):
+    """Per-head context (B, N, H, Dh) of an EpisodicMemory at every token (dense causal)."""
+    import torch.nn.functional as F
+
+    from cramcog.model.episodic import causal_window_mask
+
+    cfg = module.cfg
+    B, N, d = z.shape
+    H, Dh = cfg.n_heads, cfg.head_dim
+    q = module.q(z).view(B, N, H, Dh).transpose(1, 2)                 # (B, H, N, Dh)
+    k, v = module.kv(z).view(B, N, 2, H, Dh).unbind(2)                # (B, N, H, Dh) each
+    mask = causal_window_mask(N, cfg.window, z.device)
+    att = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2),
+                                         attn_mask=mask, is_causal=mask is None)
+    return att.transpose(1, 2)                                         # (B, N, H, Dh)
+
+
+def episodic_extractor(mode: str = "executed"):
+    """Capture function for ``EpisodicMemory`` modules (``forward(z, routed)``).
+
+    Examples
+    --------
+    >>> from cramcog.redundancy.cram import episodic_extractor
+    >>> callable(episodic_extractor("counterfactual"))
+    True
+    """
+    if mode not in ANALYSIS_MODES:
+        raise ValueError(f"mode must be one of {ANALYSIS_MODES}, got {mode!r}")
+
+    def extract(name, module, args, kwargs, output):
+        z = args[0] if args else kwargs["z"]
+        routed = args[1] if len(args) > 1 else kwargs["routed"]
+        ctx = _episodic_context(module, z)                             # (B, N, H, Dh)
+        B, N, H, Dh = ctx.shape
+        out = module.o(ctx.reshape(B, N, H * Dh))                      # r_E at every token
+        return {"x": z, "out": out, "heads": ctx,
+                "mask": routed.bool() if mode == "executed" else None}
+    return extract
+
+
+def transformer_block_extractor(name, module, args, kwargs, output):
+    """Capture function for the dense Transformer's ``Block`` (attention inline in the block)."""
+    import torch.nn.functional as F
+
+    from cramcog.model.episodic import causal_window_mask
+    from cramcog.model.transformer import rotary
+
+    x = args[0] if args else kwargs["x"]
+    cfg = module.cfg
+    B, N, d = x.shape
+    H, Dh = cfg.n_heads, cfg.head_dim
+    h = module.norm1(x)                                                # (B, N, d) attention input
+    q, k, v = module.qkv(h).view(B, N, 3, H, Dh).permute(2, 0, 3, 1, 4)  # (B, H, N, Dh)
+    mask = causal_window_mask(N, cfg.window, x.device)
+    att = F.scaled_dot_product_attention(rotary(q), rotary(k), v, attn_mask=mask,
+                                         is_causal=mask is None)       # (B, H, N, Dh)
+    ctx = att.transpose(1, 2)                                          # (B, N, H, Dh)
+    return {"x": h, "out": module.o(ctx.reshape(B, N, d)), "heads": ctx, "mask": None}
+
+
+def plan_for(model, mode: str = "executed") -> tuple:
+    """(select, extract, description) for a cramcog SRCD model (CRAM, a baseline, Transformer)."""
+    from cramcog.model.episodic import EpisodicMemory
+    from cramcog.model.transformer import Block, DenseTransformer
+
+    if isinstance(model, DenseTransformer):
+        return (lambda n, m: isinstance(m, Block), transformer_block_extractor,
+                "dense Transformer: every token attends")
+    if any(isinstance(m, EpisodicMemory) for m in model.modules()):
+        how = ("routed tokens only (un-routed tokens execute no attention and are not counted)"
+               if mode == "executed" else
+               "every token, counterfactual dense attention (analysis only)")
+        return (lambda n, m: isinstance(m, EpisodicMemory), episodic_extractor(mode), how)
+    raise ValueError(f"{type(model).__name__} has no EpisodicMemory and is not a DenseTransformer: "
+                     "use cramcog.redundancy.measure_redundancy with select=/extract= instead")
+
+
+def srcd_sequences(task, n_sequences: int, seed: int = 0, split: str = "val") -> dict:
+    """``n_sequences`` SRCD sequences as a dict of numpy arrays (for ``measure_redundancy``)."""
+    if n_sequences < 1:
+        raise ValueError(f"n_sequences must be >= 1, got {n_sequences}")
+    return task.sample(n_sequences, split=split, seed=seed).to_numpy()
+
+
+def measure_srcd_model(model, task, config=None, *, n_sequences: int = 64, mode: str = "executed",
+                       seed: int = 0, label: str = ""):
+    """Redundancy of one SRCD model's attention (see the module docstring for the counting).
+
+    Returns
+    -------
+    xarray.Dataset
+        A redundancy record plus ``executed_fraction(layer)`` and ``redundant_per_token(layer)``
+        and attrs ``mode``, ``counting``, ``model_label``.
+
+    Examples
+    --------
+    >>> from cramcog.configs import CRAMConfig
+    >>> from cramcog.model import CRAM
+    >>> from cramcog.tasks import SRCD, SRCDConfig
+    >>> from cramcog.redundancy.analysis import RedundancyConfig
+    >>> from cramcog.redundancy.cram import measure_srcd_model
+    >>> from cramcog.train import task_sizes
+    >>> task = SRCD(SRCDConfig(seq_len=64, n_patterns=16, seed=0))
+    >>> model = CRAM(CRAMConfig(d_model=16, n_heads=2, semantic_hidden=8), **task_sizes(task))
+    >>> ds = measure_srcd_model(model, task, RedundancyConfig(n_folds=3), n_sequences=24,
+    ...                         mode="counterfactual")
+    >>> float(ds.executed_fraction[0])
+    1.0
+    """
+    import torch
+
+    from cramcog.redundancy.analysis import RedundancyConfig, fraction_within, measure_redundancy
+
+    config = config or RedundancyConfig(seed=seed)
+    select, extract, counting = plan_for(model, mode)
+    seqs = srcd_sequences(task, n_sequences, seed=seed)
+    seq_len = int(seqs["kind"].shape[1])
+
+    def forward(m, batch):
+        batch = {k: (v.float() if v.dtype == torch.float64 else v) for k, v in batch.items()}
+        m(batch, sample=False)      # inference routing: argmax route, no replay
+
+    ds = measure_redundancy(model, seqs, config, select=select, extract=extract, forward=forward)
+    slots = ds.attrs["n_heldout_sequences"] * (seq_len - config.min_position)
+    ops = ds.layer_rel_error_counts.sum("error_bin").values
+    executed = ops / slots
+    pooled = fraction_within(ds.rel_error_counts.sum("head").values, config.tau)
+    ds["executed_fraction"] = (("layer",), executed, {
+        "units": "1", "long_name": "share of held-out token slots that executed attention"})
+    ds["redundant_per_token"] = (("layer",), executed * np.nan_to_num(pooled), {
+        "units": "operations per token per head", "long_name": "predictable executed head "
+                                                                "operations per token slot"})
+    ds.attrs.update({"mode": mode, "counting": counting, "model_label": label or
+                     type(model).__name__, "executed_fraction_mean": float(executed.mean()),
+                     "redundant_per_token_mean": float(np.mean(executed * np.nan_to_num(pooled)))})
+    return ds
