@@ -328,3 +328,26 @@ def test_learned_baselines_train_their_router(kind):
     loss.backward()
     grad = model.layers[0].router.proj.weight.grad
     assert grad is not None and grad.abs().sum() > 0
+
+
+# ----------------------------------------------------------------------------- real training
+
+def test_default_run_trains_the_real_model(tmp_path):
+    """The default run function on the tiny training config: real records combine into one."""
+    pytest.importorskip("torch")
+    from cramcog.ablations import resolve_config
+
+    base = resolve_config("tiny")
+    base.update(steps=2, eval_every=2, test_batches=0)
+    grid = AblationGrid(name="tiny", base=base, seeds=(0,),
+                        variants={"cram": {}, "no_consolidation": {"model.consolidation": False},
+                                  "bad_window": {"model.window": -3}})
+    with ThreadPoolExecutor(1) as pool:
+        res = run_grid(grid, tmp_path, executor=pool, progress=False, return_result=True)
+    ds = res.record
+    assert ds.status.sel(seed=0).values.tolist() == ["ok", "ok", "failed"]
+    assert "window" in res.failed[("bad_window", 0)]  # the config's own validation message
+    assert ds.attention_fraction.dims == ("variant", "seed", "step", "layer")
+    assert ds.attention_floor.sel(variant="cram", seed=0) > 0
+    cfg = json.loads(str(ds.cell_config_json.sel(variant="no_consolidation", seed=0).values))
+    assert cfg["model"]["consolidation"] is False and cfg["threads"] == 0
