@@ -605,18 +605,20 @@ def _sweep(name: str, key: str, values: Sequence, description: str, base, seeds)
 
 
 def _baselines(base, seeds) -> AblationGrid:
-    arch = KEYS["architecture"]
+    # model kinds other than cram/transformer are cramcog.model.baselines; none of them
+    # consolidates, so their config says so (no consolidation loss is computed for them)
+    arch, off = KEYS["architecture"], {KEYS["consolidation"]: False}
     return AblationGrid(
         name="baselines", base=base, seeds=seeds, description=(
             "CRAM against the baselines of issue 4 section 1, same task and budget"),
         variants={
             "cram": {},
-            "dense_transformer": {arch: "transformer"},
-            "static_hybrid": {arch: "static_hybrid"},
-            "seqboat_like": {arch: "seqboat_like"},
-            "mod_like": {arch: "mod_like"},
-            "working_only": {arch: "working_only"},
-            "no_consolidation": {KEYS["consolidation"]: False},
+            "dense_transformer": {arch: "transformer", **off},
+            "static_hybrid": {arch: "static_hybrid", **off},
+            "seqboat_like": {arch: "seqboat_like", **off},
+            "mod_like": {arch: "mod_like", **off},
+            "working_only": {arch: "working_only", **off},
+            "no_consolidation": off,
             "no_attention_cost": {KEYS["attention_cost"]: 0.0},
         })
 
