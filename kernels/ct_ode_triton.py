@@ -44,7 +44,7 @@ def _substep(h, w, u, c):
 @triton.jit
 def _ct_ode_fwd_kernel(U, GATE, W, H0, OUT, N, C, Cg, dt,
                        K: tl.constexpr, BLOCK: tl.constexpr):
-    b = tl.program_id(0)
+    b = tl.program_id(0).to(tl.int64)              # int64 offsets: B*N*C may pass 2^31
     grp = tl.program_id(1)
     offs = tl.arange(0, BLOCK)
     mask = offs < Cg
@@ -70,7 +70,7 @@ def _ct_ode_fwd_kernel(U, GATE, W, H0, OUT, N, C, Cg, dt,
 @triton.jit
 def _ct_ode_bwd_kernel(U, GATE, W, H0, HS, DOUT, DU, DGATE, DW_PART, DH0, N, C, Cg, dt,
                        K: tl.constexpr, BLOCK: tl.constexpr):
-    b = tl.program_id(0)
+    b = tl.program_id(0).to(tl.int64)              # int64 offsets: B*N*C may pass 2^31
     grp = tl.program_id(1)
     n_groups = tl.num_programs(1)
     offs = tl.arange(0, BLOCK)

@@ -18,6 +18,8 @@ Scores are in base 2 (exp2) with the softmax scale folded into log2(e).
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
@@ -112,7 +114,7 @@ def _fwd_kernel(Q, K, V, POS, OFF, B, O, LSE,
     m_i = tl.full([BLOCK_M], NEG_BIG, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
-    kv_base = b * skb + head * skh
+    kv_base = b.to(tl.int64) * skb + head * skh     # int64: B*N*H*Dh may pass 2^31
     for n0 in range(start, stop, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         mask_n = offs_n < stop
@@ -173,7 +175,7 @@ def _bwd_dq_kernel(Q, K, V, DO, POS, LSE, DELTA, OFF, B, DQ,
     stop = tl.minimum(start + per_split * BLOCK_N, hi)
 
     dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
-    kv_base = b * skb + head * skh
+    kv_base = b.to(tl.int64) * skb + head * skh     # int64: B*N*H*Dh may pass 2^31
     for n0 in range(start, stop, BLOCK_N):
         offs_n = n0 + tl.arange(0, BLOCK_N)
         mask_n = offs_n < stop
@@ -206,7 +208,7 @@ def _bwd_dkdv_kernel(Q, K, V, DO, POS, LSE, DELTA, QLO, QHI, DK, DV,
     mask_n = offs_n < N
     mask_d = offs_d < Dh
     nd = mask_n[:, None] & mask_d[None, :]
-    kv_off = b * skb + head * skh + offs_n[:, None] * skn + offs_d[None, :]
+    kv_off = b.to(tl.int64) * skb + head * skh + offs_n[:, None] * skn + offs_d[None, :]
     k = tl.load(K + kv_off, mask=nd, other=0.0)
     v = tl.load(V + kv_off, mask=nd, other=0.0)
     q_lo = tl.load(QLO + pid)                       # queries of sequence b that see this block
@@ -282,11 +284,16 @@ def _key_block_query_ranges(batch_idx, pos, B, N, block_n, window):
     return lo.to(torch.int32), torch.maximum(lo, hi).to(torch.int32), n_kb
 
 
+@functools.lru_cache(maxsize=None)
+def _sm_count(device_index):
+    return torch.cuda.get_device_properties(device_index).multi_processor_count
+
+
 def _num_splits(n_programs, N, block_n, device):
     """Split the key range when query blocks alone cannot fill the GPU."""
     if device.type != "cuda":
         return 1
-    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    sms = _sm_count(device.index if device.index is not None else torch.cuda.current_device())
     want = triton.cdiv(4 * sms, max(n_programs, 1))  # a few resident programs per SM
     return int(max(1, min(want, N // (4 * block_n), 16)))
 

@@ -35,7 +35,7 @@ def _configs():
 @triton.jit
 def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
                     STORE_STATES: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
-    b = tl.program_id(0)
+    b = tl.program_id(0).to(tl.int64)              # int64 offsets: B*C*L*S may pass 2^31
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     offs_s = tl.arange(0, BLOCK_S)
     mask_c = offs_c < C
@@ -69,7 +69,7 @@ def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
 @triton.jit
 def _ssm_bwd_kernel(U, DELTA, A, BM, CM, HS, DY, DU, DDELTA, DA_PART, DB_PART, DC_PART, C, L, S,
                     BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
-    b = tl.program_id(0)
+    b = tl.program_id(0).to(tl.int64)              # int64 offsets: B*C*L*S may pass 2^31
     cb = tl.program_id(1)
     n_cb = tl.num_programs(1)
     offs_c = cb * BLOCK_C + tl.arange(0, BLOCK_C)
