@@ -24,6 +24,12 @@ def _grid(t: np.ndarray, loglog: bool, positive: bool) -> np.ndarray:
     return np.linspace(lo, hi, 200)
 
 
+def _curve_name(fit, b: int) -> str:
+    """'subject=s1, layer=L0' for curve b of a batched fit."""
+    idx = np.unravel_index(b, fit.batch_shape)
+    return ", ".join(f"{d}={fit.batch_coords[d][i]}" for d, i in zip(fit.batch_dims, idx))
+
+
 def plot_fits(fits, ax=None, loglog: bool = False, band: bool = True, highlight: str | None = None,
               max_curves: int = 12):
     """Draw data and fitted curves of one or several FitResults that share their data.
@@ -70,12 +76,14 @@ def plot_fits(fits, ax=None, loglog: bool = False, band: bool = True, highlight:
             for b in range(shown):
                 color = colors[i] if shown == 1 else colors[b]
                 ok = bool(f.converged_flags[b])
-                label = None
-                if b == 0:
+                if shown == 1:
                     label = f.family + ("" if ok else " (not converged)")
+                elif i == 0:  # batched: one line per curve, named by its batch coordinates
+                    label = f"{f.family} {_curve_name(f, b)}" + ("" if ok else " (failed)")
+                else:
+                    label = None
                 ax.plot(grid, mu[b], color=color, lw=2.2 if bold else 1.2,
-                        ls="-" if ok else ":", label=label if shown == 1 or i == 0 else None,
-                        zorder=2)
+                        ls="-" if ok else ":", label=label, zorder=2)
             if band and bold and (len(fits) == 1 or f.family == highlight):
                 lo, hi = f.predict_band(grid)
                 lo, hi = np.atleast_2d(lo).reshape(-1, grid.size), np.atleast_2d(hi).reshape(

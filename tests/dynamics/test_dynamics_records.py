@@ -76,5 +76,7 @@ def test_plots_return_axes_on_agg():
     labels = [t.get_text() for t in ax3.get_legend().get_texts()]
     assert "power" in labels and "exponential" in labels
     batched = fit_consolidation_curve(T, np.stack([K, K - 3]), n=50, ci="none")
-    assert isinstance(batched.plot(), matplotlib.axes.Axes)
+    ax4 = batched.plot()
+    assert isinstance(ax4, matplotlib.axes.Axes)
+    assert "power curve=1" in [t.get_text() for t in ax4.get_legend().get_texts()]
     plt.close("all")
