@@ -42,7 +42,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 import torch.nn as nn
@@ -132,7 +131,9 @@ class SeqBoatLike(CRAM):
 
 
 def causal_topk_mask(score: torch.Tensor, capacity: float, window: int) -> torch.Tensor:
-    """Tokens whose score ranks in the top ``ceil(capacity * window)`` of the trailing window.
+    """Tokens whose score ranks in the top ``ceil(capacity * w_t)`` of their trailing window,
+    where ``w_t = min(t + 1, window)`` tokens compete (so the first tokens of a sequence are not
+    all selected just because they have few rivals).
 
     Args:
         score: (B, N) router scores.
@@ -148,13 +149,17 @@ def causal_topk_mask(score: torch.Tensor, capacity: float, window: int) -> torch
     >>> s = torch.tensor([[0.0, 5.0, 1.0, 9.0, 2.0, 3.0]])
     >>> causal_topk_mask(s, capacity=0.5, window=2).int().tolist()
     [[1, 1, 0, 1, 0, 1]]
+    >>> causal_topk_mask(torch.randn(4, 2048, generator=torch.Generator().manual_seed(0)),
+    ...                  capacity=0.05, window=128).float().mean().item() < 0.06
+    True
     """
     if not 0 < capacity <= 1:
         raise ValueError(f"capacity must be in (0, 1], got {capacity}")
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     B, N = score.shape
-    k = max(1, math.ceil(capacity * window))
+    rivals = torch.arange(1, N + 1, device=score.device).clamp(max=window)     # (N,) w_t
+    k = torch.ceil(capacity * rivals.to(score.dtype)).clamp(min=1)            # (N,)
     s = score.detach()
     padded = F.pad(s, (window - 1, 0), value=float("-inf"))                  # (B, N + W - 1)
     win = padded.unfold(-1, window, 1)                                       # (B, N, W)
