@@ -330,6 +330,64 @@ class FitResult:
         from cramcog.dynamics.plotting import plot_fits
         return plot_fits([self], ax=ax, loglog=loglog, band=band, max_curves=max_curves)
 
+    def sel(self, **coords) -> "FitResult":
+        """One curve of a batched fit, as an ordinary single-curve FitResult.
+
+        Parameters
+        ----------
+        **coords
+            One value per batch dim, e.g. ``sel(layer="L1")`` or ``sel(subject=3, seed=0)``
+            (values of ``batch_coords``).
+
+        Returns
+        -------
+        FitResult
+            Floats instead of arrays; usable wherever a single fit is (e.g. ``compare_gamma``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cramcog.dynamics import fit_consolidation_curve
+        >>> t = np.array([1, 2, 4, 8, 16.0])
+        >>> fit = fit_consolidation_curve(t, np.stack([t ** -0.3, t ** -0.6]), ci="none")
+        >>> round(fit.sel(curve=1).params["gamma"], 6)
+        0.6
+        """
+        if not self.batch_shape:
+            raise ValueError("sel() picks a curve of a batched fit; this fit has one curve")
+        missing = [d for d in self.batch_dims if d not in coords]
+        extra = [d for d in coords if d not in self.batch_dims]
+        if missing or extra:
+            raise ValueError(f"sel() needs exactly one value per batch dim {self.batch_dims}; "
+                             f"missing {missing}, unknown {extra}")
+        index = []
+        for d in self.batch_dims:
+            values = np.asarray(self.batch_coords[d])
+            hits = np.flatnonzero(values == coords[d])
+            if hits.size != 1:
+                raise ValueError(f"{d}={coords[d]!r} is not one of {values.tolist()}")
+            index.append(int(hits[0]))
+        b = int(np.ravel_multi_index(tuple(index), self.batch_shape))
+        return self._curve(b)
+
+    def _curve(self, b: int) -> "FitResult":
+        from dataclasses import replace
+
+        from cramcog.dynamics.data import CurveData
+        c = self.curves
+        one = CurveData(t=c.t[:1] if c.t.shape[0] == 1 else c.t[b:b + 1], y=c.y[b:b + 1],
+                        n=None if c.n is None else c.n[b:b + 1], time_name=c.time_name,
+                        y_name=c.y_name, time_attrs=dict(c.time_attrs))
+        boot = None
+        if self.boot is not None:
+            boot = BootstrapResult(draws=self.boot.draws[:, b:b + 1], ok=self.boot.ok[:, b:b + 1],
+                                   low=self.boot.low[b:b + 1], high=self.boot.high[b:b + 1])
+        sl = slice(b, b + 1)
+        return replace(self, curves=one, estimates=self.estimates[sl], cov=self.cov[sl],
+                       ci_low=self.ci_low[sl], ci_high=self.ci_high[sl],
+                       converged_flags=self.converged_flags[sl], messages=self.messages[sl],
+                       loglik_values=self.loglik_values[sl], boot=boot)
+
     def summary(self) -> str:
         """A short text summary (one line per parameter)."""
         lines = [f"{self.family}: {self.formula}  [{self.likelihood}, {self.n_points} points, "

@@ -232,3 +232,32 @@ def test_batched_fitset_table_ranks_within_each_curve():
     assert fits.best.family == "power"
     g = table[table.family == "power"].set_index("subject")["gamma"]
     np.testing.assert_allclose(g.loc[["a", "b", "c"]], fits["power"].params["gamma"])
+
+
+def test_sel_returns_one_curve_of_a_batched_fit():
+    rng = np.random.default_rng(14)
+    y = xr.DataArray(rng.binomial(100, 0.9 * T[None, :] ** -np.array([[0.3], [0.5]])),
+                     dims=("layer", "step"), coords={"layer": ["L0", "L1"], "step": T})
+    fit = fit_consolidation_curve(None, y, n=100, dim="step", ci="bootstrap", n_boot=200)
+    one = fit.sel(layer="L1")
+    assert isinstance(one.params["gamma"], float) and isinstance(one.converged, bool)
+    assert one.params["gamma"] == fit.params["gamma"][1]
+    assert one.ci["gamma"] == (fit.ci["gamma"][0][1], fit.ci["gamma"][1][1])
+    np.testing.assert_allclose(one.predict_band([2.0])[0], fit.predict_band([2.0])[0][1])
+    np.testing.assert_allclose(one.y, y.sel(layer="L1").values / 100)
+    assert one.to_xarray()["estimate"].dims == ("family", "parameter")
+    with pytest.raises(ValueError, match="not one of"):
+        fit.sel(layer="L9")
+    with pytest.raises(ValueError, match="one value per batch dim"):
+        fit.sel(step=1)
+    with pytest.raises(ValueError, match="one curve"):
+        one.sel(layer="L1")
+
+
+def test_a_custom_family_object_can_be_fitted():
+    from cramcog.dynamics import make_actr_family
+    fam = make_actr_family(noise=0.5)
+    y = fam.mean(T[None, :], np.array([[0.4, 0.35]]))[0]
+    fit = fit_consolidation_curve(T, y, family=fam, ci="none")
+    assert fit.family == "actr" and "0.5" in fit.formula
+    assert fit.params["gamma"] == pytest.approx(0.35, rel=1e-6)
