@@ -634,8 +634,9 @@ GRIDS: dict[str, Callable[..., AblationGrid]] = {
         "n_patterns", KEYS["n_patterns"], [32, 100, 300, 1000, 2000],
         "number of recurring bindings (few are memorised before retrieval exists)", base, seeds),
     "buffer_size": lambda base, seeds: _sweep(
-        "buffer_size", KEYS["buffer_size"], [64, 128, 256, 512],
-        "episodic key-value buffer size", base, seeds),
+        "buffer_size", KEYS["buffer_size"], [16, 32, 64, 128, 256],
+        "episodic key-value buffer size in tokens (a window of past keys; the small config's "
+        "sequences are 256 long: 256 is the whole sequence)", base, seeds),
     "router_threshold": lambda base, seeds: _sweep(
         "router_threshold", KEYS["router_threshold"], [0.5, 0.7, 0.83, 0.9, 0.95],
         "consolidation-quality threshold q for routing to semantic memory (paper: ~0.83)",
