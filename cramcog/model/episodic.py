@@ -44,6 +44,12 @@ class EpisodicMemory(nn.Module):
         self.q = nn.Linear(d, d, bias=False)
         self.kv = nn.Linear(d, 2 * d, bias=False)
         self.o = nn.Linear(d, d, bias=False)
+        if cfg.tied_qk_init:
+            # W_q = W_k at initialisation: q_t . k_j starts as a similarity of z_t and z_j, so a
+            # query already leans toward the binding that shows its key (shortens the plateau
+            # before retrieval is learned); they are trained independently afterwards
+            with torch.no_grad():
+                self.kv.weight[:d].copy_(self.q.weight.mul_(cfg.qk_init_gain))
 
     def forward(self, z: torch.Tensor, routed: torch.Tensor):
         """Args: z (B, N, d) layer input; routed (B, N) bool.

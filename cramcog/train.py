@@ -1,0 +1,475 @@
+"""Training CRAM (or the dense Transformer baseline) on SRCD, writing a record as it goes.
+
+``train(config)`` runs the loop: a seeded SRCD batch per step, the CRAM objective
+(:func:`cramcog.model.cram_objective`), AdamW, periodic evaluation on held-out validation
+sequences, checkpoints, and a final evaluation on the test split. Each step's data and routing
+noise come from seeds derived from (config.seed, step), and checkpoints hold the model, optimiser
+and schedule state, so a run killed mid-way and resumed writes the same record as an
+uninterrupted one.
+
+The attention warm-up (DESIGN.md): the router starts biased toward attention and pays no attention
+cost until held-out novel-query accuracy passes ``warmup_novel_accuracy``; then a hinge cost
+applies to each layer whose attention fraction exceeds ``budget_factor x floor``.
+
+Examples
+--------
+>>> from cramcog.train import train
+>>> rec = train("tiny", progress=False)                      # doctest: +SKIP
+>>> rec["attention_fraction"].dims                           # doctest: +SKIP
+('step', 'layer')
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cramcog import records
+from cramcog.configs import TrainConfig, named_config
+
+QUERY_KINDS = ("overall", "recurring", "novel")
+CATEGORIES = ("observation", "binding", "recurring_query", "novel_query")
+RECORD_FILE, CHECKPOINT_FILE = "record.nc", "checkpoint.pt"
+_TRAIN, _VAL, _TEST, _NOISE = 1, 2, 3, 4   # seed streams
+
+
+def resolve_config(config: TrainConfig | str | dict) -> TrainConfig:
+    """A TrainConfig from a config object, a named config ("tiny", "small", "paper") or a dict."""
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, str):
+        return named_config(config)
+    if isinstance(config, dict):
+        return TrainConfig.from_dict(config)
+    raise TypeError(f"config must be a TrainConfig, a config name or a dict, got "
+                    f"{type(config).__name__}")
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def make_task(cfg: TrainConfig):
+    """The SRCD task of a config (``cfg.task`` are SRCDConfig arguments)."""
+    from cramcog.tasks import SRCD, SRCDConfig
+    return SRCD(SRCDConfig(**cfg.task))
+
+
+def task_sizes(task) -> dict[str, int]:
+    """obs_dim, n_keys, n_values of a task (what the embedding needs)."""
+    c = task.config
+    probe = task.sample(1, split="train", seed=0)
+    return {"obs_dim": int(probe.obs.shape[-1]), "n_keys": int(c.n_keys),
+            "n_values": int(c.n_values)}
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def layer_stats(trace, category, n_categories: int = 4) -> dict[str, Any]:
+    """Route fractions (overall and per category x tier), FLOPs ratio, q and replay of a layer."""
+    import torch
+    route = trace.route
+    onehot = torch.nn.functional.one_hot(route, 3).float()                 # (B, N, 3)
+    per_cat = np.zeros((n_categories, 3))
+    for c in range(n_categories):
+        sel = category == c
+        if bool(sel.any()):
+            per_cat[c] = onehot[sel].mean(0).cpu().numpy()
+    frac = onehot.mean((0, 1)).cpu().numpy()
+    return {
+        "fractions": frac, "route_fraction": per_cat,
+        "flops_ratio": trace.attention_flops / trace.dense_flops,
+        "replay_fraction": float(trace.replay.float().mean()),
+        "q_mean": float(trace.q.mean()) if trace.q.numel() else math.nan,
+        "q_hat_mean": float(trace.q_hat.detach().mean()),
+    }
+
+
+def accuracy(value_logits, batch) -> dict[str, float]:
+    """Retrieval accuracy overall, on recurring and on novel queries (NaN where none)."""
+    pred = value_logits.argmax(-1)
+    qk = batch["query_kind"]
+    out = {}
+    for name, sel in (("overall", qk > 0), ("recurring", qk == 1), ("novel", qk == 2)):
+        n = int(sel.sum())
+        out[name] = float((pred[sel] == batch["target"][sel]).float().mean()) if n else math.nan
+    return out
+
+
+def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: int) -> dict:
+    """Held-out evaluation with argmax routes and no replay (inference behaviour).
+
+    Returns accuracy per query kind, Dynamics MSE, and per-layer route statistics, each pooled
+    over ``n_batches`` batches of ``cfg.eval_batch_size`` sequences drawn with fixed seeds.
+    """
+    import torch
+    from cramcog.model import task_losses
+    model.eval()
+    correct = {k: 0.0 for k in QUERY_KINDS}
+    count = {k: 0 for k in QUERY_KINDS}
+    sq_err = n_dyn = 0.0
+    layer_acc: list[list[dict]] = []
+    with torch.no_grad():
+        for i in range(n_batches):
+            batch = task.sample(cfg.eval_batch_size, split=split,
+                                seed=_seed(cfg.seed, stream, i)).to_torch()
+            out = model(batch, sample=False)
+            pred = out.value_logits.argmax(-1)
+            qk = batch["query_kind"]
+            for name, sel in (("overall", qk > 0), ("recurring", qk == 1), ("novel", qk == 2)):
+                correct[name] += float((pred[sel] == batch["target"][sel]).sum())
+                count[name] += int(sel.sum())
+            losses = task_losses(out.value_logits, out.dyn_pred, batch)
+            sq_err += float(losses["mse_token"].sum())
+            n_dyn += float(batch["dyn_mask"].sum())
+            layer_acc.append([layer_stats(t, batch["category"]) for t in out.layers])
+    model.train()
+    result = {"accuracy": {k: correct[k] / count[k] if count[k] else math.nan
+                           for k in QUERY_KINDS},
+              "dynamics_mse": sq_err / max(n_dyn, 1.0)}
+    if layer_acc and layer_acc[0]:
+        L = len(layer_acc[0])
+        result["fractions"] = np.mean([[b[l]["fractions"] for l in range(L)] for b in layer_acc], 0)
+        result["route_fraction"] = np.mean(
+            [[b[l]["route_fraction"] for l in range(L)] for b in layer_acc], 0)
+        result["flops_ratio"] = np.mean([[b[l]["flops_ratio"] for l in range(L)]
+                                         for b in layer_acc], 0)
+    return result
+
+
+# ----------------------------------------------------------------------------- the record
+
+def _empty_history() -> dict[str, list]:
+    return {k: [] for k in (
+        "step", "loss", "loss_retrieval", "loss_dynamics", "loss_consolidation",
+        "loss_familiarity", "loss_router", "cost_on", "train_acc_recurring", "train_acc_novel",
+        "fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean", "q_hat_mean",
+        "eval_step", "eval_accuracy", "eval_dynamics_mse", "eval_fractions",
+        "eval_route_fraction", "eval_flops_ratio")}
+
+
+def _attention_summary(h: dict, test: dict | None, state: dict) -> dict[str, float]:
+    """Peak, final and fall ratios of attention use (mean over layers), from the record curves."""
+    out: dict[str, float] = {}
+    if not h["eval_fractions"]:
+        return out
+    eval_att = np.asarray(h["eval_fractions"])[:, :, 1].mean(1)            # (n_eval,)
+    train_att = np.asarray(h["fractions"])[:, :, 1].mean(1)                  # (n_steps,)
+    final = float(np.mean(test["fractions"][:, 1])) if test and "fractions" in test \
+        else float(eval_att[-1])
+    peak_train = float(np.convolve(train_att, np.ones(10) / 10, "valid").max()) \
+        if len(train_att) >= 10 else float(train_att.max())
+    out["initial_attention_fraction"] = float(train_att[0])
+    out["peak_attention_fraction"] = float(max(eval_att.max(), peak_train))
+    out["final_attention_fraction"] = final
+    out["attention_fall_ratio"] = out["peak_attention_fraction"] / max(final, 1e-12)
+    learned = state.get("cost_on_eval", -1)
+    if learned >= 0:
+        out["attention_at_retrieval_learned"] = float(eval_att[learned])
+        out["attention_fall_from_retrieval"] = float(eval_att[learned]) / max(final, 1e-12)
+    return out
+
+
+def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers: int,
+                 test: dict | None, extra_attrs: dict):
+    """The training record (xarray.Dataset) from the history lists."""
+    steps = np.asarray(h["step"], dtype="int64")
+    layers = np.array([f"L{i}" for i in range(n_layers)])
+    S, L = len(steps), n_layers
+    frac = np.asarray(h["fractions"], dtype=float).reshape(S, L, 3)
+    route = np.asarray(h["route_fraction"], dtype=float).reshape(S, L, 4, 3)
+    sl, ev = ("step", "layer"), ("eval_step", "layer")
+    fr = lambda u, ln: {"units": u, "long_name": ln}  # noqa: E731
+    data = {
+        "attention_fraction": (sl, frac[:, :, 1], fr("fraction of tokens", "tokens that "
+                                                      "executed attention (replay included)")),
+        "working_fraction": (sl, frac[:, :, 0], fr("fraction of tokens", "working-memory route")),
+        "semantic_fraction": (sl, frac[:, :, 2], fr("fraction of tokens", "semantic route")),
+        "route_fraction": (("step", "layer", "category", "tier"), route,
+                           fr("fraction of the category's tokens", "routes per token category")),
+        "attention_flops_ratio": (sl, np.asarray(h["flops_ratio"], float).reshape(S, L),
+                                  fr("1", "executed attention FLOPs / dense causal FLOPs")),
+        "replay_fraction": (sl, np.asarray(h["replay_fraction"], float).reshape(S, L),
+                            fr("fraction of tokens", "replay tokens forced to attention")),
+        "q_mean": (sl, np.asarray(h["q_mean"], float).reshape(S, L),
+                   fr("1", "mean consolidation quality q where attention ran")),
+        "q_hat_mean": (sl, np.asarray(h["q_hat_mean"], float).reshape(S, L),
+                       fr("1", "mean familiarity q_hat")),
+        "cost_on": (("step",), np.asarray(h["cost_on"], "int64"),
+                    fr("1", "attention cost active (0 during the warm-up)")),
+        "train_accuracy_recurring": (("step",), np.asarray(h["train_acc_recurring"], float),
+                                     fr("1", "training-batch accuracy, recurring queries")),
+        "train_accuracy_novel": (("step",), np.asarray(h["train_acc_novel"], float),
+                                 fr("1", "training-batch accuracy, novel queries")),
+    }
+    for k in ("loss", "loss_retrieval", "loss_dynamics", "loss_consolidation",
+              "loss_familiarity", "loss_router"):
+        data[k] = (("step",), np.asarray(h[k], float), fr("nats or MSE", k.replace("_", " ")))
+    E = len(h["eval_step"])
+    if E:
+        acc = np.array([[a[k] for k in QUERY_KINDS] for a in h["eval_accuracy"]], float)
+        data["retrieval_accuracy"] = (("eval_step", "query_kind"), acc,
+                                      fr("1", "held-out retrieval accuracy"))
+        data["dynamics_mse"] = (("eval_step",), np.asarray(h["eval_dynamics_mse"], float),
+                                fr("MSE", "held-out next-observation MSE"))
+        if h["eval_fractions"]:
+            ef = np.asarray(h["eval_fractions"], float).reshape(E, L, 3)
+            data["eval_attention_fraction"] = (ev, ef[:, :, 1], fr("fraction of tokens",
+                                                                   "held-out attention route"))
+            data["eval_semantic_fraction"] = (ev, ef[:, :, 2], fr("fraction of tokens",
+                                                                  "held-out semantic route"))
+            data["eval_working_fraction"] = (ev, ef[:, :, 0], fr("fraction of tokens",
+                                                                 "held-out working route"))
+            data["eval_attention_flops_ratio"] = (
+                ev, np.asarray(h["eval_flops_ratio"], float).reshape(E, L),
+                fr("1", "held-out executed / dense attention FLOPs"))
+            data["eval_route_fraction"] = (
+                ("eval_step", "layer", "category", "tier"),
+                np.asarray(h["eval_route_fraction"], float).reshape(E, L, 4, 3),
+                fr("fraction of the category's tokens", "held-out routes per category"))
+    if test is not None:
+        data["test_retrieval_accuracy"] = (("query_kind",), np.array(
+            [test["accuracy"][k] for k in QUERY_KINDS], float), fr("1", "test-split accuracy"))
+        data["test_dynamics_mse"] = ((), float(test["dynamics_mse"]),
+                                     fr("MSE", "test-split next-observation MSE"))
+        if "fractions" in test:
+            data["test_attention_fraction"] = (("layer",), test["fractions"][:, 1],
+                                               fr("fraction of tokens", "test attention route"))
+            data["test_semantic_fraction"] = (("layer",), test["fractions"][:, 2],
+                                              fr("fraction of tokens", "test semantic route"))
+            data["test_attention_flops_ratio"] = (("layer",), np.asarray(test["flops_ratio"]),
+                                                  fr("1", "test executed / dense FLOPs"))
+            data["test_route_fraction"] = (("layer", "category", "tier"), test["route_fraction"],
+                                           fr("fraction of the category's tokens",
+                                              "test routes per category"))
+    coords = {"step": ("step", steps, {"units": "optimizer steps", "long_name": "step"}),
+              "layer": ("layer", layers), "category": ("category", np.array(CATEGORIES)),
+              "tier": ("tier", np.array(["working", "episodic", "semantic"])),
+              "query_kind": ("query_kind", np.array(QUERY_KINDS))}
+    if E:
+        coords["eval_step"] = ("eval_step", np.asarray(h["eval_step"], "int64"),
+                               {"units": "optimizer steps", "long_name": "evaluation step"})
+    attrs = {"attention_floor": float(floor), "model_kind": cfg.model_kind, "name": cfg.name,
+             "steps_done": int(len(steps)), "warmup_end_step": int(state.get("cost_on_step", -1)),
+             "consolidation": int(cfg.model.consolidation),
+             "episodic_init_bias": float(cfg.model.episodic_init_bias),
+             "attention_initialisation": (
+                 f"router episodic bias {cfg.model.episodic_init_bias} (about "
+                 f"{100 / (1 + 2 * math.exp(-cfg.model.episodic_init_bias)):.0f}% of tokens "
+                 "routed to attention at step 0); no attention cost until held-out novel "
+                 f"accuracy >= {cfg.warmup_novel_accuracy}")}
+    if cfg.model_kind == "cram":
+        attrs.update(_attention_summary(h, test, state))
+    attrs.update(extra_attrs)
+    return records.new_record(data, coords=coords, kind="training", config=cfg.to_dict(),
+                              seed=cfg.seed, attrs=attrs)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    import torch
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathLike | None = None,
+          resume: bool = True, progress: bool = True, stop_after: int | None = None):
+    """Train CRAM (or the dense baseline) on SRCD and return the training record.
+
+    Parameters
+    ----------
+    config
+        A :class:`cramcog.configs.TrainConfig`, a named config ("tiny", "small", "paper") or a
+        dict of TrainConfig fields.
+    out_dir
+        Folder for ``record.nc`` (rewritten atomically at every evaluation) and
+        ``checkpoint.pt``. None: keep everything in memory.
+    resume
+        Continue from ``out_dir/checkpoint.pt`` when it exists (its config must match).
+    progress
+        Show a tqdm progress bar.
+    stop_after
+        Stop after this many steps in total, as an interruption would (checkpoint written, no
+        final test); a later call with ``resume=True`` finishes the run.
+
+    Returns
+    -------
+    xarray.Dataset
+        The training record: ``attention_fraction(step, layer)``, ``semantic_fraction``,
+        ``working_fraction``, ``attention_flops_ratio``, ``route_fraction(step, layer, category,
+        tier)``, ``loss(step)`` and its parts, ``retrieval_accuracy(eval_step, query_kind)``,
+        ``dynamics_mse(eval_step)``, the ``test_*`` results; attrs ``attention_floor``,
+        ``attention_fall_ratio`` and the warm-up description.
+
+    Examples
+    --------
+    >>> from cramcog.configs import named_config
+    >>> rec = train(named_config("tiny", steps=2, eval_every=2), progress=False)
+    >>> rec["attention_fraction"].dims, rec.attrs["attention_floor"] > 0
+    (('step', 'layer'), True)
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from cramcog.model import build_model, cram_objective
+
+    cfg = resolve_config(config)
+    if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 1):
+        raise ValueError(f"stop_after must be a positive int or None, got {stop_after!r}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    task = make_task(cfg)
+    floor = float(task.attention_floor)
+    sizes = task_sizes(task)
+    torch.manual_seed(_seed(cfg.seed, 0))
+    model = build_model(cfg.model_kind, cfg.model, **sizes)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
+    history = _empty_history()
+    state = {"step": 0, "cost_on": cfg.model_kind != "cram", "cost_on_step": -1,
+             "cost_on_eval": -1, "wall_seconds": 0.0}
+
+    ckpt_path = out / CHECKPOINT_FILE if out is not None else None
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if ckpt["config"] != cfg.to_json():
+            raise ValueError(f"{ckpt_path} was written by a different config; use another "
+                             "out_dir or resume=False to start over")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        history, state = ckpt["history"], ckpt["state"]
+
+    n_params = sum(p.numel() for p in model.parameters())
+    L = cfg.model.n_layers
+    extra = {"n_parameters": int(n_params)}
+
+    def write_record(test=None):
+        rec = build_record(history, cfg, state, floor, L, test,
+                           {**extra, "wall_seconds": float(state["wall_seconds"])})
+        if out is not None:
+            records.save(rec, out / RECORD_FILE)
+        return rec
+
+    def save_checkpoint():
+        if ckpt_path is not None:
+            _atomic_torch_save({"config": cfg.to_json(), "model": model.state_dict(),
+                                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                "history": history, "state": state}, ckpt_path)
+
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, desc=cfg.name,
+               dynamic_ncols=True)
+    model.train()
+    while state["step"] < end:
+        step = state["step"]
+        t0 = time.perf_counter()
+        batch = task.sample(cfg.batch_size, split="train", seed=_seed(cfg.seed, _TRAIN, step))
+        batch = batch.to_torch()
+        gen = torch.Generator().manual_seed(_seed(cfg.seed, _NOISE, step))
+        result = model(batch, sample=True, generator=gen)
+        loss, logs = cram_objective(result, batch, cfg, cost_on=state["cost_on"], floor=floor)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+
+        acc = accuracy(result.value_logits.detach(), batch)
+        history["step"].append(step + 1)
+        history["loss"].append(float(loss.detach()))
+        for k in ("loss_retrieval", "loss_dynamics", "loss_consolidation", "loss_familiarity",
+                  "loss_router"):
+            history[k].append(logs.get(k, 0.0))
+        history["cost_on"].append(int(state["cost_on"]))
+        history["train_acc_recurring"].append(acc["recurring"])
+        history["train_acc_novel"].append(acc["novel"])
+        if result.layers:
+            st = [layer_stats(t, batch["category"]) for t in result.layers]
+        else:   # dense baseline: every token attends, dense FLOPs
+            st = [{"fractions": np.array([0.0, 1.0, 0.0]),
+                   "route_fraction": np.tile([0.0, 1.0, 0.0], (4, 1)), "flops_ratio": 1.0,
+                   "replay_fraction": 0.0, "q_mean": math.nan, "q_hat_mean": math.nan}] * L
+        for k in ("fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean",
+                  "q_hat_mean"):
+            history[k].append([s[k] for s in st])
+        state["step"] = step + 1
+        state["wall_seconds"] += time.perf_counter() - t0
+        att = float(np.mean([s["fractions"][1] for s in st]))
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss.detach()):.3f}", att=f"{att:.3f}",
+                        rec=f"{acc['recurring']:.2f}", nov=f"{acc['novel']:.2f}", refresh=False)
+
+        done = state["step"]
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            ev = evaluate(model, task, cfg, "val", cfg.eval_batches, _VAL)
+            history["eval_step"].append(done)
+            history["eval_accuracy"].append(ev["accuracy"])
+            history["eval_dynamics_mse"].append(ev["dynamics_mse"])
+            if "fractions" in ev:
+                history["eval_fractions"].append(ev["fractions"])
+                history["eval_route_fraction"].append(ev["route_fraction"])
+                history["eval_flops_ratio"].append(ev["flops_ratio"])
+            if not state["cost_on"] and ev["accuracy"]["novel"] >= cfg.warmup_novel_accuracy:
+                # retrieval is learned: end the attention warm-up, switch the hinge cost on
+                state.update(cost_on=True, cost_on_step=done,
+                             cost_on_eval=len(history["eval_step"]) - 1)
+            bar.write(f"[{cfg.name}] step {done}: val acc recurring "
+                      f"{ev['accuracy']['recurring']:.3f} novel {ev['accuracy']['novel']:.3f}, "
+                      f"dyn MSE {ev['dynamics_mse']:.4f}" + (
+                          f", attention {ev['fractions'][:, 1].round(4).tolist()}"
+                          if "fractions" in ev else "")) if progress else None
+            write_record()
+        if done % cfg.checkpoint_every == 0 or done == end:
+            save_checkpoint()
+    bar.close()
+
+    if state["step"] < cfg.steps:          # interrupted on purpose (stop_after)
+        return write_record()
+    test = evaluate(model, task, cfg, "test", cfg.test_batches, _TEST) \
+        if cfg.test_batches else None
+    rec = write_record(test)
+    if out is not None:
+        _atomic_torch_save(model.state_dict(), out / "model.pt")
+    return rec
+
+
+def load_model(run_dir: str | os.PathLike):
+    """The trained model of a run folder (its record's config and ``model.pt``).
+
+    Examples
+    --------
+    >>> model = load_model("runs/small")                     # doctest: +SKIP
+    """
+    import torch
+    from cramcog.model import build_model
+    run_dir = Path(run_dir)
+    rec = records.open(run_dir / RECORD_FILE)
+    cfg = TrainConfig.from_dict(rec.cram.config)
+    model = build_model(cfg.model_kind, cfg.model, **task_sizes(make_task(cfg)))
+    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+    return model.eval()
+
+
+__all__ = ["train", "evaluate", "build_record", "load_model", "resolve_config", "make_task",
+           "QUERY_KINDS", "CATEGORIES"]

@@ -1,0 +1,83 @@
+"""Training loop: record schema, checkpoint/resume equivalence, warm-up switch, CLI."""
+import numpy as np
+import pytest
+
+from cramcog import records
+from cramcog.configs import named_config
+from cramcog.train import RECORD_FILE, train
+
+# the provenance/timing attrs legitimately differ between two runs
+_VOLATILE = {"created", "wall_seconds", "git_revision"}
+
+
+def _tiny(**kw):
+    return named_config("tiny", **kw)
+
+
+def test_record_schema(tmp_path):
+    rec = train(_tiny(), out_dir=tmp_path, progress=False)
+    for name in ("attention_fraction", "semantic_fraction", "working_fraction",
+                 "attention_flops_ratio"):
+        assert rec[name].dims == ("step", "layer"), name
+    assert rec["loss"].dims == ("step",)
+    assert rec["retrieval_accuracy"].dims == ("eval_step", "query_kind")
+    assert list(rec.query_kind.values) == ["overall", "recurring", "novel"]
+    assert rec["dynamics_mse"].dims == ("eval_step",)
+    assert rec["route_fraction"].dims == ("step", "layer", "category", "tier")
+    assert rec.attrs["attention_floor"] > 0
+    assert list(rec.step.values) == [1, 2, 3, 4, 5, 6] and list(rec.eval_step.values) == [3, 6]
+    # tiers partition the tokens; FLOPs ratio in (0, 1]
+    total = rec.attention_fraction + rec.semantic_fraction + rec.working_fraction
+    np.testing.assert_allclose(total.values, 1.0, atol=1e-6)
+    assert ((rec.attention_flops_ratio > 0) & (rec.attention_flops_ratio <= 1)).all()
+    on_disk = records.open(tmp_path / RECORD_FILE)
+    assert on_disk.cram.config["model"]["d_model"] == 16
+    assert "test_retrieval_accuracy" in on_disk
+
+
+def test_interrupted_and_resumed_run_gives_the_same_record(tmp_path):
+    whole = train(_tiny(), out_dir=tmp_path / "a", progress=False)
+    part = train(_tiny(), out_dir=tmp_path / "b", progress=False, stop_after=4)
+    assert part.sizes["step"] == 4 and "test_retrieval_accuracy" not in part
+    resumed = train(_tiny(), out_dir=tmp_path / "b", progress=False)
+    for name in whole.data_vars:
+        np.testing.assert_array_equal(whole[name].values, resumed[name].values, err_msg=name)
+    strip = lambda attrs: {k: v for k, v in attrs.items() if k not in _VOLATILE}  # noqa: E731
+    assert strip(whole.attrs) == strip(resumed.attrs)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    train(_tiny(steps=3), out_dir=tmp_path, progress=False, stop_after=3)
+    with pytest.raises(ValueError, match="different config"):
+        train(_tiny(steps=4), out_dir=tmp_path, progress=False)
+
+
+def test_warmup_switches_cost_on_when_novel_accuracy_passes(tmp_path):
+    # threshold 0: the first evaluation ends the warm-up, whatever the accuracy
+    rec = train(_tiny(warmup_novel_accuracy=0.0), progress=False)
+    assert rec.attrs["warmup_end_step"] == 3
+    assert list(rec.cost_on.values) == [0, 0, 0, 1, 1, 1]
+    never = train(_tiny(warmup_novel_accuracy=1.0), progress=False)
+    assert never.attrs["warmup_end_step"] == -1 and int(never.cost_on.sum()) == 0
+
+
+def test_transformer_baseline_trains(tmp_path):
+    rec = train(_tiny(model_kind="transformer"), progress=False)
+    assert float(rec.attention_flops_ratio.min()) == 1.0
+    assert np.isfinite(rec.dynamics_mse.values).all()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="stop_after"):
+        train(_tiny(), stop_after=0, progress=False)
+    with pytest.raises(TypeError, match="config must be"):
+        train(3.5, progress=False)
+
+
+def test_cli_train(tmp_path, capsys):
+    from cramcog.cli import main
+    rc = main(["train", "--config", "tiny", "--steps", "3", "--out", str(tmp_path),
+               "--no-progress", "--set", "eval_every=3"])
+    assert rc == 0
+    assert (tmp_path / RECORD_FILE).exists()
+    assert str(tmp_path) in capsys.readouterr().out
