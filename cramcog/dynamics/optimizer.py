@@ -210,6 +210,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     # Work on a compacted copy of the unfinished curves; compact again only when some finish,
     # so per-iteration gathers of the data are avoided.
     act = np.flatnonzero(~done)                      # global indices of the working set
+    stalled = np.zeros(nb, bool)
     sub = prob.take(act)
     th, ob, lm, fx, sc = theta[act], obj[act], lam[act], fixed[act], scale[act]
     for _ in range(max_iter):
@@ -235,7 +236,9 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         ob = np.where(accept, obj_c, ob)
         lm = np.where(accept, np.maximum(lm * 0.3, 1e-12), lm * 8.0)
         n_iter[act] += 1
-        finished |= lm > 1e12                        # stalled: no step helps any more
+        stuck = lm > 1e12                            # stalled: no step helps any more
+        stalled[act[stuck]] = True
+        finished |= stuck
         if finished.any():
             theta[act], obj[act], lam[act] = th, ob, lm
             keep = np.flatnonzero(~finished)
@@ -277,8 +280,12 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     corr_reg = corr + np.where(not_pd, 1.0, 0.0)[:, None, None] * eye
     dec = np.einsum("bk,bk->b", gs, _solve(corr_reg, gs))
     high_grad = finite & ~not_pd & ~(dec <= decrement_tol * (obj + scale))
-    reason[high_grad & (reason == "")] = ("gradient not zero at the last iterate (iteration "
-                                          "cap reached or the optimiser stalled)")
+    reason[high_grad & stalled & (reason == "")] = (
+        "optimiser stalled with the gradient not zero: no step improves the fit (a flat or "
+        "rough likelihood)")
+    reason[high_grad & (reason == "")] = (
+        "iteration cap reached with the gradient not zero: the fit may be drifting towards a "
+        "limiting form of this family (e.g. a shift or rate running to 0 or infinity)")
     converged = reason == ""
     return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
                     hessian=h, grad=g)
