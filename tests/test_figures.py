@@ -234,6 +234,12 @@ def test_cli_figures_errors(tmp_path, capsys):
                             tmp_path / "fit.nc")
     assert main(["figures", str(fit_path), "--out", str(tmp_path)]) == 2
     assert "no figure draws 'fit'" in capsys.readouterr().err
+    assert main(["figures", str(fit_path), "--skip-unsupported", "--out", str(tmp_path)]) == 2
+    assert "none of the records has a figure" in capsys.readouterr().err
+    sc = records.save(scaling_record(), tmp_path / "sc.nc")
+    assert main(["figures", str(fit_path), str(sc), "--skip-unsupported", "--out",
+                 str(tmp_path / "f")]) == 0
+    assert "skipped" in capsys.readouterr().err and (tmp_path / "f" / "sc_scaling.png").is_file()
     assert main(["figures", str(tmp_path / "missing.nc")]) == 2
     assert "no record at" in capsys.readouterr().err
     junk = tmp_path / "junk.nc"

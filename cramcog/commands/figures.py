@@ -8,6 +8,7 @@ Examples
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -26,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--format", default="png", choices=("png", "pdf", "svg"),
                    help="image format (default png)")
     p.add_argument("--dpi", type=int, default=150, help="resolution of raster formats")
+    p.add_argument("--skip-unsupported", action="store_true",
+                   help="skip records of kinds that have no figure (fit, benchmark, ...) with a "
+                        "note, instead of stopping with an error")
     p.set_defaults(func=run)
 
 
@@ -42,6 +46,15 @@ def run(args) -> int:
     if len(set(stems)) != len(stems):  # two runs/x/train.nc: name them by folder too
         stems = [f"{p.parent.name}_{p.stem}" if p.parent.name else p.stem for p in paths]
     loaded = [records.open(p) for p in paths]
+    if args.skip_unsupported:
+        keep = [i for i, ds in enumerate(loaded) if ds.cram.kind in figures.FIGURE_KINDS]
+        for i in sorted(set(range(len(loaded))) - set(keep)):
+            print(f"skipped {paths[i]}: no figure for {loaded[i].cram.kind!r} records",
+                  file=sys.stderr)
+        loaded, stems = [loaded[i] for i in keep], [stems[i] for i in keep]
+        if not loaded:
+            raise ValueError(f"none of the records has a figure; figures exist for kinds "
+                             f"{figures.FIGURE_KINDS}")
     human = None if args.human == "none" else (
         "all" if args.human == "all" else [h.strip() for h in args.human.split(",") if h.strip()])
     made = figures.figures_for(loaded, names=stems, human=human)
