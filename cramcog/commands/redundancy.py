@@ -54,6 +54,16 @@ def register(subparsers) -> None:
     m.add_argument("--seq-len", type=int, default=128)
     _common(m)
     m.set_defaults(func=run_measure)
+    c = sub.add_parser("srcd", help="measure trained CRAM / baseline runs on SRCD sequences")
+    c.add_argument("runs", nargs="+", help="run folders written by `cramcog train` (record.nc + "
+                   "model.pt); a LABEL=FOLDER form sets the label")
+    c.add_argument("--sequences", type=int, default=None,
+                   help="SRCD sequences measured (default 64; 16 with CRAMCOG_TINY=1)")
+    c.add_argument("--tau", type=float, default=0.5, help="relative-error tolerance (default 0.5)")
+    c.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", default="runs/redundancy-srcd", help="output folder")
+    c.set_defaults(func=run_srcd)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
@@ -162,3 +172,41 @@ def run_measure(args) -> int:
                                                   "paths": [str(p) for p in args.paths]},
                              seed=args.seed)
     return _finish(ds, Path(args.out))
+
+
+def run_srcd(args) -> int:
+    from cramcog import records
+    from cramcog.redundancy.analysis import RedundancyConfig
+    from cramcog.redundancy.cram import compare_srcd_models
+    from cramcog.train import TrainConfig, load_model, make_task
+
+    models, task = {}, None
+    for item in args.runs:
+        label, sep, folder = item.partition("=")
+        folder = Path(folder if sep else item)
+        if not (folder / "model.pt").is_file():
+            raise FileNotFoundError(f"{folder}: no model.pt (is this a finished `cramcog train` "
+                                    "run folder?)")
+        cfg = TrainConfig.from_dict(records.open(folder / "record.nc").cram.config)
+        this_task = make_task(cfg)
+        if task is not None and this_task.config != task.config:
+            raise ValueError(f"{folder} was trained on a different SRCD task than the first run; "
+                             "compare runs of the same task")
+        task = this_task
+        models[label if sep else f"{cfg.model_kind}:{folder.name}"] = load_model(folder)
+    n_seq = args.sequences or (16 if _tiny() else 64)
+    red = RedundancyConfig(tau=args.tau, n_folds=args.folds, seed=args.seed)
+    ds = compare_srcd_models(models, task, red, n_sequences=n_seq, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records.save(ds, out / "redundancy_srcd.nc")
+    print(f"{'model':<34} {'executed':>9} {'predictable':>11} {'mean-only':>9} {'head R^2':>9} "
+          f"{'redundant/token':>15}")
+    for i, label in enumerate(ds.model.values):
+        print(f"{label:<34} {float(ds.executed_fraction_mean[i]):>9.3f} "
+              f"{float(ds.headline_fraction[i]):>11.3f} "
+              f"{float(ds.baseline_headline_fraction[i]):>9.3f} "
+              f"{float(ds.mean_r2_heldout[i]):>9.3f} {float(ds.redundant_per_token_mean[i]):>15.3f}")
+    print(f"  predictable: {ds.attrs['headline_definition']}")
+    print(out / "redundancy_srcd.nc")
+    return 0

@@ -170,3 +170,82 @@ def measure_srcd_model(model, task, config=None, *, n_sequences: int = 64, mode:
                      type(model).__name__, "executed_fraction_mean": float(executed.mean()),
                      "redundant_per_token_mean": float(np.mean(executed * np.nan_to_num(pooled)))})
     return ds
+
+
+def compare_srcd_models(models: dict, task, config=None, *, n_sequences: int = 64,
+                        seed: int = 0):
+    """Measure several SRCD models on the same sequences; one record with a ``model`` dim.
+
+    Every model with episodic attention is measured twice (``executed`` and
+    ``counterfactual``); the dense Transformer once (every token attends).
+
+    Parameters
+    ----------
+    models : dict
+        label -> model (CRAM, a baseline or DenseTransformer), e.g. loaded with
+        :func:`cramcog.train.load_model`.
+
+    Returns
+    -------
+    xarray.Dataset
+        dims (model, layer, head); per model ``headline_fraction``, ``baseline_headline_fraction``,
+        ``mean_r2_heldout``, ``executed_fraction_mean``, ``redundant_per_token_mean``.
+
+    Examples
+    --------
+    >>> from cramcog.configs import CRAMConfig
+    >>> from cramcog.model import DenseTransformer
+    >>> from cramcog.tasks import SRCD, SRCDConfig
+    >>> from cramcog.train import task_sizes
+    >>> from cramcog.redundancy.analysis import RedundancyConfig
+    >>> from cramcog.redundancy.cram import compare_srcd_models
+    >>> task = SRCD(SRCDConfig(seq_len=64, n_patterns=16, seed=0))
+    >>> tf = DenseTransformer(CRAMConfig(d_model=16, n_heads=2), **task_sizes(task))
+    >>> ds = compare_srcd_models({"transformer": tf}, task, RedundancyConfig(n_folds=3),
+    ...                          n_sequences=24)
+    >>> ds.model.values.tolist()
+    ['transformer']
+    """
+    import xarray as xr
+
+    from cramcog import records
+    from cramcog.model.transformer import DenseTransformer
+    from cramcog.redundancy.analysis import RedundancyConfig
+
+    if not models:
+        raise ValueError("pass at least one model: {label: model}")
+    config = config or RedundancyConfig(seed=seed)
+    per, labels, counting = [], [], []
+    for label, model in models.items():
+        modes = ("executed",) if isinstance(model, DenseTransformer) else ANALYSIS_MODES
+        for mode in modes:
+            ds = measure_srcd_model(model, task, config, n_sequences=n_sequences, mode=mode,
+                                    seed=seed, label=label)
+            per.append(ds)
+            labels.append(label if len(modes) == 1 else f"{label}:{mode}")
+            counting.append(ds.attrs["counting"])
+    scalars = ("headline_fraction", "baseline_headline_fraction", "mean_r2_heldout",
+               "layer_headline_fraction", "executed_fraction_mean", "redundant_per_token_mean")
+    bare = []
+    for ds in per:
+        ds = ds.copy()
+        ds.attrs = {}
+        bare.append(ds)
+    combined = xr.concat(bare, dim="model", coords="minimal", compat="override",
+                         combine_attrs="drop", join="outer")
+    data = {name: (v.dims, v.values, v.attrs) for name, v in combined.data_vars.items()}
+    for name in scalars:
+        data[name] = (("model",), np.array([ds.attrs[name] for ds in per], float), {"units": "1"})
+    coords = {name: (c.dims, c.values, c.attrs) for name, c in combined.coords.items()
+              if name != "model"}
+    coords["model"] = ("model", np.array(labels, dtype=object))
+    coords["counting"] = ("model", np.array(counting, dtype=object))
+    last = per[-1].attrs
+    attrs = {k: last[k] for k in ("headline_definition", "tau", "n_sequences",
+                                  "n_heldout_sequences")}
+    attrs["task_json"] = task.config.to_json()
+    attrs["peak_rss_mb"] = max(ds.attrs["peak_rss_mb"] for ds in per)
+    from dataclasses import asdict
+    return records.new_record(data, coords=coords, kind="redundancy",
+                              config={"redundancy": asdict(config), "n_sequences": n_sequences},
+                              seed=seed, attrs=attrs)
