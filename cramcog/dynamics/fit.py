@@ -171,6 +171,29 @@ def _covariances(fam: Family, prob: Problem, res: LMResult):
     return cov_t, cov_p
 
 
+def _refit_from_profile(fam, prob, cfg, res, ok, prof):
+    """Refit curves whose profile found a lower objective, starting from that point."""
+    from cramcog.dynamics.intervals import ProfileResult
+    redo = ok[prof.better_optimum]
+    r2 = levenberg_marquardt(fam, prob.take(redo), prof.better_theta[prof.better_optimum])
+    take = r2.converged & (r2.obj < res.obj[redo])
+    idx = redo[take]
+    for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
+        getattr(res, name)[idx] = getattr(r2, name)[take]
+    cov_t, cov_p = _covariances(fam, prob, res)
+    est = fam.to_natural(res.theta)
+    if idx.size:
+        p2 = profile_intervals(fam, prob.take(idx), res.theta[idx], res.obj[idx], cov_t[idx],
+                               cfg.level)
+        pos = np.searchsorted(ok, idx)
+        low, high, okk = prof.low.copy(), prof.high.copy(), prof.ok.copy()
+        bet = prof.better_optimum.copy()
+        low[pos], high[pos], okk[pos], bet[pos] = p2.low, p2.high, p2.ok, p2.better_optimum
+        prof = ProfileResult(low=low, high=high, ok=okk, better_optimum=bet,
+                             better_theta=prof.better_theta)
+    return res, cov_t, cov_p, est, prof
+
+
 def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) -> FitResult:
     prob = Problem(curves.t, curves.y, curves.n)
     # Separate seeded streams: restarts never shift the bootstrap draws.
@@ -193,6 +216,13 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) ->
     elif cfg.ci == "profile" and ok.size:
         prof = profile_intervals(fam, prob.take(ok), res.theta[ok], res.obj[ok], cov_t[ok],
                                  cfg.level)
+        if prof.better_optimum.any():
+            # Profiling walked past a lower point: the optimiser had stopped at a local optimum.
+            # Refit those curves from there (one round) and profile them again.
+            res, cov_t, cov_p, est, prof = _refit_from_profile(fam, prob, cfg, res, ok, prof)
+            conv = res.converged.copy()
+            msgs = np.array(["converged" if c else f"not converged: {r}"
+                             for c, r in zip(conv, res.reason)], dtype=object)
         low[ok], high[ok] = prof.low, prof.high
         for i, b in enumerate(ok):
             notes = []
@@ -227,7 +257,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict) ->
         for i, b in enumerate(ok):
             if frac[i] < 0.9:
                 msgs[b] = (f"converged; only {frac[i]:.0%} of bootstrap replicates converged: "
-                           "the interval may be too narrow")
+                           "the interval uses those alone and may be unreliable")
     # A failed fit gets no interval: NaN, never a plausible-looking number.
     low[~conv], high[~conv] = np.nan, np.nan
     return FitResult(spec=fam, curves=curves, estimates=est, cov=cov_p, ci_low=low, ci_high=high,

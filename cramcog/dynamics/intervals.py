@@ -90,6 +90,7 @@ class ProfileResult:
     high: np.ndarray       # (B, k) natural-scale upper endpoints
     ok: np.ndarray         # (B, k) bool: both endpoints found (or legitimately unbounded)
     better_optimum: np.ndarray  # (B,) bool: profiling found a lower objective than the "MLE"
+    better_theta: np.ndarray    # (B, k) the lowest-objective point profiling visited
 
 
 def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_hat: np.ndarray,
@@ -163,6 +164,8 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     found = np.zeros(q, bool)
     unbounded = np.zeros(q, bool)
     better = np.zeros(q, bool)
+    low_obj = np.full(q, np.inf)       # lowest objective seen per row, and where
+    low_theta = th0.copy()
     limit = np.where(family.log_scaled[cj], 30.0, 1e6 * (1 + np.abs(th0[np.arange(q), cj])))
     for _ in range(max_outer):
         act = np.flatnonzero(active)
@@ -185,6 +188,9 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
             fit.obj[ridx] = fit2.obj[take]
         stat = profile_statistic(like, fit.obj, objh[act], m, k)
         better[act] |= stat < -1e-6 * max(1.0, z * z)
+        lower = fit.obj < low_obj[act]
+        low_obj[act] = np.where(lower, fit.obj, low_obj[act])
+        low_theta[act] = np.where(lower[:, None], fit.theta, low_theta[act])
         root = np.sqrt(np.maximum(stat, 0.0))
         best_theta[act] = np.where(np.isfinite(fit.obj)[:, None], fit.theta, best_theta[act])
         d = delta[act]
@@ -246,7 +252,13 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     ok = okq.all(-1)
     bet = np.zeros(nb, bool)
     np.logical_or.at(bet, cb, better)
-    return ProfileResult(low=low, high=high, ok=ok, better_optimum=bet)
+    # per curve, the lowest-objective point over all its (parameter, side) rows
+    best_theta = theta_hat.copy()
+    order = np.lexsort((low_obj, cb))                  # by curve, then ascending objective
+    first = order[np.r_[True, cb[order][1:] != cb[order][:-1]]]
+    first = first[np.isfinite(low_obj[first])]
+    best_theta[cb[first]] = low_theta[first]
+    return ProfileResult(low=low, high=high, ok=ok, better_optimum=bet, better_theta=best_theta)
 
 
 def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,

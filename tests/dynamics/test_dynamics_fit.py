@@ -261,3 +261,24 @@ def test_a_custom_family_object_can_be_fitted():
     fit = fit_consolidation_curve(T, y, family=fam, ci="none")
     assert fit.family == "actr" and "0.5" in fit.formula
     assert fit.params["gamma"] == pytest.approx(0.35, rel=1e-6)
+
+
+def test_profiling_detects_and_repairs_a_false_optimum():
+    from cramcog.dynamics.fit import FitConfig, _covariances, _refit_from_profile
+    from cramcog.dynamics.intervals import profile_intervals
+    from cramcog.dynamics.optimizer import Problem, levenberg_marquardt
+    fam = FAMILIES["power"]
+    rng = np.random.default_rng(15)
+    prob = Problem(T[None, :], rng.binomial(100, 0.8 * T ** -0.4)[None, :] / 100,
+                   np.full((1, T.size), 100))
+    good = levenberg_marquardt(fam, prob, fam.to_internal(fam.start(T[None, :], prob.y)))
+    # Pretend the optimiser stopped at a wrong point: gamma off by 0.05.
+    wrong = levenberg_marquardt(fam, prob, good.theta + [[0.0, 0.05]], max_iter=0)
+    cov_wrong = _covariances(fam, prob, wrong)[0]
+    prof = profile_intervals(fam, prob, wrong.theta, wrong.obj, cov_wrong, 0.95)
+    assert prof.better_optimum[0]
+    res, _, _, est, prof2 = _refit_from_profile(fam, prob, FitConfig(), wrong, np.array([0]),
+                                                prof)
+    assert est[0, 1] == pytest.approx(fam.to_natural(good.theta)[0, 1], rel=1e-6)
+    assert not prof2.better_optimum[0]
+    assert prof2.low[0, 1] < est[0, 1] < prof2.high[0, 1]
