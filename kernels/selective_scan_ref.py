@@ -44,26 +44,30 @@ def check_selective_scan_inputs(u, delta, A, Bm, Cm, D, z, delta_bias):
     return Bsz, C, L, S
 
 
-def linear_scan_loop(a, b, h0=None, reverse=False):
-    """h_t = a_t * h_{t-1} + b_t along dim 2 of (B, C, L, S) tensors (no autograd).
+def linear_scan_loop(a, b, reverse=False):
+    """h_t = a_t * h_{t-1} + b_t along dim 0 of time-major (L, ...) tensors (no autograd).
 
-    With ``reverse`` it runs from the end: h_t = a_t * h_{t+1} + b_t.
+    With ``reverse`` it runs from the end: h_t = a_t * h_{t+1} + b_t. Each step is one fused
+    multiply-add written in place into a contiguous slice of the output.
     """
     hs = torch.empty_like(b)
-    h = torch.zeros_like(b[:, :, 0]) if h0 is None else h0
-    steps = range(b.shape[2] - 1, -1, -1) if reverse else range(b.shape[2])
+    steps = range(b.shape[0] - 1, -1, -1) if reverse else range(b.shape[0])
+    h = None
     for t in steps:
-        h = torch.addcmul(b[:, :, t], a[:, :, t], h)
-        hs[:, :, t] = h
+        if h is None:
+            hs[t].copy_(b[t])                                  # h_{-1} = 0
+        else:
+            torch.addcmul(b[t], a[t], h, out=hs[t])
+        h = hs[t]
     return hs
 
 
 class _LinearScan(torch.autograd.Function):
-    """h_t = a_t h_{t-1} + b_t, h_{-1} = 0. Backward: g_t = dh_t + a_{t+1} g_{t+1} (the same
-    scan run in reverse), da_t = g_t h_{t-1}, db_t = g_t."""
+    """h_t = a_t h_{t-1} + b_t over dim 0, h_{-1} = 0. Backward: g_t = dh_t + a_{t+1} g_{t+1}
+    (the same scan run in reverse), da_t = g_t h_{t-1}, db_t = g_t."""
 
     @staticmethod
-    def forward(ctx, a, b):                                    # (B, C, L, S) each
+    def forward(ctx, a, b):                                    # (L, ...) each, contiguous
         hs = linear_scan_loop(a, b)
         ctx.save_for_backward(a, hs)
         return hs
@@ -72,11 +76,11 @@ class _LinearScan(torch.autograd.Function):
     def backward(ctx, grad_hs):
         a, hs = ctx.saved_tensors
         a_next = torch.zeros_like(a)
-        a_next[:, :, :-1] = a[:, :, 1:]                        # a_{t+1}, 0 past the end
+        a_next[:-1] = a[1:]                                    # a_{t+1}, 0 past the end
         g = linear_scan_loop(a_next, grad_hs.contiguous(), reverse=True)
-        h_prev = torch.zeros_like(hs)
-        h_prev[:, :, 1:] = hs[:, :, :-1]
-        return g * h_prev, g
+        da = torch.zeros_like(hs)
+        torch.mul(g[1:], hs[:-1], out=da[1:])                  # g_t * h_{t-1}; h_{-1} = 0
+        return da, g
 
 
 def selective_scan_ref(u, delta, A, Bm, Cm, D=None, z=None, delta_bias=None,
@@ -120,10 +124,12 @@ def selective_scan_ref(u, delta, A, Bm, Cm, D=None, z=None, delta_bias=None,
         delta = delta + delta_bias.float()[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
-    dA = torch.exp(delta[..., None] * A.float()[:, None, :])               # (B, C, L, S)
-    dBu = (delta * u)[..., None] * Bm.float().transpose(1, 2)[:, None]     # (B, C, L, S)
-    hs = _LinearScan.apply(dA, dBu)                                        # (B, C, L, S)
-    y = torch.einsum("bcls,bsl->bcl", hs, Cm.float())
+    # time-major (L, B, C, S): every step of the scan touches one contiguous slice
+    delta_t = delta.permute(2, 0, 1)                                       # (L, B, C)
+    dA = torch.exp(delta_t[..., None] * A.float())                         # (L, B, C, S)
+    dBu = (delta_t * u.permute(2, 0, 1))[..., None] * Bm.float().permute(2, 0, 1)[:, :, None]
+    hs = _LinearScan.apply(dA, dBu)                                        # (L, B, C, S)
+    y = torch.einsum("lbcs,bsl->bcl", hs, Cm.float())
     return _finish(y, u, D, z).to(dtype_in)
 
 
