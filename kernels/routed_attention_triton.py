@@ -80,6 +80,55 @@ def _merge_kernel(O_PART, LSE_PART, O, LSE, M, H, Dh, NUM_SPLITS,
     tl.store(LSE + row, top + tl.log2(total))
 
 
+@triton.jit
+def _block_seen(pos, n0, WINDOW, BLOCK_N: tl.constexpr):
+    """Does any query of the block see a key in [n0, n0 + BLOCK_N)? (padding rows: pos = -1)"""
+    seen = (pos >= n0) & (pos - WINDOW < n0 + BLOCK_N)
+    return tl.max(seen.to(tl.int32), 0) > 0
+
+
+@triton.jit
+def _fwd_key_block(q, K, V, kv_base, n0, stop, pos, m_i, l_i, acc, skn, offs_d, mask_d, WINDOW,
+                   qk_scale, HAS_WINDOW: tl.constexpr, BLOCK_N: tl.constexpr, PREC: tl.constexpr):
+    """Online-softmax update of (m_i, l_i, acc) with keys [n0, n0 + BLOCK_N) (< stop)."""
+    offs_n = n0 + tl.arange(0, BLOCK_N)
+    mask_n = offs_n < stop
+    kv_off = kv_base + offs_n[:, None] * skn + offs_d[None, :]
+    k = tl.load(K + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+    s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale  # (BM, BN), base 2
+    valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :]
+    if HAS_WINDOW:
+        valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
+    s = tl.where(valid, s, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    alpha = tl.exp2(m_i - m_new)
+    p = tl.exp2(s - m_new[:, None])
+    l_i = l_i * alpha + tl.sum(p, 1)
+    v = tl.load(V + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PREC)
+    return m_new, l_i, acc
+
+
+@triton.jit
+def _dq_key_block(q, do, K, V, kv_base, n0, stop, pos, mask_m, lse, delta, dq, skn, offs_d,
+                  mask_d, WINDOW, qk_scale, HAS_WINDOW: tl.constexpr, BLOCK_N: tl.constexpr,
+                  PREC: tl.constexpr):
+    """dq += dS K over keys [n0, n0 + BLOCK_N) (< stop), P recomputed from the saved lse."""
+    offs_n = n0 + tl.arange(0, BLOCK_N)
+    mask_n = offs_n < stop
+    kv_off = kv_base + offs_n[:, None] * skn + offs_d[None, :]
+    k = tl.load(K + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+    v = tl.load(V + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
+    s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
+    valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :] & mask_m[:, None]
+    if HAS_WINDOW:
+        valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
+    p = tl.where(valid, tl.exp2(s - lse[:, None]), 0.0)
+    dp = tl.dot(do, tl.trans(v), input_precision=PREC)
+    ds = p * (dp - delta[:, None])
+    return dq + tl.dot(ds.to(k.dtype), k, input_precision=PREC)
+
+
 @triton.autotune(configs=_autotune_configs(), key=["BLOCK_M", "BLOCK_N", "BLOCK_D", "HAS_WINDOW"])
 @triton.jit
 def _fwd_kernel(Q, K, V, POS, OFF, B, O, LSE,
@@ -116,22 +165,16 @@ def _fwd_kernel(Q, K, V, POS, OFF, B, O, LSE,
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
     kv_base = b.to(tl.int64) * skb + head * skh     # int64: B*N*H*Dh may pass 2^31
     for n0 in range(start, stop, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        mask_n = offs_n < stop
-        kv_off = kv_base + offs_n[:, None] * skn + offs_d[None, :]
-        k = tl.load(K + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
-        s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale  # (BM, BN), base 2
-        valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :]
         if HAS_WINDOW:
-            valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
-        s = tl.where(valid, s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        alpha = tl.exp2(m_i - m_new)
-        p = tl.exp2(s - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        v = tl.load(V + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PREC)
-        m_i = m_new
+            # sparse queries with a short window leave most key blocks unseen: skip those
+            if _block_seen(pos, n0, WINDOW, BLOCK_N):
+                m_i, l_i, acc = _fwd_key_block(q, K, V, kv_base, n0, stop, pos, m_i, l_i, acc,
+                                               skn, offs_d, mask_d, WINDOW, qk_scale,
+                                               HAS_WINDOW, BLOCK_N, PREC)
+        else:
+            m_i, l_i, acc = _fwd_key_block(q, K, V, kv_base, n0, stop, pos, m_i, l_i, acc,
+                                           skn, offs_d, mask_d, WINDOW, qk_scale,
+                                           HAS_WINDOW, BLOCK_N, PREC)
     safe_l = tl.where(l_i > 0, l_i, 1.0)
     out = acc / safe_l[:, None]
     lse = tl.where(l_i > 0, m_i + tl.log2(safe_l), float("-inf"))  # -inf: no key in this split
@@ -177,19 +220,14 @@ def _bwd_dq_kernel(Q, K, V, DO, POS, LSE, DELTA, OFF, B, DQ,
     dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
     kv_base = b.to(tl.int64) * skb + head * skh     # int64: B*N*H*Dh may pass 2^31
     for n0 in range(start, stop, BLOCK_N):
-        offs_n = n0 + tl.arange(0, BLOCK_N)
-        mask_n = offs_n < stop
-        kv_off = kv_base + offs_n[:, None] * skn + offs_d[None, :]
-        k = tl.load(K + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
-        v = tl.load(V + kv_off, mask=mask_n[:, None] & mask_d[None, :], other=0.0)
-        s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
-        valid = (offs_n[None, :] <= pos[:, None]) & mask_n[None, :] & mask_m[:, None]
         if HAS_WINDOW:
-            valid = valid & (offs_n[None, :] > pos[:, None] - WINDOW)
-        p = tl.where(valid, tl.exp2(s - lse[:, None]), 0.0)
-        dp = tl.dot(do, tl.trans(v), input_precision=PREC)
-        ds = p * (dp - delta[:, None])
-        dq += tl.dot(ds.to(k.dtype), k, input_precision=PREC)
+            if _block_seen(pos, n0, WINDOW, BLOCK_N):
+                dq = _dq_key_block(q, do, K, V, kv_base, n0, stop, pos, mask_m, lse, delta, dq,
+                                   skn, offs_d, mask_d, WINDOW, qk_scale, HAS_WINDOW, BLOCK_N,
+                                   PREC)
+        else:
+            dq = _dq_key_block(q, do, K, V, kv_base, n0, stop, pos, mask_m, lse, delta, dq,
+                               skn, offs_d, mask_d, WINDOW, qk_scale, HAS_WINDOW, BLOCK_N, PREC)
     tl.store(DQ + split * sdq_split + q_off, (dq * sm_scale).to(DQ.dtype.element_ty), mask=md)
 
 

@@ -32,6 +32,7 @@ def _case(B, N, H, Dh, fraction, seed, force=()):
     (1, 40, 1, 16, 1.0, None, (), 1),         # every token routed, through the kernel itself
     (3, 19, 1, 16, 0.5, 2, ((0, 19),), 2),    # window 2; one sequence fully routed
     (2, 23, 2, 4, 0.1, 100, (), 4),           # window > N; more splits than key blocks
+    (1, 90, 1, 16, 0.05, 3, (), 1),           # sparse queries, short window: unseen key blocks
 ])
 def test_routed_attention_triton_fp32(B, N, H, Dh, fraction, window, force, splits):
     inputs, g = _case(B, N, H, Dh, fraction, seed=N + splits, force=force)
