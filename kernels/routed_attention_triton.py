@@ -295,9 +295,14 @@ def _block_sizes(M, B, Dh):
     return block_m, block_n, block_d
 
 
+@functools.lru_cache(maxsize=64)
+def _sequence_ids(B, device):
+    return torch.arange(B + 1, device=device)                       # cached: one launch fewer
+
+
 def _sequence_offsets(batch_idx, B):
-    """(B+1,) first packed query of each sequence (batch_idx sorted), two launches, no sync."""
-    return torch.searchsorted(batch_idx, torch.arange(B + 1, device=batch_idx.device))
+    """(B+1,) first packed query of each sequence (batch_idx sorted): one launch, no sync."""
+    return torch.searchsorted(batch_idx, _sequence_ids(B, batch_idx.device))
 
 
 def _n_query_programs(M, B, block_m):
