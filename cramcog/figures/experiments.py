@@ -1,0 +1,122 @@
+"""Figures of the paper's other experiments: transfer bars and Theorem-1 scaling."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cramcog.figures.runs import FigureError, _check_record, _need
+from cramcog.figures.style import _loglog, _percent, _plt, _sns
+
+PAPER_TRANSFER_REDUCTION = (0.48, 0.52)  # the paper's transfer attention reduction band
+
+
+
+def transfer_frame(ds: xr.Dataset, reference: str = "no_consolidation") -> pd.DataFrame:
+    """Per (variant, seed, task): attention and its reduction against ``reference``.
+
+    Transfer record schema (kind "transfer"): dims ``(variant, seed, task)``, variable
+    ``attention_fraction`` (attention used on the transfer task after retraining the head), and
+    optionally ``accuracy``; the ``variant`` coordinate includes ``reference`` (the model without
+    consolidation). ``reduction = 1 - attention / attention[reference]`` for the same seed and
+    task.
+    """
+    ds = _check_record(ds, ("transfer",), "plot_transfer")
+    _need(ds, ["attention_fraction", "variant", "seed", "task"], "plot_transfer")
+    variants = [str(v) for v in ds.variant.values]
+    if reference not in variants:
+        raise FigureError(f"plot_transfer: reference variant {reference!r} is not in the record "
+                          f"(variants: {variants})")
+    att = ds["attention_fraction"]
+    ref = att.sel(variant=reference)
+    red = 1 - att / ref
+    df = xr.Dataset({"attention_fraction": att, "reduction": red}).to_dataframe().reset_index()
+    if "accuracy" in ds:
+        df["accuracy"] = ds["accuracy"].to_dataframe().reset_index()["accuracy"].values
+    return df[["variant", "seed", "task", "attention_fraction", "reduction"]
+              + (["accuracy"] if "accuracy" in ds else [])].dropna(subset=["reduction"])
+
+
+def plot_transfer(ds: xr.Dataset, reference: str = "no_consolidation"):
+    """Bars: attention reduction on each transfer task against the model without consolidation.
+
+    Bars are means over seeds with 95% bootstrap intervals (seeded); the paper's 48-52% band is
+    shaded.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sns = _sns()
+    plt = _plt()
+    df = transfer_frame(ds, reference)
+    df = df[df.variant != reference]
+    if df.empty:
+        raise FigureError("plot_transfer: no variant besides the reference to compare")
+    fig, ax = plt.subplots(figsize=(1.2 * df.task.nunique() + 3, 3.2))
+    sns.barplot(data=df, x="task", y="reduction", hue="variant", errorbar=("ci", 95), seed=0,
+                ax=ax)
+    lo, hi = PAPER_TRANSFER_REDUCTION
+    ax.axhspan(lo, hi, color="tab:orange", alpha=0.2, label="paper 48-52%")
+    ax.set_ylabel(f"attention reduction vs {reference}")
+    ax.yaxis.set_major_formatter(_percent())
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def scaling_frame(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Theorem 1 data and fitted log-log slopes.
+
+    Scaling record schema (kind "scaling"): dims ``(router, frequency, seq_len)`` (optionally
+    ``seed``), variable ``attention_tokens`` (tokens that executed attention per sequence).
+    Returns ``(points, slopes)``: points columns router, frequency, seq_len, f_times_n,
+    attention_tokens; slopes columns router, slope, slope_se, intercept (OLS of
+    log attention_tokens on log(f x n)).
+    """
+    ds = _check_record(ds, ("scaling",), "plot_scaling")
+    _need(ds, ["attention_tokens", "frequency", "seq_len", "router"], "plot_scaling")
+    df = ds["attention_tokens"].to_dataframe().reset_index().dropna(subset=["attention_tokens"])
+    df["f_times_n"] = df.frequency * df.seq_len
+    rows = []
+    for router, sub in df.groupby("router", sort=False):
+        sub = sub[(sub.attention_tokens > 0) & (sub.f_times_n > 0)]
+        if len(sub) < 3 or sub.f_times_n.nunique() < 2:
+            rows.append({"router": router, "slope": np.nan, "slope_se": np.nan,
+                         "intercept": np.nan})
+            continue
+        x, y = np.log(sub.f_times_n.values), np.log(sub.attention_tokens.values)
+        (slope, icpt), cov = np.polyfit(x, y, 1, cov=True) if len(sub) > 3 else \
+            (np.polyfit(x, y, 1), np.full((2, 2), np.nan))
+        rows.append({"router": router, "slope": float(slope),
+                     "slope_se": float(np.sqrt(cov[0, 0])), "intercept": float(icpt)})
+    return df, pd.DataFrame(rows)
+
+
+def plot_scaling(ds: xr.Dataset):
+    """Theorem 1: attention tokens vs pattern frequency x sequence length, per router, log-log,
+    with the fitted slope (a static router should scale with slope ~1, CRAM stay flat).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sns = _sns()
+    plt = _plt()
+    df, slopes = scaling_frame(ds)
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    palette = dict(zip(slopes.router, sns.color_palette(n_colors=len(slopes))))
+    sns.scatterplot(data=df, x="f_times_n", y="attention_tokens", hue="router", palette=palette,
+                    ax=ax, s=25)
+    xs = np.geomspace(df.f_times_n[df.f_times_n > 0].min(), df.f_times_n.max(), 50)
+    for row in slopes.itertuples():
+        if np.isfinite(row.slope):
+            ax.plot(xs, np.exp(row.intercept) * xs ** row.slope, color=palette[row.router],
+                    lw=1.2, label=f"{row.router}: slope {row.slope:.2f} +- {row.slope_se:.2f}")
+    _loglog(ax)
+    ax.set(xlabel="pattern frequency x sequence length (f n)",
+           ylabel="tokens executing attention")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
