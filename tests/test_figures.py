@@ -292,3 +292,12 @@ def test_gamma_window_sensitivity(tmp_path):
         figures.ConsolidationWindow(start="middle")
     with pytest.raises(figures.FigureError, match="widen the window"):
         figures.consolidation_curve(training(), figures.ConsolidationWindow(start=10_000))
+
+
+@needs_fit
+def test_ablation_without_fittable_curves_still_draws():
+    flat = ablation()
+    flat["attention_fraction"] = xr.ones_like(flat.attention_fraction)
+    with pytest.warns(UserWarning, match="no gamma figure"):
+        made = figures.figures_for([flat], names=["dense"])
+    assert "dense_gamma" not in made and "dense_panels" in made

@@ -35,6 +35,7 @@ Examples
 (1, 2)"""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import xarray as xr
@@ -82,7 +83,10 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
             out[f"{name}_attention"] = plot_attention_over_training(ds)
             out[f"{name}_accuracy_vs_attention"] = plot_accuracy_vs_attention(ds)
             out[f"{name}_panels"] = plot_ablation_panels(ds)
-            out[f"{name}_gamma"] = plot_gammas(ds)
+            try:
+                out[f"{name}_gamma"] = plot_gammas(ds)
+            except FigureError as err:  # e.g. only dense variants: no curve to fit, say so
+                warnings.warn(f"{name}: no gamma figure ({err})", stacklevel=2)
         elif kind == "comparison":
             out[f"{name}_gamma_comparison"] = plot_gamma_comparison(ds)
         elif kind == "transfer":
