@@ -16,7 +16,8 @@ Sections (every ratio is measured in the same run, on the same device):
 3. The selective scan: Triton vs the plain-torch reference (and mamba-ssm when installed).
 
 Without a GPU the script says so, runs a tiny CPU smoke test of the same code paths (torch
-backend) and exits 0. Timings use triton.testing.do_bench (median, L2 flushed between runs).
+backend) and exits 0. Timings use triton.testing.do_bench (median, L2 flushed between runs);
+the forward is also timed replayed from a CUDA graph, to show launch overhead separately.
 """
 from __future__ import annotations
 
@@ -80,6 +81,26 @@ def bench(fn):
     return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
+def bench_graph(fn):
+    """Median ms of fn() replayed from a CUDA graph: GPU time without Python/launch overhead
+    (NaN when fn cannot be captured). Shows how much of a short call is launch-bound."""
+    try:
+        with torch.no_grad():
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):                       # autotune and warm up outside capture
+                    fn()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                fn()
+        return bench(graph.replay)
+    except Exception as err:  # report and continue: the eager timings are the headline
+        print(f"CUDA graph capture failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return math.nan
+
+
 def routed_positions(B, N, fraction, gen, device):
     """Sorted packed (batch_idx, pos): each sequence routes round(fraction * N) random tokens."""
     m = max(1, round(fraction * N))
@@ -88,31 +109,37 @@ def routed_positions(B, N, fraction, gen, device):
     return batch_idx.to(device), pos.reshape(-1).to(device)
 
 
-def attention_rows(args, dtype, peaks, gen):
+# Shapes of the recurrence benchmarks (module constants so a test can shrink them).
+ODE_SIZES = dict(B=8, C=256, K=2, lengths=(512, 2048), groups=(1, 4, 16))
+SSM_SIZES = dict(B=4, C=512, S=16, lengths=(1024, 4096))
+
+
+def attention_rows(args, dtype, peaks, gen, device="cuda"):
     from cramcog.kernels.routed_attention_triton import routed_attention_triton
     B, H, Dh = args.batch, args.heads, args.head_dim
     sdpa = torch.nn.functional.scaled_dot_product_attention
     rows = []
     for N in args.lengths:
-        q_all = torch.randn(B, H, N, Dh, device="cuda", dtype=dtype, requires_grad=True)
-        k = torch.randn(B, N, H, Dh, device="cuda", dtype=dtype, requires_grad=True)
-        v = torch.randn(B, N, H, Dh, device="cuda", dtype=dtype, requires_grad=True)
+        q_all = torch.randn(B, H, N, Dh, device=device, dtype=dtype, requires_grad=True)
+        k = torch.randn(B, N, H, Dh, device=device, dtype=dtype, requires_grad=True)
+        v = torch.randn(B, N, H, Dh, device=device, dtype=dtype, requires_grad=True)
         kt, vt = k.detach().transpose(1, 2).requires_grad_(), v.detach().transpose(1, 2).requires_grad_()
         do_dense = torch.randn_like(q_all)
         if args.window is None:
             dense = lambda: sdpa(q_all, kt, vt, is_causal=True)  # noqa: E731
         else:
-            i = torch.arange(N, device="cuda")
+            i = torch.arange(N, device=device)
             mask = (i[None, :] <= i[:, None]) & (i[None, :] > i[:, None] - args.window)
             dense = lambda: sdpa(q_all, kt, vt, attn_mask=mask)  # noqa: E731
         t_dense = bench(dense)
+        t_dense_graph = bench_graph(dense)
         t_dense_fb = bench(lambda: torch.autograd.grad(dense(), (q_all, kt, vt), do_dense))
         dense_flops = B * dense_causal_flops(N, args.window, H, Dh)
         for frac in args.fractions:
-            batch_idx, pos = routed_positions(B, N, frac, gen, "cuda")
+            batch_idx, pos = routed_positions(B, N, frac, gen, device)
             M = pos.numel()
-            q = torch.randn(M, H, Dh, device="cuda", dtype=dtype, requires_grad=True)
-            do = torch.randn(M, H, Dh, device="cuda", dtype=dtype)
+            q = torch.randn(M, H, Dh, device=device, dtype=dtype, requires_grad=True)
+            do = torch.randn(M, H, Dh, device=device, dtype=dtype)
             flops = attention_flops(pos, args.window, H, Dh)
             # bytes lower bound: q, out once; each sequence's K, V up to its last routed position
             last = pos.view(B, -1)[:, -1].float() + 1
@@ -127,33 +154,37 @@ def attention_rows(args, dtype, peaks, gen):
                 if name == "dispatch" and frac < 1.0:
                     continue  # identical to "kernel" below 100% routed
                 t_fwd = bench(fn)
+                t_graph = bench_graph(fn)
                 t_fb = bench(lambda: torch.autograd.grad(fn(), (q, k, v), do))
                 tflops = flops / (t_fwd * 1e-3) / 1e12
                 tbps = nbytes / (t_fwd * 1e-3) / 1e12
                 rows.append(dict(
                     section="routed_attention", variant=name, N=N, routed_fraction=frac, M=M,
                     ms_fwd=t_fwd, ms_dense_fwd=t_dense, ratio_fwd=t_fwd / t_dense,
+                    ms_fwd_graph=t_graph, ms_dense_fwd_graph=t_dense_graph,
+                    ratio_fwd_graph=t_graph / t_dense_graph,
                     ms_fwd_bwd=t_fb, ms_dense_fwd_bwd=t_dense_fb, ratio_fwd_bwd=t_fb / t_dense_fb,
                     flops_ratio=flops / dense_flops, tflops=tflops,
                     dense_tflops=dense_flops / (t_dense * 1e-3) / 1e12,
                     frac_peak_flops=tflops / peaks[0] if peaks[0] else math.nan,
                     tbps=tbps, frac_peak_bw=tbps / peaks[1] if peaks[1] else math.nan))
-        del q_all, k, v, kt, vt
-        torch.cuda.empty_cache()
     return rows
 
 
-def ct_ode_rows(args, dtype, gen):
+def ct_ode_rows(args, dtype, gen, device="cuda"):
     from cramcog.kernels import ct_ode_scan_ref
     rows = []
-    B, C, K = 8, 256, 2
-    for N in [n for n in (512, 2048) if not args.quick or n <= 2048]:
-        for G in (1, 4, 16):
+    B, C, K = ODE_SIZES["B"], ODE_SIZES["C"], ODE_SIZES["K"]
+    lengths = ODE_SIZES["lengths"][:1] if args.quick else ODE_SIZES["lengths"]
+    for N in lengths:
+        for G in ODE_SIZES["groups"]:
             def make(*shape, scale=1.0):
-                return (scale * torch.randn(*shape, generator=gen)).to("cuda", dtype).requires_grad_()
-            u, gate = make(B, N, C), torch.rand(B, N, C, generator=gen).to("cuda", dtype).requires_grad_()
+                x = scale * torch.randn(*shape, generator=gen)
+                return x.to(device, dtype).requires_grad_()
+            u, gate = make(B, N, C), torch.rand(B, N, C, generator=gen).to(device, dtype)
+            gate.requires_grad_()
             w, h0 = make(G, C // G, C // G, scale=(C // G) ** -0.5), make(B, C)
-            cot = torch.randn(B, N, C, device="cuda", dtype=dtype)
+            cot = torch.randn(B, N, C, device=device, dtype=dtype)
             fused = lambda: ct_ode_scan(u, gate, w, h0, K, 0.5, backend="triton")  # noqa: E731
             loop = lambda: ct_ode_scan_ref(u, gate, w, h0, K, 0.5)  # noqa: E731
             t_f, t_l = bench(fused), bench(loop)
@@ -165,20 +196,22 @@ def ct_ode_rows(args, dtype, gen):
     return rows
 
 
-def ssm_rows(args, dtype, gen):
+def ssm_rows(args, dtype, gen, device="cuda"):
     import importlib.util
     rows = []
-    B, C, S = 4, 512, 16
+    B, C, S = SSM_SIZES["B"], SSM_SIZES["C"], SSM_SIZES["S"]
     backends = ["triton", "torch"]
-    if importlib.util.find_spec("mamba_ssm") is not None:
+    if device == "cuda" and importlib.util.find_spec("mamba_ssm") is not None:
         backends.append("mamba")
-    for L in [n for n in (1024, 4096) if not args.quick or n <= 1024]:
-        u = torch.randn(B, C, L, generator=gen).to("cuda", dtype).requires_grad_()
-        delta = (0.1 * torch.rand(B, C, L, generator=gen)).to("cuda", dtype).requires_grad_()
-        A = (-torch.rand(C, S, generator=gen)).cuda().requires_grad_()
-        Bm = torch.randn(B, S, L, generator=gen).to("cuda", dtype).requires_grad_()
-        Cm = torch.randn(B, S, L, generator=gen).to("cuda", dtype).requires_grad_()
-        cot = torch.randn(B, C, L, device="cuda", dtype=dtype)
+    lengths = SSM_SIZES["lengths"][:1] if args.quick else SSM_SIZES["lengths"]
+    for L in lengths:
+        def make(*shape, scale=1.0, dt=dtype):
+            x = scale * torch.randn(*shape, generator=gen)
+            return x.to(device, dt).requires_grad_()
+        u, Bm, Cm = make(B, C, L), make(B, S, L), make(B, S, L)
+        delta = (0.1 * torch.rand(B, C, L, generator=gen)).to(device, dtype).requires_grad_()
+        A = (-torch.rand(C, S, generator=gen)).to(device).requires_grad_()
+        cot = torch.randn(B, C, L, device=device, dtype=dtype)
         times = {}
         for name in backends:
             fn = lambda: selective_scan(u, delta, A, Bm, Cm, backend=name)  # noqa: E731
@@ -261,8 +294,10 @@ def main(argv=None):
     att = attention_rows(args, dtype, peaks, gen)
     print("## Routed attention vs SDPA dense causal (ratio = routed time / dense time)")
     print_table(att, ["variant", "N", "routed_fraction", "ms_fwd", "ms_dense_fwd", "ratio_fwd",
-                      "ratio_fwd_bwd", "flops_ratio", "tflops", "dense_tflops", "frac_peak_flops",
-                      "tbps", "frac_peak_bw"])
+                      "ratio_fwd_graph", "ratio_fwd_bwd", "flops_ratio", "tflops", "dense_tflops",
+                      "frac_peak_flops", "tbps", "frac_peak_bw"])
+    print("ratio_fwd_graph: both sides replayed from CUDA graphs (GPU time only, no launch "
+          "overhead); targets use the eager ratio_fwd.\n")
     ode = ct_ode_rows(args, dtype, gen)
     print("## CT-ODE recurrence: fused Triton vs plain-torch loop")
     print_table(ode, ["N", "C", "G", "K", "ms_fused_fwd", "ms_loop_fwd", "speedup_fwd",
