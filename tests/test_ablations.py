@@ -351,3 +351,22 @@ def test_default_run_trains_the_real_model(tmp_path):
     assert ds.attention_floor.sel(variant="cram", seed=0) > 0
     cfg = json.loads(str(ds.cell_config_json.sel(variant="no_consolidation", seed=0).values))
     assert cfg["model"]["consolidation"] is False and cfg["threads"] == 0
+
+
+def test_cli_ablate_on_a_dask_scheduler(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    from cramcog.cli import main
+
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(BASE))
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"name": "dask", "variants": {"a": {}, "b": {"rate": 0.3}},
+                                "seeds": [0, 1]}))
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        argv = ["ablate", str(grid), "--base", str(base), "--out", str(tmp_path / "out"),
+                "--scheduler", cluster.scheduler_address, "--run-fn",
+                "cramcog.ablations:demo_run"]
+        assert main(argv) == 0
+    assert "ran 4, skipped 0" in capsys.readouterr().out
+    assert (records.open(tmp_path / "out" / "dask.nc").status == "ok").all()
