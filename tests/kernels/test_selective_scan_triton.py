@@ -71,5 +71,6 @@ def _mamba_selective_scan_fn():
 def test_mamba_backend_parity(extras):
     _mamba_selective_scan_fn()
     inputs, g = _case(2, 16, 64, 8, seed=4, extras=extras)
+    # mamba-ssm's CUDA kernel sums in its own order (chunked scan): allow 1e-4
     compare_with_reference(_call(functools.partial(selective_scan, backend="mamba"), extras),
-                           _call(selective_scan_ref, extras), inputs, torch.float32, g)
+                           _call(selective_scan_ref, extras), inputs, torch.float32, g, tol=1e-4)
