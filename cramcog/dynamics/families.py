@@ -70,6 +70,8 @@ class Family:
         True if the formula needs ``t > 0`` (log t or t**-gamma).
     doc, source
         What the family is, and where it comes from in the literature.
+    bounded01
+        True if the mean stays inside (0, 1) whatever the parameters (a logistic link).
 
     Examples
     --------
@@ -88,6 +90,7 @@ class Family:
     needs_positive_t: bool = True
     doc: str = ""
     source: str = ""
+    bounded01: bool = False  # the mean stays in (0, 1) for any parameters (a probability link)
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -327,7 +330,7 @@ def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
     return Family(
         name="actr", formula=f"1 / (1 + exp((gamma * ln t - b) / {s:g}))",
         param_names=("b", "gamma"), bounds=((-np.inf, np.inf), (-np.inf, np.inf)),
-        mean=mean, jacobian=jac, start=start, needs_positive_t=True,
+        mean=mean, jacobian=jac, start=start, needs_positive_t=True, bounded01=True,
         doc=("ACT-R base-level learning: activation b - gamma ln t from one power-decayed trace, "
              f"logistic link to recall probability with fixed noise s = {s:g}."),
         source=("Anderson & Schooler (1991), Psychological Science 2:396-408; Anderson & Lebiere "

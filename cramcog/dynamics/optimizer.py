@@ -260,9 +260,14 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         reason[hit & (reason == "")] = (f"parameter {name} ran to its bound (0 or infinity): "
                                         "the data favour a limiting form of this family")
     if prob.binomial:
-        # The family's binomial MLE sits on the edge of [0, 1] (typically a point at 100%
-        # recall that the curve cannot reach from below): the likelihood is not smooth there.
-        edge = finite & ((mu <= 1e-9) | (mu >= 1 - 1e-9)).any(-1)
+        # Is the binomial maximum on the edge of [0, 1], where the (clipped) likelihood is not
+        # the real one? Yes if a mean leaves [0, 1], or sits at 0 / 1 where the data do not
+        # (log-likelihood -inf), or presses against 1 (no family but a bounded one, actr, can
+        # sit within 1e-9 of 1 at an interior optimum). A mean near 0 where y = 0 is an
+        # ordinary decaying tail, not an edge.
+        y = prob.y
+        edge = finite & ((mu < 0) | (mu > 1) | ((mu <= 1e-9) & (y > 0))
+                         | ((mu >= 1 - 1e-9) & ((y < 1) | (not family.bounded01)))).any(-1)
         reason[edge & (reason == "")] = (
             "fitted probability reached 0 or 1 at a data point: this family's binomial maximum "
             "lies on the edge of [0, 1] (e.g. a point at 0% or 100%, or an asymptote below 0); "

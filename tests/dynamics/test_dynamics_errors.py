@@ -105,3 +105,15 @@ def test_binomial_fit_stuck_at_ceiling_is_flagged_with_advice():
     assert fits["power"].converged is False
     assert "reached 0 or 1" in fits["power"].message and "100%" in fits["power"].message
     assert fits["actr"].converged and fits.best.family == "actr"
+
+
+def test_a_tail_of_zero_counts_is_not_an_edge():
+    # Exponential forgetting down to 0/20: the fitted tail ~1e-12 where y = 0 is an ordinary
+    # interior optimum, not the edge of [0, 1] (a regression: it used to be flagged).
+    t = np.geomspace(0.5, 200, 12)
+    k = np.array([19, 18, 17, 12, 13, 8, 1, 2, 0, 0, 0, 0])
+    fit = fit_consolidation_curve(t, k, n=20, family="exponential")
+    assert fit.converged, fit.message
+    assert fit.predict(200.0) < 1e-9
+    lo, hi = fit.ci["b"]
+    assert lo < fit.params["b"] < hi
