@@ -8,7 +8,8 @@ that a comparison changes one thing at a time:
                     (``attn_layer_idx`` as in mamba-ssm / Jamba; default: the odd layers 1, 3, ...)
 ``working_only``    working memory alone: no attention, no semantic memory
 ``seqboat_like``    SeqBoat-style learned sparse activation: the router picks working or episodic
-                    per token (the semantic tier is masked out), no consolidation, no replay
+                    per token (the semantic tier is masked out), no consolidation, no replay, no
+                    epsilon exploration (CRAM's would draw the semantic tier too)
 ``mod_like``        Mixture-of-Depths-style FIXED capacity: per layer, a token attends when its
                     router score ranks in the top ``capacity`` of the last ``capacity_window``
                     scores (a causal top-k); the attention output is scaled by sigmoid(score) so
@@ -115,8 +116,13 @@ class TwoTierRouter(Router):
 
 
 def _no_replay(cfg):
-    """A copy of cfg without replay and without consolidation (baselines that do not consolidate)."""
-    return dataclasses.replace(cfg, replay_rate=0.0, consolidation=False)
+    """A copy of cfg for a baseline that does not consolidate: no replay, no consolidation, and
+    no epsilon exploration (CRAM's explores all three tiers, the semantic one included; these
+    baselines explore through their sampled routes only)."""
+    changes = {"replay_rate": 0.0, "consolidation": False}
+    if any(f.name == "explore_rate" for f in dataclasses.fields(cfg)):
+        changes["explore_rate"] = 0.0
+    return dataclasses.replace(cfg, **changes)
 
 
 class SeqBoatLike(CRAM):
