@@ -19,6 +19,13 @@ Conventions (one rule for every family):
   (``b``, ``gamma``) are unbounded where the formula is defined for either sign, so a curve that
   rises gets a negative rate instead of a fit stuck at a bound.
 
+Limiting forms. Several families contain others as limits, which the optimiser can only
+approach: ``shifted_power`` tends to ``power`` as ``s -> 0`` (with ``a`` growing) and to
+``exponential`` as ``s, gamma -> inf`` with ``gamma / s`` fixed; ``power+c`` tends to
+``logarithmic`` as ``gamma -> 0`` (``a -> inf``, ``c -> -inf``). When the data favour such a limit
+the fit is flagged as not converged (a parameter at its bound, a singular Hessian, or the
+iteration cap reached while drifting): fit the limiting family instead.
+
 Examples
 --------
 >>> import numpy as np
