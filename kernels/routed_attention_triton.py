@@ -291,8 +291,18 @@ def _block_sizes(M, B, Dh):
     # sparse routing: smaller query blocks waste less of the causal range (a block reads keys up
     # to its LAST query's position)
     block_m = min(64, max(16, triton.next_power_of_2(per_seq)))
+    if per_seq >= 2048 and block_d <= 64:
+        block_m = 128  # dense routing: taller query tiles (ptxas, sm_90: 8 warps, no spills)
     block_n = 64 if block_d <= 64 else 32
     return block_m, block_n, block_d
+
+
+def _dkdv_query_tile(block_m, block_d):
+    """Query tile of the dK/dV loop (independent of the forward's query blocks): 32 rows for
+    Dh > 64 or 64 otherwise, so the dK, dV accumulators and the recomputed tiles fit registers."""
+    if interpreting():
+        return 16
+    return 32 if block_d > 64 else min(block_m, 64)
 
 
 @functools.lru_cache(maxsize=64)
@@ -376,7 +386,8 @@ class _RoutedAttention(torch.autograd.Function):
             q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
             o.stride(0), o.stride(1), o.stride(2), lse.stride(0), lse.stride(1),
             N, Dh, window if has_window else 1, scale * LOG2E, splits,
-            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
+            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            PREC=_precision(q.dtype))
         if splits == 1:
             out, lse = o[0], lse[0]
         else:
@@ -402,7 +413,8 @@ class _RoutedAttention(torch.autograd.Function):
             q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
             dq_buf.stride(0), lse.stride(0),
             N, Dh, w, scale * LOG2E, scale, splits,
-            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
+            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            PREC=_precision(q.dtype))
         dq = dq_buf[0] if splits == 1 else dq_buf.sum(0).to(q.dtype)
         q_lo, q_hi, n_kb = _key_block_query_ranges(batch_idx, pos, B, N, block_n, window)
         dk = empty(k.shape, k.dtype, k.device, strides=k.stride())    # same layout as k
@@ -411,7 +423,8 @@ class _RoutedAttention(torch.autograd.Function):
             q, k, v, do, pos, lse, delta, q_lo, q_hi, dk, dv,
             q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2), lse.stride(0),
             N, Dh, w, scale * LOG2E, scale, n_kb,
-            HAS_WINDOW=has_window, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PREC=_precision(q.dtype))
+            HAS_WINDOW=has_window, BLOCK_M=_dkdv_query_tile(block_m, block_d), BLOCK_N=block_n,
+            BLOCK_D=block_d, PREC=_precision(q.dtype))
         return dq, dk, dv, None, None, None, None, None
 
 
