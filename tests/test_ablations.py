@@ -303,6 +303,14 @@ def test_baseline_routes_and_counters():
         frac = float(t.route.eq(EPISODIC).float().mean())
         assert 0.08 <= frac <= 0.2  # fixed capacity (the first k positions of a window add a bit)
         assert t.attention_flops < 0.3 * t.dense_flops
+    # the training loop's per-layer statistics accept every baseline's trace
+    from cramcog.train import layer_stats
+
+    category = batch["kind"].clamp(max=3)
+    for out in (static, wm, sb, mod):
+        for t in out.layers:
+            stats = layer_stats(t, category)
+            assert stats["fractions"].sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="attn_layer_idx"):
         _baseline("static_hybrid", attn_layer_idx=(5,))
     with pytest.raises(ValueError, match="capacity"):

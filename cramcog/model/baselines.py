@@ -202,9 +202,10 @@ class FixedCapacityLayer(CRAMLayer):
         out = h + epi_out * torch.sigmoid(score)[..., None]                   # MoD router weight
         if self.mlp is not None:
             out = out + self.mlp(self.norm_mlp(out))
-        empty = r_e.new_zeros(0)
+        # no semantic memory is used: its quality is 0 wherever attention ran (M,), no teacher
+        none = r_e.new_zeros(bi.numel())
         trace = LayerTrace(route=route, logp=logp, replay=torch.zeros_like(routed), q_hat=q_hat,
-                           q=empty, cons_err=empty, attended=(bi, pos), attention_flops=flops,
+                           q=none, cons_err=none, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
                                                                    cfg.head_dim))
         return out, trace
