@@ -49,70 +49,74 @@ def _to_steps(x, G):
 
 
 class _CTODEScan(torch.autograd.Function):
-    """Forward keeps only the per-token states (the output); backward recomputes the K
-    sub-step states of each token from the previous token's state, so memory is O(B N C)."""
+    """CPU-oriented: per-op overhead, not arithmetic, bounds a loop of tiny (B, C/G) ops, so the
+    forward keeps every sub-step state and tanh (2 K B N C floats) and the backward runs only
+    two ops per sub-step; everything else (dU, dgate, dW) is a vectorised op after the loop.
+    (The Triton kernel makes the opposite choice: it recomputes, because there memory traffic is
+    the bound.)
+
+    Layout: sub-step i = t * K + k of token t; ``hs_all[i]`` is its input state (hs_all[0] = h0,
+    hs_all[(t + 1) K] = output h_t), ``tanh_all[i]`` its tanh(h @ W1 + u_t). Groups are the bmm
+    batch: (steps, G, B, C/G).
+    """
 
     @staticmethod
     def forward(ctx, u, gate, w_rec, h0, n_substeps, dt):
         B, N, C = u.shape
         G = w_rec.shape[0]
         Cg = C // G
+        K = n_substeps
         w = w_rec.float()                                      # (G, Cg, Cg)
         us = _to_steps(u, G)                                   # (N, G, B, Cg)
         cs = _to_steps(gate, G).mul_(dt)                       # (N, G, B, Cg) dt * gate
-        h = h0.float().reshape(B, G, Cg).transpose(0, 1).contiguous()  # (G, B, Cg)
-        hs = us.new_empty(N, G, B, Cg)
-        for t in range(N):
-            for _ in range(n_substeps):
-                a = torch.baddbmm(us[t], h, w)                 # (G, B, Cg) h @ W1 + u_t
-                h = torch.addcmul(h, cs[t], a.tanh_())
-            hs[t] = h
-        ctx.save_for_backward(us, cs, w, h0, hs)
-        ctx.n_substeps, ctx.dt, ctx.in_dtype = n_substeps, dt, u.dtype
-        return hs.permute(2, 0, 1, 3).reshape(B, N, C).to(u.dtype)
+        hs_all = us.new_empty(N * K + 1, G, B, Cg)
+        hs_all[0] = h0.float().reshape(B, G, Cg).transpose(0, 1)
+        tanh_all = us.new_empty(N * K, G, B, Cg)
+        for i in range(N * K):
+            t = i // K
+            torch.baddbmm(us[t], hs_all[i], w, out=tanh_all[i])   # h @ W1 + u_t
+            tanh_all[i].tanh_()
+            torch.addcmul(hs_all[i], cs[t], tanh_all[i], out=hs_all[i + 1])
+        ctx.save_for_backward(cs, w, hs_all, tanh_all)
+        ctx.n_substeps, ctx.dt, ctx.in_dtype = K, dt, u.dtype
+        out = hs_all[K::K]                                     # (N, G, B, Cg)
+        return out.permute(2, 0, 1, 3).reshape(B, N, C).to(u.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        us, cs, w, h0, hs = ctx.saved_tensors
+        cs, w, hs_all, tanh_all = ctx.saved_tensors
         K, dt = ctx.n_substeps, ctx.dt
-        N, G, B, Cg = us.shape
+        N, G, B, Cg = cs.shape
+        C = G * Cg
         gs = _to_steps(grad_out, G)                            # (N, G, B, Cg)
-        wT = w.transpose(1, 2)
-        h_sub = us.new_empty(N, K, G, B, Cg)                   # sub-step inputs h^(k)
-        da_all = us.new_empty(N, K, G, B, Cg)                  # grads of pre-activations
-        dgate = us.new_empty(N, G, B, Cg)
-        g = torch.zeros_like(us[0])                            # (G, B, Cg) dL/dh_t from later
-        h_init = h0.float().reshape(B, G, Cg).transpose(0, 1)
+        wT = w.transpose(1, 2).contiguous()
+        # d(h_next)/d(pre-activation) = dt * gate_t * (1 - tanh^2), for all sub-steps at once
+        dfac = (1 - tanh_all * tanh_all).view(N, K, G, B, Cg).mul_(cs[:, None]).view(N * K, G, B, Cg)
+        g_in = torch.empty_like(tanh_all)                      # dL/d(output of sub-step i)
+        da = torch.empty_like(tanh_all)                        # dL/d(pre-activation of i)
+        carry = torch.zeros_like(cs[0])                        # dL/dh_t from later tokens
         for t in range(N - 1, -1, -1):
-            h = hs[t - 1] if t > 0 else h_init
-            tanhs = []
-            for k in range(K):                                 # recompute the sub-steps
-                h_sub[t, k] = h
-                s = torch.baddbmm(us[t], h, w).tanh_()
-                tanhs.append(s)
-                h = torch.addcmul(h, cs[t], s)
-            g = g + gs[t]
-            acc = torch.zeros_like(g)
+            i = t * K + K - 1
+            torch.add(carry, gs[t], out=g_in[i])
             for k in range(K - 1, -1, -1):
-                s = tanhs[k]
-                acc.addcmul_(g, s)                             # d/d(dt*gate) sums over sub-steps
-                da = g * cs[t] * (1 - s * s)                   # (G, B, Cg)
-                da_all[t, k] = da
-                g = torch.baddbmm(g, da, wT)                   # dh^(k) = dh^(k+1) + da W^T
-            dgate[t] = acc.mul_(dt)
+                i = t * K + k
+                torch.mul(g_in[i], dfac[i], out=da[i])
+                # dL/d(input of sub-step i) = g + da W1^T: the previous sub-step's output
+                torch.baddbmm(g_in[i], da[i], wT, out=g_in[i - 1] if k > 0 else carry)
         d_u = d_gate = d_w = d_h0 = None
-        B_, N_, C = grad_out.shape
         if ctx.needs_input_grad[0]:
-            d_u = da_all.sum(1).permute(2, 0, 1, 3).reshape(B, N, C).to(ctx.in_dtype)
+            d_u = da.view(N, K, G, B, Cg).sum(1).permute(2, 0, 1, 3).reshape(B, N, C)
+            d_u = d_u.to(ctx.in_dtype)
         if ctx.needs_input_grad[1]:
-            d_gate = dgate.permute(2, 0, 1, 3).reshape(B, N, C).to(ctx.in_dtype)
+            d_c = (g_in * tanh_all).view(N, K, G, B, Cg).sum(1).mul_(dt)
+            d_gate = d_c.permute(2, 0, 1, 3).reshape(B, N, C).to(ctx.in_dtype)
         if ctx.needs_input_grad[2]:
-            # dW[g] = sum over (t, k, b) of h^(k)^T da: one batched matmul over groups
-            hk = h_sub.permute(2, 0, 1, 3, 4).reshape(G, N * K * B, Cg)
-            dak = da_all.permute(2, 0, 1, 3, 4).reshape(G, N * K * B, Cg)
-            d_w = torch.bmm(hk.transpose(1, 2), dak).to(ctx.in_dtype)
+            # dW[g] = sum over sub-steps and rows of h_in^T da: one batched matmul over groups
+            h_in = hs_all[:-1].permute(1, 0, 2, 3).reshape(G, N * K * B, Cg)
+            d_w = torch.bmm(h_in.transpose(1, 2), da.permute(1, 0, 2, 3).reshape(G, N * K * B, Cg))
+            d_w = d_w.to(ctx.in_dtype)
         if ctx.needs_input_grad[3]:
-            d_h0 = g.transpose(0, 1).reshape(B, C).to(ctx.in_dtype)
+            d_h0 = carry.transpose(0, 1).reshape(B, C).to(ctx.in_dtype)
         return d_u, d_gate, d_w, d_h0, None, None
 
 
