@@ -208,5 +208,11 @@ def run_srcd(args) -> int:
               f"{float(ds.baseline_headline_fraction[i]):>9.3f} "
               f"{float(ds.mean_r2_heldout[i]):>9.3f} {float(ds.redundant_per_token_mean[i]):>15.3f}")
     print(f"  predictable: {ds.attrs['headline_definition']}")
+    print("per token category (mean over layers): executed share / predictable share of executed")
+    print(f"{'model':<34} " + " ".join(f"{str(c):>22}" for c in ds.label.values))
+    for i, label in enumerate(ds.model.values):
+        ex = ds.label_executed_fraction.isel(model=i).mean("layer").values
+        pr = ds.label_predictable_fraction.isel(model=i).mean("layer", skipna=True).values
+        print(f"{label:<34} " + " ".join(f"{e:>10.3f} / {p:>9.3f}" for e, p in zip(ex, pr)))
     print(out / "redundancy_srcd.nc")
     return 0

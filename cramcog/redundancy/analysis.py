@@ -127,6 +127,7 @@ def _n_sequences(sequences) -> int:
 def measure_redundancy(model, sequences, config: RedundancyConfig | None = None, *,
                        select=None, token_mask: Callable | None = None,
                        extract: Callable | None = None, forward: Callable | None = None,
+                       label_key: str | None = None, label_names=None,
                        progress: Callable | None = None):
     """Fit per-head and per-layer probes on a model's attention and score them on held-out text.
 
@@ -149,6 +150,12 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
         Custom capture per module (see :class:`~cramcog.redundancy.hooks.AttentionCapture`).
     forward : callable, optional
         ``forward(model, batch)`` runs the model on one batch (default ``model(batch)``).
+    label_key : str, optional
+        Key of a (n_sequences, seq_len) array of non-negative int token labels in the
+        ``sequences`` dict (e.g. SRCD's ``"category"``): held-out operations and token slots
+        are then also counted per label (``label_*`` variables).
+    label_names : list of str, optional
+        Names of labels 0, 1, ... (default "0", "1", ...).
     progress : callable, optional
         Called with a short status string after each pass.
 
@@ -176,6 +183,18 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
     if n_seq == 0:
         raise ValueError("the corpus is empty: pass at least a few sequences")
     forward = forward or (lambda m, batch: m(batch))
+    n_labels = 0
+    if label_key is not None:
+        if not isinstance(sequences, dict) or label_key not in sequences:
+            raise ValueError(f"label_key={label_key!r} must name an array in the sequences dict")
+        all_labels = np.asarray(sequences[label_key])
+        if all_labels.min() < 0:
+            raise ValueError("token labels must be non-negative integers")
+        n_labels = int(all_labels.max()) + 1
+        label_names = [str(i) for i in range(n_labels)] if label_names is None \
+            else list(label_names)[:max(n_labels, len(label_names))]
+        n_labels = max(n_labels, len(label_names))
+        label_slots = np.zeros(n_labels, dtype=np.int64)
     groups = split_groups(n_seq, config.heldout_fraction, config.n_folds, config.seed)
     heldout = config.n_folds
     capture = AttentionCapture(model, select=select, per_head=config.per_head,
@@ -218,6 +237,7 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
                 n_targets = len(targets_of(s))
                 s.counts = np.zeros((n_targets, len(ERROR_EDGES)), dtype=np.int64)
                 s.base_counts = np.zeros_like(s.counts)
+                s.label_counts = np.zeros((n_labels,) + s.counts.shape, dtype=np.int64)
                 if float(s.stats.n.min()) < 2:
                     # e.g. a CRAM layer whose router sends (almost) no token to attention: no
                     # operations to probe; reported as NaN with n_operations 0
@@ -229,6 +249,11 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
             edges = torch.tensor(ERROR_EDGES[:-1], dtype=torch.float64)
             for batch in _batches(sequences, np.flatnonzero(groups == heldout), config.batch_size):
                 forward(model, batch)
+                labels = None
+                if n_labels:
+                    labels = batch[label_key]                                   # (B, T)
+                    label_slots += np.bincount(labels[:, config.min_position:].reshape(-1).numpy(),
+                                               minlength=n_labels)
                 for s, layer in zip(sites, capture.pop(min_position=config.min_position)):
                     if s.fit is None:
                         continue
@@ -239,11 +264,51 @@ def measure_redundancy(model, sequences, config: RedundancyConfig | None = None,
                         for t in range(rel.shape[1]):
                             store[t] += np.bincount(bins[:, t].numpy(),
                                                     minlength=len(ERROR_EDGES))
+                        if labels is not None and not base:
+                            if layer.keep is None:
+                                raise ValueError(f"{s.name} ran more than once per forward pass: "
+                                                 "per-label counts are not defined")
+                            row_labels = labels.to(layer.keep.device)[layer.keep].cpu()  # (N,)
+                            for lab in row_labels.unique().tolist():
+                                sel = (row_labels == lab).numpy()
+                                for t in range(rel.shape[1]):
+                                    s.label_counts[lab, t] += np.bincount(
+                                        bins[sel, t].numpy(), minlength=len(ERROR_EDGES))
     finally:
         model.train(was_training)
     if progress:
         progress("pass 2: held-out operations scored")
-    return _to_record(sites, config, records, n_seq, groups)
+    ds = _to_record(sites, config, records, n_seq, groups)
+    if n_labels:
+        ds = _add_labels(ds, sites, label_names, label_slots, config)
+    return ds
+
+
+def _add_labels(ds, sites, names, slots, config):
+    """Per-label held-out counts: operations, predictable share (heads pooled), executed share."""
+    L, H = ds.sizes["layer"], ds.sizes["head"]
+    n_bins = len(ERROR_EDGES)
+    counts = np.zeros((len(names), L, H, n_bins), dtype=np.int64)
+    layer_ops = np.zeros((len(names), L), dtype=np.int64)
+    for i, s in enumerate(sites):
+        h = s.n_heads
+        counts[:, i, :h] = s.label_counts[:, :h]
+        layer_ops[:, i] = s.label_counts[:, -1].sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = fraction_within(counts.sum(2), config.tau)                 # (label, layer)
+        executed = layer_ops / slots[:, None]
+    ds = ds.assign_coords(label=("label", np.array(names, dtype=object)))
+    ds["label_rel_error_counts"] = (("label", "layer", "head", "error_bin"), counts,
+                                    {"units": "operations"})
+    ds["label_slots"] = (("label",), slots, {"units": "tokens", "long_name":
+                                             "held-out token slots (positions >= min_position)"})
+    ds["label_predictable_fraction"] = (("label", "layer"), pooled, {
+        "units": "1", "long_name": f"share of the label's held-out head operations with relative "
+                                   f"error <= {config.tau} (heads pooled)"})
+    ds["label_executed_fraction"] = (("label", "layer"), executed, {
+        "units": "1", "long_name": "share of the label's held-out token slots that executed "
+                                   "attention"})
+    return ds
 
 
 def fraction_within(counts: np.ndarray, tau: float) -> np.ndarray:

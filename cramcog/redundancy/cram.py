@@ -125,8 +125,10 @@ def measure_srcd_model(model, task, config=None, *, n_sequences: int = 64, mode:
     Returns
     -------
     xarray.Dataset
-        A redundancy record plus ``executed_fraction(layer)`` and ``redundant_per_token(layer)``
-        and attrs ``mode``, ``counting``, ``model_label``.
+        A redundancy record plus ``executed_fraction(layer)`` and ``redundant_per_token(layer)``,
+        the same per SRCD token category (``label_executed_fraction(label, layer)``,
+        ``label_predictable_fraction(label, layer)``: observation, binding, recurring query,
+        novel query) and attrs ``mode``, ``counting``, ``model_label``.
 
     Examples
     --------
@@ -156,7 +158,9 @@ def measure_srcd_model(model, task, config=None, *, n_sequences: int = 64, mode:
         batch = {k: (v.float() if v.dtype == torch.float64 else v) for k, v in batch.items()}
         m(batch, sample=False)      # inference routing: argmax route, no replay
 
-    ds = measure_redundancy(model, seqs, config, select=select, extract=extract, forward=forward)
+    from cramcog.tasks import CATEGORY_NAMES
+    ds = measure_redundancy(model, seqs, config, select=select, extract=extract, forward=forward,
+                            label_key="category", label_names=CATEGORY_NAMES)
     slots = ds.attrs["n_heldout_sequences"] * (seq_len - config.min_position)
     ops = ds.layer_rel_error_counts.sum("error_bin").values
     executed = ops / slots

@@ -123,12 +123,16 @@ class LayerCapture:
     x : Tensor, shape (N, D_in)
     out : Tensor, shape (N, D_out)
     heads : Tensor or None, shape (N, H, Dh)
+    keep : Tensor or None, shape (B, T) bool
+        Which (batch, time) tokens the N rows are, in row-major order (None when the module ran
+        more than once in the forward pass).
     """
 
     name: str
     x: torch.Tensor
     out: torch.Tensor
     heads: torch.Tensor | None
+    keep: torch.Tensor | None = None
 
 
 @dataclass
@@ -321,17 +325,18 @@ class AttentionCapture:
             if not calls:
                 raise ValueError(f"attention module {site.name!r} was not called in the forward "
                                  "pass: is it used by this model's forward?")
-            xs, outs, hs = [], [], []
+            xs, outs, hs, keeps = [], [], [], []
             for x, out, heads, mask in calls:
                 keep = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
                 keep[:, :min_position] = False
                 if mask is not None:
                     keep &= mask.to(x.device).bool()
+                keeps.append(keep)
                 xs.append(x[keep])
                 outs.append(out[keep])
                 hs.append(None if heads is None else heads[keep])
             result.append(LayerCapture(
                 site.name, torch.cat(xs), torch.cat(outs),
-                None if hs[0] is None else torch.cat(hs)))
+                None if hs[0] is None else torch.cat(hs), keeps[0] if len(keeps) == 1 else None))
             self._store[site.name] = []
         return result

@@ -94,6 +94,16 @@ def test_executed_mode_counts_only_routed_tokens(task):
     assert int(ds.n_operations.sel(layer=0, head=0)) == ds.attrs["n_heldout_sequences"] * n_even
     assert int(ds.n_operations.sel(layer=1).sum()) == 0
     assert np.isnan(ds.r2_heldout.sel(layer=1)).all()
+    # per-label counts (SRCD categories) partition the operations and the token slots
+    select_l, extract_l, _ = plan_for(model, "executed")
+    lab = measure_redundancy(model, seqs, cfg, select=select_l, extract=extract_l,
+                             forward=forward, label_key="category")
+    held = lab.attrs["n_heldout_sequences"]
+    assert int(lab.label_slots.sum()) == held * (N - 1)
+    np.testing.assert_array_equal(lab.label_rel_error_counts.sum(("label", "error_bin")).values,
+                                  lab.n_operations.values)
+    np.testing.assert_allclose(
+        (lab.label_executed_fraction.sel(layer=0) * lab.label_slots).sum(), held * n_even)
     # counterfactual: every token of both layers
     select, extract, _ = plan_for(model, "counterfactual")
     ds_cf = measure_redundancy(model, seqs, cfg, select=select, extract=extract, forward=forward)
