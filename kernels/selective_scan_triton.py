@@ -6,12 +6,13 @@ The kernel does the recurrence and the read-out y_t = C_t . h_t; delta_bias/soft
 the D skip / silu(z) gate after it are elementwise torch ops shared with the reference, so autograd
 covers them.
 
-Backward choice: the forward STORES every state h_t (B, C, L, S) in fp32 when a gradient is
-needed, and the backward walks t = L-1 .. 0 reading h_t and h_{t-1}. Recomputing h_{t-1} from h_t
-would divide by exp(delta_t A), unstable when the decay is strong; chunked checkpointing would
-save memory at the cost of a second pass. For memory-bound long sequences on GPU use the mamba-ssm
-backend (it recomputes in chunks). Partial gradients of the shared Bm, Cm and of A are written per
-channel block and summed by torch (no atomics, deterministic).
+Backward choice: CHECKPOINT + RECOMPUTE. When a gradient is needed the forward stores only the
+state entering each chunk of CHUNK steps (B, C, L/CHUNK, S); the backward walks the chunks from
+the last, recomputes the chunk's CHUNK states into a small per-program scratch buffer, then walks
+the chunk backwards. Memory is 1/CHUNK of storing every state, for one extra forward pass.
+Running the recurrence backwards instead (h_{t-1} = (h_t - b_t) / exp(delta_t A)) would divide by
+a tiny decay and blow up. Partial gradients of the shared Bm, Cm and of A are written per channel
+block and summed by torch (no atomics, deterministic).
 """
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def _configs():
 
 @triton.autotune(configs=_configs(), key=["BLOCK_C", "BLOCK_S", "STORE_STATES"])
 @triton.jit
-def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
-                    STORE_STATES: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, CK, C, L, S, n_chunks,
+                    STORE_STATES: tl.constexpr, CHUNK: tl.constexpr, BLOCK_C: tl.constexpr,
+                    BLOCK_S: tl.constexpr):
     b = tl.program_id(0).to(tl.int64)              # int64 offsets: B*C*L*S may pass 2^31
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     offs_s = tl.arange(0, BLOCK_S)
@@ -45,13 +47,16 @@ def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
     h = tl.zeros([BLOCK_C, BLOCK_S], dtype=tl.float32)
     cl = b * C * L + offs_c * L                       # (B, C, L) rows of this block
     sl = b * S * L + offs_s * L                       # (B, S, L) rows
-    hs_off = ((b * C + offs_c[:, None]) * L) * S + offs_s[None, :]   # (B, C, L, S)
+    ck_off = ((b * C + offs_c[:, None]) * n_chunks) * S + offs_s[None, :]  # (B, C, chunks, S)
     # software prefetch: step t+1's inputs load while step t computes
     u_nx = tl.load(U + cl, mask=mask_c, other=0.0)
     d_nx = tl.load(DELTA + cl, mask=mask_c, other=0.0)
     b_nx = tl.load(BM + sl, mask=mask_s, other=0.0)
     c_nx = tl.load(CM + sl, mask=mask_s, other=0.0)
     for t in range(L):
+        if STORE_STATES:
+            if t % CHUNK == 0:                         # checkpoint: the state entering chunk
+                tl.store(CK + ck_off + (t // CHUNK) * S, h, mask=mask_cs)
         u, d = u_nx.to(tl.float32), d_nx.to(tl.float32)
         bt, ct = b_nx.to(tl.float32), c_nx.to(tl.float32)
         tn = tl.minimum(t + 1, L - 1)
@@ -61,14 +66,13 @@ def _ssm_fwd_kernel(U, DELTA, A, BM, CM, Y, HS, C, L, S,
         c_nx = tl.load(CM + sl + tn, mask=mask_s, other=0.0)
         h = tl.exp(d[:, None] * a) * h + (d * u)[:, None] * bt[None, :]
         tl.store(Y + cl + t, tl.sum(h * ct[None, :], axis=1), mask=mask_c)
-        if STORE_STATES:
-            tl.store(HS + hs_off + t * S, h, mask=mask_cs)
 
 
-@triton.autotune(configs=_configs(), key=["BLOCK_C", "BLOCK_S"])
+@triton.autotune(configs=_configs(), key=["CHUNK", "BLOCK_C", "BLOCK_S"])
 @triton.jit
-def _ssm_bwd_kernel(U, DELTA, A, BM, CM, HS, DY, DU, DDELTA, DA_PART, DB_PART, DC_PART, C, L, S,
-                    BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+def _ssm_bwd_kernel(U, DELTA, A, BM, CM, CK, SCRATCH, DY, DU, DDELTA, DA_PART, DB_PART, DC_PART,
+                    C, L, S, n_chunks,
+                    CHUNK: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
     b = tl.program_id(0).to(tl.int64)              # int64 offsets: B*C*L*S may pass 2^31
     cb = tl.program_id(1)
     n_cb = tl.num_programs(1)
@@ -81,30 +85,55 @@ def _ssm_bwd_kernel(U, DELTA, A, BM, CM, HS, DY, DU, DDELTA, DA_PART, DB_PART, D
     cl = b * C * L + offs_c * L
     sl = b * S * L + offs_s * L
     part = ((b * n_cb + cb) * S + offs_s) * L           # (B, n_cb, S, L) partial dB, dC rows
-    hs_off = ((b * C + offs_c[:, None]) * L) * S + offs_s[None, :]
+    ck_off = ((b * C + offs_c[:, None]) * n_chunks) * S + offs_s[None, :]
+    # this program's scratch (CHUNK, BLOCK_C, BLOCK_S): the recomputed states of one chunk
+    scr_off = ((b * n_cb + cb) * CHUNK * BLOCK_C + tl.arange(0, BLOCK_C)[:, None]) * BLOCK_S \
+        + offs_s[None, :]
+    scr_step = BLOCK_C * BLOCK_S
     g = tl.zeros([BLOCK_C, BLOCK_S], dtype=tl.float32)  # dL/dh_t
     da_acc = tl.zeros([BLOCK_C, BLOCK_S], dtype=tl.float32)
-    for i in range(L):
-        t = L - 1 - i
-        u = tl.load(U + cl + t, mask=mask_c, other=0.0).to(tl.float32)
-        d = tl.load(DELTA + cl + t, mask=mask_c, other=0.0).to(tl.float32)
-        bt = tl.load(BM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
-        ct = tl.load(CM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
-        dy = tl.load(DY + cl + t, mask=mask_c, other=0.0).to(tl.float32)
-        h = tl.load(HS + hs_off + t * S, mask=mask_cs, other=0.0)
-        h_prev = tl.load(HS + hs_off + tl.maximum(t - 1, 0) * S, mask=mask_cs, other=0.0)
-        h_prev = tl.where(t > 0, h_prev, 0.0)
-        g += dy[:, None] * ct[None, :]
-        tl.store(DC_PART + part + t, tl.sum(dy[:, None] * h, axis=0), mask=mask_s)
-        decay = tl.exp(d[:, None] * a)
-        gh = g * h_prev * decay                           # dL/d(delta_t A) per (c, s)
-        gb = tl.sum(g * bt[None, :], axis=1)              # sum_s g B_t
-        tl.store(DDELTA + cl + t, tl.sum(gh * a, axis=1) + gb * u, mask=mask_c)
-        tl.store(DU + cl + t, gb * d, mask=mask_c)
-        tl.store(DB_PART + part + t, tl.sum(g * (d * u)[:, None], axis=0), mask=mask_s)
-        da_acc += gh * d[:, None]
-        g = g * decay                                     # to dL/dh_{t-1}
+    for jj in range(n_chunks):
+        j = n_chunks - 1 - jj
+        t0 = j * CHUNK
+        n_t = tl.minimum(L - t0, CHUNK)
+        h_start = tl.load(CK + ck_off + j * S, mask=mask_cs, other=0.0)
+        h = h_start
+        for i in range(n_t):                            # recompute the chunk's states
+            t = t0 + i
+            u = tl.load(U + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+            d = tl.load(DELTA + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+            bt = tl.load(BM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+            h = tl.exp(d[:, None] * a) * h + (d * u)[:, None] * bt[None, :]
+            tl.store(SCRATCH + scr_off + i * scr_step, h)
+        tl.debug_barrier()                              # scratch writes visible to the block
+        for i in range(n_t):                            # then walk the chunk backwards
+            t = t0 + n_t - 1 - i
+            u = tl.load(U + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+            d = tl.load(DELTA + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+            bt = tl.load(BM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+            ct = tl.load(CM + sl + t, mask=mask_s, other=0.0).to(tl.float32)
+            dy = tl.load(DY + cl + t, mask=mask_c, other=0.0).to(tl.float32)
+            h = tl.load(SCRATCH + scr_off + (t - t0) * scr_step)
+            h_prev = tl.load(SCRATCH + scr_off + tl.maximum(t - t0 - 1, 0) * scr_step)
+            h_prev = tl.where(t > t0, h_prev, h_start)
+            g += dy[:, None] * ct[None, :]
+            tl.store(DC_PART + part + t, tl.sum(dy[:, None] * h, axis=0), mask=mask_s)
+            decay = tl.exp(d[:, None] * a)
+            gh = g * h_prev * decay                       # dL/d(delta_t A) per (c, s)
+            gb = tl.sum(g * bt[None, :], axis=1)          # sum_s g B_t
+            tl.store(DDELTA + cl + t, tl.sum(gh * a, axis=1) + gb * u, mask=mask_c)
+            tl.store(DU + cl + t, gb * d, mask=mask_c)
+            tl.store(DB_PART + part + t, tl.sum(g * (d * u)[:, None], axis=0), mask=mask_s)
+            da_acc += gh * d[:, None]
+            g = g * decay                                 # to dL/dh_{t-1}
+        tl.debug_barrier()                              # before the next chunk reuses scratch
     tl.store(DA_PART + b * C * S + offs_c[:, None] * S + offs_s[None, :], da_acc, mask=mask_cs)
+
+
+def _chunk():
+    """Steps per checkpoint: memory B*C*S*(L/CHUNK) instead of B*C*L*S; each step is
+    recomputed once in the backward."""
+    return 4 if interpreting() else 64
 
 
 def _blocks(C, S):
@@ -125,18 +154,21 @@ class _ScanCore(torch.autograd.Function):
         block_c, block_s = _blocks(C, S)
         need_grad = any(ctx.needs_input_grad)
         y = empty((Bsz, C, L), torch.float32, u.device)
-        hs = empty((Bsz, C, L, S) if need_grad else (1,), torch.float32, u.device)
+        chunk = _chunk()
+        n_chunks = triton.cdiv(L, chunk)
+        ck = empty((Bsz, C, n_chunks, S) if need_grad else (1,), torch.float32, u.device)
         grid = (Bsz, triton.cdiv(C, block_c))
         if Bsz * C * L > 0:
-            _ssm_fwd_kernel[grid](u, delta, A, Bm, Cm, y, hs, C, L, S,
-                                  STORE_STATES=need_grad, BLOCK_C=block_c, BLOCK_S=block_s)
-        ctx.save_for_backward(u, delta, A, Bm, Cm, hs)
+            _ssm_fwd_kernel[grid](u, delta, A, Bm, Cm, y, ck, C, L, S, n_chunks,
+                                  STORE_STATES=need_grad, CHUNK=chunk, BLOCK_C=block_c,
+                                  BLOCK_S=block_s)
+        ctx.save_for_backward(u, delta, A, Bm, Cm, ck)
         ctx.blocks = (block_c, block_s)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        u, delta, A, Bm, Cm, hs = ctx.saved_tensors
+        u, delta, A, Bm, Cm, ck = ctx.saved_tensors
         block_c, block_s = ctx.blocks
         Bsz, C, L = u.shape
         S = A.shape[1]
@@ -148,9 +180,12 @@ class _ScanCore(torch.autograd.Function):
         db_part = empty((Bsz, n_cb, S, L), torch.float32, u.device)
         dc_part = empty((Bsz, n_cb, S, L), torch.float32, u.device)
         if Bsz * C * L > 0:
-            _ssm_bwd_kernel[(Bsz, n_cb)](u, delta, A, Bm, Cm, hs, dy, du, ddelta, da_part,
-                                         db_part, dc_part, C, L, S,
-                                         BLOCK_C=block_c, BLOCK_S=block_s)
+            chunk = _chunk()
+            scratch = torch.empty((Bsz, n_cb, chunk, block_c, block_s), dtype=torch.float32,
+                                  device=u.device)           # internal, always written first
+            _ssm_bwd_kernel[(Bsz, n_cb)](u, delta, A, Bm, Cm, ck, scratch, dy, du, ddelta, da_part,
+                                         db_part, dc_part, C, L, S, triton.cdiv(L, chunk),
+                                         CHUNK=chunk, BLOCK_C=block_c, BLOCK_S=block_s)
         else:
             for t in (du, ddelta, da_part, db_part, dc_part):
                 t.zero_()

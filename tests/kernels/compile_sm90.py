@@ -58,10 +58,11 @@ def main(dtypes):
         jobs += [(ct_ode._ct_ode_fwd_kernel, ptr, dict(K=2, BLOCK=32)),
                  (ct_ode._ct_ode_bwd_kernel, ptr, dict(K=2, BLOCK=32))]
         ptr = dict(U=f"*{dt}", DELTA="*fp32", A="*fp32", BM=f"*{dt}", CM=f"*{dt}", Y="*fp32",
-                   HS="*fp32", DY="*fp32", DU="*fp32", DDELTA="*fp32", DA_PART="*fp32",
-                   DB_PART="*fp32", DC_PART="*fp32")
-        jobs += [(ssm._ssm_fwd_kernel, ptr, dict(STORE_STATES=True, BLOCK_C=32, BLOCK_S=16)),
-                 (ssm._ssm_bwd_kernel, ptr, dict(BLOCK_C=32, BLOCK_S=16))]
+                   CK="*fp32", SCRATCH="*fp32", DY="*fp32", DU="*fp32", DDELTA="*fp32",
+                   DA_PART="*fp32", DB_PART="*fp32", DC_PART="*fp32")
+        jobs += [(ssm._ssm_fwd_kernel, ptr, dict(STORE_STATES=True, CHUNK=64, BLOCK_C=32,
+                                                  BLOCK_S=16)),
+                 (ssm._ssm_bwd_kernel, ptr, dict(CHUNK=64, BLOCK_C=32, BLOCK_S=16))]
         for kernel, pointers, constexprs in jobs:
             asm = compile_kernel(kernel, pointers, constexprs, num_warps=4, num_stages=2)
             assert "ptx" in asm and "cubin" in asm
