@@ -9,7 +9,9 @@ Modules (torch is imported only by those that need it, on first use):
 - :mod:`~cramcog.redundancy.analysis`: ``measure_redundancy`` (a record), ``trend_test``;
 - :mod:`~cramcog.redundancy.gpt2`, :mod:`~cramcog.redundancy.hf_io`: cramcog's GPT-2 and the
   Hugging Face folder layout; :mod:`~cramcog.redundancy.training`: train it with checkpoints;
-- :mod:`~cramcog.redundancy.plots`: the redundancy-over-training figure.
+- :mod:`~cramcog.redundancy.plots`: the redundancy-over-training figure;
+- :mod:`~cramcog.redundancy.cram`: CRAM's episodic attention (executed vs counterfactual) and
+  the dense Transformer baseline on SRCD.
 
 Examples
 --------
@@ -37,6 +39,8 @@ _LAZY = {
     "TrainConfig": "cramcog.redundancy.training",
     "train_and_measure": "cramcog.redundancy.training",
     "plot_redundancy": "cramcog.redundancy.plots",
+    "measure_srcd_model": "cramcog.redundancy.cram",
+    "compare_srcd_models": "cramcog.redundancy.cram",
 }
 
 __all__ = list(_LAZY)

@@ -93,6 +93,7 @@ class _SiteState:
     fit: object = None
     counts: np.ndarray = field(default=None)  # (n_targets, n_bins) relative-error histogram
     base_counts: np.ndarray = field(default=None)  # the same for the mean-only baseline
+    label_counts: np.ndarray = field(default=None)  # (n_labels, n_targets, n_bins), probe only
 
 
 def _peak_rss_mb() -> float:

@@ -69,8 +69,11 @@ def plot_redundancy(ds, path=None):
     table["layer"] = table["layer"].astype(str)
     grid = sns.relplot(data=table, x="step", y="value", hue="layer", col="measure", kind="line",
                        marker="o", height=3.2, aspect=1.1, facet_kws={"sharey": False})
+    grid.set_titles("{col_name}")
+    last = max(1, int(table["step"].max()))
     for ax in grid.axes.flat:
-        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xscale("symlog", linthresh=1)        # step 0 (initialisation) stays on the axis
+        ax.set_xlim(0, last * 1.5)
         ax.set_xlabel("training step (symlog)")
     tau = ds.attrs.get("tau", 0.5)
     grid.figure.suptitle(f"Attention redundancy over training (predictable: relative error <= {tau})",
