@@ -29,7 +29,8 @@ from .ops import interpreting
 from .routed_attention_ref import check_routed_inputs
 
 LOG2E = 1.4426950408889634
-NEG_BIG = tl.constexpr(-1.0e30)  # finite "minus infinity" for running maxima: exp2(NEG_BIG - NEG_BIG) = 1, not NaN
+# finite "minus infinity" for running maxima: exp2(NEG_BIG - NEG_BIG) = 1, not NaN
+NEG_BIG = tl.constexpr(-1.0e30)
 
 
 def _autotune_configs():
