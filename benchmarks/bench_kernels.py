@@ -64,6 +64,9 @@ def parse_args(argv=None):
     p.add_argument("--peak-tbps", type=float, default=None, help="override the peak bandwidth")
     p.add_argument("--json", default=None, help="write all rows to this JSON file")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu-refs", action="store_true",
+                   help="time the CPU references against their naive oracles and exit "
+                        "(what CRAM trains with on CPU)")
     args = p.parse_args(argv)
     for name in ("batch", "heads", "head_dim"):
         if getattr(args, name) < 1:
@@ -277,9 +280,67 @@ def cpu_smoke(seed):
           f"{ratio:.3f} of dense; ct_ode_scan {tuple(h.shape)}; selective_scan {tuple(y.shape)}")
 
 
+def cpu_time(fn, repeats=3):
+    """Median seconds of fn() on CPU over ``repeats`` runs after one warm-up."""
+    import time
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def cpu_reference_rows(seed):
+    """Forward+backward seconds of each CPU reference vs its naive oracle / dense baseline."""
+    from cramcog.kernels import (ct_ode_scan_naive, ct_ode_scan_ref, routed_attention_ref,
+                                 selective_scan_naive, selective_scan_ref)
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+
+    def leaf(*shape, scale=1.0, rand=False):
+        x = torch.rand(*shape, generator=gen) if rand else torch.randn(*shape, generator=gen)
+        return (scale * x).requires_grad_()
+
+    B, N, H, Dh = 8, 512, 4, 16
+    k, v = leaf(B, N, H, Dh), leaf(B, N, H, Dh)
+    q_all = leaf(B, H, N, Dh)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    dense = cpu_time(lambda: sdpa(q_all, k.transpose(1, 2), v.transpose(1, 2),
+                                  is_causal=True).sum().backward())
+    for frac in (0.016, 0.05, 0.3, 1.0):
+        batch_idx, pos = routed_positions(B, N, frac, gen, "cpu")
+        q = leaf(pos.numel(), H, Dh)
+        t = cpu_time(lambda: routed_attention_ref(q, k, v, batch_idx, pos).sum().backward())
+        rows.append(dict(op="routed_attention_ref", shape=f"B={B} N={N} H={H} Dh={Dh} "
+                         f"routed={frac:.1%}", s_ref=t, baseline="dense SDPA causal",
+                         s_baseline=dense, speedup=dense / t))
+    B, N, C, K = 8, 512, 64, 2
+    args = (leaf(B, N, C), leaf(B, N, C, rand=True), leaf(1, C, C, scale=C ** -0.5), leaf(B, C))
+    t_ref = cpu_time(lambda: ct_ode_scan_ref(*args, K, 0.5).sum().backward())
+    t_naive = cpu_time(lambda: ct_ode_scan_naive(*args, K, 0.5).sum().backward())
+    rows.append(dict(op="ct_ode_scan_ref", shape=f"B={B} N={N} C={C} G=1 K={K}", s_ref=t_ref,
+                     baseline="autograd loop", s_baseline=t_naive, speedup=t_naive / t_ref))
+    B, C, L, S = 8, 64, 512, 8
+    args = (leaf(B, C, L), leaf(B, C, L, scale=0.5, rand=True), leaf(C, S, scale=-1.0, rand=True),
+            leaf(B, S, L), leaf(B, S, L))
+    t_ref = cpu_time(lambda: selective_scan_ref(*args).sum().backward())
+    t_naive = cpu_time(lambda: selective_scan_naive(*args).sum().backward())
+    rows.append(dict(op="selective_scan_ref", shape=f"B={B} C={C} L={L} S={S}", s_ref=t_ref,
+                     baseline="autograd loop", s_baseline=t_naive, speedup=t_naive / t_ref))
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.manual_seed(args.seed)
+    if args.cpu_refs:
+        print(f"CPU references, forward+backward seconds (median of 3), "
+              f"{torch.get_num_threads()} thread(s)")
+        print_table(cpu_reference_rows(args.seed),
+                    ["op", "shape", "s_ref", "baseline", "s_baseline", "speedup"])
+        return 0
     if not torch.cuda.is_available():
         print("no GPU (CUDA) available: the kernel benchmark needs one. Running a CPU smoke test.")
         cpu_smoke(args.seed)

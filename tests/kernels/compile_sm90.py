@@ -2,11 +2,15 @@
 
 The interpreter accepts code the compiler rejects (plain Python globals, some type mixes), so the
 CPU suite also checks that the real compiler lowers each kernel to PTX and a cubin. Run in a
-process WITHOUT TRITON_INTERPRET (tests/kernels/test_compile.py does that).
-Usage: python compile_sm90.py [dtype ...]    (default: bf16)
+process WITHOUT TRITON_INTERPRET (tests/kernels/test_kernel_compile.py does that).
+Usage: python compile_sm90.py [--regs] [dtype ...]    (default: bf16)
+  --regs  also report registers and spills per kernel at 4 and 8 warps (ptxas -v, sm_90a)
 """
 import os
+import re
+import subprocess
 import sys
+import tempfile
 
 assert os.environ.get("TRITON_INTERPRET", "0") in ("", "0"), "run without TRITON_INTERPRET"
 
@@ -43,7 +47,22 @@ def compile_kernel(kernel, pointers, constexprs, **options):
     return compiled.asm
 
 
-def main(dtypes):
+def register_report(ptx):
+    """(registers, spill-store bytes) of a PTX module, from the ptxas triton uses for sm_90."""
+    from triton.backends.nvidia.compiler import get_ptxas
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "kernel.ptx")
+        with open(path, "w") as fh:
+            fh.write(ptx)
+        log = subprocess.run([get_ptxas(90).path, "-arch=sm_90a", "-v", path, "-o",
+                              os.path.join(tmp, "kernel.cubin")], capture_output=True,
+                             text=True, check=True).stderr
+    regs = re.search(r"Used (\d+) registers", log)
+    spills = re.search(r"(\d+) bytes spill stores", log)
+    return int(regs.group(1)), int(spills.group(1)) if spills else 0
+
+
+def main(dtypes, regs=False):
     for dt in dtypes:
         prec = "ieee" if dt == "fp32" else "tf32"
         ptr = {n: f"*{dt}" for n in ("Q", "K", "V", "DO", "DQ", "DK", "DV", "O")}
@@ -67,7 +86,17 @@ def main(dtypes):
             asm = compile_kernel(kernel, pointers, constexprs, num_warps=4, num_stages=2)
             assert "ptx" in asm and "cubin" in asm
             print(f"compiled {name_of(kernel)} {dt} for sm_90", flush=True)
+            if regs:
+                for warps in (4, 8):
+                    ptx = compile_kernel(kernel, pointers, constexprs, num_warps=warps,
+                                         num_stages=2)["ptx"]
+                    n_regs, spill = register_report(ptx)
+                    print(f"  {warps} warps: {n_regs} registers, {spill} bytes spilled "
+                          f"{constexprs}", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["bf16"])
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    if set(flags) - {"--regs"}:
+        sys.exit(f"unknown option(s) {flags}; usage: compile_sm90.py [--regs] [dtype ...]")
+    main([a for a in sys.argv[1:] if not a.startswith("--")] or ["bf16"], regs="--regs" in flags)

@@ -5,8 +5,12 @@ TRITON_INTERPRET must be set before any @triton.jit kernel is defined, i.e. befo
 cramcog.kernels.*_triton modules are imported; cramcog.kernels itself never imports triton.
 """
 import os
+import sys
 
 import torch
+
+# the shared helpers (kernels_testutil) import in any pytest import mode, rootdir or importlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
