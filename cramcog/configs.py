@@ -74,13 +74,14 @@ class CRAMConfig:
     # semantic memory
     semantic_rank: int = 0            # rank r of f_sem's output map (0: d/16, the paper's)
     semantic_hidden: int = 256        # hidden width of f_sem's MLP
-    sigma: float = 0.5                # q = exp(-mean_c (f_sem - r_E)^2 / sigma^2)
+    sigma: float = 1.0                # q = exp(-mean_c (f_sem - r_E)^2 / (sigma^2 mean_c r_E^2))
     q_threshold: float = 0.83         # q_hat above this favours the semantic route
     # router
     router_temperature: float = 1.0   # Gumbel temperature tau of the 3-way router
-    router_q_gain: float = 4.0        # semantic logit += gain * (q_hat - q_threshold) / (1 - q_thr.)
+    router_q_gain: float = 8.0        # semantic logit += gain * relu(q_hat - q_thr.) / (1 - q_thr.)
     episodic_init_bias: float = 3.0   # initial episodic logit: attention warm-up (~90% routed)
     replay_rate: float = 0.01         # training only: fraction of tokens forced to attention
+    explore_rate: float = 0.02        # training only: fraction of tokens given a uniform tier
     dense_threshold: float = 0.5      # above this routed fraction, use dense causal attention
     consolidation: bool = True        # False: the "without consolidation" model (no L_cons)
 
@@ -109,6 +110,7 @@ class CRAMConfig:
                    f"CRAMConfig.{name} must be > 0, got {value!r}")
         _fraction(self, "q_threshold", low_open=True, high_open=True)
         _fraction(self, "replay_rate", high_open=True)
+        _fraction(self, "explore_rate", high_open=True)
         _fraction(self, "dense_threshold", low_open=True)
         for name in ("consolidation", "tied_qk_init"):
             _check(isinstance(getattr(self, name), bool),
@@ -148,6 +150,7 @@ class TrainConfig:
     lr: float = 2e-3                  # AdamW peak learning rate
     weight_decay: float = 0.0         # AdamW weight decay (0: do not decay memorised bindings)
     lr_warmup_steps: int = 50         # linear learning-rate warm-up, then constant
+    router_lr_scale: float = 10.0     # router learning rate = lr x this (REINFORCE moves slowly)
     grad_clip: float = 1.0            # global gradient-norm clip
     # losses
     dynamics_weight: float = 1.0      # weight of the next-observation MSE
@@ -186,7 +189,7 @@ class TrainConfig:
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                    f"TrainConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("lr", "grad_clip", "budget_factor"):
+        for name in ("lr", "grad_clip", "budget_factor", "router_lr_scale"):
             value = getattr(self, name)
             _check(isinstance(value, (int, float)) and value > 0,
                    f"TrainConfig.{name} must be > 0, got {value!r}")
@@ -221,20 +224,20 @@ def _tiny() -> TrainConfig:
         name="tiny", steps=6, batch_size=2, eval_every=3, eval_batches=1, eval_batch_size=2,
         test_batches=1, checkpoint_every=3, lr_warmup_steps=2,
         model=CRAMConfig(d_model=16, n_layers=2, n_heads=2, semantic_hidden=16, mlp_ratio=1),
-        task={"seq_len": 64, "n_patterns": 16})
+        task={"seq_len": 64, "n_patterns": 16, "bank_size": 4})
 
 
 def _small() -> TrainConfig:
     # the main job: ~15 minutes on 2 CPU cores. Many recurring patterns (DESIGN.md: with few, the
     # weights memorise them before attention learns retrieval and there is nothing to consolidate)
     return TrainConfig(
-        name="small", steps=1000, batch_size=16, lr=3e-3, eval_every=50, eval_batches=2,
+        name="small", steps=1200, batch_size=16, lr=3e-3, eval_every=50, eval_batches=2,
         eval_batch_size=16, test_batches=4, checkpoint_every=100,
         # semantic rank 16, not d/16 = 4: at d = 64 a rank-4 f_sem cannot carry the 256-value
         # code that r_E holds at a query, so q never rises (measured: q ~ 0.06 after 400 steps)
         model=CRAMConfig(d_model=64, n_layers=2, n_heads=2, semantic_rank=16,
                          semantic_hidden=1024),
-        task={"seq_len": 256, "n_patterns": 2000})
+        task={"seq_len": 256, "n_patterns": 1000})
 
 
 def _paper() -> TrainConfig:

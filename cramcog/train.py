@@ -81,7 +81,20 @@ def layer_stats(trace, category, n_categories: int = 4) -> dict[str, Any]:
         if bool(sel.any()):
             per_cat[c] = onehot[sel].mean(0).cpu().numpy()
     frac = onehot.mean((0, 1)).cpu().numpy()
+    # q where attention ran and q_hat everywhere, per token category: shows WHICH retrievals
+    # f_sem has learned to reproduce
+    q_cat = np.full(n_categories, np.nan)
+    q_hat_cat = np.full(n_categories, np.nan)
+    att_cat = category[trace.attended]
+    for c in range(n_categories):
+        sel = att_cat == c
+        if bool(sel.any()):
+            q_cat[c] = float(trace.q[sel].mean())
+        sel = category == c
+        if bool(sel.any()):
+            q_hat_cat[c] = float(trace.q_hat.detach()[sel].mean())
     return {
+        "q_by_category": q_cat, "q_hat_by_category": q_hat_cat,
         "fractions": frac, "route_fraction": per_cat,
         "flops_ratio": trace.attention_flops / trace.dense_flops,
         "replay_fraction": float(trace.replay.float().mean()),
@@ -149,7 +162,7 @@ def _empty_history() -> dict[str, list]:
         "step", "loss", "loss_retrieval", "loss_dynamics", "loss_consolidation",
         "loss_familiarity", "loss_router", "cost_on", "train_acc_recurring", "train_acc_novel",
         "fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean", "q_hat_mean",
-        "eval_step", "eval_accuracy", "eval_dynamics_mse", "eval_fractions",
+        "q_by_category", "q_hat_by_category", "eval_step", "eval_accuracy", "eval_dynamics_mse", "eval_fractions",
         "eval_route_fraction", "eval_flops_ratio")}
 
 
@@ -168,6 +181,21 @@ def _attention_summary(h: dict, test: dict | None, state: dict) -> dict[str, flo
     out["peak_attention_fraction"] = float(max(eval_att.max(), peak_train))
     out["final_attention_fraction"] = final
     out["attention_fall_ratio"] = out["peak_attention_fraction"] / max(final, 1e-12)
+    if test and "route_fraction" in test:
+        rf = np.asarray(test["route_fraction"])                             # (L, category, tier)
+        out["final_attention_flops_ratio"] = float(np.mean(test["flops_ratio"]))
+        out["final_recurring_query_attention"] = float(rf[:, 2, 1].mean())
+        out["final_novel_query_attention"] = float(rf[:, 3, 1].mean())
+        out["final_recurring_query_semantic"] = float(rf[:, 2, 2].mean())
+    # the query-only phase: the first evaluation after the warm-up where non-query tokens have
+    # left attention; the fall from there is what consolidation of recurring queries adds
+    if h["eval_route_fraction"]:
+        erf = np.asarray(h["eval_route_fraction"])                          # (E, L, 4, 3)
+        nonquery = erf[:, :, :2, 1].max(axis=(1, 2))
+        idx = np.flatnonzero(nonquery < 0.01)
+        if idx.size:
+            out["attention_when_only_queries_attend"] = float(eval_att[idx[0]])
+            out["attention_fall_from_query_phase"] = float(eval_att[idx[0]]) / max(final, 1e-12)
     learned = state.get("cost_on_eval", -1)
     if learned >= 0:
         out["attention_at_retrieval_learned"] = float(eval_att[learned])
@@ -200,6 +228,12 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                    fr("1", "mean consolidation quality q where attention ran")),
         "q_hat_mean": (sl, np.asarray(h["q_hat_mean"], float).reshape(S, L),
                        fr("1", "mean familiarity q_hat")),
+        "q_by_category": (("step", "layer", "category"),
+                          np.asarray(h["q_by_category"], float).reshape(S, L, 4),
+                          fr("1", "mean q where attention ran, per token category")),
+        "q_hat_by_category": (("step", "layer", "category"),
+                              np.asarray(h["q_hat_by_category"], float).reshape(S, L, 4),
+                              fr("1", "mean familiarity q_hat per token category")),
         "cost_on": (("step",), np.asarray(h["cost_on"], "int64"),
                     fr("1", "attention cost active (0 during the warm-up)")),
         "train_accuracy_recurring": (("step",), np.asarray(h["train_acc_recurring"], float),
@@ -342,7 +376,14 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     sizes = task_sizes(task)
     torch.manual_seed(_seed(cfg.seed, 0))
     model = build_model(cfg.model_kind, cfg.model, **sizes)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # the router learns from a noisy REINFORCE signal through a softmax that saturates during the
+    # attention warm-up: give it a larger step so it can follow consolidation within the run
+    router_params = [p for n, p in model.named_parameters() if ".router.proj." in n]
+    router_ids = {id(p) for p in router_params}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in router_ids]}]
+    if router_params:
+        groups.append({"params": router_params, "lr": cfg.lr * cfg.router_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
     history = _empty_history()
@@ -409,9 +450,11 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         else:   # dense baseline: every token attends, dense FLOPs
             st = [{"fractions": np.array([0.0, 1.0, 0.0]),
                    "route_fraction": np.tile([0.0, 1.0, 0.0], (4, 1)), "flops_ratio": 1.0,
-                   "replay_fraction": 0.0, "q_mean": math.nan, "q_hat_mean": math.nan}] * L
+                   "replay_fraction": 0.0, "q_mean": math.nan, "q_hat_mean": math.nan,
+                   "q_by_category": np.full(4, math.nan),
+                   "q_hat_by_category": np.full(4, math.nan)}] * L
         for k in ("fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean",
-                  "q_hat_mean"):
+                  "q_hat_mean", "q_by_category", "q_hat_by_category"):
             history[k].append([s[k] for s in st])
         state["step"] = step + 1
         state["wall_seconds"] += time.perf_counter() - t0

@@ -81,13 +81,23 @@ class CRAMLayer(nn.Module):
         z = self.norm_route(h)                                                # (B, N, d)
         logits, q_hat = self.router(z)                                        # (B, N, 3), (B, N)
         route, logp = sample_routes(logits, cfg.router_temperature, generator, sample)
+        logp_all = torch.log_softmax(logits / cfg.router_temperature, -1)       # (B, N, 3)
         replay = torch.zeros_like(route, dtype=torch.bool)
         if route_override is not None:
             route = route_override.to(route.device, torch.int64)
-        elif sample and cfg.replay_rate > 0:
-            draw = torch.rand(route.shape, generator=generator, device=route.device)
-            replay = (draw < cfg.replay_rate) & (route != EPISODIC)
-            route = torch.where(replay, torch.full_like(route, EPISODIC), route)
+        elif sample:
+            draw = torch.rand((2, *route.shape), generator=generator, device=route.device)
+            if cfg.explore_rate > 0:
+                # epsilon exploration: a uniformly drawn tier, so that every tier keeps being
+                # tried on every kind of token (its reward reaches the router: on-policy enough)
+                tier = torch.randint(0, 3, route.shape, generator=generator, device=route.device)
+                explore = draw[0] < cfg.explore_rate
+                route = torch.where(explore, tier, route)
+                logp = torch.where(explore, logp_all.gather(-1, route[..., None]).squeeze(-1),
+                                   logp)
+            if cfg.replay_rate > 0:
+                replay = (draw[1] < cfg.replay_rate) & (route != EPISODIC)
+                route = torch.where(replay, torch.full_like(route, EPISODIC), route)
         routed = route == EPISODIC
         epi_out, (bi, pos), r_e, flops = self.episodic(z, routed)
         semantic_tok = route == SEMANTIC
@@ -97,7 +107,7 @@ class CRAMLayer(nn.Module):
             out = out.index_put((sb, sp), self.semantic(z[sb, sp]), accumulate=True)
         # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
         cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
-        q = consolidation_quality(cons_err.detach(), cfg.sigma)
+        q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma)
         if self.mlp is not None:
             out = out + self.mlp(self.norm_mlp(out))
         trace = LayerTrace(route=route, logp=logp, replay=replay, q_hat=q_hat, q=q,

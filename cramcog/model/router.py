@@ -18,8 +18,10 @@ TIERS = ("working", "episodic", "semantic")
 class Router(nn.Module):
     """Logits over the three tiers from z_t, with the semantic logit raised by familiarity.
 
-    logits = W_r z + b;  logits[semantic] += gain * (q_hat - q_threshold) / (1 - q_threshold);
-    q_hat = sigmoid(MLP(z)). The episodic bias starts at ``episodic_init_bias`` (the attention
+    logits = W_r z + b;  logits[semantic] += gain * max(0, q_hat - q_threshold) / (1 - q_thr.);
+    q_hat = sigmoid(MLP(z)). The lift is one-sided: familiarity above the threshold favours the
+    semantic route, but low familiarity never forbids it (that would stop the router from ever
+    trying f_sem on a retrieval it has learned since). The episodic bias starts at ``episodic_init_bias`` (the attention
     warm-up: attention must learn retrieval before anything can be consolidated).
 
     Examples
@@ -44,7 +46,7 @@ class Router(nn.Module):
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q_hat = torch.sigmoid(self.familiarity(z).squeeze(-1))                # (B, N)
-        lift = self.cfg.router_q_gain * (q_hat.detach() - self.cfg.q_threshold) / (
+        lift = self.cfg.router_q_gain * torch.relu(q_hat.detach() - self.cfg.q_threshold) / (
             1.0 - self.cfg.q_threshold)
         logits = self.proj(z) + F.pad(lift[..., None], (SEMANTIC, 0))         # (B, N, 3)
         return logits, q_hat

@@ -42,13 +42,18 @@ def consolidation_error(f_sem_out: torch.Tensor, r_e: torch.Tensor) -> torch.Ten
     return ((f_sem_out - r_e.detach()) ** 2).mean(-1)
 
 
-def consolidation_quality(err: torch.Tensor, sigma: float) -> torch.Tensor:
-    """q = exp(-err / sigma^2) in (0, 1]; q near 1 means f_sem reproduces attention.
+def consolidation_quality(err: torch.Tensor, r_e: torch.Tensor, sigma: float) -> torch.Tensor:
+    """q = exp(-err / (sigma^2 mean_c r_E^2)) in (0, 1]; q near 1: f_sem reproduces attention.
+
+    The error is measured relative to the size of r_E (mean over channels of r_E^2), so sigma is
+    a fraction of r_E's RMS and q does not drift as attention outputs grow or shrink in training.
 
     Examples
     --------
     >>> import torch
-    >>> consolidation_quality(torch.tensor([0.0, 1.0]), sigma=1.0)
+    >>> r = torch.ones(2, 4)
+    >>> consolidation_quality(torch.tensor([0.0, 1.0]), r, sigma=1.0)
     tensor([1.0000, 0.3679])
     """
-    return torch.exp(-err / sigma ** 2)
+    scale = (r_e.detach() ** 2).mean(-1).clamp_min(1e-8)
+    return torch.exp(-err / (sigma ** 2 * scale))

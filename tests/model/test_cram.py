@@ -142,3 +142,22 @@ def test_router_starts_in_attention_warmup(tiny_cfg, batch):
     out = model(batch, sample=True, generator=torch.Generator().manual_seed(0))
     frac = torch.stack([(t.route == EPISODIC).float().mean() for t in out.layers]).mean()
     assert frac > 0.75   # episodic_init_bias 3 -> ~91% routed at initialisation
+
+
+def test_exploration_and_replay_only_in_training(tiny_cfg, make_batch):
+    b = make_batch(B=4, N=64, seed=1)
+    cfg = CRAMConfig(**{**tiny_cfg.__dict__, "explore_rate": 0.999, "replay_rate": 0.0})
+    model = make(cfg)
+    out = model(b, sample=True, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(out.layers[0].route.flatten(), minlength=3).float() / (4 * 64)
+    assert (counts > 0.2).all()                       # uniform exploration reaches every tier
+    cfg = CRAMConfig(**{**tiny_cfg.__dict__, "explore_rate": 0.0, "replay_rate": 0.5,
+                        "episodic_init_bias": -20.0})
+    model = make(cfg)
+    out = model(b, sample=True, generator=torch.Generator().manual_seed(0))
+    trace = out.layers[0]
+    assert 0.3 < float(trace.replay.float().mean()) < 0.7
+    assert bool((trace.route[trace.replay] == EPISODIC).all())
+    evals = model(b, sample=False)
+    assert not bool(evals.layers[0].replay.any())
+    assert not bool((evals.layers[0].route == EPISODIC).any())   # argmax, bias -20
