@@ -69,7 +69,11 @@ def _auto_backend(op: str, device_type: str) -> str:
     """The default backend, decided once per (op, device type)."""
     if device_type == "cuda":
         if op == "selective_scan" and importlib.util.find_spec("mamba_ssm") is not None:
-            return "mamba"
+            try:  # installed is not enough: a wheel built for another CUDA fails on import
+                _triton_module("mamba_backend").load_selective_scan_fn()
+                return "mamba"
+            except ImportError:
+                pass
         if triton_available():
             return "triton"
     return "torch"
