@@ -173,3 +173,20 @@ def test_import_is_light():
     code = "import sys, cramcog.kernels; print('triton' in sys.modules, 'mamba_ssm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_auto_backend_choices(monkeypatch):
+    import importlib.util
+
+    from cramcog.kernels import ops
+    real_find_spec = importlib.util.find_spec
+    # pretend mamba-ssm is installed but cannot import (no CUDA here): fall back to Triton
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "mamba_ssm" else real_find_spec(name, *a))
+    ops._auto_backend.cache_clear()
+    try:
+        assert ops._auto_backend("selective_scan", "cuda") == "triton"
+        assert ops._auto_backend("routed_attention", "cuda") == "triton"
+        assert ops._auto_backend("ct_ode_scan", "cpu") == "torch"
+    finally:
+        ops._auto_backend.cache_clear()
