@@ -454,6 +454,7 @@ def routed_attention_triton(q, k, v, batch_idx, pos, window=None, scale=None, *,
     torch.Size([2, 2, 32])
     """
     scale = check_routed_inputs(q, k, v, batch_idx, pos, window, scale)
+    window = None if window is None else int(window)   # numpy ints are not kernel arguments
     M, H, Dh = q.shape
     B, N = k.shape[:2]
     if num_splits is not None and (int(num_splits) != num_splits or num_splits < 1):
