@@ -39,8 +39,6 @@
 # %%
 import os
 
-import numpy as np
-
 from cramcog.redundancy.analysis import RedundancyConfig, fraction_within
 from cramcog.redundancy.gpt2 import GPT2Config
 from cramcog.redundancy.plots import plot_redundancy, redundancy_table

@@ -142,7 +142,7 @@ def run_measure(args) -> int:
     import numpy as np
 
     from cramcog.redundancy.analysis import RedundancyConfig, measure_redundancy
-    from cramcog.redundancy.corpus import bundled_text, encode_bytes, make_sequences
+    from cramcog.redundancy.corpus import bundled_text, make_sequences
     from cramcog.redundancy.hf_io import load_gpt2
     from cramcog.redundancy.tokenize import tokenizer_for
 
