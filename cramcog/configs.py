@@ -81,7 +81,7 @@ class CRAMConfig:
     router_q_gain: float = 8.0        # semantic logit += gain * relu(q_hat - q_thr.) / (1 - q_thr.)
     episodic_init_bias: float = 3.0   # initial episodic logit: attention warm-up (~90% routed)
     replay_rate: float = 0.01         # training only: fraction of tokens forced to attention
-    explore_rate: float = 0.02        # training only: fraction of tokens given a uniform tier
+    explore_rate: float = 0.0         # training only: fraction of tokens given a uniform tier
     dense_threshold: float = 0.5      # above this routed fraction, use dense causal attention
     consolidation: bool = True        # False: the "without consolidation" model (no L_cons)
 
@@ -150,7 +150,8 @@ class TrainConfig:
     lr: float = 2e-3                  # AdamW peak learning rate
     weight_decay: float = 0.0         # AdamW weight decay (0: do not decay memorised bindings)
     lr_warmup_steps: int = 50         # linear learning-rate warm-up, then constant
-    router_lr_scale: float = 10.0     # router learning rate = lr x this (REINFORCE moves slowly)
+    router_lr_scale: float = 1.0      # router learning rate = lr x this
+    semantic_lr_scale: float = 3.0    # f_sem learning rate = lr x this (consolidation speed)
     grad_clip: float = 1.0            # global gradient-norm clip
     # losses
     dynamics_weight: float = 1.0      # weight of the next-observation MSE
@@ -189,7 +190,7 @@ class TrainConfig:
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                    f"TrainConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("lr", "grad_clip", "budget_factor", "router_lr_scale"):
+        for name in ("lr", "grad_clip", "budget_factor", "router_lr_scale", "semantic_lr_scale"):
             value = getattr(self, name)
             _check(isinstance(value, (int, float)) and value > 0,
                    f"TrainConfig.{name} must be > 0, got {value!r}")
@@ -231,13 +232,13 @@ def _small() -> TrainConfig:
     # the main job: ~15 minutes on 2 CPU cores. Many recurring patterns (DESIGN.md: with few, the
     # weights memorise them before attention learns retrieval and there is nothing to consolidate)
     return TrainConfig(
-        name="small", steps=1200, batch_size=16, lr=3e-3, eval_every=50, eval_batches=2,
+        name="small", steps=1600, batch_size=16, lr=3e-3, eval_every=50, eval_batches=2,
         eval_batch_size=16, test_batches=4, checkpoint_every=100,
         # semantic rank 16, not d/16 = 4: at d = 64 a rank-4 f_sem cannot carry the 256-value
         # code that r_E holds at a query, so q never rises (measured: q ~ 0.06 after 400 steps)
         model=CRAMConfig(d_model=64, n_layers=2, n_heads=2, semantic_rank=16,
                          semantic_hidden=1024),
-        task={"seq_len": 256, "n_patterns": 1000})
+        task={"seq_len": 256, "n_patterns": 2000})
 
 
 def _paper() -> TrainConfig:

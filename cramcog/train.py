@@ -376,13 +376,16 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     sizes = task_sizes(task)
     torch.manual_seed(_seed(cfg.seed, 0))
     model = build_model(cfg.model_kind, cfg.model, **sizes)
-    # the router learns from a noisy REINFORCE signal through a softmax that saturates during the
-    # attention warm-up: give it a larger step so it can follow consolidation within the run
+    # separate step sizes: the router (a noisy REINFORCE signal) and f_sem (consolidation: how
+    # fast the weights absorb the recurring bindings, measured slow at the base rate)
     router_params = [p for n, p in model.named_parameters() if ".router.proj." in n]
-    router_ids = {id(p) for p in router_params}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in router_ids]}]
+    semantic_params = [p for n, p in model.named_parameters() if ".semantic." in n]
+    special = {id(p) for p in router_params + semantic_params}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in special]}]
     if router_params:
         groups.append({"params": router_params, "lr": cfg.lr * cfg.router_lr_scale})
+    if semantic_params:
+        groups.append({"params": semantic_params, "lr": cfg.lr * cfg.semantic_lr_scale})
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
