@@ -259,8 +259,9 @@ def demo_run(config: dict) -> xr.Dataset:
     It makes NO claim about CRAM: it draws a noisy decaying "attention" curve
     ``a(t) = (1 + rate t)^-0.5`` per layer and returns it in the training-record schema, so that
     the runner, the records and the figures can be exercised in milliseconds. Config keys:
-    ``rate`` (float > 0), ``steps`` (int >= 2), ``seed`` (int), optional ``layers`` (default 2)
-    and ``fail`` (truthy: raise, to exercise failure handling).
+    ``rate`` (float > 0), ``steps`` (int >= 2), ``seed`` (int), optional ``layers`` (default 2),
+    ``fail`` (truthy: raise RuntimeError, to exercise failure handling) and ``interrupt`` (equal
+    to the seed: raise KeyboardInterrupt, a Ctrl-C arriving while that cell runs).
 
     Examples
     --------
@@ -270,6 +271,8 @@ def demo_run(config: dict) -> xr.Dataset:
     """
     if config.get("fail"):
         raise RuntimeError(f"demo_run asked to fail (config fail={config['fail']!r})")
+    if "interrupt" in config and config["interrupt"] == config.get("seed"):
+        raise KeyboardInterrupt
     rate, steps, seed = float(config["rate"]), int(config["steps"]), int(config["seed"])
     if rate <= 0 or steps < 2:
         raise ValueError(f"demo_run needs rate > 0 and steps >= 2, got {rate}, {steps}")

@@ -15,14 +15,6 @@ from cramcog.ablations import (GRIDS, AblationGrid, apply_overrides, cell_path, 
 BASE = {"rate": 0.1, "steps": 6, "seed": 0, "fail": 0, "interrupt": -1}
 
 
-def cheap_run(config: dict) -> xr.Dataset:
-    """Picklable run function: demo_run, plus an 'interrupt' switch that raises KeyboardInterrupt
-    on one seed (a Ctrl-C arriving while that cell runs)."""
-    if config.get("interrupt") == config["seed"]:
-        raise KeyboardInterrupt
-    return demo_run(config)
-
-
 def not_a_record(config: dict):
     return {"loss": 1.0}
 
@@ -92,7 +84,7 @@ def test_named_grids_ship():
 
 def test_process_pool_default_record(tmp_path):
     grid = small_grid(parameter="rate")
-    res = run_grid(grid, tmp_path, run_fn=cheap_run, max_workers=2, progress=False,
+    res = run_grid(grid, tmp_path, run_fn=demo_run, max_workers=2, progress=False,
                    return_result=True)
     ds = res.record
     assert ds.cram.kind == "ablation"
@@ -118,22 +110,22 @@ def test_interrupted_grid_resumes_only_missing_cells(tmp_path, own_pool):
     grid = small_grid(variants={"slow": {"rate": 0.05}, "fast": {"rate": 0.3, "interrupt": 1}})
     if own_pool:  # run_grid's own process pool, shut down without waiting
         with pytest.raises(KeyboardInterrupt):
-            run_grid(grid, tmp_path, run_fn=cheap_run, max_workers=1, progress=False)
+            run_grid(grid, tmp_path, run_fn=demo_run, max_workers=1, progress=False)
     else:
         with ThreadPoolExecutor(1) as pool, pytest.raises(KeyboardInterrupt):
-            run_grid(grid, tmp_path, run_fn=cheap_run, executor=pool, progress=False)
+            run_grid(grid, tmp_path, run_fn=demo_run, executor=pool, progress=False)
     partial = records.open(tmp_path / "g.nc")
     assert partial.status.values.tolist() == [["ok", "ok"], ["ok", "pending"]]
     assert np.isnan(partial.attention_fraction.sel(variant="fast", seed=1)).all()
     # the user fixes the cause and re-runs: only the missing cell is computed
     fixed = small_grid(variants={"slow": {"rate": 0.05}, "fast": {"rate": 0.3}})
     with pytest.raises(ValueError, match="different config"):  # changed cells are not mixed in
-        run_grid(fixed, tmp_path, run_fn=cheap_run, executor=ThreadPoolExecutor(1),
+        run_grid(fixed, tmp_path, run_fn=demo_run, executor=ThreadPoolExecutor(1),
                  progress=False)
     for seed in (0, 1):
         cell_path(tmp_path, "fast", seed).unlink(missing_ok=True)
     with ThreadPoolExecutor(1) as pool:
-        res = run_grid(fixed, tmp_path, run_fn=cheap_run, executor=pool, progress=False,
+        res = run_grid(fixed, tmp_path, run_fn=demo_run, executor=pool, progress=False,
                        return_result=True)
     assert res.ran == [("fast", 0), ("fast", 1)]
     assert res.skipped == [("slow", 0), ("slow", 1)]
@@ -142,9 +134,9 @@ def test_interrupted_grid_resumes_only_missing_cells(tmp_path, own_pool):
 
 def test_partial_grid_then_larger_grid_reuses_cells(tmp_path):
     with ThreadPoolExecutor(2) as pool:
-        run_grid(small_grid(seeds=(0,)), tmp_path, run_fn=cheap_run, executor=pool,
+        run_grid(small_grid(seeds=(0,)), tmp_path, run_fn=demo_run, executor=pool,
                  progress=False)
-        res = run_grid(small_grid(seeds=(0, 1, 2)), tmp_path, run_fn=cheap_run, executor=pool,
+        res = run_grid(small_grid(seeds=(0, 1, 2)), tmp_path, run_fn=demo_run, executor=pool,
                        progress=False, return_result=True)
     assert sorted(res.skipped) == [("fast", 0), ("slow", 0)]
     assert sorted(res.ran) == [("fast", 1), ("fast", 2), ("slow", 1), ("slow", 2)]
@@ -154,7 +146,7 @@ def test_partial_grid_then_larger_grid_reuses_cells(tmp_path):
 def test_failures_are_recorded_and_reported(tmp_path, capsys):
     grid = small_grid(variants={"ok": {}, "bad": {"fail": 1}})
     with ThreadPoolExecutor(2) as pool:
-        res = run_grid(grid, tmp_path, run_fn=cheap_run, executor=pool, return_result=True)
+        res = run_grid(grid, tmp_path, run_fn=demo_run, executor=pool, return_result=True)
     ds = res.record
     assert ds.status.sel(variant="bad").values.tolist() == ["failed", "failed"]
     assert "RuntimeError: demo_run asked to fail" in str(ds.error.sel(variant="bad", seed=0).values)
@@ -163,7 +155,7 @@ def test_failures_are_recorded_and_reported(tmp_path, capsys):
     assert "Traceback" in err["traceback"] and err["config"]["fail"] == 1
     assert "2 cell(s) failed" in capsys.readouterr().err
     # retry_failed=False leaves them failed without running anything
-    res2 = run_grid(grid, tmp_path, run_fn=cheap_run, executor=ThreadPoolExecutor(1),
+    res2 = run_grid(grid, tmp_path, run_fn=demo_run, executor=ThreadPoolExecutor(1),
                     retry_failed=False, progress=False, return_result=True)
     assert res2.ran == [] and sorted(res2.failed) == [("bad", 0), ("bad", 1)]
 
@@ -178,7 +170,7 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="AblationGrid"):
         run_grid({"name": "g"}, tmp_path)
     with pytest.raises(TypeError, match="Executor"):
-        run_grid(small_grid(), tmp_path, run_fn=cheap_run, executor=object())
+        run_grid(small_grid(), tmp_path, run_fn=demo_run, executor=object())
     with pytest.raises(TypeError, match="callable"):
         run_grid(small_grid(), tmp_path, run_fn=3)
 
@@ -189,10 +181,10 @@ def test_dask_executor_gives_the_same_record(tmp_path):
     with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        ds_dask = run_grid(grid, tmp_path / "dask", run_fn=cheap_run,
+        ds_dask = run_grid(grid, tmp_path / "dask", run_fn=demo_run,
                            executor=client.get_executor(), progress=False)
     with ProcessPoolExecutor(1) as pool:
-        ds_pool = run_grid(grid, tmp_path / "pool", run_fn=cheap_run, executor=pool,
+        ds_pool = run_grid(grid, tmp_path / "pool", run_fn=demo_run, executor=pool,
                            progress=False)
     for name in ("attention_fraction", "retrieval_accuracy", "loss", "status"):
         xr.testing.assert_equal(ds_dask[name], ds_pool[name])
@@ -378,3 +370,13 @@ def test_cli_ablate_on_a_dask_scheduler(tmp_path, capsys):
         assert main(argv) == 0
     assert "ran 4, skipped 0" in capsys.readouterr().out
     assert (records.open(tmp_path / "out" / "dask.nc").status == "ok").all()
+
+
+def test_spawned_workers_run_the_grid(tmp_path):
+    """Workers started by 'spawn' (macOS and Windows default) import the run function afresh."""
+    import multiprocessing
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        ds = run_grid(small_grid(seeds=(0,)), tmp_path, run_fn=demo_run, executor=pool,
+                      progress=False)
+    assert (ds.status == "ok").all()
