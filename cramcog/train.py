@@ -517,5 +517,37 @@ def load_model(run_dir: str | os.PathLike):
     return model.eval()
 
 
-__all__ = ["train", "evaluate", "build_record", "load_model", "resolve_config", "make_task",
+__all__ = ["train", "evaluate", "build_record", "load_model", "resolve_config", "make_task", "summarise",
            "QUERY_KINDS", "CATEGORIES"]
+
+
+def summarise(record) -> dict[str, float]:
+    """Headline numbers of a finished training record (test split), as a flat dict.
+
+    Attention numbers are means over layers, with each layer's value also given.
+
+    Examples
+    --------
+    >>> summarise(train("tiny", progress=False))["test_accuracy_novel"] >= 0   # doctest: +SKIP
+    True
+    """
+    if "test_retrieval_accuracy" not in record:
+        raise ValueError("record has no test results: the run did not finish (resume it)")
+    acc = record["test_retrieval_accuracy"]
+    out = {f"test_accuracy_{k}": float(acc.sel(query_kind=k)) for k in QUERY_KINDS}
+    out["test_dynamics_mse"] = float(record["test_dynamics_mse"])
+    out["attention_floor"] = float(record.attrs["attention_floor"])
+    if "test_attention_fraction" in record:
+        att = record["test_attention_fraction"].values
+        out["test_attention_fraction"] = float(att.mean())
+        out["test_attention_over_floor"] = float(att.mean()) / out["attention_floor"]
+        out["test_attention_flops_ratio"] = float(record["test_attention_flops_ratio"].mean())
+        for i, a in enumerate(att):
+            out[f"test_attention_fraction_L{i}"] = float(a)
+    for key in ("peak_attention_fraction", "attention_fall_ratio",
+                "attention_fall_from_retrieval", "attention_fall_from_query_phase",
+                "final_recurring_query_attention", "final_novel_query_attention",
+                "final_recurring_query_semantic", "warmup_end_step"):
+        if key in record.attrs:
+            out[key] = float(record.attrs[key])
+    return out
