@@ -4,7 +4,7 @@ import pytest
 
 from cramcog import records
 from cramcog.configs import named_config
-from cramcog.train import RECORD_FILE, train
+from cramcog.train import RECORD_FILE, summarise, train
 
 # the provenance/timing attrs legitimately differ between two runs
 _VOLATILE = {"created", "wall_seconds", "git_revision"}
@@ -30,6 +30,12 @@ def test_record_schema(tmp_path):
     total = rec.attention_fraction + rec.semantic_fraction + rec.working_fraction
     np.testing.assert_allclose(total.values, 1.0, atol=1e-6)
     assert ((rec.attention_flops_ratio > 0) & (rec.attention_flops_ratio <= 1)).all()
+    summary = summarise(rec)
+    assert 0 <= summary["test_accuracy_novel"] <= 1
+    assert summary["test_attention_over_floor"] == pytest.approx(
+        summary["test_attention_fraction"] / rec.attrs["attention_floor"])
+    with pytest.raises(ValueError, match="did not finish"):
+        summarise(rec.drop_vars("test_retrieval_accuracy"))
     on_disk = records.open(tmp_path / RECORD_FILE)
     assert on_disk.cram.config["model"]["d_model"] == 16
     assert "test_retrieval_accuracy" in on_disk
