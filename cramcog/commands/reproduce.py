@@ -1,12 +1,27 @@
 """``cramcog reproduce``: the main job. Writes one run folder under ``runs/`` and prints its path.
 
-For now the job fits every curve family to every bundled human forgetting curve and compares
-gamma, the power-law exponent, with a model gamma. Without a trained model it uses the gamma the
-CRAM paper REPORTS (0.43 +- 0.04, functional form not stated): that comparison rests on two
-assumptions, written into the summary: the paper's form is taken to be each compared family in
-turn, and +-0.04 is read as a 95% half-width.
+The job (default: the ``small`` CPU config, about 10-15 minutes on 2 cores):
+
+1. trains CRAM on SRCD (:func:`cramcog.train.train`) into ``<run>/train/`` (record.nc,
+   checkpoint.pt; rerunning with the same ``--out`` resumes an interrupted run);
+2. cuts the consolidation curve from the record - the layer-mean attention fraction from its
+   smoothed peak to the end of training, t = steps since the peak plus one logging interval
+   (:func:`cramcog.figures.gamma.consolidation_curve`) - and fits a power law to it by least
+   squares with a profile-likelihood interval (``consolidation_fit.nc``);
+3. fits every curve family to every bundled human forgetting curve and compares the model's
+   gamma with each, in the same family (:func:`cramcog.compare.compare_gamma`);
+4. draws the training figures and the comparison figures, and writes a summary.
+
+With ``--train none`` it skips 1-2 and compares the gamma the CRAM paper REPORTS (0.43 +- 0.04,
+functional form not stated): that comparison rests on two assumptions, written into the summary:
+the paper's form is taken to be each compared family in turn, and +-0.04 is read as a 95%
+half-width. The same happens, with a note, when the model's power-law fit does not converge.
 
 The run folder holds:
+
+- ``train/record.nc``: the training record; ``training_summary.json``: its headline numbers;
+- ``consolidation_fit.nc``: the power-law fit to the attention-use curve;
+- ``cram_attention.png``, ``cram_consolidation.png``: the training figures;
 
 - ``human_fits.nc``: a record over (curve, family) with AIC, converged, gamma and its interval;
 - ``human_fits.csv``: the same table;
@@ -49,6 +64,8 @@ class ReproduceConfig:
     include_unreliable: bool = False  # also use series flagged unreliable in psych_data
     seed: int = 0                # seed of every fit (bootstrap resamples, optimiser restarts)
     model_label: str = field(default="CRAM paper (reported)")
+    train: str = "small"         # named training config to train first ("none": skip training)
+    steps: int = 0               # override the training config's steps (0: keep its own)
 
     def __post_init__(self):
         if isinstance(self.families, str):
@@ -62,16 +79,29 @@ class ReproduceConfig:
             raise ValueError(f"margin must be > 0, got {self.margin}")
         if self.ci not in ("profile", "wald", "bootstrap"):
             raise ValueError(f"ci must be profile, wald or bootstrap, got {self.ci!r}")
+        from cramcog.configs import NAMED_CONFIGS
+
+        if self.train != "none" and self.train not in NAMED_CONFIGS:
+            raise ValueError(f"train must be 'none' or a named config {sorted(NAMED_CONFIGS)}, "
+                             f"got {self.train!r}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0 (0 keeps the config's own), got {self.steps}")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "reproduce",
-        help="the main job: fit and compare the bundled human data, write a run folder",
-        description="Fits every curve family to the bundled human forgetting curves, compares "
-                    "gamma with the model's (for now: the CRAM paper's reported gamma), writes "
-                    "records, figures and a summary to runs/<timestamp>-reproduce/ and prints "
-                    "the folder.")
+        help="the main job: train CRAM, fit its consolidation curve, compare gamma with humans",
+        description="Trains CRAM on SRCD (the small CPU config by default), fits a power law to "
+                    "its attention-use curve, fits every curve family to the bundled human "
+                    "forgetting curves, compares gamma, writes records, figures and a summary "
+                    "to runs/<timestamp>-reproduce/ and prints the folder. Rerun with the same "
+                    "--out to resume an interrupted training.")
+    parser.add_argument("--train", default="small",
+                        help="named training config (tiny, small, paper) or 'none' to compare "
+                             "the paper's reported gamma without training (default: small)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="override the training steps (default: the config's own)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="run folder (default: runs/<UTC timestamp>-reproduce)")
     parser.add_argument("--families", default="power,shifted_power",
@@ -86,7 +116,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = ReproduceConfig(families=args.families, level=args.level, margin=args.margin,
-                             ci=args.ci, seed=args.seed)
+                             ci=args.ci, seed=args.seed, train=args.train, steps=args.steps)
     folder = run_reproduce(args.out, config=config)
     print(folder)
     return 0
@@ -130,6 +160,10 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     folder = Path(out_dir) if out_dir is not None else default_run_dir()
     folder.mkdir(parents=True, exist_ok=True)
     assumptions = []
+    if model is None and config.train != "none":
+        model, note = train_and_fit(config, folder)
+        if note:
+            assumptions.append(note)
     if model is None:
         half = PAPER_GAMMA_PLUSMINUS
         model = ReportedGamma(PAPER_GAMMA, (PAPER_GAMMA - half, PAPER_GAMMA + half),
@@ -158,6 +192,40 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     write_summary(human, table, config, folder, assumptions,
                   getattr(model, "label", None) or "model")
     return folder
+
+
+def train_and_fit(config: ReproduceConfig, folder: Path):
+    """Train CRAM, fit a power law to its consolidation curve; return ``(fit or None, note)``.
+
+    Writes ``train/`` (record, checkpoints), ``training_summary.json``, ``consolidation_fit.nc``
+    and the training figures into ``folder``.
+    """
+    from cramcog import records
+    from cramcog.configs import named_config
+    from cramcog.figures import figures_for
+    from cramcog.figures.gamma import consolidation_curve, fit_power
+    from cramcog.figures.style import save_figure
+    from cramcog.train import summarise, train
+
+    overrides = {"steps": config.steps} if config.steps else {}
+    record = train(named_config(config.train, **overrides), out_dir=folder / "train")
+    headline = summarise(record)
+    t, y = consolidation_curve(record)
+    fit = fit_power(t, y)
+    fit.label = f"CRAM ({config.train} config, this run)"
+    records.save(fit.to_xarray(), folder / "consolidation_fit.nc")
+    headline.update(consolidation_window="from the smoothed attention peak to the last step; "
+                    "t = steps since the peak + one logging interval; least squares",
+                    consolidation_points=int(t.size), gamma=float(fit.params["gamma"]),
+                    gamma_ci=[float(v) for v in fit.ci["gamma"]],
+                    gamma_converged=bool(fit.converged))
+    (folder / "training_summary.json").write_text(json.dumps(headline, indent=2) + "\n")
+    for name, fig in figures_for([record], names=["cram"]).items():
+        save_figure(fig, folder / f"{name}.png")
+    if not fit.converged:
+        return None, (f"The power-law fit to this run's attention-use curve did not converge "
+                      f"({fit.message}); the paper's reported gamma is compared instead.")
+    return fit, ""
 
 
 def _config_dict(config: ReproduceConfig) -> dict:
@@ -361,6 +429,12 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
         ]
         if assumptions:
             lines += ["Assumptions:"] + [f"- {a}" for a in assumptions] + [""]
+        trained = folder / "training_summary.json"
+        if trained.exists():  # the CRAM run this job trained (train_and_fit)
+            headline = json.loads(trained.read_text())
+            lines += ["## The CRAM run (held-out test sequences; train/record.nc)", ""]
+            lines += [f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}"
+                      for k, v in headline.items()] + [""]
         lines += ["## Best family by AIC per human curve", ""]
         lines += [f"- {k}: {v}" for k, v in best.items()] + [""]
         lines += ["## Human gamma spread and verdicts per family", "", "```",

@@ -15,7 +15,7 @@ from cramcog.commands.reproduce import ReproduceConfig, compare_with_model, defa
 def test_reproduce_writes_a_run_folder_and_prints_it(tmp_path, capsys):
     out = tmp_path / "run"
     # Wald intervals keep the test quick; the default job uses profile intervals.
-    assert main(["reproduce", "--out", str(out), "--ci", "wald"]) == 0
+    assert main(["reproduce", "--out", str(out), "--ci", "wald", "--train", "none"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
     names = {p.name for p in out.iterdir()}
     assert {"human_fits.nc", "human_fits.csv", "comparison.nc", "comparison.csv",
@@ -67,3 +67,22 @@ def test_config_validates_and_run_dirs_are_unique(tmp_path):
     second = default_run_dir(tmp_path)
     assert second != first and second.name.startswith(first.name)
     assert first.name.endswith("-reproduce")
+
+
+def test_reproduce_trains_fits_the_consolidation_curve_and_compares(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["reproduce", "--out", str(out), "--ci", "wald", "--train", "tiny",
+                 "--steps", "40"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"train", "training_summary.json", "comparison.csv", "summary.md",
+            "cram_attention.png"} <= names
+    assert records.open(out / "train" / "record.nc").cram.kind == "training"
+    headline = json.loads((out / "training_summary.json").read_text())
+    assert "test_accuracy_novel" in headline and "gamma" in headline
+    summary = json.loads((out / "summary.json").read_text())
+    if headline["gamma_converged"]:  # the model's own fit is compared, in its own family
+        assert summary["model"].startswith("CRAM (tiny config")
+        assert (out / "consolidation_fit.nc").exists()
+        assert set(pd.read_csv(out / "comparison.csv").family) == {"power"}
+    else:  # a failed fit is never compared: the paper's number is, and the summary says so
+        assert any("did not converge" in a for a in summary["assumptions"])
