@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WORKING_MEMORY_KINDS = ("ct_ode", "ssm")
-MODEL_KINDS = ("cram", "transformer")
+# "cram", the dense Transformer, and the baselines of cramcog.model.baselines
+MODEL_KINDS = ("cram", "transformer", "static_hybrid", "working_only", "seqboat_like", "mod_like")
+LEARNED_ROUTER_KINDS = ("cram", "seqboat_like")  # these get the attention warm-up
 
 
 def _check(cond: bool, msg: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from cramcog import records
-from cramcog.configs import TrainConfig, named_config
+from cramcog.configs import LEARNED_ROUTER_KINDS, TrainConfig, named_config
 
 QUERY_KINDS = ("overall", "recurring", "novel")
 CATEGORIES = ("observation", "binding", "recurring_query", "novel_query")
@@ -297,7 +297,7 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                  f"{100 / (1 + 2 * math.exp(-cfg.model.episodic_init_bias)):.0f}% of tokens "
                  "routed to attention at step 0); no attention cost until held-out novel "
                  f"accuracy >= {cfg.warmup_novel_accuracy}")}
-    if cfg.model_kind == "cram":
+    if cfg.model_kind != "transformer":
         attrs.update(_attention_summary(h, test, state))
     attrs.update(extra_attrs)
     return records.new_record(data, coords=coords, kind="training", config=cfg.to_dict(),
@@ -390,7 +390,7 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
     history = _empty_history()
-    state = {"step": 0, "cost_on": cfg.model_kind != "cram", "cost_on_step": -1,
+    state = {"step": 0, "cost_on": cfg.model_kind not in LEARNED_ROUTER_KINDS, "cost_on_step": -1,
              "cost_on_eval": -1, "wall_seconds": 0.0}
 
     ckpt_path = out / CHECKPOINT_FILE if out is not None else None

@@ -55,7 +55,7 @@ GLOSSARY = {
 
 
 def build_model(kind: str, cfg: CRAMConfig, obs_dim: int, n_keys: int, n_values: int):
-    """CRAM (``kind="cram"``) or the dense Transformer baseline (``"transformer"``).
+    """CRAM (``kind="cram"``), the dense Transformer (``"transformer"``) or a baseline by name.
 
     Examples
     --------
@@ -66,7 +66,12 @@ def build_model(kind: str, cfg: CRAMConfig, obs_dim: int, n_keys: int, n_values:
         return CRAM(cfg, obs_dim, n_keys, n_values)
     if kind == "transformer":
         return DenseTransformer(cfg, obs_dim, n_keys, n_values)
-    raise ValueError(f"unknown model kind {kind!r}; use 'cram' or 'transformer'")
+    from cramcog.model.baselines import BASELINE_KINDS, build_baseline
+
+    if kind in BASELINE_KINDS:
+        return build_baseline(kind, cfg, obs_dim, n_keys, n_values)
+    raise ValueError(f"unknown model kind {kind!r}; use 'cram', 'transformer' or one of "
+                     f"{BASELINE_KINDS}")
 
 
 __all__ = [
