@@ -84,6 +84,8 @@ class CRAMConfig:
     episodic_init_bias: float = 3.0   # initial episodic logit: attention warm-up (~90% routed)
     replay_rate: float = 0.01         # training only: fraction of tokens forced to attention
     explore_rate: float = 0.0         # training only: fraction of tokens given a uniform tier
+    probe_rate: float = 0.0           # training only: share of attention-routed tokens that try
+    #                                   f_sem instead (counterfactual probes for the router)
     dense_threshold: float = 0.5      # above this routed fraction, use dense causal attention
     consolidation: bool = True        # False: the "without consolidation" model (no L_cons)
 
@@ -113,6 +115,7 @@ class CRAMConfig:
         _fraction(self, "q_threshold", low_open=True, high_open=True)
         _fraction(self, "replay_rate", high_open=True)
         _fraction(self, "explore_rate", high_open=True)
+        _fraction(self, "probe_rate", high_open=True)
         _fraction(self, "dense_threshold", low_open=True)
         for name in ("consolidation", "tied_qk_init"):
             _check(isinstance(getattr(self, name), bool),

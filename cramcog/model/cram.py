@@ -95,6 +95,17 @@ class CRAMLayer(nn.Module):
                 route = torch.where(explore, tier, route)
                 logp = torch.where(explore, logp_all.gather(-1, route[..., None]).squeeze(-1),
                                    logp)
+            if cfg.probe_rate > 0:
+                # counterfactual probes: a few tokens the policy sent to attention try the semantic
+                # route instead. Without them every recurring query of a batch takes the same
+                # route, the per-category REINFORCE baseline cancels the attention cost and the
+                # router never learns that f_sem would have answered (a tier the router masks out,
+                # logit -inf-like, is never probed)
+                can = (route == EPISODIC) & (logp_all[..., SEMANTIC].detach() > -30.0)   # (B, N)
+                probe = can & (torch.rand(route.shape, generator=generator,
+                                          device=route.device) < cfg.probe_rate)
+                route = torch.where(probe, torch.full_like(route, SEMANTIC), route)
+                logp = torch.where(probe, logp_all[..., SEMANTIC], logp)
             if cfg.replay_rate > 0:
                 replay = (draw[1] < cfg.replay_rate) & (route != EPISODIC)
                 route = torch.where(replay, torch.full_like(route, EPISODIC), route)

@@ -9,6 +9,7 @@ from cramcog.configs import CRAMConfig, TrainConfig, named_config
     ({"working_memory": "lstm"}, "working_memory must be one of"),
     ({"q_threshold": 1.0}, "q_threshold"),
     ({"replay_rate": -0.1}, "replay_rate"),
+    ({"probe_rate": 1.0}, "probe_rate"),
     ({"window": 0}, "window"),
     ({"sigma": 0}, "sigma"),
     ({"semantic_rank": 999}, "semantic_rank"),

@@ -161,3 +161,23 @@ def test_exploration_and_replay_only_in_training(tiny_cfg, make_batch):
     evals = model(b, sample=False)
     assert not bool(evals.layers[0].replay.any())
     assert not bool((evals.layers[0].route == EPISODIC).any())   # argmax, bias -20
+
+
+def test_probes_send_attention_routed_tokens_to_semantic_in_training_only(tiny_cfg, make_batch):
+    b = make_batch(B=4, N=64, seed=2)
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    base = {**tiny_cfg.__dict__, "replay_rate": 0.0, "explore_rate": 0.0}
+    plain = make(CRAMConfig(**base))(b, sample=True, generator=gen()).layers[0]
+    model = make(CRAMConfig(**{**base, "probe_rate": 0.5}))
+    probed = model(b, sample=True, generator=gen()).layers[0]
+    # same routing noise: probes only move attention-routed tokens, and only to semantic
+    moved = plain.route != probed.route
+    assert bool((plain.route[moved] == EPISODIC).all())
+    assert bool((probed.route[moved] == SEMANTIC).all())
+    share = float(moved.sum()) / float((plain.route == EPISODIC).sum())
+    assert 0.35 < share < 0.65
+    # the probed tokens carry the semantic tier's log-probability (their REINFORCE term): at
+    # initialisation (episodic bias 3) semantic is unlikely, episodic likely
+    assert bool((probed.logp[moved] < -2.0).all()) and bool((plain.logp[moved] > -1.0).all())
+    evals = model(b, sample=False)
+    assert not bool((evals.layers[0].route == SEMANTIC).any())    # argmax: bias 3 on episodic
