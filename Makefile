@@ -28,8 +28,10 @@ notebooks: $(STAMP)
 	for f in notebooks/*.py; do [ -e "$$f" ] || continue; \
 	  $(VENV)/bin/jupytext --quiet --to ipynb -o build/notebooks/$$(basename $${f%.py}).ipynb $$f || exit 1; done
 
+# Notebooks run one at a time: kernels started in parallel can race for the same port.
 test: $(STAMP) notebooks
-	OMP_NUM_THREADS=1 CRAMCOG_TINY=1 $(PY) -m pytest -n 2 -q --nbmake --nbmake-timeout=900 tests build/notebooks $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 CRAMCOG_TINY=1 $(PY) -m pytest -n 2 -q tests $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 CRAMCOG_TINY=1 $(PY) -m pytest -q --nbmake --nbmake-timeout=900 build/notebooks
 
 test-fast: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q tests $(PYTEST_ARGS)
