@@ -25,7 +25,8 @@ from typing import Any
 WORKING_MEMORY_KINDS = ("ct_ode", "ssm")
 # "cram", the dense Transformer, and the baselines of cramcog.model.baselines
 MODEL_KINDS = ("cram", "transformer", "static_hybrid", "working_only", "seqboat_like", "mod_like")
-LEARNED_ROUTER_KINDS = ("cram", "seqboat_like")  # these get the attention warm-up
+LEARNED_ROUTER_KINDS = ("cram", "seqboat_like")
+FAMILIARITY_TARGETS = ("distance", "probe")  # these get the attention warm-up
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -163,6 +164,11 @@ class TrainConfig:
     consolidation_weight: float = 1.0  # weight of L_cons (ignored when model.consolidation=False)
     familiarity_weight: float = 0.1   # weight of the BCE training q_hat toward q
     router_weight: float = 1.0        # weight of the REINFORCE router auxiliary
+    # what q_hat learns: "distance" (q, f_sem vs r_E where attention ran) or "probe" (exp(-task
+    # loss) on the tokens probed on f_sem: did f_sem's answer work; needs model.probe_rate > 0).
+    # The distance cannot tell queries apart: r_E's bulk is generic, so q ~ 0.98 on novel and
+    # recurring queries alike (measured, small config, layer 0)
+    familiarity_target: str = "distance"
     # router schedule: attention warm-up, then a hinge budget on attention near the floor
     attention_cost: float = 0.2       # per-token reward cost of the episodic route (hinge on)
     budget_factor: float = 1.0        # hinge target = budget_factor * attention floor
@@ -205,6 +211,13 @@ class TrainConfig:
             _check(isinstance(value, (int, float)) and value >= 0,
                    f"TrainConfig.{name} must be >= 0, got {value!r}")
         _fraction(self, "warmup_novel_accuracy")
+        _check(self.familiarity_target in FAMILIARITY_TARGETS,
+               f"TrainConfig.familiarity_target must be one of {FAMILIARITY_TARGETS}, got "
+               f"{self.familiarity_target!r}")
+        _check(self.familiarity_target != "probe" or self.model.probe_rate > 0
+               or self.model_kind != "cram",
+               "TrainConfig.familiarity_target='probe' needs model.probe_rate > 0 (the probes "
+               "are its only targets); set a probe rate or use 'distance'")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

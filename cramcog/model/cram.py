@@ -40,6 +40,7 @@ class LayerTrace:
     attended: tuple               # (batch_idx, pos) of the M tokens where attention ran
     attention_flops: float        # executed attention FLOPs
     dense_flops: float            # dense causal attention FLOPs over the same buffer
+    probe: torch.Tensor | None = None  # (B, N) bool: attention-routed tokens probed on f_sem
 
 
 @dataclass
@@ -83,6 +84,7 @@ class CRAMLayer(nn.Module):
         route, logp = sample_routes(logits, cfg.router_temperature, generator, sample)
         logp_all = torch.log_softmax(logits / cfg.router_temperature, -1)       # (B, N, 3)
         replay = torch.zeros_like(route, dtype=torch.bool)
+        probe = torch.zeros_like(route, dtype=torch.bool)
         if route_override is not None:
             route = route_override.to(route.device, torch.int64)
         elif sample:
@@ -99,9 +101,10 @@ class CRAMLayer(nn.Module):
                 # counterfactual probes: a few tokens the policy sent to attention try the semantic
                 # route instead. Without them every recurring query of a batch takes the same
                 # route, the per-category REINFORCE baseline cancels the attention cost and the
-                # router never learns that f_sem would have answered (a tier the router masks out,
-                # logit -inf-like, is never probed)
-                can = (route == EPISODIC) & (logp_all[..., SEMANTIC].detach() > -30.0)   # (B, N)
+                # router never learns that f_sem would have answered. Probed whatever the router's
+                # current odds (they can fall far below e^-30 in the warm-up), except where a
+                # router masks the tier out (logit -1e4 or less, the two-tier baselines)
+                can = (route == EPISODIC) & (logits[..., SEMANTIC].detach() > -1e3)      # (B, N)
                 probe = can & (torch.rand(route.shape, generator=generator,
                                           device=route.device) < cfg.probe_rate)
                 route = torch.where(probe, torch.full_like(route, SEMANTIC), route)
@@ -121,7 +124,7 @@ class CRAMLayer(nn.Module):
         q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma)
         if self.mlp is not None:
             out = out + self.mlp(self.norm_mlp(out))
-        trace = LayerTrace(route=route, logp=logp, replay=replay, q_hat=q_hat, q=q,
+        trace = LayerTrace(route=route, logp=logp, replay=replay, probe=probe, q_hat=q_hat, q=q,
                            cons_err=cons_err, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
                                                                    cfg.head_dim))

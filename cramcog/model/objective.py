@@ -56,11 +56,18 @@ def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tu
     token_loss = (parts["ce_token"] + tcfg.dynamics_weight * parts["mse_token"]).detach()
     target = tcfg.budget_factor * floor
     cons = fam = rout = total.new_zeros(())
+    probe_target = getattr(tcfg, "familiarity_target", "distance") == "probe"
     for trace in out.layers:
         if trace.cons_err.numel():
             cons = cons + trace.cons_err.mean()
-            q_hat = trace.q_hat[trace.attended]
-            fam = fam + F.binary_cross_entropy(q_hat.clamp(1e-6, 1 - 1e-6), trace.q)
+            if not probe_target:
+                q_hat = trace.q_hat[trace.attended]
+                fam = fam + F.binary_cross_entropy(q_hat.clamp(1e-6, 1 - 1e-6), trace.q)
+        if probe_target and trace.probe is not None and bool(trace.probe.any()):
+            # did f_sem's answer work where it was tried: exp(-task loss) of the probed tokens
+            q_hat = trace.q_hat[trace.probe]
+            fam = fam + F.binary_cross_entropy(q_hat.clamp(1e-6, 1 - 1e-6),
+                                               torch.exp(-token_loss[trace.probe]))
         frac = float((trace.route == EPISODIC).float().mean())
         cost = tcfg.attention_cost if (cost_on and frac > target) else 0.0
         rout = rout + router_loss(trace, -token_loss, batch["category"], cost)

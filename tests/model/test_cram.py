@@ -181,3 +181,34 @@ def test_probes_send_attention_routed_tokens_to_semantic_in_training_only(tiny_c
     assert bool((probed.logp[moved] < -2.0).all()) and bool((plain.logp[moved] > -1.0).all())
     evals = model(b, sample=False)
     assert not bool((evals.layers[0].route == SEMANTIC).any())    # argmax: bias 3 on episodic
+
+
+def test_probe_familiarity_target_learns_from_probed_tokens_only(tiny_cfg, make_batch):
+    import torch.nn.functional as F
+    b = make_batch(B=4, N=48, seed=4)
+    cfg = CRAMConfig(**{**tiny_cfg.__dict__, "replay_rate": 0.0, "probe_rate": 0.3})
+    model = make(cfg).train()
+    tcfg = TrainConfig(model=cfg, familiarity_target="probe")
+    out = model(b, sample=True, generator=torch.Generator().manual_seed(1))
+    assert all(bool(t.probe.any()) for t in out.layers)
+    _, logs = cram_objective(out, b, tcfg, cost_on=True, floor=0.01)
+    # expected: BCE of q_hat at the probed tokens toward exp(-their task loss), mean over layers
+    from cramcog.model import task_losses
+    parts = task_losses(out.value_logits, out.dyn_pred, b)
+    token_loss = (parts["ce_token"] + tcfg.dynamics_weight * parts["mse_token"]).detach()
+    want = sum(float(F.binary_cross_entropy(t.q_hat[t.probe].detach(), torch.exp(-token_loss[t.probe])))
+               for t in out.layers) / len(out.layers)
+    assert logs["loss_familiarity"] == pytest.approx(want, rel=1e-5)
+    # without probes there is nothing to learn from: no familiarity loss
+    plain = CRAMConfig(**{**cfg.__dict__, "probe_rate": 0.0})
+    out = make(plain).train()(b, sample=True, generator=torch.Generator().manual_seed(1))
+    _, logs = cram_objective(out, b, TrainConfig(model=cfg, familiarity_target="probe"),
+                             cost_on=True, floor=0.01)
+    assert logs["loss_familiarity"] == 0.0
+
+
+def test_probe_familiarity_target_needs_probes():
+    with pytest.raises(ValueError, match="probe_rate"):
+        TrainConfig(familiarity_target="probe")
+    with pytest.raises(ValueError, match="familiarity_target"):
+        TrainConfig(familiarity_target="loss")
