@@ -117,11 +117,9 @@ class TwoTierRouter(Router):
 
 def _no_replay(cfg):
     """A copy of cfg for a baseline that does not consolidate: no replay, no consolidation, and
-    no epsilon exploration (CRAM's explores all three tiers, the semantic one included; these
+    no epsilon exploration and no semantic probes (CRAM's explore the semantic tier; these
     baselines explore through their sampled routes only)."""
-    changes = {"replay_rate": 0.0, "consolidation": False}
-    if any(f.name == "explore_rate" for f in dataclasses.fields(cfg)):
-        changes["explore_rate"] = 0.0
+    changes = {"replay_rate": 0.0, "consolidation": False, "explore_rate": 0.0, "probe_rate": 0.0}
     return dataclasses.replace(cfg, **changes)
 
 
