@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -551,3 +552,15 @@ def summarise(record) -> dict[str, float]:
         if key in record.attrs:
             out[key] = float(record.attrs[key])
     return out
+
+
+class _CallableModule(type(sys.modules[__name__])):
+    """``cramcog.train`` names both this module and :func:`train` (the public API says
+    ``cc.train(config)``). Python binds the submodule to the package attribute as soon as anything
+    imports it, so the module itself must be callable for ``cc.train(...)`` to work either way."""
+
+    def __call__(self, *args, **kwargs):
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
