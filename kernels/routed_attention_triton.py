@@ -82,6 +82,29 @@ def _merge_kernel(O_PART, LSE_PART, O, LSE, M, H, Dh, NUM_SPLITS,
 
 
 @triton.jit
+def _split_key_range(POS, qs, qe, split, WINDOW, NUM_SPLITS, HAS_WINDOW: tl.constexpr,
+                     BLOCK_N: tl.constexpr):
+    """Keys [start, stop) that split ``split`` of the query block [qs, qe) visits.
+
+    The block may see keys [lo, hi): sorted positions give their min/max at the ends; lo is
+    rounded down to a key block and the blocks are shared out evenly over NUM_SPLITS programs.
+    The forward and the dQ pass call this one function so their key ranges always agree.
+    """
+    p_first = tl.load(POS + qs, mask=qs < qe, other=0).to(tl.int32)
+    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1).to(tl.int32)
+    hi = p_last + 1
+    lo = 0
+    if HAS_WINDOW:
+        lo = tl.maximum(p_first - WINDOW + 1, 0)
+    lo = (lo // BLOCK_N) * BLOCK_N
+    n_blocks = tl.maximum(tl.cdiv(hi - lo, BLOCK_N), 0)
+    per_split = tl.cdiv(n_blocks, NUM_SPLITS)
+    start = lo + split * per_split * BLOCK_N
+    stop = tl.minimum(start + per_split * BLOCK_N, hi)
+    return start, stop
+
+
+@triton.jit
 def _block_seen(pos, n0, WINDOW, BLOCK_N: tl.constexpr):
     """Does any query of the block see a key in [n0, n0 + BLOCK_N)? (padding rows: pos = -1)"""
     seen = (pos >= n0) & (pos - WINDOW < n0 + BLOCK_N)
@@ -148,18 +171,7 @@ def _fwd_kernel(Q, K, V, POS, OFF, B, O, LSE,
     pos = tl.load(POS + offs_m, mask=mask_m, other=-1).to(tl.int32)
     q = tl.load(Q + offs_m[:, None] * sqm + head * sqh + offs_d[None, :],
                 mask=mask_m[:, None] & mask_d[None, :], other=0.0)
-    # keys this block may see: [lo, hi); sorted positions give min/max at the ends
-    p_first = tl.load(POS + qs, mask=qs < qe, other=0).to(tl.int32)
-    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1).to(tl.int32)
-    hi = p_last + 1
-    lo = 0
-    if HAS_WINDOW:
-        lo = tl.maximum(p_first - WINDOW + 1, 0)
-    lo = (lo // BLOCK_N) * BLOCK_N
-    n_blocks = tl.maximum(tl.cdiv(hi - lo, BLOCK_N), 0)
-    per_split = tl.cdiv(n_blocks, NUM_SPLITS)
-    start = lo + split * per_split * BLOCK_N
-    stop = tl.minimum(start + per_split * BLOCK_N, hi)
+    start, stop = _split_key_range(POS, qs, qe, split, WINDOW, NUM_SPLITS, HAS_WINDOW, BLOCK_N)
 
     m_i = tl.full([BLOCK_M], NEG_BIG, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
@@ -206,17 +218,7 @@ def _bwd_dq_kernel(Q, K, V, DO, POS, LSE, DELTA, OFF, B, DQ,
     do = tl.load(DO + q_off, mask=md, other=0.0)
     lse = tl.load(LSE + offs_m * slm + head, mask=mask_m, other=0.0)
     delta = tl.load(DELTA + offs_m * slm + head, mask=mask_m, other=0.0)
-    p_first = tl.load(POS + qs, mask=qs < qe, other=0).to(tl.int32)
-    p_last = tl.load(POS + qe - 1, mask=qs < qe, other=-1).to(tl.int32)
-    hi = p_last + 1
-    lo = 0
-    if HAS_WINDOW:
-        lo = tl.maximum(p_first - WINDOW + 1, 0)
-    lo = (lo // BLOCK_N) * BLOCK_N
-    n_blocks = tl.maximum(tl.cdiv(hi - lo, BLOCK_N), 0)
-    per_split = tl.cdiv(n_blocks, NUM_SPLITS)
-    start = lo + split * per_split * BLOCK_N
-    stop = tl.minimum(start + per_split * BLOCK_N, hi)
+    start, stop = _split_key_range(POS, qs, qe, split, WINDOW, NUM_SPLITS, HAS_WINDOW, BLOCK_N)
 
     dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
     kv_base = b.to(tl.int64) * skb + head * skh     # int64: B*N*H*Dh may pass 2^31
