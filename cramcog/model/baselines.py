@@ -185,9 +185,7 @@ class FixedCapacityLayer(CRAMLayer):
     def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None):
         cfg = self.cfg
         B, N, d = x.shape
-        h = x + self.working(self.norm_wm(x), dtau)                           # (B, N, d)
-        z = self.norm_route(h)                                                # (B, N, d)
-        logits, q_hat = self.router(z)                                        # (B, N, 3), (B, N)
+        h, z, logits, q_hat = self.before_attention(x, dtau)
         score = logits[..., EPISODIC] - logits[..., WORKING]                  # (B, N)
         if route_override is not None:
             routed = route_override.to(score.device) == EPISODIC

@@ -75,12 +75,21 @@ class CRAMLayer(nn.Module):
         self.mlp = MLP(d, cfg.mlp_ratio * d) if cfg.mlp_ratio else None
         self.norm_mlp = nn.RMSNorm(d) if cfg.mlp_ratio else None
 
-    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None):
-        cfg = self.cfg
-        B, N, d = x.shape
+    def before_attention(self, x, dtau):
+        """Working memory, then the router's view and decision logits: all a route may depend
+        on (honest routing: nothing here has seen attention). Baselines reuse it unchanged.
+
+        Returns h (B, N, d), z = RMSNorm(h) (B, N, d), logits (B, N, 3), q_hat (B, N).
+        """
         h = x + self.working(self.norm_wm(x), dtau)                           # (B, N, d)
         z = self.norm_route(h)                                                # (B, N, d)
         logits, q_hat = self.router(z)                                        # (B, N, 3), (B, N)
+        return h, z, logits, q_hat
+
+    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None):
+        cfg = self.cfg
+        B, N, d = x.shape
+        h, z, logits, q_hat = self.before_attention(x, dtau)
         route, logp = sample_routes(logits, cfg.router_temperature, generator, sample)
         logp_all = torch.log_softmax(logits / cfg.router_temperature, -1)       # (B, N, 3)
         replay = torch.zeros_like(route, dtype=torch.bool)
