@@ -9,7 +9,9 @@ Levenberg-Marquardt optimiser. This package imports numpy/scipy only (never torc
 
 Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (input checks), ``optimizer``
 (batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap), ``fit`` (the entry
-point), ``result`` (``FitResult``, ``FitSet``), ``export`` (records), ``plotting``.
+point), ``result`` (``FitResult``, ``FitSet``), ``export`` (records), ``plotting``,
+``consolidation`` (consolidation curves cut from training records in a stated window, and their
+gamma: ``ConsolidationWindow``, ``consolidation_curve``, ``fit_power``, ``gamma_frame``).
 
 Examples
 --------
@@ -22,9 +24,14 @@ True
 >>> fit.family, fit.converged
 ('power', True)
 """
+from cramcog.dynamics.consolidation import (ConsolidationCurve, ConsolidationWindow,
+                                            consolidation_curve, cut_consolidation_curve,
+                                            fit_power, gamma_frame)
 from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
 from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
 from cramcog.dynamics.result import FitResult, FitSet
 
-__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet", "fit_consolidation_curve",
-           "make_actr_family", "with_asymptote"]
+__all__ = ["FAMILIES", "ConsolidationCurve", "ConsolidationWindow", "Family", "FitConfig",
+           "FitResult", "FitSet", "consolidation_curve", "cut_consolidation_curve",
+           "fit_consolidation_curve", "fit_power", "gamma_frame", "make_actr_family",
+           "with_asymptote"]

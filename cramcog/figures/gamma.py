@@ -1,77 +1,26 @@
-"""Consolidation curves, their power-law gamma, and gamma against the human data."""
+"""Figures of consolidation curves, their power-law gamma, and gamma against the human data.
+
+The analysis (cutting a curve from a record, fitting gamma) lives in
+:mod:`cramcog.dynamics.consolidation`; its names are imported here so existing callers of
+``cramcog.figures.gamma`` keep working.
+"""
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from cramcog.figures.runs import (FigureError, _check_record, _mean_attention, _need, as_runs,
-                                  detect_phase_transition)
+from cramcog.dynamics.consolidation import (ConsolidationWindow, consolidation_curve, fit_power,
+                                            gamma_frame)
+from cramcog.figures.runs import FigureError, _check_record, as_runs
 from cramcog.figures.style import _loglog, _plt, _sns
 
+__all__ = ["PAPER_GAMMA", "ConsolidationWindow", "comparison_frame", "consolidation_curve",
+           "consolidation_frame", "fit_power", "gamma_frame", "plot_consolidation",
+           "plot_gamma_comparison", "plot_gamma_windows", "plot_gammas"]
+
 PAPER_GAMMA = (0.43, 0.04)            # the paper's gamma +- its reported uncertainty
-
-
-
-@dataclasses.dataclass
-class ConsolidationWindow:
-    """How a consolidation curve is cut from a training run (stated with every gamma).
-
-    ``start``: "peak" (the smoothed attention peak, default) or an optimizer step;
-    ``stop``: None (the last step) or a step. Time in the fit is ``t = step - start + dt`` with
-    ``dt`` the logging interval, so the first point sits at one interval after the start.
-    """
-
-    start: Any = "peak"        # "peak" or an int step where the curve begins
-    stop: int | None = None    # last step included (None: the end of training)
-
-    def __post_init__(self):
-        if not (self.start == "peak" or isinstance(self.start, (int, np.integer))):
-            raise ValueError(f"window start must be 'peak' or an int step, got {self.start!r}")
-        if self.stop is not None and not isinstance(self.stop, (int, np.integer)):
-            raise ValueError(f"window stop must be None or an int step, got {self.stop!r}")
-
-
-def consolidation_curve(run: xr.Dataset, window: ConsolidationWindow | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """``(t, y)``: the layer-mean attention fraction inside the window, t in steps since start.
-
-    Examples
-    --------
-    >>> from cramcog.ablations import demo_run
-    >>> t, y = consolidation_curve(demo_run({"rate": 0.1, "steps": 30, "seed": 0}))
-    >>> bool(t[0] > 0 and y.size == t.size)
-    True
-    """
-    window = window or ConsolidationWindow()
-    _need(run, ["attention_fraction"], "consolidation_curve")
-    mean = _mean_attention(run["attention_fraction"]).dropna("step")
-    step = mean["step"].values.astype(float)
-    y = mean.values.astype(float)
-    if y.size < 3:
-        raise FigureError(f"consolidation_curve: {y.size} logged steps; need at least 3")
-    if window.start == "peak":
-        pt = detect_phase_transition(step, y)
-        start = float(pt.peak_step) if pt else float(step[int(np.argmax(y))])
-    else:
-        start = float(window.start)
-    stop = float(window.stop) if window.stop is not None else step[-1]
-    keep = (step >= start) & (step <= stop) & (y > 0)
-    if keep.sum() < 3:
-        raise FigureError(f"consolidation window [{start:g}, {stop:g}] holds {keep.sum()} "
-                          "points with attention > 0; need at least 3 (widen the window)")
-    dt = float(np.median(np.diff(step))) if step.size > 1 else 1.0
-    return step[keep] - start + dt, y[keep]
-
-
-def fit_power(t: np.ndarray, y: np.ndarray, n: np.ndarray | None = None):
-    """The power-law fit of a curve with :func:`cramcog.dynamics.fit_consolidation_curve`."""
-    from cramcog.dynamics import fit_consolidation_curve
-
-    return fit_consolidation_curve(t, y, n=n, family="power")
 
 
 def _gamma_text(fit) -> str:
@@ -165,49 +114,6 @@ def plot_consolidation(data: Any, human: str | Sequence[str] | None = "all",
     return grid
 
 
-def gamma_frame(data: Any, window: ConsolidationWindow | Sequence[ConsolidationWindow] | None
-                = None) -> pd.DataFrame:
-    """Power-law gamma of every run's consolidation curve, for one fit window or several.
-
-    Columns: variant, seed, window_start, window_stop (as given: "peak" or a step; stop -1 = the
-    end), gamma, ci_low, ci_high, converged, message. A curve that cannot be fitted (e.g. the
-    constant attention of a dense baseline) gets NaN and the reason in ``message``, never a
-    number. Several windows give the sensitivity of gamma to the fit window.
-
-    Examples
-    --------
-    >>> from cramcog.ablations import demo_run
-    >>> run = demo_run({"rate": 0.1, "steps": 30, "seed": 0})
-    >>> gamma_frame(run).columns.tolist()[:3]
-    ['variant', 'seed', 'window_start']
-    >>> len(gamma_frame(run, [ConsolidationWindow(), ConsolidationWindow(start=100)]))
-    2
-    """
-    if window is None or isinstance(window, ConsolidationWindow):
-        windows = [window or ConsolidationWindow()]
-    else:
-        windows = list(window)
-        if not windows or not all(isinstance(w, ConsolidationWindow) for w in windows):
-            raise TypeError("window must be a ConsolidationWindow or a non-empty list of them")
-    rows = []
-    for variant, seed, run in as_runs(data, what="gamma_frame"):
-        for win in windows:
-            row = {"variant": variant, "seed": seed, "window_start": str(win.start),
-                   "window_stop": -1 if win.stop is None else int(win.stop), "gamma": np.nan,
-                   "ci_low": np.nan, "ci_high": np.nan, "converged": False, "message": ""}
-            try:
-                fit = fit_power(*consolidation_curve(run, win))
-            except ValueError as err:  # e.g. a constant attention curve: nothing to fit
-                row["message"] = str(err)
-            else:
-                lo, hi = fit.ci["gamma"]
-                row.update(gamma=float(fit.params["gamma"]), ci_low=float(lo),
-                           ci_high=float(hi), converged=bool(getattr(fit, "converged", True)),
-                           message=str(getattr(fit, "message", "")))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def plot_gamma_windows(data: Any, windows: Sequence[ConsolidationWindow]):
     """Sensitivity of gamma to the fit window: gamma (95% interval) per window start, per variant.
 
@@ -219,10 +125,8 @@ def plot_gamma_windows(data: Any, windows: Sequence[ConsolidationWindow]):
     g = gamma_frame(data, windows).dropna(subset=["gamma"])
     if g.empty:
         raise FigureError("plot_gamma_windows: no run has a fittable curve in these windows")
-    g["window"] = [f"{a}..{'end' if b < 0 else b}" for a, b in zip(g.window_start,
-                                                                     g.window_stop)]
-    order = list(dict.fromkeys(f"{w.start}..{'end' if w.stop is None else w.stop}"
-                               for w in windows))
+    order = list(dict.fromkeys(ConsolidationWindow.parse(w).label if isinstance(w, str)
+                               else w.label for w in windows))
     grid = sns.catplot(data=g, x="window", y="gamma", hue="variant", kind="point",
                        order=[o for o in order if o in set(g.window)], errorbar=("pi", 100),
                        dodge=0.3, height=3, aspect=1.4)
