@@ -31,8 +31,10 @@ def test_novel_items_stay_episodic(default_run):
     novel = default_run.episodic_share("novel")
     assert novel.min() > 0.8
     assert novel[-20:].mean() > 0.95
-    # a novel item answered semantically is a false memory: it cannot be right
-    assert default_run.semantic_correct[:, KINDS.index("novel")].sum() == 0
+    # a novel item answered semantically is a false memory: right only by luck (2**-8 chance)
+    k = KINDS.index("novel")
+    false_memories = (default_run.lookups[:, k] - default_run.episodic[:, k]).sum()
+    assert default_run.semantic_correct[:, k].sum() <= max(1, 0.05 * false_memories)
 
 
 def test_no_replay_no_consolidation():
