@@ -20,13 +20,17 @@ EVERY = 10  # logging interval of the synthetic runs (optimizer steps)
 
 
 def power_run(gamma: float, seed: int, name: str = "cram", steps: int = 60, noise: float = 0.05,
-              amplitude: float = 0.8, constant: bool = False) -> xr.Dataset:
+              amplitude: float = 0.8, constant: bool = False, ar: float = 0.0) -> xr.Dataset:
     """A training record whose attention is ``amplitude * (step + EVERY)^-gamma`` with
-    multiplicative noise: the window "0:end" gives t = step + EVERY, so gamma is the truth."""
+    multiplicative noise (AR(1) with coefficient ``ar`` along steps, as in real training
+    curves): the window "0:end" gives t = step + EVERY, so gamma is the truth."""
     rng = np.random.default_rng(seed)
     step = np.arange(steps, dtype="int64") * EVERY
     clean = amplitude * (step[:, None] + EVERY) ** -gamma * np.ones((1, 2))  # (step, layer)
-    attn = np.ones_like(clean) if constant else clean * np.exp(rng.normal(0, noise, clean.shape))
+    eps = rng.normal(0, noise, clean.shape)                                  # (step, layer)
+    for i in range(1, steps):
+        eps[i] = ar * eps[i - 1] + np.sqrt(1 - ar ** 2) * eps[i]
+    attn = np.ones_like(clean) if constant else clean * np.exp(eps)
     return records.new_record(
         {"attention_fraction": (("step", "layer"), attn)},
         coords={"step": ("step", step, {"units": "optimizer steps"}),
@@ -42,6 +46,7 @@ def test_recovers_known_gamma_and_pools_across_seeds_with_a_t_interval():
     assert np.all(np.abs(g - 0.45) < 0.03)
     assert np.all(cell.gamma_ci_low.values < g) and np.all(g < cell.gamma_ci_high.values)
     assert (ds.reason.values == "").all() and (ds.n_points.values == 60).all()
+    assert np.all(np.abs(cell.residual_lag1.values) < 0.4)  # independent noise
     mean, sd = g.mean(), g.std(ddof=1)
     half = stats.t.ppf(0.975, 2) * sd / np.sqrt(3)
     pooled = ds.sel(variant="cram", window="0:end")
@@ -51,6 +56,18 @@ def test_recovers_known_gamma_and_pools_across_seeds_with_a_t_interval():
     assert float(pooled.pooled_ci_low) < 0.45 < float(pooled.pooled_ci_high)
     assert str(pooled.pooled_method.values) == "t across 3 seeds" and int(pooled.n_seeds) == 3
     assert ds.attrs["caveat"] == "" and "profile" in ds.attrs["run_interval"]
+
+
+def test_autocorrelated_curves_make_the_per_run_interval_too_narrow():
+    """Why the study pools across seeds: with AR(1) noise the seeds' gammas scatter far more
+    than each run's profile interval admits, and the residual autocorrelation shows it."""
+    runs = [power_run(0.45, s, ar=0.9) for s in range(8)]
+    ds = gamma_study(runs, windows=["0:end"], human=None).sel(variant="cram", window="0:end")
+    assert float(ds.residual_lag1.mean()) > 0.5
+    per_run_half = float(((ds.gamma_ci_high - ds.gamma_ci_low) / 2).mean())
+    sd = float(ds.seed_sd)
+    assert sd > 2 * per_run_half / 1.96  # the spread over seeds dwarfs the claimed se
+    assert float(ds.pooled_ci_low) < 0.45 < float(ds.pooled_ci_high)
 
 
 def test_demo_run_gamma_near_its_exponent_and_windows_are_resolved_as_stated():
@@ -190,6 +207,17 @@ def test_light_imports_do_not_pull_torch():
                             "print('xarray' in sys.modules, 'matplotlib' in sys.modules)"],
                            check=True, capture_output=True, text=True)
     assert light.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("name", ["cramcog.dynamics.consolidation",
+                                  "cramcog.experiments.gamma_study", "cramcog.commands.gamma"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # ----------------------------------------------------------------------------- CLI

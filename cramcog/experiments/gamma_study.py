@@ -118,8 +118,9 @@ def fit_run(run: xr.Dataset, window: ConsolidationWindow, family: str = "power",
     Returns
     -------
     dict
-        gamma, ci_low, ci_high, n_points, start_step, stop_step, the family's other parameters
-        (``param_<name>``) and ``reason`` ("" when fitted).
+        gamma, ci_low, ci_high, n_points, start_step, stop_step, residual_lag1 (see
+        :func:`residual_lag1`), the family's other parameters (``param_<name>``) and ``reason``
+        ("" when fitted).
 
     Examples
     --------
@@ -131,7 +132,7 @@ def fit_run(run: xr.Dataset, window: ConsolidationWindow, family: str = "power",
     from cramcog.dynamics.fit import fit_consolidation_curve
 
     row = {"gamma": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_points": 0,
-           "start_step": np.nan, "stop_step": np.nan, "reason": ""}
+           "start_step": np.nan, "stop_step": np.nan, "residual_lag1": np.nan, "reason": ""}
     try:
         curve = cut_consolidation_curve(run, window)
         row.update(start_step=curve.start_step, stop_step=curve.stop_step,
@@ -150,11 +151,33 @@ def fit_run(run: xr.Dataset, window: ConsolidationWindow, family: str = "power",
     if math.isnan(low) or math.isnan(high):
         row["reason"] = "the interval of gamma could not be computed"
         return row
-    row.update(gamma=float(fit.params["gamma"]), ci_low=low, ci_high=high)
+    row.update(gamma=float(fit.params["gamma"]), ci_low=low, ci_high=high,
+               residual_lag1=residual_lag1(curve.y - fit.predict(curve.t)))
     for name, value in fit.params.items():
         if name != "gamma":
             row[f"param_{name}"] = float(value)
     return row
+
+
+def residual_lag1(residuals: np.ndarray) -> float:
+    """Lag-1 autocorrelation of a fit's residuals (n,): the evidence against the per-run interval.
+
+    Near 0 for independent scatter; near 1 when neighbouring logged steps deviate from the fitted
+    law together, as training curves do. Then the effective number of independent points is
+    roughly ``n (1 - r) / (1 + r)``, far below n, and the profile interval is too narrow by about
+    ``sqrt((1 + r) / (1 - r))``. NaN for fewer than 4 residuals or constant residuals.
+
+    Examples
+    --------
+    >>> round(residual_lag1(np.array([1.0, -1, 1, -1, 1, -1])), 2)
+    -1.0
+    """
+    r = np.asarray(residuals, dtype=float)
+    if r.size < 4:
+        return float("nan")
+    a, b = r[:-1] - r.mean(), r[1:] - r.mean()
+    denom = float(np.sum((r - r.mean()) ** 2))
+    return float(np.sum(a * b) / denom * r.size / (r.size - 1)) if denom > 0 else float("nan")
 
 
 def pooled_gamma(gammas: Sequence[float], level: float = 0.95,
@@ -305,6 +328,8 @@ def gamma_study(runs: Any, windows: Sequence[str | ConsolidationWindow] = DEFAUL
                        {"units": "optimizer steps", "long_name": "window start on this run"}),
         "stop_step": (("variant", "seed", "window"), grid("stop_step", np.nan),
                       {"units": "optimizer steps", "long_name": "window stop on this run"}),
+        "residual_lag1": (("variant", "seed", "window"), grid("residual_lag1", np.nan),
+                          {"long_name": "lag-1 autocorrelation of the fit residuals"}),
         "reason": (("variant", "seed", "window"), reason.astype(str),
                    {"long_name": "why gamma is NaN ('' when fitted)"}),
     }
@@ -345,7 +370,7 @@ def gamma_study(runs: Any, windows: Sequence[str | ConsolidationWindow] = DEFAUL
         "formula": str(getattr(FAMILIES[family], "formula", family)),
         "likelihood": "least squares (Gaussian, variance profiled out)",
         "run_interval": f"{level:g} profile likelihood per run (treats autocorrelated logged "
-                        "points as independent: too narrow)",
+                        "points as independent: too narrow; see residual_lag1)",
         "pooled_interval": f"{level:g} Student-t across seeds: mean +- t * sd / sqrt(k)",
         "level": level, "margin": margin, "comparison": comparison_note,
         "sources": sources,
@@ -498,12 +523,12 @@ def gamma_study_table(ds: xr.Dataset, part: str = "pooled") -> pd.DataFrame:
         raise ValueError(f"part must be one of {parts}, got {part!r}")
     if part == "runs":
         names = ["gamma", "gamma_ci_low", "gamma_ci_high", "n_points", "start_step",
-                 "stop_step", "reason"]
+                 "stop_step", "residual_lag1", "reason"]
         df = ds[names].to_dataframe().reset_index()
         df = df[df.reason != NO_RUN].rename(columns={"gamma_ci_low": "ci_low",
                                                      "gamma_ci_high": "ci_high"})
         return df[["variant", "seed", "window", "gamma", "ci_low", "ci_high", "n_points",
-                   "start_step", "stop_step", "reason"]].reset_index(drop=True)
+                   "start_step", "stop_step", "residual_lag1", "reason"]].reset_index(drop=True)
     if part == "comparison":
         if "verdict" not in ds:
             raise ValueError(f"this gamma study has no comparison ({ds.attrs.get('comparison')})")
