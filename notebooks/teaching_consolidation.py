@@ -319,12 +319,13 @@ print("all converged:", bool(sens["converged"].all()))
 # %% [markdown]
 # **The honest verdict.**
 #
-# * The toy's gamma (between about 0.2 and 0.45 here, depending on seed, fit window and
+# * The toy's gamma (between about 0.15 and 0.45 here, depending on seed, fit window and
 #   likelihood: see the table above) is far above the savings and news-retention curves (about
-#   0.1) and close to the cued-recall-over-items curves (about 0.35).
-#   A later fit window gives a smaller gamma because the curve flattens onto its floor. Whether a given comparison says "different", "consistent" or "inconclusive"
-#   depends on which human curve you pick, so a sentence like "the model matches human gamma"
-#   says little unless it names the data.
+#   0.1) and close to the cued-recall-over-items curves (about 0.35). A later fit window gives
+#   a smaller gamma, because there the curve has flattened onto its floor.
+# * Whether a comparison says "different", "consistent" or "inconclusive" depends on which
+#   human curve you pick, so a sentence like "the model matches human gamma" says little unless
+#   it names the data.
 # * The two curves are not the same kind of thing. A human forgetting curve is *retention after
 #   a delay*; the toy's curve is *how much an episodic store is still needed as training goes
 #   on*. Comparing their exponents is an analogy (the one the CRAM paper draws), not a test of a
@@ -417,7 +418,11 @@ grid = sns.catplot(data=gam, x="value", y="gamma", col="knob", kind="point", err
 _ = grid.set_axis_labels("knob value", "toy gamma (power law)")
 
 # %% [markdown]
-# A knob changes gamma: it is a property of the settings as much as of "consolidation".
+# A knob changes gamma: it is a property of the settings as much as of "consolidation". Look
+# also at `dAIC(exp - power)` for `zipf_exponent`: when every pool item recurs equally often
+# (0) the power law's advantage over the exponential shrinks. The spread of recurrence rates
+# across items is much of what makes the averaged curve look like a power law, just as
+# averaging people who forget exponentially at different rates does in group data.
 #
 # **Further reading.** McClelland, McNaughton & O'Reilly (1995), *Psychological Review* 102:419
 # (complementary learning systems); Wixted & Ebbesen (1991), *Psychological Science* 2:409
