@@ -77,7 +77,9 @@ class CRAMConfig:
     # semantic memory
     semantic_rank: int = 0            # rank r of f_sem's output map (0: d/16, the paper's)
     semantic_hidden: int = 256        # hidden width of f_sem's MLP
-    sigma: float = 1.0                # q = exp(-mean_c (f_sem - r_E)^2 / (sigma^2 mean_c r_E^2))
+    sigma: float = 1.0                # q = exp(-mean_c (f_sem - r_E)^2 / (sigma^2 s))
+    q_reference: str = "variance"     # s: r_E's variance across attended tokens, or "energy":
+    #                                   the token's own mean r_E^2 (cannot tell queries apart)
     q_threshold: float = 0.83         # q_hat above this favours the semantic route
     # router
     router_temperature: float = 1.0   # Gumbel temperature tau of the 3-way router
@@ -113,6 +115,8 @@ class CRAMConfig:
             value = getattr(self, name)
             _check(isinstance(value, (int, float)) and value > 0,
                    f"CRAMConfig.{name} must be > 0, got {value!r}")
+        _check(self.q_reference in ("variance", "energy"),
+               f"CRAMConfig.q_reference must be 'variance' or 'energy', got {self.q_reference!r}")
         _fraction(self, "q_threshold", low_open=True, high_open=True)
         _fraction(self, "replay_rate", high_open=True)
         _fraction(self, "explore_rate", high_open=True)

@@ -130,7 +130,7 @@ class CRAMLayer(nn.Module):
             out = out.index_put((sb, sp), self.semantic(z[sb, sp]), accumulate=True)
         # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
         cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
-        q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma)
+        q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma, cfg.q_reference)
         if self.mlp is not None:
             out = out + self.mlp(self.norm_mlp(out))
         trace = LayerTrace(route=route, logp=logp, replay=replay, probe=probe, q_hat=q_hat, q=q,

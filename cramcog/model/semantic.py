@@ -42,18 +42,36 @@ def consolidation_error(f_sem_out: torch.Tensor, r_e: torch.Tensor) -> torch.Ten
     return ((f_sem_out - r_e.detach()) ** 2).mean(-1)
 
 
-def consolidation_quality(err: torch.Tensor, r_e: torch.Tensor, sigma: float) -> torch.Tensor:
-    """q = exp(-err / (sigma^2 mean_c r_E^2)) in (0, 1]; q near 1: f_sem reproduces attention.
+def consolidation_quality(err: torch.Tensor, r_e: torch.Tensor, sigma: float,
+                          reference: str = "variance") -> torch.Tensor:
+    """q = exp(-err / (sigma^2 s)) in (0, 1]; q near 1: f_sem reproduces attention.
 
-    The error is measured relative to the size of r_E (mean over channels of r_E^2), so sigma is
-    a fraction of r_E's RMS and q does not drift as attention outputs grow or shrink in training.
+    The paper leaves sigma open; we measure the error relative to a scale s of r_E so that sigma
+    is dimensionless and q does not drift as attention outputs grow or shrink in training:
+
+    - ``"variance"`` (default): s = mean over channels of r_E's variance across the M attended
+      tokens. A constant f_sem (the mean retrieval) then scores q = exp(-1/sigma^2) = 0.37 at
+      sigma = 1: q rises above the 0.83 switch only where f_sem has learned what is SPECIFIC to a
+      token's retrieval (a recurring binding's value), not merely the generic bulk of r_E.
+    - ``"energy"``: s = mean over channels of the token's own r_E^2. The bulk of r_E is alike for
+      all queries, so q ~ 0.98 on novel and recurring queries alike (measured, small config):
+      it cannot tell them apart. Kept for the comparison.
 
     Examples
     --------
     >>> import torch
     >>> r = torch.ones(2, 4)
-    >>> consolidation_quality(torch.tensor([0.0, 1.0]), r, sigma=1.0)
+    >>> consolidation_quality(torch.tensor([0.0, 1.0]), r, sigma=1.0, reference="energy")
+    tensor([1.0000, 0.3679])
+    >>> r = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])   # variance across tokens: 0.5 per channel
+    >>> consolidation_quality(torch.tensor([0.0, 0.5]), r, sigma=1.0)
     tensor([1.0000, 0.3679])
     """
-    scale = (r_e.detach() ** 2).mean(-1).clamp_min(1e-8)
+    r_e = r_e.detach()
+    if reference == "variance" and r_e.shape[0] >= 2:
+        scale = ((r_e - r_e.mean(0)) ** 2).mean().clamp_min(1e-8).expand(r_e.shape[0])
+    elif reference in ("variance", "energy"):
+        scale = (r_e ** 2).mean(-1).clamp_min(1e-8)
+    else:
+        raise ValueError(f"q reference must be 'variance' or 'energy', got {reference!r}")
     return torch.exp(-err / (sigma ** 2 * scale))

@@ -1,0 +1,228 @@
+"""Transfer to unseen SRCD variants: semantic memory and router frozen, task head retrained.
+
+The paper: with semantic memory and router frozen and the task head retrained, CRAM uses 48-52%
+less attention on unseen tasks than a model without consolidation. Here: every trained run is
+loaded, its semantic memory and router (and, by default, everything but the task head) are frozen,
+the head is retrained for ``steps`` steps on each unseen variant of
+:func:`cramcog.tasks.variants.transfer_variants` (other dynamics, gap laws, query rates, half the
+recurring bindings new), and the attention the model then executes on the variant's test split is
+counted (argmax routes, inference mode), with the retrieval accuracy the retrained head reaches.
+
+With ``trainable="head"`` the routes cannot change during retraining (they are decided before the
+head), so attention measures how the frozen router and semantic memory carry over; accuracy shows
+whether the carried-over representation still answers. ``trainable="body"`` also retrains working
+memory, attention and MLPs (everything but semantic memory and router), so routes may move.
+
+Command: ``cramcog experiment transfer cram=RUN_DIR[,RUN_DIR...] no_consolidation=RUN_DIR ...``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from cramcog import records
+
+TRAINABLE = ("head", "body")
+
+
+@dataclass
+class TransferConfig:
+    """How each model is retrained and measured on the unseen variants.
+
+    Examples
+    --------
+    >>> TransferConfig().trainable
+    'head'
+    >>> TransferConfig(trainable="all")
+    Traceback (most recent call last):
+    ...
+    ValueError: TransferConfig.trainable must be one of ('head', 'body'), got 'all'
+    """
+    steps: int = 150                  # retraining steps per (run, variant)
+    batch_size: int = 16              # sequences per retraining step
+    lr: float = 3e-3                  # Adam learning rate of the retrained part
+    trainable: str = "head"           # "head" (the paper's) or "body" (all but f_sem and router)
+    test_batches: int = 2             # test-split batches per (run, variant)
+    test_batch_size: int = 16         # sequences per test batch
+    tasks: tuple = ()                 # variant names to run (empty: all of transfer_variants)
+    seed: int = 0                     # seeds retraining batches (paired across models)
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "test_batches", "test_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TransferConfig.{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"TransferConfig.lr must be > 0, got {self.lr!r}")
+        if self.trainable not in TRAINABLE:
+            raise ValueError(f"TransferConfig.trainable must be one of {TRAINABLE}, got "
+                             f"{self.trainable!r}")
+        self.tasks = tuple(self.tasks)
+
+
+def freeze_for_transfer(model, trainable: str = "head") -> list:
+    """Freeze ``model`` for transfer; return the parameters left trainable.
+
+    Semantic memory and router are always frozen; ``"head"`` also freezes everything but the task
+    heads, ``"body"`` leaves working memory, attention, MLPs, embedding and heads trainable.
+
+    Examples
+    --------
+    >>> from cramcog.configs import CRAMConfig
+    >>> from cramcog.model import build_model
+    >>> m = build_model("cram", CRAMConfig(d_model=16, n_heads=2, semantic_hidden=8), 3, 10, 6)
+    >>> params = freeze_for_transfer(m, "head")
+    >>> sum(p.numel() for p in params) == sum(p.numel() for p in m.heads.parameters())
+    True
+    """
+    if trainable not in TRAINABLE:
+        raise ValueError(f"trainable must be one of {TRAINABLE}, got {trainable!r}")
+    keep = []
+    for name, p in model.named_parameters():
+        frozen = ".semantic." in name or ".router." in name
+        if trainable == "head":
+            frozen = frozen or not name.startswith("heads.")
+        p.requires_grad_(not frozen)
+        if not frozen:
+            keep.append(p)
+    return keep
+
+
+def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
+                        stream: int = 0) -> dict[str, float]:
+    """Retrain one run on one variant; its test attention fraction, FLOPs ratio and accuracy."""
+    import torch
+
+    from cramcog.model import task_losses
+    from cramcog.tasks import SRCD, SRCDConfig
+    from cramcog.train import _seed, load_model
+    from cramcog.model.router import EPISODIC
+
+    model = load_model(run_dir)
+    params = freeze_for_transfer(model, config.trainable)
+    task = SRCD(variant_task if isinstance(variant_task, SRCDConfig)
+                else SRCDConfig(**variant_task))
+    opt = torch.optim.Adam(params, lr=config.lr)
+    # routes come from the frozen router in inference mode (argmax, no replay, no dropout-like
+    # noise): the same routes the measurement below sees
+    model.eval()
+    for step in range(config.steps):
+        batch = task.sample(config.batch_size, split="train",
+                            seed=_seed(config.seed, stream, step)).to_torch()
+        out = model(batch, sample=False)
+        parts = task_losses(out.value_logits, out.dyn_pred, batch)
+        loss = parts["retrieval"] + parts["dynamics"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    att = flops = dense = 0.0
+    n_tok = 0
+    correct = {"recurring": 0.0, "novel": 0.0}
+    count = {"recurring": 0, "novel": 0}
+    with torch.no_grad():
+        for i in range(config.test_batches):
+            batch = task.sample(config.test_batch_size, split="test",
+                                seed=_seed(config.seed, stream, 10_000 + i)).to_torch()
+            out = model(batch, sample=False)
+            att += float(sum((t.route == EPISODIC).sum() for t in out.layers)) / len(out.layers)
+            n_tok += batch["category"].numel()
+            flops += sum(t.attention_flops for t in out.layers)
+            dense += sum(t.dense_flops for t in out.layers)
+            pred = out.value_logits.argmax(-1)
+            for name, kind in (("recurring", 1), ("novel", 2)):
+                sel = batch["query_kind"] == kind
+                correct[name] += float((pred[sel] == batch["target"][sel]).sum())
+                count[name] += int(sel.sum())
+    return {"attention_fraction": att / n_tok,
+            "attention_flops_ratio": flops / dense if dense else math.nan,
+            "accuracy_recurring": correct["recurring"] / count["recurring"]
+            if count["recurring"] else math.nan,
+            "accuracy_novel": correct["novel"] / count["novel"] if count["novel"] else math.nan,
+            "attention_floor": task.attention_floor}
+
+
+def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
+                        config: TransferConfig | None = None) -> xr.Dataset:
+    """Attention and accuracy of every run on every unseen variant after head retraining.
+
+    Parameters
+    ----------
+    runs
+        ``{variant name: [run folder, ...]}``, one folder per seed, e.g.
+        ``{"cram": ["runs/s0", "runs/s1"], "no_consolidation": ["runs/n0", "runs/n1"]}``. The
+        seed coordinate is each run's training seed. Every run must share the training task.
+    config
+        :class:`TransferConfig`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Record kind "transfer", dims (variant, seed, task): attention_fraction (mean over layers),
+        attention_flops_ratio, accuracy_recurring, accuracy_novel; ``accuracy`` is the mean of
+        the two. :func:`cramcog.figures.experiments.transfer_frame` computes the reduction.
+
+    Examples
+    --------
+    >>> ds = transfer_experiment({"cram": ["runs/small"]})             # doctest: +SKIP
+    """
+    from cramcog.configs import TrainConfig
+    from cramcog.tasks import SRCDConfig
+    from cramcog.tasks.variants import transfer_variants
+
+    config = config or TransferConfig()
+    if not runs or not all(runs.values()):
+        raise ValueError("transfer_experiment needs {variant: [run folder, ...]} with at least "
+                         "one folder per variant")
+    found, base = {}, None
+    for variant, folders in runs.items():
+        for folder in folders:
+            folder = Path(folder)
+            if not (folder / "model.pt").exists():
+                raise FileNotFoundError(f"{folder}/model.pt not found: give finished training "
+                                        f"run folders (cramcog train --out DIR)")
+            cfg = TrainConfig.from_dict(records.open(folder / "record.nc").cram.config)
+            if base is None:
+                base = cfg.task
+            elif cfg.task != base:
+                raise ValueError(f"{folder} was trained on another task than the first run; "
+                                 "transfer compares runs of one training task")
+            if (variant, cfg.seed) in found:
+                raise ValueError(f"two runs of variant {variant!r} have seed {cfg.seed}")
+            found[(variant, cfg.seed)] = folder
+    variants = transfer_variants(SRCDConfig(**base))
+    names = list(config.tasks) or sorted(variants)
+    unknown = sorted(set(names) - set(variants))
+    if unknown:
+        raise ValueError(f"unknown transfer tasks {unknown}; known: {sorted(variants)}")
+    model_names = list(runs)
+    seeds = sorted({s for _, s in found})
+    fields = ("attention_fraction", "attention_flops_ratio", "accuracy_recurring",
+              "accuracy_novel", "attention_floor")
+    data = {k: np.full((len(model_names), len(seeds), len(names)), np.nan) for k in fields}
+    for (variant, seed), folder in found.items():
+        a, b = model_names.index(variant), seeds.index(seed)
+        for c, name in enumerate(names):
+            res = retrain_and_measure(folder, variants[name], config, stream=c)
+            for k in fields:
+                data[k][a, b, c] = res[k]
+    dims = ("variant", "seed", "task")
+    variables = {k: (dims, v) for k, v in data.items()}
+    variables["accuracy"] = (dims, (data["accuracy_recurring"] + data["accuracy_novel"]) / 2)
+    return records.new_record(
+        variables, kind="transfer", config=dataclasses.asdict(config), seed=config.seed,
+        coords={"variant": np.array(model_names), "seed": np.array(seeds, dtype=np.int64),
+                "task": np.array(names)},
+        attrs={"runs_json": json.dumps({f"{v}/{s}": str(p) for (v, s), p in found.items()}),
+               "frozen": "semantic memory + router" + (
+                   " + everything but the task head" if config.trainable == "head" else "")})
+
+
+__all__ = ["TransferConfig", "transfer_experiment", "retrain_and_measure", "freeze_for_transfer"]
