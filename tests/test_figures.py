@@ -161,6 +161,8 @@ def test_gamma_comparison_transfer_scaling_render(tmp_path):
     points, slopes = figures.scaling_frame(scaling_record())
     s = slopes.set_index("router").slope
     assert s["static"] == pytest.approx(1.0, abs=1e-6) and abs(s["cram"]) < 0.2
+    b = slopes.set_index("router").beta
+    assert b["static"] == pytest.approx(1.0, abs=1e-9) and b["cram"] < b["static"]
     figures.save_figure(figures.plot_scaling(scaling_record()), tmp_path / "s.png")
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import xarray as xr
 
 from cramcog.figures.runs import FigureError, _check_record, _need
-from cramcog.figures.style import _loglog, _percent, _plt, _sns
+from cramcog.figures.style import _percent, _plt, _sns
 
 PAPER_TRANSFER_REDUCTION = (0.48, 0.52)  # the paper's transfer attention reduction band
 
@@ -66,36 +66,44 @@ def plot_transfer(ds: xr.Dataset, reference: str = "no_consolidation"):
 
 
 def scaling_frame(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Theorem 1 data and fitted log-log slopes.
+    """Theorem 1 data and fitted slopes.
 
-    Scaling record schema (kind "scaling"): dims ``(router, frequency, seq_len)`` (optionally
-    ``seed``), variable ``attention_tokens`` (tokens that executed attention per sequence).
-    Returns ``(points, slopes)``: points columns router, frequency, seq_len, f_times_n,
-    attention_tokens; slopes columns router, slope, slope_se, intercept (OLS of
-    log attention_tokens on log(f x n)).
+    Scaling record schema (kind "scaling", written by
+    :func:`cramcog.experiments.scaling.scaling_experiment`): dims ``(router, frequency,
+    seq_len)``, variable ``attention_tokens`` (recurring-query tokens that executed attention,
+    per sequence). Returns ``(points, slopes)``: points columns router, frequency, seq_len,
+    f_times_n, attention_tokens; slopes columns router, beta, beta_se (least squares of
+    attention_tokens = beta f n: ~1 attends every recurring occurrence, ~0 consolidated),
+    slope, slope_se, intercept (OLS of log attention_tokens on log(f n), over positive counts;
+    NaN when fewer than 3 are positive).
     """
+    from cramcog.experiments.scaling import proportionality
+
     ds = _check_record(ds, ("scaling",), "plot_scaling")
     _need(ds, ["attention_tokens", "frequency", "seq_len", "router"], "plot_scaling")
     df = ds["attention_tokens"].to_dataframe().reset_index().dropna(subset=["attention_tokens"])
     df["f_times_n"] = df.frequency * df.seq_len
+    beta = proportionality(ds)
     rows = []
     for router, sub in df.groupby("router", sort=False):
+        row = {"router": router, "beta": beta[router][0], "beta_se": beta[router][1],
+               "slope": np.nan, "slope_se": np.nan, "intercept": np.nan}
         sub = sub[(sub.attention_tokens > 0) & (sub.f_times_n > 0)]
-        if len(sub) < 3 or sub.f_times_n.nunique() < 2:
-            rows.append({"router": router, "slope": np.nan, "slope_se": np.nan,
-                         "intercept": np.nan})
-            continue
-        x, y = np.log(sub.f_times_n.values), np.log(sub.attention_tokens.values)
-        (slope, icpt), cov = np.polyfit(x, y, 1, cov=True) if len(sub) > 3 else \
-            (np.polyfit(x, y, 1), np.full((2, 2), np.nan))
-        rows.append({"router": router, "slope": float(slope),
-                     "slope_se": float(np.sqrt(cov[0, 0])), "intercept": float(icpt)})
+        if len(sub) >= 3 and sub.f_times_n.nunique() >= 2:
+            x, y = np.log(sub.f_times_n.values), np.log(sub.attention_tokens.values)
+            (slope, icpt), cov = np.polyfit(x, y, 1, cov=True) if len(sub) > 3 else \
+                (np.polyfit(x, y, 1), np.full((2, 2), np.nan))
+            row.update(slope=float(slope), slope_se=float(np.sqrt(cov[0, 0])),
+                       intercept=float(icpt))
+        rows.append(row)
     return df, pd.DataFrame(rows)
 
 
 def plot_scaling(ds: xr.Dataset):
-    """Theorem 1: attention tokens vs pattern frequency x sequence length, per router, log-log,
-    with the fitted slope (a static router should scale with slope ~1, CRAM stay flat).
+    """Theorem 1: recurring-query tokens that executed attention vs pattern frequency x sequence
+    length, per router, with the fitted proportion beta (a router that cannot consolidate attends
+    every occurrence, beta ~ 1; a consolidating one does not, beta ~ 0). The dashed line is
+    beta = 1, Theorem 1's Omega(f n) for a static router.
 
     Returns
     -------
@@ -107,16 +115,15 @@ def plot_scaling(ds: xr.Dataset):
     fig, ax = plt.subplots(figsize=(4.8, 3.6))
     palette = dict(zip(slopes.router, sns.color_palette(n_colors=len(slopes))))
     sns.scatterplot(data=df, x="f_times_n", y="attention_tokens", hue="router", palette=palette,
-                    ax=ax, s=25)
-    xs = np.geomspace(df.f_times_n[df.f_times_n > 0].min(), df.f_times_n.max(), 50)
+                    style="seq_len", ax=ax, s=25)
+    xs = np.linspace(0, df.f_times_n.max(), 50)
+    ax.plot(xs, xs, color="0.5", ls="--", lw=0.8, label="every occurrence (f n)")
     for row in slopes.itertuples():
-        if np.isfinite(row.slope):
-            ax.plot(xs, np.exp(row.intercept) * xs ** row.slope, color=palette[row.router],
-                    lw=1.2, label=f"{row.router}: slope {row.slope:.2f} +- {row.slope_se:.2f}")
-    _loglog(ax)
-    ax.set(xlabel="pattern frequency x sequence length (f n)",
-           ylabel="tokens executing attention")
-    ax.legend(fontsize=7)
+        if np.isfinite(row.beta):
+            ax.plot(xs, row.beta * xs, color=palette[row.router], lw=1.2,
+                    label=f"{row.router}: beta {row.beta:.3f} +- {row.beta_se:.3f}")
+    ax.set(xlabel="recurring occurrences per sequence (f n)",
+           ylabel="recurring queries executing attention")
+    ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
-
