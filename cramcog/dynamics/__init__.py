@@ -30,8 +30,11 @@ from cramcog.dynamics.consolidation import (ConsolidationCurve, ConsolidationWin
 from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
 from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
 from cramcog.dynamics.result import FitResult, FitSet
+from cramcog.dynamics.toy_consolidation import (ToyConsolidationConfig, ToyConsolidationResult,
+                                                simulate_consolidation)
 
 __all__ = ["FAMILIES", "ConsolidationCurve", "ConsolidationWindow", "Family", "FitConfig",
            "FitResult", "FitSet", "consolidation_curve", "cut_consolidation_curve",
            "fit_consolidation_curve", "fit_power", "gamma_frame", "make_actr_family",
-           "with_asymptote"]
+           "with_asymptote", "ToyConsolidationConfig", "ToyConsolidationResult",
+           "simulate_consolidation"]
