@@ -32,9 +32,9 @@ import numpy as np
 
 from cramcog import records
 from cramcog.configs import LEARNED_ROUTER_KINDS, TrainConfig, named_config
+from cramcog.tasks.batch import CATEGORY_NAMES as CATEGORIES
 
 QUERY_KINDS = ("overall", "recurring", "novel")
-CATEGORIES = ("observation", "binding", "recurring_query", "novel_query")
 RECORD_FILE, CHECKPOINT_FILE = "record.nc", "checkpoint.pt"
 _TRAIN, _VAL, _TEST, _NOISE = 1, 2, 3, 4   # seed streams
 

@@ -18,14 +18,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 import xarray as xr
 
 from cramcog import records
+from cramcog.tasks.batch import CATEGORY_NAMES
 
-RECURRING, NOVEL = 2, 3        # SRCD token categories (cramcog.train.CATEGORIES)
+RECURRING = CATEGORY_NAMES.index("recurring_query")
+NOVEL = CATEGORY_NAMES.index("novel_query")
 
 
 @dataclass
@@ -92,6 +94,7 @@ def count_attention(model, batch) -> dict[str, float]:
     import torch
 
     from cramcog.model.router import EPISODIC
+    from cramcog.train import accuracy
     with torch.no_grad():
         out = model(batch, sample=False)
     cat = batch["category"]                                                  # (B, N)
@@ -101,17 +104,13 @@ def count_attention(model, batch) -> dict[str, float]:
         attended = torch.ones((1, *cat.shape), dtype=torch.bool)
     any_layer = attended.any(0)                                              # (B, N)
     B = cat.shape[0]
-    pred = out.value_logits.argmax(-1)
-    res = {"attention_tokens": float((any_layer & (cat == RECURRING)).sum()) / B,
+    acc = accuracy(out.value_logits, batch)
+    return {"attention_tokens": float((any_layer & (cat == RECURRING)).sum()) / B,
            "novel_attention_tokens": float((any_layer & (cat == NOVEL)).sum()) / B,
            "recurring_queries": float((cat == RECURRING).sum()) / B,
            "novel_queries": float((cat == NOVEL).sum()) / B,
-           "layer_attention_tokens": float(attended.sum()) / B}
-    for name, c in (("accuracy_recurring", RECURRING), ("accuracy_novel", NOVEL)):
-        sel = cat == c
-        res[name] = float((pred[sel] == batch["target"][sel]).float().mean()) if sel.any() \
-            else np.nan
-    return res
+           "layer_attention_tokens": float(attended.sum()) / B,
+           "accuracy_recurring": acc["recurring"], "accuracy_novel": acc["novel"]}
 
 
 def scaling_experiment(runs: Mapping[str, str | os.PathLike],

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,21 +97,22 @@ def freeze_for_transfer(model, trainable: str = "head") -> list:
 
 def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
                         stream: int = 0) -> dict[str, float]:
-    """Retrain one run on one variant; its test attention fraction, FLOPs ratio and accuracy."""
+    """Retrain one run on one variant; its test attention fraction, FLOPs ratio, accuracy and
+    Dynamics MSE, measured by :func:`cramcog.train.evaluate` (argmax routes, no replay)."""
     import torch
 
+    from cramcog.configs import TrainConfig
     from cramcog.model import task_losses
     from cramcog.tasks import SRCD, SRCDConfig
-    from cramcog.train import _seed, load_model
-    from cramcog.model.router import EPISODIC
+    from cramcog.train import _seed, evaluate, load_model
 
     model = load_model(run_dir)
     params = freeze_for_transfer(model, config.trainable)
     task = SRCD(variant_task if isinstance(variant_task, SRCDConfig)
                 else SRCDConfig(**variant_task))
     opt = torch.optim.Adam(params, lr=config.lr)
-    # routes come from the frozen router in inference mode (argmax, no replay, no dropout-like
-    # noise): the same routes the measurement below sees
+    # routes come from the frozen router in inference mode (argmax, no replay): the same routes
+    # the measurement below sees
     model.eval()
     for step in range(config.steps):
         batch = task.sample(config.batch_size, split="train",
@@ -123,29 +123,14 @@ def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    att = flops = dense = 0.0
-    n_tok = 0
-    correct = {"recurring": 0.0, "novel": 0.0}
-    count = {"recurring": 0, "novel": 0}
-    with torch.no_grad():
-        for i in range(config.test_batches):
-            batch = task.sample(config.test_batch_size, split="test",
-                                seed=_seed(config.seed, stream, 10_000 + i)).to_torch()
-            out = model(batch, sample=False)
-            att += float(sum((t.route == EPISODIC).sum() for t in out.layers)) / len(out.layers)
-            n_tok += batch["category"].numel()
-            flops += sum(t.attention_flops for t in out.layers)
-            dense += sum(t.dense_flops for t in out.layers)
-            pred = out.value_logits.argmax(-1)
-            for name, kind in (("recurring", 1), ("novel", 2)):
-                sel = batch["query_kind"] == kind
-                correct[name] += float((pred[sel] == batch["target"][sel]).sum())
-                count[name] += int(sel.sum())
-    return {"attention_fraction": att / n_tok,
-            "attention_flops_ratio": flops / dense if dense else math.nan,
-            "accuracy_recurring": correct["recurring"] / count["recurring"]
-            if count["recurring"] else math.nan,
-            "accuracy_novel": correct["novel"] / count["novel"] if count["novel"] else math.nan,
+    # evaluate() reads only the test batch size and the seed from a TrainConfig
+    test_cfg = TrainConfig(eval_batch_size=config.test_batch_size, seed=config.seed)
+    ev = evaluate(model, task, test_cfg, "test", config.test_batches, 10_000 + stream)
+    return {"attention_fraction": float(ev["fractions"][:, 1].mean()),
+            "attention_flops_ratio": float(np.mean(ev["flops_ratio"])),
+            "accuracy_recurring": ev["accuracy"]["recurring"],
+            "accuracy_novel": ev["accuracy"]["novel"],
+            "dynamics_mse": ev["dynamics_mse"],
             "attention_floor": task.attention_floor}
 
 
@@ -166,8 +151,8 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
     -------
     xarray.Dataset
         Record kind "transfer", dims (variant, seed, task): attention_fraction (mean over layers),
-        attention_flops_ratio, accuracy_recurring, accuracy_novel; ``accuracy`` is the mean of
-        the two. :func:`cramcog.figures.experiments.transfer_frame` computes the reduction.
+        attention_flops_ratio, accuracy_recurring, accuracy_novel, dynamics_mse; ``accuracy`` is
+        the mean of the two accuracies. :func:`cramcog.figures.experiments.transfer_frame` computes the reduction.
 
     Examples
     --------
@@ -205,7 +190,7 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
     model_names = list(runs)
     seeds = sorted({s for _, s in found})
     fields = ("attention_fraction", "attention_flops_ratio", "accuracy_recurring",
-              "accuracy_novel", "attention_floor")
+              "accuracy_novel", "dynamics_mse", "attention_floor")
     data = {k: np.full((len(model_names), len(seeds), len(names)), np.nan) for k in fields}
     for (variant, seed), folder in found.items():
         a, b = model_names.index(variant), seeds.index(seed)

@@ -71,6 +71,7 @@ def consolidation_quality(err: torch.Tensor, r_e: torch.Tensor, sigma: float,
     if reference == "variance" and r_e.shape[0] >= 2:
         scale = ((r_e - r_e.mean(0)) ** 2).mean().clamp_min(1e-8).expand(r_e.shape[0])
     elif reference in ("variance", "energy"):
+        # one attended token has no spread to measure against: fall back to its own energy
         scale = (r_e ** 2).mean(-1).clamp_min(1e-8)
     else:
         raise ValueError(f"q reference must be 'variance' or 'energy', got {reference!r}")
