@@ -259,3 +259,19 @@ def test_cli_names_clashing_runs_by_folder_and_reports_errors(tmp_path, capsys):
                        tmp_path / "f.nc")
     assert main(["gamma", str(fit), "--out", out]) == 2
     assert "reads training or ablation records" in capsys.readouterr().err
+
+
+def test_named_runs_pool_their_seeds(tmp_path):
+    # two configs trained under the same name: NAME=PATH,PATH gives each its own variant
+    for seed in (0, 1):
+        records.save(power_run(0.4, seed), tmp_path / f"c{seed}" / "record.nc")
+        records.save(power_run(0.6, seed), tmp_path / f"n{seed}" / "record.nc")
+    runs = collect_runs([f"cram={tmp_path / 'c0'},{tmp_path / 'c1'}",
+                         f"nocons={tmp_path / 'n0'},{tmp_path / 'n1'}"])
+    ds = gamma_study(runs, windows=["0:end"], human=None)
+    assert sorted(ds.variant.values) == ["cram", "nocons"]
+    assert int(ds.n_seeds.sel(variant="cram", window="0:end")) == 2
+    assert float(ds.pooled_gamma.sel(variant="nocons", window="0:end")) > \
+        float(ds.pooled_gamma.sel(variant="cram", window="0:end"))
+    with pytest.raises(ValueError, match="NAME=DIR"):
+        collect_runs(["cram="])

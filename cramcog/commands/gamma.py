@@ -31,7 +31,8 @@ def register(subparsers) -> None:
                     "Writes one 'fit' record and prints the tables.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR_OR_RECORD",
                    help="training/ablation records (.nc) or run folders (record.nc, "
-                        "train/record.nc or the *.nc inside are read)")
+                        "train/record.nc or the *.nc inside are read); NAME=PATH[,PATH...] "
+                        "names the runs there NAME so their seeds pool (cram=runs/s0,runs/s1)")
     p.add_argument("--out", required=True, metavar="FILE.nc", help="where to write the record")
     p.add_argument("--window", action="append", default=None, metavar="START:STOP",
                    help="fit window, repeatable. START: peak | K*peak | transition | step; "

@@ -562,8 +562,19 @@ def _record_paths(path: Path) -> list[Path]:
     return found or sorted(path.rglob("*.nc"))
 
 
+def _renamed(run: xr.Dataset, name: str) -> xr.Dataset:
+    """A shallow copy of ``run`` that as_runs names ``name`` (it reads the run_name attr)."""
+    run = run.copy()
+    run.attrs.pop("ablation_variant", None)
+    run.attrs["run_name"] = name
+    return run
+
+
 def collect_runs(paths: Sequence[str | os.PathLike]) -> list[xr.Dataset]:
     """Open record files and run folders for :func:`gamma_study`: one record per run.
+
+    An item ``NAME=PATH[,PATH...]`` names every run found there ``NAME`` (one variant whose
+    seeds pool, e.g. ``cram=runs/s0,runs/s1``), the syntax of ``cramcog experiment``.
 
     In a folder, records of kinds other than training/ablation (fits, comparisons) are skipped;
     a file of another kind is an error. Ablation records are split into their cells. Runs keep
@@ -580,14 +591,24 @@ def collect_runs(paths: Sequence[str | os.PathLike]) -> list[xr.Dataset]:
     from cramcog import records
     from cramcog.figures.runs import as_runs
 
-    found: list[tuple[Path, str, str, int, xr.Dataset]] = []  # file, kind, variant, seed, run
+    from cramcog.commands.experiment import parse_runs
+
+    named: list[tuple[str | None, Path]] = []
     for given in paths:
-        path = Path(given)
+        if "=" in str(given) and not Path(given).exists():
+            named += [(name, Path(p)) for name, folders in parse_runs([str(given)]).items()
+                      for p in folders]
+        else:
+            named.append((None, Path(given)))
+    found: list[tuple[Path, str, str, int, xr.Dataset]] = []  # file, kind, variant, seed, run
+    for name, path in named:
         for file in _record_paths(path):
             ds = records.open(file)
             if ds.cram.kind in ("training", "ablation"):
-                found += [(file, ds.cram.kind, v, s, run) for v, s, run in
-                          as_runs(ds, what="cramcog gamma")]
+                for v, s, run in as_runs({name: ds} if name else ds, what="cramcog gamma"):
+                    if name:
+                        run = _renamed(run, v)
+                    found.append((file, ds.cram.kind, v, s, run))
             elif path.is_file():
                 raise ValueError(f"{file} is a {ds.cram.kind!r} record; the gamma study reads "
                                  "training or ablation records")
@@ -603,10 +624,7 @@ def collect_runs(paths: Sequence[str | os.PathLike]) -> list[xr.Dataset]:
             base, i = name, 2
             while (name, seed) in used:
                 name, i = f"{base}_{i}", i + 1
-            run = run.copy()
-            run.attrs.pop("ablation_variant", None)
-            run.attrs["run_name"] = name  # as_runs names a run by this attr
-            variant = name
+            run, variant = _renamed(run, name), name
         used.add((variant, seed))
         out.append(run)
     return out
