@@ -58,7 +58,8 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
 # attrs of a cell record that describe the process, not the run: not lifted into variables
 _PROVENANCE_ATTRS = {"cramcog_schema", "cramcog_version", "git_revision", "torch_version",
                      "python_version", "seed", "created", "record_kind", "config_json",
-                     "ablation_variant", "ablation_seed", "ablation_config_json"}
+                     "ablation_variant", "ablation_seed", "ablation_config_json",
+                     "ablation_adopted_from"}
 STATUS_OK, STATUS_FAILED, STATUS_PENDING = "ok", "failed", "pending"
 
 
@@ -154,6 +155,24 @@ class AblationGrid:
                 cfg = apply_overrides(merged, {self.seed_key: seed}, allow_new=True)
                 out.append(Cell(vname, seed, cfg))
         return out
+
+    def select(self, variants: Sequence[str]) -> "AblationGrid":
+        """The same grid restricted to ``variants`` (same name and output files).
+
+        Runs a part of a grid now and the rest later: cells already finished are skipped, so
+        the full grid run afterwards computes only what is missing.
+
+        Examples
+        --------
+        >>> g = AblationGrid(name="g", base={"lr": 1.0}, variants={"a": {}, "b": {"lr": 2.0}})
+        >>> list(g.select(["b"]).variants)
+        ['b']
+        """
+        unknown = [v for v in variants if v not in self.variants]
+        if unknown or not variants:
+            raise ValueError(f"variants {list(variants) or '(none)'} not all in grid "
+                             f"{self.name!r}; its variants: {list(self.variants)}")
+        return dataclasses.replace(self, variants={v: self.variants[v] for v in variants})
 
     def parameter_values(self) -> dict[str, Any]:
         """``{variant: value of the swept parameter}`` (empty when ``parameter`` is "")."""
@@ -581,6 +600,59 @@ def _write_error(out_dir: Path, cell: Cell, payload: dict) -> None:
     tmp.write_text(json.dumps({"variant": cell.variant, "seed": cell.seed,
                                "config": cell.config, **payload}, indent=1, default=str))
     os.replace(tmp, path)
+
+
+def adopt_records(grid: AblationGrid, out_dir: str | os.PathLike,
+                  paths: Sequence[str | os.PathLike]) -> dict[tuple[str, int], Path]:
+    """Adopt records of runs trained elsewhere as cells of ``grid``, so they are not re-run.
+
+    A record is adopted only when the config it was trained with (its ``config_json``) equals a
+    cell's config exactly, seed included: the same seed and config give the same record, so the
+    cell would only recompute it. Cells already finished in ``out_dir`` are left alone.
+
+    Parameters
+    ----------
+    grid
+        The grid whose cells may be filled.
+    out_dir
+        The grid's output folder (as for :func:`run_grid`).
+    paths
+        Record files (``record.nc`` of ``cramcog train`` runs, or any saved record).
+
+    Returns
+    -------
+    dict
+        ``{(variant, seed): path adopted}``; records matching no cell are not in it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> g = AblationGrid(name="d", base={"rate": 0.1, "steps": 5, "seed": 0}, variants={"a": {}})
+    >>> out = tempfile.mkdtemp()
+    >>> records.save(demo_run(g.cells()[0].config), os.path.join(out, "run.nc")).name
+    'run.nc'
+    >>> list(adopt_records(g, os.path.join(out, "grid"), [os.path.join(out, "run.nc")]))
+    [('a', 0)]
+    """
+    out_dir = Path(out_dir)
+    by_config = {_config_json(c.config): c for c in grid.cells()}
+    adopted: dict[tuple[str, int], Path] = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ValueError(f"cannot adopt {path}: no such file (give record files, e.g. "
+                             "runs/cram/record.nc)")
+        ds = records.open(path)
+        cell = by_config.get(_config_json(ds.cram.config))
+        if cell is None or cell.key in adopted or _load_finished(out_dir, cell) is not None:
+            continue
+        ds = ds.copy()
+        ds.attrs["ablation_variant"] = cell.variant
+        ds.attrs["ablation_seed"] = int(cell.seed)
+        ds.attrs["ablation_config_json"] = _config_json(cell.config)
+        ds.attrs["ablation_adopted_from"] = str(path)
+        records.save(ds, cell_path(out_dir, cell.variant, cell.seed))
+        adopted[cell.key] = path
+    return adopted
 
 
 # ----------------------------------------------------------------------------- named grids

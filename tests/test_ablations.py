@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 
 from cramcog import records
-from cramcog.ablations import (GRIDS, AblationGrid, apply_overrides, cell_path, combine_cells,
-                               demo_run, named_grid, run_grid)
+from cramcog.ablations import (GRIDS, AblationGrid, adopt_records, apply_overrides, cell_path,
+                               combine_cells, demo_run, named_grid, run_grid)
 
 BASE = {"rate": 0.1, "steps": 6, "seed": 0, "fail": 0, "interrupt": -1}
 
@@ -143,6 +143,40 @@ def test_partial_grid_then_larger_grid_reuses_cells(tmp_path):
     assert res.record.sizes["seed"] == 3
 
 
+def test_select_runs_part_of_a_grid_then_the_rest(tmp_path):
+    grid = small_grid(seeds=(0,))
+    part = grid.select(["fast"])
+    assert part.name == grid.name and list(part.variants) == ["fast"]
+    with pytest.raises(ValueError, match="not all in grid"):
+        grid.select(["fast", "nope"])
+    with ThreadPoolExecutor(1) as pool:
+        run_grid(part, tmp_path, run_fn=demo_run, executor=pool, progress=False)
+        res = run_grid(grid, tmp_path, run_fn=demo_run, executor=pool, progress=False,
+                       return_result=True)
+    assert res.skipped == [("fast", 0)] and res.ran == [("slow", 0)]
+
+
+def test_adopt_records_matches_the_exact_config(tmp_path):
+    grid = small_grid(seeds=(0, 1))
+    cells = {c.key: c for c in grid.cells()}
+    same = records.save(demo_run(cells[("fast", 1)].config), tmp_path / "same.nc")
+    other_cfg = dict(cells[("fast", 1)].config, steps=5)  # one key differs: not that cell
+    other = records.save(demo_run(other_cfg), tmp_path / "other.nc")
+    adopted = adopt_records(grid, tmp_path / "grid", [same, other])
+    assert adopted == {("fast", 1): same}
+    saved = records.open(cell_path(tmp_path / "grid", "fast", 1))
+    assert saved.attrs["ablation_adopted_from"] == str(same)
+    xr.testing.assert_equal(saved.loss, records.open(same).loss)
+    with ThreadPoolExecutor(1) as pool:
+        res = run_grid(grid, tmp_path / "grid", run_fn=demo_run, executor=pool,
+                       progress=False, return_result=True)
+    assert res.skipped == [("fast", 1)] and len(res.ran) == 3
+    # a finished cell is not overwritten by a later adoption
+    assert adopt_records(grid, tmp_path / "grid", [same]) == {}
+    with pytest.raises(ValueError, match="no such file"):
+        adopt_records(grid, tmp_path / "grid", [tmp_path / "missing.nc"])
+
+
 def test_failures_are_recorded_and_reported(tmp_path, capsys):
     grid = small_grid(variants={"ok": {}, "bad": {"fail": 1}})
     with ThreadPoolExecutor(2) as pool:
@@ -219,6 +253,17 @@ def test_cli_ablate_json_grid(tmp_path, capsys):
     assert ds.sizes["step"] == 4 and ds.status.values.ravel().tolist() == ["ok", "ok"]
     assert main(argv) == 0  # re-run: nothing left to compute
     assert "ran 0, skipped 2" in capsys.readouterr().out
+    # --variants runs a part; --reuse adopts a record trained elsewhere with a cell's config
+    cfg = {**BASE, "steps": 4, "rate": 0.3}
+    reused = records.save(demo_run(cfg), tmp_path / "reused.nc")
+    grid.write_text(json.dumps({"name": "cli2", "variants": {"a": {"rate": 0.3}, "b": {}},
+                                "seeds": [0]}))
+    argv2 = [a.replace(str(tmp_path / "out"), str(tmp_path / "out2")) for a in argv] + [
+        "--reuse", str(reused), "--variants", "a"]
+    assert main(argv2) == 0
+    out = capsys.readouterr().out
+    assert "adopted" in out and "ran 0, skipped 1" in out
+    assert records.open(tmp_path / "out2" / "cli2.nc").sizes["variant"] == 1
     assert main(["ablate", "--list"]) == 0
     assert "recurring_fraction" in capsys.readouterr().out
 
@@ -228,6 +273,7 @@ def test_cli_ablate_json_grid(tmp_path, capsys):
     (["ablate", "baselines", "--base", "{BASE}", "--set", "oops"], "KEY=VALUE"),
     (["ablate", "baselines", "--base", "{BASE}", "--run-fn", "nowhere"], "MODULE:FUNCTION"),
     (["ablate"], "name a grid"),
+    (["ablate", "baselines", "--base", "{BASE}", "--variants", "cram", "nope"], "not all in grid"),
 ])
 def test_cli_ablate_errors(tmp_path, capsys, argv, match):
     from cramcog.cli import main

@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the shipped grids and exit")
     p.add_argument("--base", default=None, help="named training config or JSON config file "
                    "(default: the grid file's base, else 'small')")
+    p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                   help="run only these variants of the grid (same OUT: the rest can run later)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default 0 1 2)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base config key for every cell (dotted key; VALUE parsed as "
@@ -36,6 +38,10 @@ def register(subparsers) -> None:
                    help="process-pool workers (default: min(cells, CPUs))")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run on a dask.distributed cluster at ADDRESS (e.g. tcp://host:8786)")
+    p.add_argument("--reuse", nargs="+", default=[], metavar="RECORD",
+                   help="records of runs trained elsewhere (e.g. runs/cram/record.nc); one whose "
+                        "config equals a cell's config exactly (seed included) becomes that cell "
+                        "instead of being re-run")
     p.add_argument("--no-retry", action="store_true", help="do not re-run cells that failed")
     p.add_argument("--run-fn", default=None, metavar="MODULE:FUNCTION",
                    help="run function fn(config: dict) -> record (default: cramcog.train.train)")
@@ -85,12 +91,14 @@ def build_grid(args):
     base_config = apply_overrides(resolve_config(base), parse_overrides(args.overrides))
     seeds = args.seeds if args.seeds is not None else spec.get("seeds", [0, 1, 2])
     if name is not None:
-        return named_grid(name, base=base_config, seeds=seeds)
-    return AblationGrid(name=spec.get("name", Path(args.grid).stem), base=base_config,
-                        variants=spec["variants"], seeds=seeds,
-                        seed_key=spec.get("seed_key", "seed"),
-                        parameter=spec.get("parameter", ""),
-                        description=spec.get("description", ""))
+        grid = named_grid(name, base=base_config, seeds=seeds)
+    else:
+        grid = AblationGrid(name=spec.get("name", Path(args.grid).stem), base=base_config,
+                            variants=spec["variants"], seeds=seeds,
+                            seed_key=spec.get("seed_key", "seed"),
+                            parameter=spec.get("parameter", ""),
+                            description=spec.get("description", ""))
+    return grid.select(args.variants) if args.variants else grid
 
 
 def load_run_fn(spec: str | None):
@@ -113,7 +121,7 @@ def load_run_fn(spec: str | None):
 
 
 def run(args) -> int:
-    from cramcog.ablations import GRIDS, named_grid, run_grid
+    from cramcog.ablations import GRIDS, adopt_records, named_grid, run_grid
 
     if args.list:
         for name in sorted(GRIDS):
@@ -125,6 +133,12 @@ def run(args) -> int:
     grid = build_grid(args)
     run_fn = load_run_fn(args.run_fn)
     out = Path(args.out or f"runs/ablate-{grid.name}")
+    if args.reuse:
+        adopted = adopt_records(grid, out, args.reuse)
+        for (variant, seed), path in adopted.items():
+            print(f"adopted {path} as {variant} seed={seed}")
+        print(f"{len(args.reuse) - len(adopted)} of {len(args.reuse)} --reuse records matched "
+              "no unfinished cell (config differs, or the cell is done)")
     executor, client = None, None
     if args.scheduler:
         try:
