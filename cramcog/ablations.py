@@ -338,6 +338,35 @@ def _config_json(config: Mapping) -> str:
     return records.config_to_json(dict(config))
 
 
+def _canonical_json(config: Mapping) -> str:
+    """A training config with every default spelled out (task included), as JSON.
+
+    Two configs that train the same run compare equal even if one names a default the other
+    leaves out (``task.recurring_fraction=0.7`` vs no key) or writes 24.0 for 24. Not a
+    training config: as given.
+    """
+    try:
+        from cramcog.configs import TrainConfig
+        from cramcog.tasks import SRCDConfig
+
+        full = TrainConfig.from_dict(copy.deepcopy(dict(config))).to_dict()
+        full["task"] = dataclasses.asdict(SRCDConfig(**full["task"]))
+    except (TypeError, ValueError):
+        full = dict(config)
+    return _config_json(_integral_floats_as_int(full))
+
+
+def _integral_floats_as_int(value):
+    # 24 and 24.0 train the same run (a record's JSON keeps whichever the user typed)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _integral_floats_as_int(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_integral_floats_as_int(v) for v in value]
+    return value
+
+
 def _load_finished(out_dir: Path, cell: Cell) -> xr.Dataset | None:
     """The saved record of a finished cell, or None; refuses a cell run with another config."""
     path = cell_path(out_dir, cell.variant, cell.seed)
@@ -607,8 +636,8 @@ def adopt_records(grid: AblationGrid, out_dir: str | os.PathLike,
     """Adopt records of runs trained elsewhere as cells of ``grid``, so they are not re-run.
 
     A record is adopted only when the config it was trained with (its ``config_json``) equals a
-    cell's config exactly, seed included: the same seed and config give the same record, so the
-    cell would only recompute it. Cells already finished in ``out_dir`` are left alone.
+    cell's config exactly, seed included, once every default is spelled out: the same seed and
+    config give the same record, so the cell would only recompute it. Cells already finished in ``out_dir`` are left alone.
 
     Parameters
     ----------
@@ -635,14 +664,14 @@ def adopt_records(grid: AblationGrid, out_dir: str | os.PathLike,
     [('a', 0)]
     """
     out_dir = Path(out_dir)
-    by_config = {_config_json(c.config): c for c in grid.cells()}
+    by_config = {_canonical_json(c.config): c for c in grid.cells()}
     adopted: dict[tuple[str, int], Path] = {}
     for path in map(Path, paths):
         if not path.is_file():
             raise ValueError(f"cannot adopt {path}: no such file (give record files, e.g. "
                              "runs/cram/record.nc)")
         ds = records.open(path)
-        cell = by_config.get(_config_json(ds.cram.config))
+        cell = by_config.get(_canonical_json(ds.cram.config))
         if cell is None or cell.key in adopted or _load_finished(out_dir, cell) is not None:
             continue
         ds = ds.copy()
@@ -706,8 +735,10 @@ GRIDS: dict[str, Callable[..., AblationGrid]] = {
         "fraction of queries from recurring bindings, 0.0-0.9 (the paper: consolidation needs "
         ">= 50% recurrence)", base, seeds),
     "n_patterns": lambda base, seeds: _sweep(
-        "n_patterns", KEYS["n_patterns"], [32, 100, 300, 1000, 2000],
-        "number of recurring bindings (few are memorised before retrieval exists)", base, seeds),
+        "n_patterns", KEYS["n_patterns"], [50, 100, 200, 500, 1000],
+        "number of recurring bindings around the small config's 200 (few are memorised before "
+        "retrieval exists; many are seen too rarely to consolidate in the step budget)",
+        base, seeds),
     "buffer_size": lambda base, seeds: _sweep(
         "buffer_size", KEYS["buffer_size"], [16, 32, 64, 128, 256],
         "episodic key-value buffer size in tokens (a window of past keys; the small config's "

@@ -156,6 +156,20 @@ def test_select_runs_part_of_a_grid_then_the_rest(tmp_path):
     assert res.skipped == [("fast", 0)] and res.ran == [("slow", 0)]
 
 
+def test_adoption_compares_configs_with_defaults_spelled_out():
+    from cramcog.ablations import _canonical_json, resolve_config
+
+    tiny = resolve_config("tiny")
+    named = apply_overrides(tiny, {"task.recurring_fraction": 0.7, "lr": float(tiny["lr"])},
+                            open_sections=("task",))  # 0.7 is SRCD's default
+    assert _canonical_json(named) == _canonical_json(tiny)
+    gain = apply_overrides(tiny, {"model.router_q_gain": 24})
+    assert _canonical_json(gain) == _canonical_json(
+        apply_overrides(tiny, {"model.router_q_gain": 24.0}))
+    other = apply_overrides(tiny, {"task.recurring_fraction": 0.5}, open_sections=("task",))
+    assert _canonical_json(other) != _canonical_json(tiny)
+
+
 def test_adopt_records_matches_the_exact_config(tmp_path):
     grid = small_grid(seeds=(0, 1))
     cells = {c.key: c for c in grid.cells()}
