@@ -273,6 +273,23 @@ def test_final_metrics_prefers_held_out_test_results():
     assert m.train_final_attention != pytest.approx(0.03)
 
 
+def test_final_metrics_query_routes_in_the_retrieving_layer():
+    run = training()
+    assert np.isnan(figures.final_metrics(run).recurring_query_attention.iloc[0])
+    # (layer, category, tier): novel queries attend in layer 1 only; 30% of recurring ones too
+    routes = np.zeros((2, 4, 3))
+    routes[:, :, 0] = 1.0
+    routes[1, 3] = [0.0, 1.0, 0.0]
+    routes[1, 2] = [0.0, 0.3, 0.7]
+    routes[0, 2] = [0.0, 0.9, 0.1]  # an early layer attending more does not count
+    run["test_route_fraction"] = (("layer", "category", "tier"), routes)
+    run = run.assign_coords(category=["observation", "binding", "recurring_query", "novel_query"],
+                            tier=["working", "episodic", "semantic"])
+    m = figures.final_metrics(run).iloc[0]
+    assert m.recurring_query_attention == pytest.approx(0.3)
+    assert m.novel_query_attention == pytest.approx(1.0)
+
+
 def test_ablation_cells_become_run_records(tmp_path):
     runs = figures.as_runs(ablation())
     variant, seed, run = runs[0]

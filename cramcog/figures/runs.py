@@ -248,7 +248,9 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
     ``train_final_attention`` is the layer-mean training attention over the last ``tail``
     fraction of logged steps, ``peak_attention`` the maximum of the layer-mean training curve and
     ``fall_ratio`` their ratio (both training curves, so sampling and replay count alike).
-    ``attention_floor`` is the record's (NaN if absent).
+    ``attention_floor`` is the record's (NaN if absent). ``recurring_query_attention`` and
+    ``novel_query_attention`` are the shares of test queries of each kind that execute attention
+    in the retrieving layer (where novel queries attend most): consolidation lowers the first.
 
     Examples
     --------
@@ -288,10 +290,31 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
         else:
             row["dynamics_mse"] = _last_finite(run["dynamics_mse"]) if "dynamics_mse" in run \
                 else np.nan
+        row.update(_query_routes(run))
         if "parameter_value" in run.coords:
             row["parameter_value"] = float(run["parameter_value"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _query_routes(run: xr.Dataset) -> dict[str, float]:
+    """Share of recurring / novel test queries that execute attention in the retrieving layer.
+
+    The retrieving layer is the one where novel queries attend most (they can only be answered
+    from the episodic buffer); which layer that is differs between seeds. NaN without test routes.
+    """
+    out = {"recurring_query_attention": np.nan, "novel_query_attention": np.nan}
+    routes = run.get("test_route_fraction")
+    if routes is None or not {"layer", "category", "tier"} <= set(routes.dims):
+        return out
+    episodic = routes.sel(tier="episodic")
+    novel = episodic.sel(category="novel_query")
+    if not np.isfinite(novel.values).any():
+        return out
+    layer = int(np.nanargmax(novel.values))
+    out["recurring_query_attention"] = float(episodic.sel(category="recurring_query")[layer])
+    out["novel_query_attention"] = float(novel[layer])
+    return out
 
 
 def _held_out(run: xr.Dataset, name: str, fallback: float) -> float:

@@ -118,6 +118,8 @@ def plot_ablation_panels(ds: xr.Dataset):
     m = final_metrics(ds)
     metrics = ["final_attention", "fall_ratio"] + [f"accuracy_{k}" for k in QUERY_KINDS
                                                      if m[f"accuracy_{k}"].notna().any()]
+    if m.recurring_query_attention.notna().any():  # what consolidation moves
+        metrics.insert(1, "recurring_query_attention")
     if "dynamics_mse" in m and m.dynamics_mse.notna().any():
         metrics.append("dynamics_mse")
     numeric = "parameter_value" in m
