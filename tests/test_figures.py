@@ -226,6 +226,15 @@ def test_cli_figures_writes_pngs(tmp_path, capsys):
     if _has_fitting():
         assert {"abl_attention.png", "abl_panels.png", "abl_gamma.png",
                 "abl_accuracy_vs_attention.png"} <= set(written)
+        summary = pd.read_csv(out / "abl_summary.csv")
+        assert summary.variant.tolist() == ["rate=0.02", "rate=0.2", "rate=0.5"]
+        assert summary.n_seeds.tolist() == [2, 2, 1]  # the failed cell is not a seed
+        runs = pd.read_csv(out / "abl_metrics.csv")
+        means = runs.groupby("variant", sort=False).final_attention.mean()
+        np.testing.assert_allclose(summary.final_attention, means, rtol=1e-5)
+        ok = summary.final_attention_high.notna()
+        assert (summary.final_attention_low[ok] <= summary.final_attention[ok]).all()
+        assert summary.final_attention_low.isna().tolist() == [False, False, True]
     assert str(out) in capsys.readouterr().out
 
 

@@ -100,5 +100,12 @@ def run_transfer(args) -> int:
         red = transfer_frame(ds)
         red = red[red.variant != "no_consolidation"]
         print(red.groupby("variant").reduction.describe().to_string())
+        from cramcog.dynamics.intervals import seed_interval
+
+        per_seed = red.groupby(["variant", "seed"]).reduction.mean()  # mean over tasks
+        for variant, values in per_seed.groupby(level="variant"):
+            mean, low, high, _, k = seed_interval(values)
+            print(f"{variant}: attention reduction vs no_consolidation {mean:.1%} "
+                  f"(95% t-interval over {k} seeds [{low:.1%}, {high:.1%}])")
     _finish(ds, args.out)
     return 0

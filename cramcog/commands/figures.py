@@ -18,7 +18,9 @@ def register(subparsers) -> None:
         description="Open each record (.nc), draw the figures its kind supports (training, "
                     "ablation, comparison, transfer, scaling; see cramcog.figures) and write "
                     "them as OUT/<record name>_<figure>.<format>. Several training records "
-                    "together also give an accuracy-vs-attention figure.")
+                    "together also give an accuracy-vs-attention figure. Ablation records (and "
+                    "several training records) also give tables: <name>_metrics.csv (one row "
+                    "per run) and <name>_summary.csv (mean and 95% t-interval over seeds).")
     p.add_argument("records", nargs="+", help="record files (.nc) written by cramcog")
     p.add_argument("--out", default="paper/figures", help="output folder (default paper/figures)")
     p.add_argument("--human", default="all",
@@ -62,4 +64,21 @@ def run(args) -> int:
     for stem, fig in made.items():
         path = figures.save_figure(fig, out / f"{stem}.{args.format}", dpi=args.dpi)
         print(path)
+    tables = {s: ds for s, ds in zip(stems, loaded) if ds.cram.kind == "ablation"}
+    training = {s: ds for s, ds in zip(stems, loaded) if ds.cram.kind == "training"}
+    if len(training) > 1:
+        tables["training"] = training
+    for stem, data in tables.items():
+        metrics = figures.final_metrics(data)
+        for suffix, table in (("metrics", metrics), ("summary", figures.variant_summary(metrics))):
+            print(_write_csv(table, out / f"{stem}_{suffix}.csv"))
     return 0
+
+
+def _write_csv(table, path: Path) -> Path:
+    """Write atomically: a reader never sees half a table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(path)
+    return path

@@ -70,6 +70,32 @@ def wald_quantile(likelihood: str, level: float, m: int, k: int) -> float:
     return float(stats.t.ppf(0.5 + level / 2, m - k))
 
 
+def seed_interval(values, level: float = 0.95) -> tuple[float, float, float, float, int]:
+    """Mean over independent runs (seeds) and its Student-t interval, NaNs dropped.
+
+    Returns ``(mean, low, high, sd, k)``; with one value the interval and sd are NaN (one run
+    says nothing about the spread between runs), with none everything but ``k`` is NaN.
+
+    Examples
+    --------
+    >>> tuple(round(v, 3) for v in seed_interval([0.32, 0.465, 0.541])[:3])
+    (0.442, 0.163, 0.721)
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    k = int(x.size)
+    if k == 0:
+        return np.nan, np.nan, np.nan, np.nan, 0
+    mean = float(x.mean())
+    if k == 1:
+        return mean, np.nan, np.nan, np.nan, 1
+    sd = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, k - 1) * sd / np.sqrt(k))
+    return mean, mean - half, mean + half, sd, k
+
+
 def profile_statistic(likelihood: str, obj: np.ndarray, obj_hat: np.ndarray, m: int,
                       k: int) -> np.ndarray:
     """The profile statistic (see module docstring) from objectives; >= 0 up to round-off.

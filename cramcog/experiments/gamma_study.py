@@ -204,24 +204,18 @@ def pooled_gamma(gammas: Sequence[float], level: float = 0.95,
     >>> round(p["gamma"], 2), round(p["ci_low"], 3), round(p["ci_high"], 3), p["n_seeds"]
     (0.44, 0.341, 0.539, 3)
     """
-    from scipy import stats
+    from cramcog.dynamics.intervals import seed_interval
 
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    g = np.asarray(gammas, dtype=float)
-    g = g[np.isfinite(g)]
-    k = int(g.size)
+    mean, low, high, sd, k = seed_interval(gammas, level)
     if k == 0:
         return {"gamma": np.nan, "ci_low": np.nan, "ci_high": np.nan, "sd": np.nan,
                 "n_seeds": 0, "method": "none: no seed was fitted"}
     if k == 1:
         low, high = single_interval if single_interval is not None else (np.nan, np.nan)
-        return {"gamma": float(g[0]), "ci_low": float(low), "ci_high": float(high),
+        return {"gamma": mean, "ci_low": float(low), "ci_high": float(high),
                 "sd": np.nan, "n_seeds": 1,
                 "method": "one seed: its profile interval (too narrow: autocorrelated points)"}
-    mean, sd = float(g.mean()), float(g.std(ddof=1))
-    half = float(stats.t.ppf((1 + level) / 2, k - 1)) * sd / math.sqrt(k)
-    return {"gamma": mean, "ci_low": mean - half, "ci_high": mean + half, "sd": sd,
+    return {"gamma": mean, "ci_low": low, "ci_high": high, "sd": sd,
             "n_seeds": k, "method": f"t across {k} seeds"}
 
 

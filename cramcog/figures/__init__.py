@@ -46,9 +46,9 @@ from cramcog.figures.gamma import (PAPER_GAMMA, ConsolidationWindow, comparison_
                                    consolidation_curve, consolidation_frame, fit_power,
                                    gamma_frame, plot_consolidation, plot_gamma_comparison,
                                    plot_gamma_windows, plot_gammas)
-from cramcog.figures.runs import (QUERY_KINDS, FigureError, PhaseTransition, accuracy_of,
-                                  as_runs, attention_frame, detect_phase_transition,
-                                  final_metrics)
+from cramcog.figures.runs import (QUERY_KINDS, SUMMARY_METRICS, FigureError, PhaseTransition,
+                                  accuracy_of, as_runs, attention_frame,
+                                  detect_phase_transition, final_metrics, variant_summary)
 from cramcog.figures.style import save_figure
 from cramcog.figures.training import (plot_ablation_panels, plot_accuracy_vs_attention,
                                       plot_attention_over_training)
@@ -100,11 +100,12 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
 
 
 __all__ = [
-    "FIGURE_KINDS", "PAPER_GAMMA", "PAPER_TRANSFER_REDUCTION", "QUERY_KINDS",
+    "FIGURE_KINDS", "PAPER_GAMMA", "PAPER_TRANSFER_REDUCTION", "QUERY_KINDS", "SUMMARY_METRICS",
     "ConsolidationWindow", "FigureError", "PhaseTransition", "accuracy_of", "as_runs",
     "attention_frame", "comparison_frame", "consolidation_curve", "consolidation_frame",
     "detect_phase_transition", "figures_for", "final_metrics", "fit_power", "gamma_frame",
     "plot_ablation_panels", "plot_accuracy_vs_attention", "plot_attention_over_training",
     "plot_consolidation", "plot_gamma_comparison", "plot_gamma_windows", "plot_gammas",
     "plot_scaling", "plot_transfer", "save_figure", "scaling_frame", "transfer_frame",
+    "variant_summary",
 ]

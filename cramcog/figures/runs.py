@@ -297,6 +297,48 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SUMMARY_METRICS = ("final_attention", "final_flops_ratio", "recurring_query_attention",
+                   "novel_query_attention", "accuracy_recurring", "accuracy_novel",
+                   "dynamics_mse", "fall_ratio")
+
+
+def variant_summary(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per variant: mean over seeds and a t-interval of each :data:`SUMMARY_METRICS` column.
+
+    Parameters
+    ----------
+    metrics
+        :func:`final_metrics` output (one row per variant and seed).
+    level
+        Confidence level of the interval (NaN with one seed: no spread to estimate).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant (``n_seeds``, then ``<metric>``, ``<metric>_low``,
+        ``<metric>_high`` for each metric present), in the order the variants first appear.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"variant": ["a", "a", "b"], "seed": [0, 1, 0],
+    ...                   "final_attention": [0.02, 0.04, 0.05]})
+    >>> s = variant_summary(m)
+    >>> s.final_attention.round(3).tolist(), s.n_seeds.tolist()
+    ([0.03, 0.05], [2, 1])
+    """
+    from cramcog.dynamics.intervals import seed_interval
+
+    cols = [c for c in SUMMARY_METRICS if c in metrics and metrics[c].notna().any()]
+    rows = []
+    for variant, group in metrics.groupby("variant", sort=False):
+        row = {"variant": variant, "n_seeds": int(group["seed"].nunique())}
+        for col in cols:
+            mean, low, high, _, _ = seed_interval(group[col], level)
+            row.update({col: mean, f"{col}_low": low, f"{col}_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _query_routes(run: xr.Dataset) -> dict[str, float]:
     """Share of recurring / novel test queries that execute attention in the retrieving layer.
 
