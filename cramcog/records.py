@@ -218,6 +218,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
+        ds = ds.copy()  # _compressed clears the copy's read-in encodings, not the caller's
         ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4", encoding=_compressed(ds))
         os.replace(tmp, path)
     except BaseException:
@@ -235,10 +236,9 @@ def _compressed(ds: xr.Dataset) -> dict:
     """
     encoding = {}
     for name, var in ds.variables.items():
-        keep = {k: v for k, v in var.encoding.items() if k in ("dtype", "_FillValue")}
+        var.encoding = {}  # not even the stored dtype: an int column may now hold NaN holes
         if var.ndim and var.dtype.kind in "fiub":
-            keep.update(zlib=True, complevel=4, shuffle=True)
-        encoding[name] = keep
+            encoding[name] = {"zlib": True, "complevel": 4, "shuffle": True}
     return encoding
 
 

@@ -45,6 +45,15 @@ def test_records_are_compressed_losslessly_and_resave_cleanly(tmp_path):
     assert path.stat().st_size < 0.8 * (tmp_path / "plain.nc").stat().st_size
     back = records.open(path)
     np.testing.assert_array_equal(back.attention_fraction, ds.attention_fraction)
+    # a flag stored as int8, stacked with a run that lacks it (NaN), must keep the NaN: the
+    # dtype it was read with is not reused (it cast NaN to garbage integers once)
+    flags = records.new_record({"flag": (("step",), np.array([1, 0], dtype="int8"))},
+                               coords={"step": np.arange(2, dtype="int64")}, kind="training",
+                               seed=0)
+    read = records.open(records.save(flags, tmp_path / "f.nc"))
+    stacked = xr.concat([read, read.where(False)], dim="seed")
+    again = records.open(records.save(stacked, tmp_path / "g.nc"))
+    np.testing.assert_array_equal(again.flag.values, [[1, 0], [np.nan, np.nan]])
     # a record read from disk, cut to another shape, writes again (no stale chunk encodings)
     cut = records.save(back.isel(step=slice(0, 10)), tmp_path / "b.nc")
     assert records.open(cut).sizes["step"] == 10
