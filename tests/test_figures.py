@@ -297,6 +297,9 @@ def test_final_metrics_query_routes_in_the_retrieving_layer():
     m = figures.final_metrics(run).iloc[0]
     assert m.recurring_query_attention == pytest.approx(0.3)
     assert m.novel_query_attention == pytest.approx(1.0)
+    routes[:, 2] = 0.0  # no recurring queries at all (recurring fraction 0): NaN, not "0%"
+    run["test_route_fraction"] = (("layer", "category", "tier"), routes)
+    assert np.isnan(figures.final_metrics(run).recurring_query_attention.iloc[0])
 
 
 def test_ablation_cells_become_run_records(tmp_path):

@@ -343,7 +343,8 @@ def _query_routes(run: xr.Dataset) -> dict[str, float]:
     """Share of recurring / novel test queries that execute attention in the retrieving layer.
 
     The retrieving layer is the one where novel queries attend most (they can only be answered
-    from the episodic buffer); which layer that is differs between seeds. NaN without test routes.
+    from the episodic buffer); which layer that is differs between seeds. NaN without test routes
+    or without queries of that kind (e.g. recurring fraction 0).
     """
     out = {"recurring_query_attention": np.nan, "novel_query_attention": np.nan}
     routes = run.get("test_route_fraction")
@@ -354,8 +355,10 @@ def _query_routes(run: xr.Dataset) -> dict[str, float]:
     if not np.isfinite(novel.values).any():
         return out
     layer = int(np.nanargmax(novel.values))
-    out["recurring_query_attention"] = float(episodic.sel(category="recurring_query")[layer])
-    out["novel_query_attention"] = float(novel[layer])
+    for kind in ("recurring", "novel"):
+        shares = routes.sel(category=f"{kind}_query").isel(layer=layer)
+        if float(shares.sum()) > 0:  # all-zero routes: the test split had no such query
+            out[f"{kind}_query_attention"] = float(shares.sel(tier="episodic"))
     return out
 
 
