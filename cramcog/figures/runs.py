@@ -248,9 +248,11 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
     ``train_final_attention`` is the layer-mean training attention over the last ``tail``
     fraction of logged steps, ``peak_attention`` the maximum of the layer-mean training curve and
     ``fall_ratio`` their ratio (both training curves, so sampling and replay count alike).
-    ``attention_floor`` is the record's (NaN if absent). ``recurring_query_attention`` and
-    ``novel_query_attention`` are the shares of test queries of each kind that execute attention
-    in the retrieving layer (where novel queries attend most): consolidation lowers the first.
+    ``attention_floor`` is the record's (NaN if absent), ``attention_over_floor`` the ratio of
+    ``final_attention`` to it (the floor moves with the recurring fraction).
+    ``recurring_query_attention`` and ``novel_query_attention`` are the shares of test queries of
+    each kind that execute attention in the retrieving layer (where novel queries attend most):
+    consolidation lowers the first.
 
     Examples
     --------
@@ -290,6 +292,8 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
         else:
             row["dynamics_mse"] = _last_finite(run["dynamics_mse"]) if "dynamics_mse" in run \
                 else np.nan
+        row["attention_over_floor"] = row["final_attention"] / row["attention_floor"] \
+            if row["attention_floor"] > 0 else np.nan
         row.update(_query_routes(run))
         if "parameter_value" in run.coords:
             row["parameter_value"] = float(run["parameter_value"])
@@ -297,7 +301,8 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-SUMMARY_METRICS = ("final_attention", "final_flops_ratio", "recurring_query_attention",
+SUMMARY_METRICS = ("final_attention", "attention_over_floor", "final_flops_ratio",
+                   "recurring_query_attention",
                    "novel_query_attention", "accuracy_recurring", "accuracy_novel",
                    "dynamics_mse", "fall_ratio")
 

@@ -118,6 +118,8 @@ def plot_ablation_panels(ds: xr.Dataset):
     m = final_metrics(ds)
     metrics = ["final_attention", "fall_ratio"] + [f"accuracy_{k}" for k in QUERY_KINDS
                                                      if m[f"accuracy_{k}"].notna().any()]
+    if m.attention_over_floor.notna().any():
+        metrics.insert(1, "attention_over_floor")
     if m.recurring_query_attention.notna().any():  # what consolidation moves
         metrics.insert(1, "recurring_query_attention")
     if "dynamics_mse" in m and m.dynamics_mse.notna().any():
@@ -144,7 +146,7 @@ def plot_ablation_panels(ds: xr.Dataset):
         if numeric:  # the seeds themselves, over the mean line
             sub = long[long.metric == metric]
             ax.scatter(sub[x], sub["value"], s=10, color="0.3", zorder=3)
-        if metric in ("final_attention", "fall_ratio"):
+        if metric in ("final_attention", "attention_over_floor", "fall_ratio"):
             axis = ax.yaxis if numeric else ax.xaxis
             (ax.set_yscale if numeric else ax.set_xscale)("log")
             axis.set_minor_formatter(NullFormatter())  # minor log labels collide
