@@ -302,6 +302,15 @@ def test_final_metrics_query_routes_in_the_retrieving_layer():
     assert np.isnan(figures.final_metrics(run).recurring_query_attention.iloc[0])
 
 
+def test_zero_attention_stays_on_log_axes():
+    none = training()
+    none["attention_fraction"] = none.attention_fraction * 0.0  # a model without attention
+    grid = figures.plot_accuracy_vs_attention({"some": training(), "none": none})
+    ax = grid.axes.flat[0]
+    assert ax.get_xscale() == "symlog" and ax.get_xlim()[0] < 0 < ax.get_xlim()[1]
+    assert figures.plot_accuracy_vs_attention(training()).axes.flat[0].get_xscale() == "log"
+
+
 def test_ablation_cells_become_run_records(tmp_path):
     runs = figures.as_runs(ablation())
     variant, seed, run = runs[0]

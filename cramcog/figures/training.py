@@ -95,7 +95,7 @@ def plot_accuracy_vs_attention(data: Any):
                        aspect=1.1)
     floor = np.nanmean(m.attention_floor.values) if m.attention_floor.notna().any() else np.nan
     for ax in grid.axes.flat:
-        _loglog(ax, y=False)
+        _loglog(ax, y=False, zeros=m.final_attention)
         if np.isfinite(floor) and floor > 0:
             ax.axvline(floor, color="0.4", ls="--", lw=1)
     grid.set_axis_labels("final attention fraction (tokens, log)", "retrieval accuracy")
@@ -103,27 +103,46 @@ def plot_accuracy_vs_attention(data: Any):
     return grid
 
 
-def plot_ablation_panels(ds: xr.Dataset):
-    """Ablation summary: final attention, fall ratio and accuracies against the varied setting.
+# ablation panel titles; shares and accuracies are fractions, drawn on 0-1
+PANEL_TITLES = {
+    "final_attention": "attention (test, layer mean)",
+    "attention_over_floor": "attention / floor",
+    "recurring_query_attention": "recurring queries attending",
+    "fall_ratio": "fall from peak (training)",
+    "accuracy_recurring": "accuracy, recurring",
+    "accuracy_novel": "accuracy, novel",
+    "dynamics_mse": "dynamics MSE (test)",
+}
+_LOG_PANELS = ("final_attention", "attention_over_floor", "fall_ratio")
 
-    With a numeric swept parameter (``parameter_value`` coordinate, e.g. recurring fraction 0-0.9)
-    the x axis is its value (points = seeds, line = mean); otherwise one category per variant.
+
+def plot_ablation_panels(ds: xr.Dataset):
+    """Ablation summary: attention, what consolidation moves, accuracies against the setting.
+
+    Panels (where the record has them): held-out attention, attention over the floor, the share
+    of recurring queries that still attend (:func:`final_metrics`), the fall over training,
+    accuracy on recurring and on novel queries, dynamics MSE. With a numeric swept parameter
+    (``parameter_value`` coordinate, e.g. recurring fraction 0-0.9) the x axis is its value
+    (points = seeds, line = mean); otherwise one category per variant.
 
     Returns
     -------
     seaborn.FacetGrid
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from cramcog.ablations import AblationGrid, combine_cells, demo_run
+    >>> g = AblationGrid(name="r", base={"rate": 0.1, "steps": 20, "seed": 0},
+    ...                  variants={"r=0.1": {"rate": 0.1}, "r=0.3": {"rate": 0.3}}, parameter="rate")
+    >>> ds = combine_cells(g, {c.key: demo_run(c.config) for c in g.cells()})
+    >>> [ax.get_title() for ax in plot_ablation_panels(ds).axes.flat][:2]
+    ['attention (test, layer mean)', 'attention / floor']
     """
     sns = _sns()
     _check_record(ds, ("ablation",), "plot_ablation_panels")
     m = final_metrics(ds)
-    metrics = ["final_attention", "fall_ratio"] + [f"accuracy_{k}" for k in QUERY_KINDS
-                                                     if m[f"accuracy_{k}"].notna().any()]
-    if m.attention_over_floor.notna().any():
-        metrics.insert(1, "attention_over_floor")
-    if m.recurring_query_attention.notna().any():  # what consolidation moves
-        metrics.insert(1, "recurring_query_attention")
-    if "dynamics_mse" in m and m.dynamics_mse.notna().any():
-        metrics.append("dynamics_mse")
+    metrics = [k for k in PANEL_TITLES if k in m and m[k].notna().any()]
     numeric = "parameter_value" in m
     x = "parameter_value" if numeric else "variant"
     long = m.melt(id_vars=[x] + ([] if x == "variant" else ["variant"]) + ["seed"],
@@ -138,17 +157,13 @@ def plot_ablation_panels(ds: xr.Dataset):
                            linestyle="none", errorbar=("pi", 100), height=2.6,
                            sharex=False)
         grid.set_axis_labels("", "")
-    grid.set_titles("{col_name}")
-    from matplotlib.ticker import NullFormatter
-
-    for ax in grid.axes.flat:
-        metric = ax.get_title()
+    for metric, ax in grid.axes_dict.items():
+        ax.set_title(PANEL_TITLES[metric])
         if numeric:  # the seeds themselves, over the mean line
             sub = long[long.metric == metric]
             ax.scatter(sub[x], sub["value"], s=10, color="0.3", zorder=3)
-        if metric in ("final_attention", "attention_over_floor", "fall_ratio"):
-            axis = ax.yaxis if numeric else ax.xaxis
-            (ax.set_yscale if numeric else ax.set_xscale)("log")
-            axis.set_minor_formatter(NullFormatter())  # minor log labels collide
+        if metric in _LOG_PANELS:
+            _loglog(ax, x=not numeric, y=numeric, zeros=m[metric])
+        elif metric != "dynamics_mse":
+            (ax.set_ylim if numeric else ax.set_xlim)(-0.03, 1.03)
     return grid
-
