@@ -137,7 +137,7 @@ def test_accuracy_vs_attention_and_panels_render(tmp_path):
         "overall queries", "recurring queries", "novel queries"]
     figures.save_figure(g, tmp_path / "b.png")
     panels = figures.plot_ablation_panels(ablation())
-    assert "final_attention" in [ax.get_title() for ax in panels.axes.flat]
+    assert "attention (test, layer mean)" in [ax.get_title() for ax in panels.axes.flat]
     figures.save_figure(panels, tmp_path / "c.png")
     cat = figures.plot_ablation_panels(ablation(parameter=False))  # categorical variants
     figures.save_figure(cat, tmp_path / "d.png")
