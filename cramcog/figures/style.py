@@ -34,7 +34,7 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 150) -> Path:
 
 
 def _loglog(ax, x: bool = True, y: bool = True, zeros=None) -> None:
-    """Log axes; minor tick labels only where the data span less than a decade (else they
+    """Log axes; minor tick labels only where fewer than two decades are labelled (else they
     collide), and then short ("0.954") rather than scientific.
 
     ``zeros``: the plotted values; if any is exactly 0 (e.g. a model with no attention at all)
@@ -61,7 +61,8 @@ def _loglog(ax, x: bool = True, y: bool = True, zeros=None) -> None:
             continue
         set_scale("log")
         lo, hi = get_lim()
-        narrow = lo > 0 and hi / lo < 10
+        # narrow: fewer than two labelled decades (e.g. 0.58-6.0 shows only "10^0")
+        narrow = lo > 0 and np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) < 1
         axis.set_minor_formatter(short if narrow else NullFormatter())
         if narrow:
             axis.set_major_formatter(short)
