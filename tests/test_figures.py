@@ -302,6 +302,17 @@ def test_final_metrics_query_routes_in_the_retrieving_layer():
     assert np.isnan(figures.final_metrics(run).recurring_query_attention.iloc[0])
 
 
+def test_variant_summary_intervals():
+    m = pd.DataFrame({"variant": ["a"] * 3, "seed": [0, 1, 2], "accuracy_novel": [1.0, 0.99, 1.0],
+                      "dynamics_mse": [0.01, 0.03, 0.02]})
+    s = figures.variant_summary(m).iloc[0]
+    assert s.accuracy_novel_high == 1.0 and s.accuracy_novel_low < s.accuracy_novel  # clipped
+    assert s.dynamics_mse == pytest.approx(0.02)
+    assert s.dynamics_mse_high - 0.02 == pytest.approx(4.303 * 0.01 / np.sqrt(3), rel=1e-3)
+    with pytest.raises(ValueError, match="level"):
+        figures.variant_summary(m, level=1.5)
+
+
 def test_zero_attention_stays_on_log_axes():
     none = training()
     none["attention_fraction"] = none.attention_fraction * 0.0  # a model without attention

@@ -242,7 +242,8 @@ def _mean_attention(run: xr.DataArray) -> xr.DataArray:
 def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
     """One row per run: final/peak attention, fall ratio, transition, accuracies, dynamics MSE.
 
-    Held-out numbers come first: ``final_attention``, the accuracies and ``dynamics_mse`` are the
+    Held-out numbers come first: ``final_attention``, ``final_flops_ratio`` (executed attention
+    FLOPs over dense causal), the accuracies and ``dynamics_mse`` are the
     record's test-split results (``test_*`` variables: argmax routes, no replay) where it has
     them, else its last held-out evaluation, else (attention only) the training tail.
     ``train_final_attention`` is the layer-mean training attention over the last ``tail``
@@ -279,7 +280,8 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
                "attention_floor": _scalar(run, "attention_floor")}
         if "attention_flops_ratio" in run:
             flops = _mean_attention(run["attention_flops_ratio"]).dropna("step")
-            row["final_flops_ratio"] = float(flops.values[-n_tail:].mean())
+            row["final_flops_ratio"] = _held_out(run, "attention_flops_ratio",
+                                                 float(flops.values[-n_tail:].mean()))
         test = run.get("test_retrieval_accuracy")
         for kind in QUERY_KINDS:
             if test is not None and "query_kind" in test.dims and \
@@ -307,6 +309,10 @@ SUMMARY_METRICS = ("final_attention", "attention_over_floor", "final_flops_ratio
                    "dynamics_mse", "fall_ratio")
 
 
+_FRACTIONS = {"final_attention", "final_flops_ratio", "recurring_query_attention",
+              "novel_query_attention", "accuracy_recurring", "accuracy_novel"}
+
+
 def variant_summary(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per variant: mean over seeds and a t-interval of each :data:`SUMMARY_METRICS` column.
 
@@ -315,7 +321,8 @@ def variant_summary(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     metrics
         :func:`final_metrics` output (one row per variant and seed).
     level
-        Confidence level of the interval (NaN with one seed: no spread to estimate).
+        Confidence level of the interval (NaN with one seed: no spread to estimate). Intervals
+        of shares and accuracies are clipped to [0, 1].
 
     Returns
     -------
@@ -339,6 +346,8 @@ def variant_summary(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         row = {"variant": variant, "n_seeds": int(group["seed"].nunique())}
         for col in cols:
             mean, low, high, _, _ = seed_interval(group[col], level)
+            if col in _FRACTIONS:  # a share cannot leave [0, 1], whatever t says
+                low, high = max(low, 0.0), min(high, 1.0)
             row.update({col: mean, f"{col}_low": low, f"{col}_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
