@@ -320,6 +320,8 @@ def test_zero_attention_stays_on_log_axes():
     ax = grid.axes.flat[0]
     assert ax.get_xscale() == "symlog" and ax.get_xlim()[0] < 0 < ax.get_xlim()[1]
     assert figures.plot_accuracy_vs_attention(training()).axes.flat[0].get_xscale() == "log"
+    panels = figures.plot_attention_over_training({"some": training(), "none": none})
+    assert [ax.get_title() for ax in panels.axes.flat] == ["some"]
 
 
 def test_ablation_cells_become_run_records(tmp_path):

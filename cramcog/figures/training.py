@@ -18,7 +18,7 @@ def plot_attention_over_training(data: Any, mark_transition: bool = True):
     One panel per variant (seeds averaged, band = range over seeds). The dashed grey line is the
     attention floor (the novel-query rate) where the record has it; the dotted red line the
     transition of the layer-mean curve (:func:`detect_phase_transition`). Step 0 is left off the
-    log x axis.
+    log x axis, and so are variants that never attend (nothing to draw on log axes).
 
     Returns
     -------
@@ -44,7 +44,8 @@ def plot_attention_over_training(data: Any, mark_transition: bool = True):
                        errorbar=("pi", 100), height=3, aspect=1.2, facet_kws={"sharey": True})
     runs = {v: [] for v in variants}
     for variant, seed, run in as_runs(data, what="plot_attention_over_training"):
-        runs[variant].append(run)
+        if variant in runs:  # a variant that never attends (working memory only) has no panel
+            runs[variant].append(run)
     for ax, variant in zip(grid.axes.flat, variants):
         _loglog(ax)
         floor = np.nanmean([_scalar(r, "attention_floor") for r in runs[variant]])
