@@ -322,7 +322,7 @@ def variant_summary(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         :func:`final_metrics` output (one row per variant and seed).
     level
         Confidence level of the interval (NaN with one seed: no spread to estimate). Intervals
-        of shares and accuracies are clipped to [0, 1].
+        are clipped at 0 (every metric is >= 0), those of shares and accuracies also at 1.
 
     Returns
     -------
@@ -346,8 +346,9 @@ def variant_summary(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         row = {"variant": variant, "n_seeds": int(group["seed"].nunique())}
         for col in cols:
             mean, low, high, _, _ = seed_interval(group[col], level)
-            if col in _FRACTIONS:  # a share cannot leave [0, 1], whatever t says
-                low, high = max(low, 0.0), min(high, 1.0)
+            low = max(low, 0.0)  # every summary metric is >= 0, whatever t says
+            if col in _FRACTIONS:  # and a share cannot pass 1
+                high = min(high, 1.0)
             row.update({col: mean, f"{col}_low": low, f"{col}_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
