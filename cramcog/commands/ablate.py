@@ -137,8 +137,9 @@ def run(args) -> int:
         adopted = adopt_records(grid, out, args.reuse)
         for (variant, seed), path in adopted.items():
             print(f"adopted {path} as {variant} seed={seed}")
-        print(f"{len(args.reuse) - len(adopted)} of {len(args.reuse)} --reuse records matched "
-              "no unfinished cell (config differs, or the cell is done)")
+        if len(adopted) < len(args.reuse):
+            print(f"{len(args.reuse) - len(adopted)} of {len(args.reuse)} --reuse records not "
+                  "adopted (no cell has their config, or that cell is already finished)")
     executor, client = None, None
     if args.scheduler:
         try:
