@@ -615,11 +615,16 @@ def _collect(fut: Future, cell: Cell) -> tuple[bool, Any]:
     except records.RecordError as err:
         return False, {"error": f"run function returned an invalid record: {err}",
                        "traceback": ""}
+    return True, _stamped(ds, cell)
+
+
+def _stamped(ds: xr.Dataset, cell: Cell) -> xr.Dataset:
+    """A copy of a run's record marked as ``cell``'s (what _load_finished checks on resume)."""
     ds = ds.copy()
     ds.attrs["ablation_variant"] = cell.variant
     ds.attrs["ablation_seed"] = int(cell.seed)
     ds.attrs["ablation_config_json"] = _config_json(cell.config)
-    return True, ds
+    return ds
 
 
 def _write_error(out_dir: Path, cell: Cell, payload: dict) -> None:
@@ -674,10 +679,7 @@ def adopt_records(grid: AblationGrid, out_dir: str | os.PathLike,
         cell = by_config.get(_canonical_json(ds.cram.config))
         if cell is None or cell.key in adopted or _load_finished(out_dir, cell) is not None:
             continue
-        ds = ds.copy()
-        ds.attrs["ablation_variant"] = cell.variant
-        ds.attrs["ablation_seed"] = int(cell.seed)
-        ds.attrs["ablation_config_json"] = _config_json(cell.config)
+        ds = _stamped(ds, cell)
         ds.attrs["ablation_adopted_from"] = str(path)
         records.save(ds, cell_path(out_dir, cell.variant, cell.seed))
         adopted[cell.key] = path
