@@ -26,7 +26,10 @@ WORKING_MEMORY_KINDS = ("ct_ode", "ssm")
 # "cram", the dense Transformer, and the baselines of cramcog.model.baselines
 MODEL_KINDS = ("cram", "transformer", "static_hybrid", "working_only", "seqboat_like", "mod_like")
 LEARNED_ROUTER_KINDS = ("cram", "seqboat_like")
-FAMILIARITY_TARGETS = ("distance", "probe")  # these get the attention warm-up
+# these start with an attention warm-up (attention everywhere, no attention cost) that ends when
+# held-out novel accuracy passes TrainConfig.warmup_novel_accuracy
+ATTENTION_WARMUP_KINDS = LEARNED_ROUTER_KINDS + ("mod_like",)
+FAMILIARITY_TARGETS = ("distance", "probe")  # what q_hat learns (TrainConfig.familiarity_target)
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -183,6 +186,10 @@ class TrainConfig:
     eval_batch_size: int = 16         # sequences per held-out batch
     test_batches: int = 4             # final test-split batches (0: skip the final test)
     checkpoint_every: int = 100       # steps between checkpoints (when an out dir is given)
+    probe_per_pattern: int = 8        # per-pattern probes at every evaluation: validation
+    #                                   sequences in which every recurring pattern is queried at
+    #                                   least this often, plus their novel queries; also the
+    #                                   causal test at the end (0: neither)
     threads: int = 0                  # torch intra-op threads (0: leave torch's default)
     model: CRAMConfig = field(default_factory=CRAMConfig)
     task: dict = field(default_factory=dict)
@@ -201,7 +208,7 @@ class TrainConfig:
         for name in ("steps", "batch_size", "eval_every", "eval_batches", "eval_batch_size",
                      "checkpoint_every"):
             _positive_int(self, name)
-        for name in ("seed", "lr_warmup_steps", "test_batches", "threads"):
+        for name in ("seed", "lr_warmup_steps", "test_batches", "threads", "probe_per_pattern"):
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                    f"TrainConfig.{name} must be an int >= 0, got {value!r}")
@@ -245,7 +252,7 @@ def _tiny() -> TrainConfig:
     # tests: seconds on one core
     return TrainConfig(
         name="tiny", steps=6, batch_size=2, eval_every=3, eval_batches=1, eval_batch_size=2,
-        test_batches=1, checkpoint_every=3, lr_warmup_steps=2,
+        test_batches=1, checkpoint_every=3, lr_warmup_steps=2, probe_per_pattern=1,
         model=CRAMConfig(d_model=16, n_layers=2, n_heads=2, semantic_hidden=16, mlp_ratio=1),
         task={"seq_len": 64, "n_patterns": 16, "bank_size": 4})
 

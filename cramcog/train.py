@@ -9,7 +9,19 @@ uninterrupted one.
 
 The attention warm-up (DESIGN.md): the router starts biased toward attention and pays no attention
 cost until held-out novel-query accuracy passes ``warmup_novel_accuracy``; then a hinge cost
-applies to each layer whose attention fraction exceeds ``budget_factor x floor``.
+applies to each layer whose attention fraction exceeds ``budget_factor x floor``. The MoD-like
+baseline gets the same warm-up (every token attends until then, then its fixed capacity).
+
+Per-pattern probes (:mod:`cramcog.analysis.probes`, ``probe_per_pattern`` > 0): at every
+evaluation a fixed set of validation queries (every recurring pattern at least
+``probe_per_pattern`` times, plus novel queries) records per query and layer whether attention
+executed and which route was taken, and whether the answer was right; the training loop counts
+each pattern's exposures (training queries so far). At the end, the causal test
+(:mod:`cramcog.analysis.causal`) runs on the test split.
+
+Counters are honest about the dense path: when most tokens are routed, one dense attention runs
+over every token, and ``attention_fraction``, ``attended_fraction`` and the FLOPs count every
+token as having executed attention (the router's decisions stay in ``route_fraction``).
 
 Examples
 --------
@@ -31,12 +43,13 @@ from typing import Any
 import numpy as np
 
 from cramcog import records
-from cramcog.configs import LEARNED_ROUTER_KINDS, TrainConfig, named_config
+from cramcog.configs import ATTENTION_WARMUP_KINDS, TrainConfig, named_config
+from cramcog.analysis.probes import count_exposures
 from cramcog.tasks.batch import CATEGORY_NAMES as CATEGORIES
 
 QUERY_KINDS = ("overall", "recurring", "novel")
 RECORD_FILE, CHECKPOINT_FILE = "record.nc", "checkpoint.pt"
-_TRAIN, _VAL, _TEST, _NOISE = 1, 2, 3, 4   # seed streams
+_TRAIN, _VAL, _TEST, _NOISE, _PROBE = 1, 2, 3, 4, 5   # seed streams
 
 
 def resolve_config(config: TrainConfig | str | dict) -> TrainConfig:
@@ -72,16 +85,27 @@ def task_sizes(task) -> dict[str, int]:
 # ----------------------------------------------------------------------------- statistics
 
 def layer_stats(trace, category, n_categories: int = 4) -> dict[str, Any]:
-    """Route fractions (overall and per category x tier), FLOPs ratio, q and replay of a layer."""
+    """Route fractions (overall and per category x tier), executed attention (overall and per
+    category), FLOPs ratio, q and replay of a layer.
+
+    ``fractions`` is (working, attention, semantic): the working and semantic shares are router
+    decisions, the attention share counts tokens that EXECUTED attention (all of them on the
+    dense path). ``route_fraction`` holds the decisions per category, ``attended_fraction`` the
+    executed attention per category.
+    """
     import torch
     route = trace.route
+    executed = trace.executed if trace.executed is not None else route == 1     # (B, N)
     onehot = torch.nn.functional.one_hot(route, 3).float()                 # (B, N, 3)
     per_cat = np.zeros((n_categories, 3))
+    att_per_cat = np.full(n_categories, np.nan)
     for c in range(n_categories):
         sel = category == c
         if bool(sel.any()):
             per_cat[c] = onehot[sel].mean(0).cpu().numpy()
+            att_per_cat[c] = float(executed[sel].float().mean())
     frac = onehot.mean((0, 1)).cpu().numpy()
+    frac[1] = float(executed.float().mean())
     # q where attention ran and q_hat everywhere, per token category: shows WHICH retrievals
     # f_sem has learned to reproduce
     q_cat = np.full(n_categories, np.nan)
@@ -96,7 +120,7 @@ def layer_stats(trace, category, n_categories: int = 4) -> dict[str, Any]:
             q_hat_cat[c] = float(trace.q_hat.detach()[sel].mean())
     return {
         "q_by_category": q_cat, "q_hat_by_category": q_hat_cat,
-        "fractions": frac, "route_fraction": per_cat,
+        "fractions": frac, "route_fraction": per_cat, "attended_fraction": att_per_cat,
         "flops_ratio": trace.attention_flops / trace.dense_flops,
         "replay_fraction": float(trace.replay.float().mean()),
         "q_mean": float(trace.q.mean()) if trace.q.numel() else math.nan,
@@ -151,6 +175,8 @@ def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: 
         result["fractions"] = np.mean([[b[l]["fractions"] for l in range(L)] for b in layer_acc], 0)
         result["route_fraction"] = np.mean(
             [[b[l]["route_fraction"] for l in range(L)] for b in layer_acc], 0)
+        result["attended_fraction"] = np.nanmean(
+            [[b[l]["attended_fraction"] for l in range(L)] for b in layer_acc], 0)
         result["flops_ratio"] = np.mean([[b[l]["flops_ratio"] for l in range(L)]
                                          for b in layer_acc], 0)
     return result
@@ -164,49 +190,14 @@ def _empty_history() -> dict[str, list]:
         "loss_familiarity", "loss_router", "cost_on", "train_acc_recurring", "train_acc_novel",
         "fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean", "q_hat_mean",
         "q_by_category", "q_hat_by_category", "eval_step", "eval_accuracy", "eval_dynamics_mse", "eval_fractions",
-        "eval_route_fraction", "eval_flops_ratio")}
-
-
-def _attention_summary(h: dict, test: dict | None, state: dict) -> dict[str, float]:
-    """Peak, final and fall ratios of attention use (mean over layers), from the record curves."""
-    out: dict[str, float] = {}
-    if not h["eval_fractions"]:
-        return out
-    eval_att = np.asarray(h["eval_fractions"])[:, :, 1].mean(1)            # (n_eval,)
-    train_att = np.asarray(h["fractions"])[:, :, 1].mean(1)                  # (n_steps,)
-    final = float(np.mean(test["fractions"][:, 1])) if test and "fractions" in test \
-        else float(eval_att[-1])
-    peak_train = float(np.convolve(train_att, np.ones(10) / 10, "valid").max()) \
-        if len(train_att) >= 10 else float(train_att.max())
-    out["initial_attention_fraction"] = float(train_att[0])
-    out["peak_attention_fraction"] = float(max(eval_att.max(), peak_train))
-    out["final_attention_fraction"] = final
-    out["attention_fall_ratio"] = out["peak_attention_fraction"] / max(final, 1e-12)
-    if test and "route_fraction" in test:
-        rf = np.asarray(test["route_fraction"])                             # (L, category, tier)
-        out["final_attention_flops_ratio"] = float(np.mean(test["flops_ratio"]))
-        out["final_recurring_query_attention"] = float(rf[:, 2, 1].mean())
-        out["final_novel_query_attention"] = float(rf[:, 3, 1].mean())
-        out["final_recurring_query_semantic"] = float(rf[:, 2, 2].mean())
-    # the query-only phase: the first evaluation after the warm-up where non-query tokens have
-    # left attention; the fall from there is what consolidation of recurring queries adds
-    if h["eval_route_fraction"]:
-        erf = np.asarray(h["eval_route_fraction"])                          # (E, L, 4, 3)
-        nonquery = erf[:, :, :2, 1].max(axis=(1, 2))
-        idx = np.flatnonzero(nonquery < 0.01)
-        if idx.size:
-            out["attention_when_only_queries_attend"] = float(eval_att[idx[0]])
-            out["attention_fall_from_query_phase"] = float(eval_att[idx[0]]) / max(final, 1e-12)
-    learned = state.get("cost_on_eval", -1)
-    if learned >= 0:
-        out["attention_at_retrieval_learned"] = float(eval_att[learned])
-        out["attention_fall_from_retrieval"] = float(eval_att[learned]) / max(final, 1e-12)
-    return out
+        "eval_route_fraction", "eval_flops_ratio", "attended_fraction", "eval_attended_fraction",
+        "probe_attended", "probe_route", "probe_correct", "pattern_exposures")}
 
 
 def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers: int,
-                 test: dict | None, extra_attrs: dict):
-    """The training record (xarray.Dataset) from the history lists."""
+                 test: dict | None, extra_attrs: dict, probes=None, causal: dict | None = None):
+    """The training record (xarray.Dataset) from the history lists (and the probe set and causal
+    test results, where the run has them)."""
     steps = np.asarray(h["step"], dtype="int64")
     layers = np.array([f"L{i}" for i in range(n_layers)])
     S, L = len(steps), n_layers
@@ -216,11 +207,13 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
     fr = lambda u, ln: {"units": u, "long_name": ln}  # noqa: E731
     data = {
         "attention_fraction": (sl, frac[:, :, 1], fr("fraction of tokens", "tokens that "
-                                                      "executed attention (replay included)")),
+                                                      "executed attention (replay included; "
+                                                      "every token on the dense path)")),
         "working_fraction": (sl, frac[:, :, 0], fr("fraction of tokens", "working-memory route")),
         "semantic_fraction": (sl, frac[:, :, 2], fr("fraction of tokens", "semantic route")),
         "route_fraction": (("step", "layer", "category", "tier"), route,
-                           fr("fraction of the category's tokens", "routes per token category")),
+                           fr("fraction of the category's tokens",
+                              "router decisions per token category")),
         "attention_flops_ratio": (sl, np.asarray(h["flops_ratio"], float).reshape(S, L),
                                   fr("1", "executed attention FLOPs / dense causal FLOPs")),
         "replay_fraction": (sl, np.asarray(h["replay_fraction"], float).reshape(S, L),
@@ -245,6 +238,12 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
     for k in ("loss", "loss_retrieval", "loss_dynamics", "loss_consolidation",
               "loss_familiarity", "loss_router"):
         data[k] = (("step",), np.asarray(h[k], float), fr("nats or MSE", k.replace("_", " ")))
+    if h.get("attended_fraction"):
+        data["attended_fraction"] = (
+            ("step", "layer", "category"),
+            np.asarray(h["attended_fraction"], float).reshape(S, L, 4),
+            fr("fraction of the category's tokens", "tokens that executed attention, per "
+               "category (every token on the dense path)"))
     E = len(h["eval_step"])
     if E:
         acc = np.array([[a[k] for k in QUERY_KINDS] for a in h["eval_accuracy"]], float)
@@ -266,7 +265,13 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
             data["eval_route_fraction"] = (
                 ("eval_step", "layer", "category", "tier"),
                 np.asarray(h["eval_route_fraction"], float).reshape(E, L, 4, 3),
-                fr("fraction of the category's tokens", "held-out routes per category"))
+                fr("fraction of the category's tokens", "held-out router decisions per category"))
+        if h.get("eval_attended_fraction"):
+            data["eval_attended_fraction"] = (
+                ("eval_step", "layer", "category"),
+                np.asarray(h["eval_attended_fraction"], float).reshape(E, L, 4),
+                fr("fraction of the category's tokens", "held-out executed attention per "
+                   "category"))
     if test is not None:
         data["test_retrieval_accuracy"] = (("query_kind",), np.array(
             [test["accuracy"][k] for k in QUERY_KINDS], float), fr("1", "test-split accuracy"))
@@ -281,7 +286,10 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                                                   fr("1", "test executed / dense FLOPs"))
             data["test_route_fraction"] = (("layer", "category", "tier"), test["route_fraction"],
                                            fr("fraction of the category's tokens",
-                                              "test routes per category"))
+                                              "test router decisions per category"))
+            data["test_attended_fraction"] = (("layer", "category"), test["attended_fraction"],
+                                              fr("fraction of the category's tokens",
+                                                 "test executed attention per category"))
     coords = {"step": ("step", steps, {"units": "optimizer steps", "long_name": "step"}),
               "layer": ("layer", layers), "category": ("category", np.array(CATEGORIES)),
               "tier": ("tier", np.array(["working", "episodic", "semantic"])),
@@ -289,6 +297,14 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
     if E:
         coords["eval_step"] = ("eval_step", np.asarray(h["eval_step"], "int64"),
                                {"units": "optimizer steps", "long_name": "evaluation step"})
+    if probes is not None and h.get("probe_attended"):
+        pdata, pcoords = _probe_variables(h, probes, L)
+        data.update(pdata)
+        coords.update(pcoords)
+    if causal:
+        for k, v in causal.items():
+            if k.startswith("causal_") and k != "causal_chance":
+                data[k] = ((), float(v), fr("1", k.replace("_", " ")))
     attrs = {"attention_floor": float(floor), "model_kind": cfg.model_kind, "name": cfg.name,
              "steps_done": int(len(steps)), "warmup_end_step": int(state.get("cost_on_step", -1)),
              "consolidation": int(cfg.model.consolidation),
@@ -298,11 +314,39 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                  f"{100 / (1 + 2 * math.exp(-cfg.model.episodic_init_bias)):.0f}% of tokens "
                  "routed to attention at step 0); no attention cost until held-out novel "
                  f"accuracy >= {cfg.warmup_novel_accuracy}")}
-    if cfg.model_kind != "transformer":
-        attrs.update(_attention_summary(h, test, state))
+    if causal:
+        attrs["causal_chance"] = float(causal["causal_chance"])
+        attrs["causal_retrieving_layer"] = int(causal["retrieving_layer"])
     attrs.update(extra_attrs)
     return records.new_record(data, coords=coords, kind="training", config=cfg.to_dict(),
                               seed=cfg.seed, attrs=attrs)
+
+
+def _probe_variables(h: dict, probes, n_layers: int) -> tuple[dict, dict]:
+    """Record variables of the per-pattern probes: what each probe query did at each evaluation,
+    and each pattern's exposures so far."""
+    E, Q = len(h["probe_attended"]), probes.n_probes
+    epl = ("eval_step", "layer", "probe")
+    data = {
+        "probe_attended": (epl, np.asarray(h["probe_attended"], "int8").reshape(E, n_layers, Q),
+                           {"units": "1", "long_name": "probe query executed attention"}),
+        "probe_route": (epl, np.asarray(h["probe_route"], "int8").reshape(E, n_layers, Q),
+                        {"units": "tier (0 working, 1 episodic, 2 semantic, -1 none)",
+                         "long_name": "route the probe query took"}),
+        "probe_correct": (("eval_step", "probe"),
+                          np.asarray(h["probe_correct"], "int8").reshape(E, Q),
+                          {"units": "1", "long_name": "probe query answered correctly"}),
+        "pattern_exposures": (("eval_step", "pattern"),
+                              np.asarray(h["pattern_exposures"], "int64").reshape(E, -1),
+                              {"units": "training queries",
+                               "long_name": "training queries of the pattern so far"}),
+    }
+    coords = {"probe": ("probe", np.arange(Q, dtype="int64")),
+              "probe_pattern": ("probe", probes.pattern.astype("int64"),
+                                {"long_name": "recurring pattern of the probe (-1: novel)"}),
+              "probe_kind": ("probe", np.where(probes.kind == 1, "recurring", "novel")),
+              "pattern": ("pattern", np.arange(probes.n_patterns, dtype="int64"))}
+    return data, coords
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -318,6 +362,50 @@ def _atomic_torch_save(obj, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+# ----------------------------------------------------------------------------- probes, causal test
+
+def _probe_set(task, cfg: TrainConfig):
+    """The run's fixed probe set (None when ``probe_per_pattern`` is 0 or no recurring queries)."""
+    from cramcog.analysis.probes import build_probe_set
+    if not cfg.probe_per_pattern or task.config.n_recurring == 0:
+        return None
+    return build_probe_set(task, cfg.probe_per_pattern, _seed(cfg.seed, _PROBE))
+
+
+def _record_probes(model, probes, history: dict, state: dict, n_layers: int) -> None:
+    """Evaluate the probe set and store it, with each pattern's exposures so far."""
+    from cramcog.analysis.probes import evaluate_probes
+    if probes is None:
+        return
+    res = evaluate_probes(model, probes, n_layers)
+    for key in ("attended", "route", "correct"):
+        history.setdefault(f"probe_{key}", []).append(res[key])
+    history.setdefault("pattern_exposures", []).append(state["exposures"].copy())
+
+
+def _set_attention_warmup(model, state: dict) -> None:
+    """Models with a fixed attention capacity (MoD-like) attend everywhere during the warm-up."""
+    if hasattr(model, "attention_warmup"):
+        model.attention_warmup = not state["cost_on"]
+
+
+def _causal_test(model, task, cfg: TrainConfig, history: dict, probes) -> dict | None:
+    """The causal test on the test split (the final test's sequences), in the retrieving layer
+    of the final probe evaluation."""
+    from cramcog.analysis.causal import causal_test
+    from cramcog.analysis.probes import QUERY_NOVEL, retrieving_layer
+    if probes is None or not history.get("probe_attended") or not cfg.test_batches \
+            or cfg.model_kind == "transformer":
+        return None
+    final = np.asarray(history["probe_attended"][-1], dtype=float)        # (L, Q)
+    layer = retrieving_layer(final[:, probes.kind == QUERY_NOVEL].mean(1))
+    batches = [task.sample(cfg.eval_batch_size, split="test", seed=_seed(cfg.seed, _TEST, i))
+               for i in range(cfg.test_batches)]
+    result = causal_test(model, batches, layer, task.config.n_values)
+    result["retrieving_layer"] = layer
+    return result
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -391,8 +479,9 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
     history = _empty_history()
-    state = {"step": 0, "cost_on": cfg.model_kind not in LEARNED_ROUTER_KINDS, "cost_on_step": -1,
-             "cost_on_eval": -1, "wall_seconds": 0.0}
+    state = {"step": 0, "cost_on": cfg.model_kind not in ATTENTION_WARMUP_KINDS,
+             "cost_on_step": -1, "cost_on_eval": -1, "wall_seconds": 0.0,
+             "exposures": np.zeros(task.config.n_patterns, dtype=np.int64)}
 
     ckpt_path = out / CHECKPOINT_FILE if out is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
@@ -404,14 +493,16 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         history, state = ckpt["history"], ckpt["state"]
+    probes = _probe_set(task, cfg)
 
     n_params = sum(p.numel() for p in model.parameters())
     L = cfg.model.n_layers
     extra = {"n_parameters": int(n_params)}
 
-    def write_record(test=None):
+    def write_record(test=None, causal=None):
         rec = build_record(history, cfg, state, floor, L, test,
-                           {**extra, "wall_seconds": float(state["wall_seconds"])})
+                           {**extra, "wall_seconds": float(state["wall_seconds"])},
+                           probes=probes, causal=causal)
         if out is not None:
             records.save(rec, out / RECORD_FILE)
         return rec
@@ -430,6 +521,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         step = state["step"]
         t0 = time.perf_counter()
         batch = task.sample(cfg.batch_size, split="train", seed=_seed(cfg.seed, _TRAIN, step))
+        count_exposures(state["exposures"], batch)
+        _set_attention_warmup(model, state)
         batch = batch.to_torch()
         gen = torch.Generator().manual_seed(_seed(cfg.seed, _NOISE, step))
         result = model(batch, sample=True, generator=gen)
@@ -456,10 +549,13 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
                    "route_fraction": np.tile([0.0, 1.0, 0.0], (4, 1)), "flops_ratio": 1.0,
                    "replay_fraction": 0.0, "q_mean": math.nan, "q_hat_mean": math.nan,
                    "q_by_category": np.full(4, math.nan),
-                   "q_hat_by_category": np.full(4, math.nan)}] * L
+                   "q_hat_by_category": np.full(4, math.nan),
+                   "attended_fraction": np.ones(4)}] * L
         for k in ("fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean",
                   "q_hat_mean", "q_by_category", "q_hat_by_category"):
             history[k].append([s[k] for s in st])
+        history.setdefault("attended_fraction", []).append(
+            [s.get("attended_fraction", np.ones(4)) for s in st])
         state["step"] = step + 1
         state["wall_seconds"] += time.perf_counter() - t0
         att = float(np.mean([s["fractions"][1] for s in st]))
@@ -477,10 +573,13 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
                 history["eval_fractions"].append(ev["fractions"])
                 history["eval_route_fraction"].append(ev["route_fraction"])
                 history["eval_flops_ratio"].append(ev["flops_ratio"])
+                history.setdefault("eval_attended_fraction", []).append(ev["attended_fraction"])
+            _record_probes(model, probes, history, state, L)
             if not state["cost_on"] and ev["accuracy"]["novel"] >= cfg.warmup_novel_accuracy:
                 # retrieval is learned: end the attention warm-up, switch the hinge cost on
                 state.update(cost_on=True, cost_on_step=done,
                              cost_on_eval=len(history["eval_step"]) - 1)
+                _set_attention_warmup(model, state)
             bar.write(f"[{cfg.name}] step {done}: val acc recurring "
                       f"{ev['accuracy']['recurring']:.3f} novel {ev['accuracy']['novel']:.3f}, "
                       f"dyn MSE {ev['dynamics_mse']:.4f}" + (
@@ -495,7 +594,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         return write_record()
     test = evaluate(model, task, cfg, "test", cfg.test_batches, _TEST) \
         if cfg.test_batches else None
-    rec = write_record(test)
+    causal = _causal_test(model, task, cfg, history, probes)
+    rec = write_record(test, causal)
     if out is not None:
         _atomic_torch_save(model.state_dict(), out / "model.pt")
     return rec

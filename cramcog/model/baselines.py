@@ -13,7 +13,10 @@ that a comparison changes one thing at a time:
 ``mod_like``        Mixture-of-Depths-style FIXED capacity: per layer, a token attends when its
                     router score ranks in the top ``capacity`` of the last ``capacity_window``
                     scores (a causal top-k); the attention output is scaled by sigmoid(score) so
-                    the router learns from the task loss, as in MoD. No consolidation, no replay
+                    the router learns from the task loss, as in MoD. No consolidation, no replay.
+                    The same attention warm-up as CRAM: every token attends (capacity 1) until
+                    held-out novel accuracy passes ``warmup_novel_accuracy``, then the fixed
+                    capacity applies (``MoDLike.attention_warmup``, set by the training loop)
 =================  ================================================================================
 
 The dense Transformer (``cramcog.model.DenseTransformer``), "CRAM without consolidation"
@@ -64,14 +67,14 @@ class _FixedRoutes(CRAM):
         raise NotImplementedError
 
     def forward(self, batch: dict, *, sample: bool | None = None,
-                generator: torch.Generator | None = None, route_override=None):
+                generator: torch.Generator | None = None, route_override=None, intervention=None):
         if route_override is None:
             B, N = batch["dt"].shape
             tiers = torch.tensor(self.layer_tiers(), dtype=torch.int64,
                                  device=batch["dt"].device)                        # (L,)
             route_override = tiers[:, None, None].expand(len(tiers), B, N)        # (L, B, N)
         return super().forward(batch, sample=sample, generator=generator,
-                               route_override=route_override)
+                               route_override=route_override, intervention=intervention)
 
 
 class StaticHybrid(_FixedRoutes):
@@ -179,18 +182,24 @@ class FixedCapacityLayer(CRAMLayer):
     def __init__(self, cfg, capacity: float, window: int):
         super().__init__(cfg)
         self.capacity, self.window = capacity, window
+        self.attention_warmup = False   # True: every token attends (the attention warm-up)
         # symmetric zero init would tie every score: start from small random projections
         nn.init.normal_(self.router.proj.weight, std=0.02)
 
-    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None):
+    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None,
+                intervention=None):
         cfg = self.cfg
         B, N, d = x.shape
         h, z, logits, q_hat = self.before_attention(x, dtau)
         score = logits[..., EPISODIC] - logits[..., WORKING]                  # (B, N)
         if route_override is not None:
             routed = route_override.to(score.device) == EPISODIC
+        elif self.attention_warmup:
+            routed = torch.ones_like(score, dtype=torch.bool)                 # capacity 1
         else:
             routed = causal_topk_mask(score, self.capacity, self.window)      # (B, N)
+        if intervention is not None and intervention.skip_attention is not None:
+            routed = routed & ~intervention.skip_attention.to(routed.device)
         route = torch.where(routed, EPISODIC, WORKING)                        # (B, N) int64
         # Bernoulli log-prob of the decision: the REINFORCE term of the shared objective
         logp = torch.where(routed, F.logsigmoid(score), F.logsigmoid(-score))
@@ -203,7 +212,8 @@ class FixedCapacityLayer(CRAMLayer):
         trace = LayerTrace(route=route, logp=logp, replay=torch.zeros_like(routed), q_hat=q_hat,
                            q=none, cons_err=none, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
-                                                                   cfg.head_dim))
+                                                                   cfg.head_dim),
+                           executed=self.episodic.executed(routed))
         return out, trace
 
 
@@ -228,6 +238,17 @@ class MoDLike(CRAM):
         self.capacity, self.capacity_window = capacity, capacity_window
         self.layers = nn.ModuleList(FixedCapacityLayer(self.cfg, capacity, capacity_window)
                                     for _ in range(self.cfg.n_layers))
+
+    @property
+    def attention_warmup(self) -> bool:
+        """True while every token attends (the attention warm-up CRAM also gets); the training
+        loop sets it from its warm-up state. False (the fixed capacity) after training."""
+        return all(layer.attention_warmup for layer in self.layers)
+
+    @attention_warmup.setter
+    def attention_warmup(self, on: bool) -> None:
+        for layer in self.layers:
+            layer.attention_warmup = bool(on)
 
 
 _BUILDERS = {"static_hybrid": StaticHybrid, "working_only": WorkingOnly,

@@ -9,8 +9,13 @@ Per layer (pre-norm residual):
     out = out + MLP(RMSNorm(out))
 
 Only routed tokens execute attention (plus, in training, a small counted replay sample forced to
-attention to give the consolidation loss a teacher on tokens that have left it). The consolidation
-loss trains f_sem toward sg(r_E) where attention ran.
+attention to give the consolidation loss a teacher on tokens that have left it), except on the
+dense path (most tokens routed, e.g. in the attention warm-up), where every token executes it and
+is counted so (``LayerTrace.executed``). The consolidation loss trains f_sem toward sg(r_E) where
+attention ran.
+
+:class:`Intervention` edits a forward pass for the causal tests (cramcog.analysis): tokens that
+skip attention, and f_sem outputs swapped between tokens or zeroed. Training never uses it.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ import torch.nn.functional as F
 from cramcog.model import _ops
 from cramcog.model.embedding import EventEmbedding, TaskHeads
 from cramcog.model.episodic import EpisodicMemory
-from cramcog.model.router import EPISODIC, SEMANTIC, Router, sample_routes
+from cramcog.model.router import EPISODIC, SEMANTIC, WORKING, Router, sample_routes
 from cramcog.model.semantic import SemanticMemory, consolidation_error, consolidation_quality
 from cramcog.model.working import make_working_memory
 
@@ -41,6 +46,36 @@ class LayerTrace:
     attention_flops: float        # executed attention FLOPs
     dense_flops: float            # dense causal attention FLOPs over the same buffer
     probe: torch.Tensor | None = None  # (B, N) bool: attention-routed tokens probed on f_sem
+    executed: torch.Tensor | None = None  # (B, N) bool: tokens that executed attention (all of
+    #                                       them on the dense path; else route == episodic)
+
+
+@dataclass
+class Intervention:
+    """Causal edits of a forward pass, the same in every layer (the causal tests; never training).
+
+    skip_attention: (B, N) bool, tokens whose route is moved from episodic to working memory (they
+        execute no attention; other tokens keep their routes).
+    semantic_source: (B, N) int64, for a token on the semantic route the flat index ``b * N + n``
+        of the token whose f_sem output it receives instead of its own (-1: its own).
+    semantic_zero: (B, N) bool, tokens on the semantic route whose f_sem output is replaced by 0.
+    """
+    skip_attention: torch.Tensor | None = None
+    semantic_source: torch.Tensor | None = None
+    semantic_zero: torch.Tensor | None = None
+
+    def semantic(self, layer, z: torch.Tensor, sb: torch.Tensor, sp: torch.Tensor):
+        """f_sem outputs (S, d) for the semantic-route tokens (sb, sp) of z (B, N, d), edited."""
+        out = layer.semantic(z[sb, sp])                                       # (S, d)
+        if self.semantic_source is not None:
+            src = self.semantic_source.to(z.device)[sb, sp]                   # (S,)
+            swap = src >= 0
+            if bool(swap.any()):
+                flat = z.reshape(-1, z.shape[-1])                             # (B * N, d)
+                out = torch.where(swap[:, None], layer.semantic(flat[src.clamp(min=0)]), out)
+        if self.semantic_zero is not None:
+            out = out * (~self.semantic_zero.to(z.device)[sb, sp])[:, None]
+        return out
 
 
 @dataclass
@@ -86,7 +121,8 @@ class CRAMLayer(nn.Module):
         logits, q_hat = self.router(z)                                        # (B, N, 3), (B, N)
         return h, z, logits, q_hat
 
-    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None):
+    def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None,
+                intervention: Intervention | None = None):
         cfg = self.cfg
         B, N, d = x.shape
         h, z, logits, q_hat = self.before_attention(x, dtau)
@@ -121,13 +157,18 @@ class CRAMLayer(nn.Module):
             if cfg.replay_rate > 0:
                 replay = (draw[1] < cfg.replay_rate) & (route != EPISODIC)
                 route = torch.where(replay, torch.full_like(route, EPISODIC), route)
+        if intervention is not None and intervention.skip_attention is not None:
+            skip = intervention.skip_attention.to(route.device) & (route == EPISODIC)
+            route = torch.where(skip, torch.full_like(route, WORKING), route)
         routed = route == EPISODIC
         epi_out, (bi, pos), r_e, flops = self.episodic(z, routed)
         semantic_tok = route == SEMANTIC
         out = h + epi_out
         if bool(semantic_tok.any()):
             sb, sp = semantic_tok.nonzero(as_tuple=True)
-            out = out.index_put((sb, sp), self.semantic(z[sb, sp]), accumulate=True)
+            sem = self.semantic(z[sb, sp]) if intervention is None \
+                else intervention.semantic(self, z, sb, sp)
+            out = out.index_put((sb, sp), sem, accumulate=True)
         # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
         cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
         q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma, cfg.q_reference)
@@ -136,7 +177,8 @@ class CRAMLayer(nn.Module):
         trace = LayerTrace(route=route, logp=logp, replay=replay, probe=probe, q_hat=q_hat, q=q,
                            cons_err=cons_err, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
-                                                                   cfg.head_dim))
+                                                                   cfg.head_dim),
+                           executed=self.episodic.executed(routed))
         return out, trace
 
 
@@ -169,7 +211,8 @@ class CRAM(nn.Module):
         self.heads = TaskHeads(cfg.d_model, obs_dim, n_values)
 
     def forward(self, batch: dict, *, sample: bool | None = None,
-                generator: torch.Generator | None = None, route_override=None) -> ModelOutput:
+                generator: torch.Generator | None = None, route_override=None,
+                intervention: Intervention | None = None) -> ModelOutput:
         """Run the model.
 
         Args:
@@ -178,13 +221,15 @@ class CRAM(nn.Module):
                 False takes the argmax route and draws no replay (inference).
             generator: torch.Generator for the routing noise (seeded runs).
             route_override: optional (L, B, N) tiers to force (tests and benchmarks).
+            intervention: optional :class:`Intervention` (causal tests), applied in every layer.
         """
         sample = self.training if sample is None else sample
         x = self.embed(batch)
         traces = []
         for i, layer in enumerate(self.layers):
             ov = None if route_override is None else route_override[i]
-            x, trace = layer(x, batch["dt"], sample=sample, generator=generator, route_override=ov)
+            x, trace = layer(x, batch["dt"], sample=sample, generator=generator, route_override=ov,
+                             intervention=intervention)
             traces.append(trace)
         value_logits, dyn_pred = self.heads(x)
         return ModelOutput(value_logits, dyn_pred, traces)

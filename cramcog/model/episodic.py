@@ -4,7 +4,9 @@ Keys and values are written for every token (the buffer); queries exist only for
 router sends here. Sparse path: gather the routed queries, attend with
 :func:`cramcog.kernels.routed_attention`, scatter back. Dense path (only when more than
 ``dense_threshold`` of the tokens are routed, e.g. during the attention warm-up): one causal SDPA
-over all positions, whose FLOPs are counted in full.
+over all positions. The dense path computes attention for EVERY token, routed or not (the
+unrouted ones' outputs are discarded), so it is counted as every token executing attention:
+:meth:`EpisodicMemory.executed` says which tokens did, and its FLOPs are the dense FLOPs.
 """
 from __future__ import annotations
 
@@ -51,6 +53,26 @@ class EpisodicMemory(nn.Module):
             with torch.no_grad():
                 self.kv.weight[:d].copy_(self.q.weight.mul_(cfg.qk_init_gain))
 
+    def uses_dense(self, routed: torch.Tensor) -> bool:
+        """True when this routing takes the dense path (more than ``dense_threshold`` routed)."""
+        return routed.sum().item() > self.cfg.dense_threshold * routed.numel()
+
+    def executed(self, routed: torch.Tensor) -> torch.Tensor:
+        """(B, N) bool: the tokens that execute attention under this routing. All of them on the
+        dense path (one SDPA over every position), else exactly the routed ones.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from cramcog.configs import CRAMConfig
+        >>> m = EpisodicMemory(CRAMConfig(d_model=8, n_heads=2, dense_threshold=0.5))
+        >>> m.executed(torch.tensor([[True, False, False, False]])).tolist()
+        [[True, False, False, False]]
+        >>> m.executed(torch.tensor([[True, True, True, False]])).tolist()
+        [[True, True, True, True]]
+        """
+        return torch.ones_like(routed) if self.uses_dense(routed) else routed
+
     def forward(self, z: torch.Tensor, routed: torch.Tensor):
         """Args: z (B, N, d) layer input; routed (B, N) bool.
 
@@ -63,7 +85,7 @@ class EpisodicMemory(nn.Module):
         k, v = self.kv(z).view(B, N, 2, H, Dh).unbind(2)                       # (B, N, H, Dh) each
         batch_idx, pos = routed.nonzero(as_tuple=True)                          # (M,), row-major
         M = batch_idx.numel()
-        if M > cfg.dense_threshold * B * N:
+        if self.uses_dense(routed):
             q = self.q(z).view(B, N, H, Dh).transpose(1, 2)                      # (B, H, N, Dh)
             mask = causal_window_mask(N, cfg.window, z.device)
             att = F.scaled_dot_product_attention(
