@@ -16,6 +16,14 @@ import shlex
 import sys
 
 
+def parse_runs(items: list[str]) -> dict[str, list[str]]:
+    """NAME=DIR[,DIR...] items to ``{name: [dir, ...]}`` (:func:`cramcog.analysis.runs.parse_runs`,
+    imported on use: command modules stay light at import)."""
+    from cramcog.analysis.runs import parse_runs as parse
+
+    return parse(items)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "experiment", help="Theorem-1 scaling and transfer experiments on trained runs",
@@ -44,20 +52,6 @@ def register(subparsers) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="record file (.nc)")
     t.set_defaults(func=run_transfer)
-
-
-def parse_runs(items: list[str]) -> dict[str, list[str]]:
-    """``["a=d1,d2", "b=d3"]`` -> ``{"a": ["d1", "d2"], "b": ["d3"]}``; malformed items raise."""
-    out: dict[str, list[str]] = {}
-    for item in items:
-        name, sep, dirs = item.partition("=")
-        folders = [d for d in dirs.split(",") if d]
-        if not sep or not name or not folders:
-            raise ValueError(f"{item!r}: expected NAME=DIR[,DIR...], e.g. cram=runs/small")
-        if name in out:
-            raise ValueError(f"run name {name!r} given twice; list its folders comma-separated")
-        out[name] = folders
-    return out
 
 
 def _finish(ds, out: str) -> None:

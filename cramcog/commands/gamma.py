@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from cramcog import records
-    from cramcog.dynamics.consolidation import ConsolidationWindow
+    from cramcog.analysis.curves import ConsolidationWindow
     from cramcog.experiments.gamma_study import (DEFAULT_WINDOWS, collect_runs, gamma_study,
                                                  gamma_study_table)
 

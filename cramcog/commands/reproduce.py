@@ -6,7 +6,7 @@ The job (default: the ``small`` CPU config, about 10-15 minutes on 2 cores):
    checkpoint.pt; rerunning with the same ``--out`` resumes an interrupted run);
 2. cuts the consolidation curve from the record - the layer-mean attention fraction from its
    smoothed peak to the end of training, t = steps since the peak plus one logging interval
-   (:func:`cramcog.dynamics.consolidation.consolidation_curve`) - and fits a power law to it by
+   (:func:`cramcog.analysis.curves.consolidation_curve`) - and fits a power law to it by
    least squares with a profile-likelihood interval (``consolidation_fit.nc``);
 3. fits every curve family to every bundled human forgetting curve and compares the model's
    gamma with each, in the same family (:func:`cramcog.compare.compare_gamma`);
@@ -203,7 +203,7 @@ def train_and_fit(config: ReproduceConfig, folder: Path):
     from cramcog import records
     from cramcog.configs import named_config
     from cramcog.figures import figures_for
-    from cramcog.dynamics.consolidation import consolidation_curve, fit_power
+    from cramcog.analysis.curves import consolidation_curve, fit_power
     from cramcog.figures.style import save_figure
     from cramcog.train import summarise, train
 

@@ -9,9 +9,9 @@ Levenberg-Marquardt optimiser. This package imports numpy/scipy only (never torc
 
 Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (input checks), ``optimizer``
 (batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap), ``fit`` (the entry
-point), ``result`` (``FitResult``, ``FitSet``), ``export`` (records), ``plotting``,
-``consolidation`` (consolidation curves cut from training records in a stated window, and their
-gamma: ``ConsolidationWindow``, ``consolidation_curve``, ``fit_power``, ``gamma_frame``).
+point), ``result`` (``FitResult``, ``FitSet``), ``export`` (records), ``plotting``. Curves cut
+from training records (what a run means) live in :mod:`cramcog.analysis`, which imports this
+package, never the other way round.
 
 Examples
 --------
@@ -24,17 +24,13 @@ True
 >>> fit.family, fit.converged
 ('power', True)
 """
-from cramcog.dynamics.consolidation import (ConsolidationCurve, ConsolidationWindow,
-                                            consolidation_curve, cut_consolidation_curve,
-                                            fit_power, gamma_frame)
 from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
 from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
 from cramcog.dynamics.result import FitResult, FitSet
 from cramcog.dynamics.toy_consolidation import (ToyConsolidationConfig, ToyConsolidationResult,
                                                 simulate_consolidation)
 
-__all__ = ["FAMILIES", "ConsolidationCurve", "ConsolidationWindow", "Family", "FitConfig",
-           "FitResult", "FitSet", "consolidation_curve", "cut_consolidation_curve",
-           "fit_consolidation_curve", "fit_power", "gamma_frame", "make_actr_family",
+__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet",
+           "fit_consolidation_curve", "make_actr_family",
            "with_asymptote", "ToyConsolidationConfig", "ToyConsolidationResult",
            "simulate_consolidation"]

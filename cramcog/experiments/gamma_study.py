@@ -5,7 +5,7 @@ For each training run (a training record, or a cell of an ablation record):
 
 1. the consolidation curve - the layer-mean attention fraction in a stated window, against
    ``t = step - window start + one logging interval`` - is cut for every window
-   (:class:`cramcog.dynamics.consolidation.ConsolidationWindow`; defaults in
+   (:class:`cramcog.analysis.curves.ConsolidationWindow`; defaults in
    :data:`DEFAULT_WINDOWS`), and a curve family with an exponent gamma (default the pure power
    law ``y = a t^-gamma``) is fitted by least squares, with a 95% profile-likelihood interval;
 2. per variant and window, gamma is POOLED across seeds: the mean of the seeds' gammas with a
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from cramcog.dynamics.consolidation import ConsolidationWindow, cut_consolidation_curve
+from cramcog.analysis.curves import ConsolidationWindow, cut_consolidation_curve
 
 # peak..end (as `make reproduce` fits) plus stated alternatives: later starts (2x, 4x the peak
 # step; the steepest fall) show whether gamma depends on where the fit begins, an early stop
@@ -64,7 +64,7 @@ def _load(item: Any, what: str) -> xr.Dataset:
 
 def _runs(runs: Any) -> tuple[list[tuple[str, int, xr.Dataset]], list[str]]:
     """``[(variant, seed, run)]`` and the source paths, from records, paths or ``{name: ...}``."""
-    from cramcog.figures.runs import as_runs
+    from cramcog.analysis.runs import as_runs
 
     what = "gamma_study"
     if isinstance(runs, (str, os.PathLike, xr.Dataset)):
@@ -236,7 +236,7 @@ def gamma_study(runs: Any, windows: Sequence[str | ConsolidationWindow] = DEFAUL
     runs
         Training or ablation records, paths to them, a list of those, or ``{name: record}`` (the
         name becomes the variant). Runs are split into ``(variant, seed)`` by
-        :func:`cramcog.figures.runs.as_runs`: training records take their config name, ablation
+        :func:`cramcog.analysis.runs.as_runs`: training records take their config name, ablation
         cells their variant. Two runs with the same variant and seed raise ValueError.
     windows
         Fit windows, ``"START:STOP"`` strings or :class:`ConsolidationWindow` (default
@@ -545,36 +545,10 @@ def gamma_study_table(ds: xr.Dataset, part: str = "pooled") -> pd.DataFrame:
                "n_runs", "method", "reason", *counts]].reset_index(drop=True)
 
 
-def _record_paths(path: Path) -> list[Path]:
-    """Training/ablation record files at a path: the file itself, or the records in a folder
-    (``record.nc``, ``train/record.nc`` and top-level ``*.nc``; else any ``*.nc`` below)."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no record or run folder at {path}")
-    found = sorted(path.glob("*.nc")) + sorted((path / "train").glob("*.nc"))
-    return found or sorted(path.rglob("*.nc"))
-
-
-def _renamed(run: xr.Dataset, name: str) -> xr.Dataset:
-    """A shallow copy of ``run`` that as_runs names ``name`` (it reads the run_name attr)."""
-    run = run.copy()
-    run.attrs.pop("ablation_variant", None)
-    run.attrs["run_name"] = name
-    return run
-
-
 def collect_runs(paths: Sequence[str | os.PathLike]) -> list[xr.Dataset]:
-    """Open record files and run folders for :func:`gamma_study`: one record per run.
-
-    An item ``NAME=PATH[,PATH...]`` names every run found there ``NAME`` (one variant whose
-    seeds pool, e.g. ``cram=runs/s0,runs/s1``), the syntax of ``cramcog experiment``.
-
-    In a folder, records of kinds other than training/ablation (fits, comparisons) are skipped;
-    a file of another kind is an error. Ablation records are split into their cells. Runs keep
-    their own names (config name, ablation variant) so the seeds of one config pool; runs that
-    would share a variant AND a seed (e.g. two folders trained from the same config) are named
-    by their folder instead (``runs/exp/var/record.nc`` -> ``var``).
+    """Open record files and run folders for :func:`gamma_study`: one record per run
+    (:func:`cramcog.analysis.runs.load_runs`: ``NAME=PATH[,PATH...]`` names runs, folders are
+    searched, runs that would share a variant and a seed are named by their folder).
 
     Examples
     --------
@@ -582,43 +556,6 @@ def collect_runs(paths: Sequence[str | os.PathLike]) -> list[xr.Dataset]:
     Traceback (most recent call last):
     FileNotFoundError: no record or run folder at /no/such/dir
     """
-    from cramcog import records
-    from cramcog.figures.runs import as_runs
+    from cramcog.analysis.runs import load_runs
 
-    from cramcog.commands.experiment import parse_runs
-
-    named: list[tuple[str | None, Path]] = []
-    for given in paths:
-        if "=" in str(given) and not Path(given).exists():
-            named += [(name, Path(p)) for name, folders in parse_runs([str(given)]).items()
-                      for p in folders]
-        else:
-            named.append((None, Path(given)))
-    found: list[tuple[Path, str, str, int, xr.Dataset]] = []  # file, kind, variant, seed, run
-    for name, path in named:
-        for file in _record_paths(path):
-            ds = records.open(file)
-            if ds.cram.kind in ("training", "ablation"):
-                for v, s, run in as_runs({name: ds} if name else ds, what="cramcog gamma"):
-                    if name:
-                        run = _renamed(run, v)
-                    found.append((file, ds.cram.kind, v, s, run))
-            elif path.is_file():
-                raise ValueError(f"{file} is a {ds.cram.kind!r} record; the gamma study reads "
-                                 "training or ablation records")
-    if not found:
-        raise ValueError(f"no training or ablation record in {[str(p) for p in paths]}")
-    keys = [(v, s) for _, _, v, s, _ in found]
-    out, used = [], set()
-    for file, kind, variant, seed, run in found:
-        if keys.count((variant, seed)) > 1:
-            folder = file.parent.parent if file.parent.name == "train" else file.parent
-            label = folder.name if file.stem == "record" else file.stem
-            name = label if kind == "training" else f"{label}:{variant}"
-            base, i = name, 2
-            while (name, seed) in used:
-                name, i = f"{base}_{i}", i + 1
-            run, variant = _renamed(run, name), name
-        used.add((variant, seed))
-        out.append(run)
-    return out
+    return load_runs(paths, what="the gamma study")

@@ -42,13 +42,14 @@ import xarray as xr
 
 from cramcog.figures.experiments import (PAPER_TRANSFER_REDUCTION, plot_scaling, plot_transfer,
                                          scaling_frame, transfer_frame)
+from cramcog.analysis.metrics import SUMMARY_METRICS, final_metrics, variant_summary
+from cramcog.analysis.phase import PhaseTransition, detect_phase_transition
+from cramcog.analysis.runs import (QUERY_KINDS, FigureError, accuracy_of, as_runs,
+                                   attention_frame)
 from cramcog.figures.gamma import (PAPER_GAMMA, ConsolidationWindow, comparison_frame,
                                    consolidation_curve, consolidation_frame, fit_power,
                                    gamma_frame, plot_consolidation, plot_gamma_comparison,
                                    plot_gamma_windows, plot_gammas)
-from cramcog.figures.runs import (QUERY_KINDS, SUMMARY_METRICS, FigureError, PhaseTransition,
-                                  accuracy_of, as_runs, attention_frame,
-                                  detect_phase_transition, final_metrics, variant_summary)
 from cramcog.figures.style import save_figure
 from cramcog.figures.training import (plot_ablation_panels, plot_accuracy_vs_attention,
                                       plot_attention_over_training)

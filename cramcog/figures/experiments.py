@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from cramcog.figures.runs import FigureError, _check_record, _need
+from cramcog.analysis.runs import FigureError, _check_record, _need
 from cramcog.figures.style import _percent, _plt, _sns
 
 PAPER_TRANSFER_REDUCTION = (0.48, 0.52)  # the paper's transfer attention reduction band

@@ -1,7 +1,7 @@
 """Figures of consolidation curves, their power-law gamma, and gamma against the human data.
 
 The analysis (cutting a curve from a record, fitting gamma) lives in
-:mod:`cramcog.dynamics.consolidation`; its names are imported here so existing callers of
+:mod:`cramcog.analysis.curves`; its names are imported here so existing callers of
 ``cramcog.figures.gamma`` keep working.
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cramcog.dynamics.consolidation import (ConsolidationWindow, consolidation_curve, fit_power,
-                                            gamma_frame)
-from cramcog.figures.runs import FigureError, _check_record, as_runs
+from cramcog.analysis.curves import (ConsolidationWindow, consolidation_curve, fit_power,
+                                     gamma_frame)
+from cramcog.analysis.runs import FigureError, _check_record, as_runs
 from cramcog.figures.style import _loglog, _plt, _sns
 
 __all__ = ["PAPER_GAMMA", "ConsolidationWindow", "comparison_frame", "consolidation_curve",

@@ -7,18 +7,21 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from cramcog.figures.runs import (QUERY_KINDS, FigureError, _check_record, _scalar, as_runs,
-                                  attention_frame, detect_phase_transition, final_metrics)
+from cramcog.analysis.metrics import final_metrics
+from cramcog.analysis.runs import (QUERY_KINDS, FigureError, _check_record, _scalar, as_runs,
+                                   attention_frame)
 from cramcog.figures.style import _loglog, _sns
 
 
 def plot_attention_over_training(data: Any, mark_transition: bool = True):
-    """Attention fraction per layer over training, log-log, with the phase transition marked.
+    """Attention fraction per layer over training, log-log, with the end of the warm-up marked.
 
     One panel per variant (seeds averaged, band = range over seeds). The dashed grey line is the
-    attention floor (the novel-query rate) where the record has it; the dotted red line the
-    transition of the layer-mean curve (:func:`detect_phase_transition`). Step 0 is left off the
-    log x axis, and so are variants that never attend (nothing to draw on log axes).
+    attention floor (the novel-query rate) where the record has it; the dotted red line the end
+    of the attention warm-up (the earliest over seeds; ``warmup_end_step``), from where a fall
+    can mean consolidation: a fall from the forced warm-up peak is reached without consolidation
+    too. Step 0 is left off the log x axis, and so are variants that never attend (nothing to
+    draw on log axes).
 
     Returns
     -------
@@ -51,14 +54,13 @@ def plot_attention_over_training(data: Any, mark_transition: bool = True):
         floor = np.nanmean([_scalar(r, "attention_floor") for r in runs[variant]])
         if np.isfinite(floor) and floor > 0:
             ax.axhline(floor, color="0.4", ls="--", lw=1, label="floor")
-        if mark_transition:
-            sub = df[df.variant == variant].groupby("step").attention_fraction.mean()
-            pt = detect_phase_transition(sub.index.values, sub.values)
-            if pt is not None:
-                ax.axvline(pt.step, color="tab:red", ls=":", lw=1.5)
-                ax.annotate(f"transition ~{pt.step}\nfall {pt.fall_ratio:.1f}x",
-                            (pt.step, ax.get_ylim()[0]), xytext=(4, 6),
-                            textcoords="offset points", fontsize=7, color="tab:red")
+        warm = [int(r.attrs.get("warmup_end_step", -1)) for r in runs[variant]]
+        warm = [w for w in warm if w > 0]
+        if mark_transition and warm:
+            ax.axvline(min(warm), color="tab:red", ls=":", lw=1.5)
+            ax.annotate(f"warm-up ends {min(warm)}", (min(warm), ax.get_ylim()[0]),
+                        xytext=(4, 6), textcoords="offset points", fontsize=7,
+                        color="tab:red")
     grid.set_axis_labels("optimizer step", "attention fraction (tokens)")
     grid.set_titles("{col_name}")
     return grid
@@ -99,29 +101,30 @@ def plot_accuracy_vs_attention(data: Any):
         _loglog(ax, y=False, zeros=m.final_attention)
         if np.isfinite(floor) and floor > 0:
             ax.axvline(floor, color="0.4", ls="--", lw=1)
-    grid.set_axis_labels("final attention fraction (tokens, log)", "retrieval accuracy")
+    grid.set_axis_labels("final attention fraction, retrieving layer (log)", "retrieval accuracy")
     grid.set_titles("{col_name} queries")
     return grid
 
 
 # ablation panel titles; shares and accuracies are fractions, drawn on 0-1
 PANEL_TITLES = {
-    "final_attention": "attention (test, layer mean)",
-    "attention_over_floor": "attention / floor",
-    "recurring_query_attention": "recurring queries attending",
-    "fall_ratio": "fall from peak (training)",
+    "final_attention": "attention (test, retrieving layer)",
+    "attention_over_floor": "attention / floor (retrieving layer)",
+    "recurring_attended": "recurring queries attending",
+    "fall_from_warmup_end": "fall from warm-up end (queries)",
     "accuracy_recurring": "accuracy, recurring",
     "accuracy_novel": "accuracy, novel",
     "dynamics_mse": "dynamics MSE (test)",
 }
-_LOG_PANELS = ("final_attention", "attention_over_floor", "fall_ratio")
+_LOG_PANELS = ("final_attention", "attention_over_floor", "fall_from_warmup_end")
 
 
 def plot_ablation_panels(ds: xr.Dataset):
     """Ablation summary: attention, what consolidation moves, accuracies against the setting.
 
-    Panels (where the record has them): held-out attention, attention over the floor, the share
-    of recurring queries that still attend (:func:`final_metrics`), the fall over training,
+    Panels (where the record has them): held-out attention and attention over the floor in the
+    retrieving layer, the share of recurring queries that still attend there
+    (:func:`final_metrics`), the fall of query attention from the end of the warm-up,
     accuracy on recurring and on novel queries, dynamics MSE. With a numeric swept parameter
     (``parameter_value`` coordinate, e.g. recurring fraction 0-0.9) the x axis is its value
     (points = seeds, line = mean); otherwise one category per variant.
@@ -138,7 +141,7 @@ def plot_ablation_panels(ds: xr.Dataset):
     ...                  variants={"r=0.1": {"rate": 0.1}, "r=0.3": {"rate": 0.3}}, parameter="rate")
     >>> ds = combine_cells(g, {c.key: demo_run(c.config) for c in g.cells()})
     >>> [ax.get_title() for ax in plot_ablation_panels(ds).axes.flat][:2]
-    ['attention (test, layer mean)', 'attention / floor']
+    ['attention (test, retrieving layer)', 'attention / floor (retrieving layer)']
     """
     sns = _sns()
     _check_record(ds, ("ablation",), "plot_ablation_panels")

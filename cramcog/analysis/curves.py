@@ -1,29 +1,28 @@
-"""Consolidation curves cut from training records, and their power-law gamma.
+"""Attention-use curves cut from training records in a stated window, and their power-law gamma.
 
-A training record logs ``attention_fraction(step, layer)``: the fraction of tokens routed to
-episodic memory. Its *consolidation curve* is the layer-mean attention fraction inside a stated
-fit window, as a function of ``t = step - window start + dt`` (``dt``: the logging interval, the
+This is the older, coarse curve (kept for the gamma study of records that have no per-pattern
+probes): a training record logs ``attention_fraction(step, layer)``, the fraction of tokens
+executing attention. The *attention-use curve* is the layer-mean attention fraction inside a
+stated fit window, as a function of ``t = step - window start + dt`` (``dt``: the logging interval, the
 median step spacing, so the first point sits one interval after the start and ``t > 0`` as power
 laws need). Every gamma cramcog reports names its window and its curve family.
 
 Windows (:class:`ConsolidationWindow`, written ``START:STOP`` on the command line):
 
-- START: ``peak`` (the smoothed attention peak, :func:`cramcog.figures.runs.detect_phase_transition`;
+- START: ``peak`` (the smoothed attention peak, :func:`cramcog.analysis.phase.detect_phase_transition`;
   the raw maximum when attention never falls 2x), ``K*peak`` (K times the peak step, K > 0),
   ``transition`` (the step of the steepest fall of log attention after the peak; none when
   attention never falls 2x) or an integer optimizer step;
 - STOP: ``end`` (the last logged step), ``F*end`` (a fraction 0 < F <= 1 of the logged span:
   ``first + F * (last - first)``) or an integer step.
 
-Why the records layer is imported lazily: :mod:`cramcog.figures` imports this module back (its
-plotting functions draw these curves), so importing ``cramcog.figures.runs`` at the top would make
-``import cramcog.dynamics`` a circular (and heavier) import. This module imports only numpy at
-load time.
+It mixes every token category and both layers, so it says little about consolidation itself:
+what consolidation moves is measured per pattern by :mod:`cramcog.analysis.consolidation`.
 
 Examples
 --------
 >>> from cramcog.ablations import demo_run
->>> from cramcog.dynamics.consolidation import ConsolidationWindow, consolidation_curve, fit_power
+>>> from cramcog.analysis.curves import ConsolidationWindow, consolidation_curve, fit_power
 >>> t, y = consolidation_curve(demo_run({"rate": 0.1, "steps": 40, "seed": 0}),
 ...                            ConsolidationWindow.parse("0:end"))
 >>> round(float(fit_power(t, y).params["gamma"]), 1)  # demo curve: (1 + 0.1 step)^-0.5 + floor
@@ -37,6 +36,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from cramcog.analysis.phase import detect_phase_transition
+from cramcog.analysis.runs import AnalysisError, _mean_attention, _need, as_runs
+
 _K_PEAK = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*\*\s*peak\s*$")
 _F_END = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*\*\s*end\s*$")
 _WINDOW_HELP = ("START is 'peak', 'K*peak' (K > 0), 'transition' or an int step; STOP is 'end', "
@@ -44,10 +46,8 @@ _WINDOW_HELP = ("START is 'peak', 'K*peak' (K > 0), 'transition' or an int step;
 
 
 def _error(message: str) -> ValueError:
-    """A FigureError (a ValueError): the error type the records layer and its callers expect."""
-    from cramcog.figures.runs import FigureError  # lazy: cramcog.figures imports this module
-
-    return FigureError(message)
+    """An AnalysisError (a ValueError): the error type the records layer and its callers expect."""
+    return AnalysisError(message)
 
 
 def _is_int(value: Any) -> bool:
@@ -154,10 +154,8 @@ class ConsolidationWindow:
     def resolve(self, step: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """``(start_step, stop_step)`` of this window on a curve (finite ``step``, ``y``: (n,)).
 
-        Raises FigureError (a ValueError) when the window cannot be placed on this curve.
+        Raises AnalysisError (a ValueError) when the window cannot be placed on this curve.
         """
-        from cramcog.figures.runs import detect_phase_transition  # lazy: see module docstring
-
         step = np.asarray(step, dtype=float)  # (n,)
         pt = detect_phase_transition(step, y)
         peak = float(pt.peak_step) if pt else float(step[int(np.argmax(y))])
@@ -218,7 +216,7 @@ def cut_consolidation_curve(run, window: ConsolidationWindow | str | None = None
 
     Raises
     ------
-    FigureError (a ValueError)
+    AnalysisError (a ValueError)
         Fewer than 3 logged steps, or fewer than 3 points with attention > 0 in the window.
 
     Examples
@@ -228,8 +226,6 @@ def cut_consolidation_curve(run, window: ConsolidationWindow | str | None = None
     >>> c.stop_step, c.dt
     (145.0, 10.0)
     """
-    from cramcog.figures.runs import _mean_attention, _need  # lazy: see module docstring
-
     window = _as_window(window)
     _need(run, ["attention_fraction"], "consolidation_curve")
     mean = _mean_attention(run["attention_fraction"]).dropna("step")  # (step,)
@@ -317,8 +313,6 @@ def gamma_frame(data: Any, window: ConsolidationWindow | str | Sequence | None =
     2
     """
     import pandas as pd
-
-    from cramcog.figures.runs import as_runs  # lazy: see module docstring
 
     windows = _windows(window)
     rows = []

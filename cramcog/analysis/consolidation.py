@@ -1,0 +1,625 @@
+"""Consolidation measured per pattern: the record, its curve fits and the per-pattern check.
+
+:func:`consolidation_record` reads training runs that carry per-pattern probes
+(:mod:`cramcog.analysis.probes`) and writes one record with dims ``(variant, seed, eval_step)``
+(and ``pattern``):
+
+- ``recurring_attended`` / ``novel_attended``: share of recurring / novel probe queries whose
+  route in the RETRIEVING layer executed attention, with their binomial counts
+  (``recurring_attended_count``, ``recurring_probe_count``, ``novel_*``);
+- ``accuracy_recurring`` / ``accuracy_novel`` on the probes; ``exposures``: mean exposures
+  (training queries so far) per recurring pattern;
+- per pattern: ``pattern_attended``, ``pattern_probes``, ``pattern_exposures`` and
+  ``pattern_switch_exposures`` (the pattern's exposures when its probes stop attending: from
+  that evaluation on, at most ``switch_threshold`` of them attend; NaN where that never
+  happens);
+- per (variant, seed): ``retrieving_layer``, ``warmup_end_step``,
+  ``retrieving_layer_attention_over_floor`` and ``attention_sum_over_floor`` (final, test
+  split), ``fall_from_warmup_end`` (its ceiling in the attrs), ``switch_exposures`` (median over
+  patterns), the final test shares and accuracies, and the causal test
+  (``swap_accuracy_recurring``, ``zero_accuracy_recurring``, ``swap_partner_share``,
+  ``skip_accuracy_novel`` beside the clean accuracies).
+
+:func:`fit_consolidation` fits every curve family to ``recurring_attended`` against exposures
+after the warm-up (binomial likelihood with the probe counts), per seed and pooled over seeds,
+and names gamma only where a power-law family beats every other family by >= 10 AIC; otherwise
+it says which family describes the curve. :func:`step_mixture_check` asks whether the average
+curve is a mixture of per-pattern steps (averaged step functions can look like power laws).
+
+Examples
+--------
+>>> import numpy as np
+>>> share = np.array([[1.0, 1.0], [0.9, 0.2], [0.4, 0.0], [0.1, 0.0]])   # (eval, pattern)
+>>> exposures = np.array([[0, 0], [10, 11], [20, 22], [30, 33]])
+>>> switch_exposures(share, exposures, start=0).tolist()
+[20.0, 11.0]
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cramcog.analysis.metrics import (_test_query_attended, fall_from_warmup_end,
+                                      queries_per_sequence, run_retrieving_layer)
+from cramcog.analysis.probes import retrieving_layer
+from cramcog.analysis.runs import AnalysisError, _scalar, as_runs
+
+POWER_WIN_AIC = 10.0            # a power family must beat every other family by this much
+SWITCH_THRESHOLD = 0.5          # a pattern has switched once at most this share still attends
+CAUSAL = {"swap_accuracy_recurring": "causal_recurring_accuracy_swap",
+          "zero_accuracy_recurring": "causal_recurring_accuracy_zero",
+          "swap_partner_share": "causal_recurring_swap_partner_share",
+          "semantic_accuracy_recurring": "causal_recurring_accuracy_clean",
+          "semantic_recurring_queries": "causal_recurring_semantic_queries",
+          "skip_accuracy_novel": "causal_novel_accuracy_skip",
+          "causal_accuracy_novel": "causal_novel_accuracy_clean",
+          "causal_novel_queries": "causal_novel_queries"}
+
+
+def variant_label(run: xr.Dataset) -> str:
+    """A variant name from a training record's config: ``cram``, ``cram_no_consolidation``, or
+    the model kind (``mod_like``, ``seqboat_like``...).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> variant_label(xr.Dataset(attrs={"config_json": '{"model_kind": "cram", '
+    ...                                 '"model": {"consolidation": false}}'}))
+    'cram_no_consolidation'
+    """
+    if run.attrs.get("ablation_variant"):
+        return str(run.attrs["ablation_variant"])
+    try:
+        cfg = json.loads(run.attrs.get("config_json", "{}"))
+    except (TypeError, json.JSONDecodeError):
+        cfg = {}
+    kind = cfg.get("model_kind", "cram")
+    if kind == "cram" and not cfg.get("model", {}).get("consolidation", True):
+        return "cram_no_consolidation"
+    return str(kind)
+
+
+def switch_exposures(share: np.ndarray, exposures: np.ndarray, start: int = 0,
+                     threshold: float = SWITCH_THRESHOLD) -> np.ndarray:
+    """Per pattern, its exposures at the first evaluation from which its probes stop attending.
+
+    Parameters
+    ----------
+    share
+        (E, P) share of each pattern's probe queries that executed attention, per evaluation.
+    exposures
+        (E, P) the pattern's exposures at each evaluation.
+    start
+        First evaluation index that counts (the end of the warm-up).
+    threshold
+        "Stopped attending": at most this share attends at that evaluation and every later one.
+
+    Returns
+    -------
+    numpy.ndarray
+        (P,) float, NaN for a pattern whose probes still attend at the end.
+    """
+    share = np.asarray(share, dtype=float)
+    exposures = np.asarray(exposures, dtype=float)
+    E, P = share.shape
+    out = np.full(P, np.nan)
+    below = share <= threshold                                            # (E, P)
+    # stays below from e on: reverse cumulative AND
+    stays = np.flip(np.logical_and.accumulate(np.flip(below, 0), 0), 0)   # (E, P)
+    stays[:start] = False
+    first = np.where(stays.any(0), stays.argmax(0), -1)
+    ok = first >= 0
+    out[ok] = exposures[first[ok], np.flatnonzero(ok)]
+    return out
+
+
+def _median_switch(values: np.ndarray) -> float:
+    """Median over patterns, a never-switching pattern counting as +inf (NaN if it is the
+    median)."""
+    v = np.where(np.isfinite(values), values, np.inf)
+    med = float(np.median(v)) if v.size else np.nan
+    return med if np.isfinite(med) else np.nan
+
+
+def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOLD) -> dict:
+    """The per-run arrays of :func:`consolidation_record` (see there); needs per-pattern probes."""
+    needed = ["probe_attended", "probe_correct", "pattern_exposures"]
+    missing = [n for n in needed if n not in run]
+    if missing or "probe_kind" not in run.coords:
+        raise AnalysisError(f"consolidation: this run has no per-pattern probes (missing "
+                            f"{missing or ['probe_kind']}); train it with probe_per_pattern > 0")
+    layer = run_retrieving_layer(run)
+    kind = np.asarray(run["probe_kind"].values).astype(str)
+    pattern = np.asarray(run["probe_pattern"].values)
+    att = run["probe_attended"].transpose("eval_step", "layer", "probe").values[:, layer]
+    correct = run["probe_correct"].transpose("eval_step", "probe").values.astype(float)
+    steps = np.asarray(run["eval_step"].values, dtype=np.int64)
+    keep = np.isfinite(att.astype(float)).all(1)
+    att, correct, steps = att[keep].astype(float), correct[keep], steps[keep]
+    exp_p = run["pattern_exposures"].transpose("eval_step", "pattern").values[keep].astype(float)
+    rec, nov = kind == "recurring", kind == "novel"
+    P = exp_p.shape[1]
+    probes_p = np.bincount(pattern[rec], minlength=P).astype(float)                     # (P,)
+    att_p = np.stack([np.bincount(pattern[rec], weights=a[rec], minlength=P) for a in att])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_p = att_p / probes_p
+    warm = int(run.attrs.get("warmup_end_step", -1))
+    start = int(np.searchsorted(steps, warm)) if warm >= 0 else len(steps)
+    switch = switch_exposures(share_p, exp_p, start, switch_threshold) if start < len(steps) \
+        else np.full(P, np.nan)
+    floor = _scalar(run, "attention_floor")
+    test_att = run.get("test_attention_fraction")
+    over = sum_over = np.nan
+    if test_att is not None and np.isfinite(floor) and floor > 0:
+        values = np.asarray(test_att.values, dtype=float)
+        over, sum_over = values[layer] / floor, np.nansum(values) / floor
+    fall, ceiling = fall_from_warmup_end(run, layer)
+    test_acc = run.get("test_retrieval_accuracy")
+    tq = _test_query_attended(run, layer)
+    per_run = {
+        "retrieving_layer": float(layer), "warmup_end_step": float(warm),
+        "retrieving_layer_attention_over_floor": over, "attention_sum_over_floor": sum_over,
+        "fall_from_warmup_end": fall, "fall_ceiling": ceiling,
+        "switch_exposures": _median_switch(switch),
+        "switched_patterns": float(np.isfinite(switch).sum()),
+        "test_recurring_attended": tq["recurring_attended"],
+        "test_novel_attended": tq["novel_attended"],
+        "test_accuracy_recurring": float(test_acc.sel(query_kind="recurring"))
+        if test_acc is not None else np.nan,
+        "test_accuracy_novel": float(test_acc.sel(query_kind="novel"))
+        if test_acc is not None else np.nan,
+        "attention_floor": floor,
+    }
+    for name, var in CAUSAL.items():
+        per_run[name] = float(run[var]) if var in run else np.nan
+    return {
+        "eval_step": steps, "layer": layer,
+        "recurring_attended_count": att[:, rec].sum(1),
+        "recurring_probe_count": np.full(len(steps), float(rec.sum())),
+        "novel_attended_count": att[:, nov].sum(1),
+        "novel_probe_count": np.full(len(steps), float(nov.sum())),
+        "accuracy_recurring": correct[:, rec].mean(1) if rec.any() else np.full(len(steps), np.nan),
+        "accuracy_novel": correct[:, nov].mean(1) if nov.any() else np.full(len(steps), np.nan),
+        "exposures": exp_p.mean(1),
+        "pattern_attended": att_p, "pattern_probes": np.broadcast_to(probes_p, att_p.shape),
+        "pattern_exposures": exp_p, "pattern_switch_exposures": switch,
+        "per_run": per_run, "queries": queries_per_sequence(run),
+    }
+
+
+def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
+                         labels: dict | None = None) -> xr.Dataset:
+    """The consolidation record of training runs with per-pattern probes (module docstring).
+
+    Parameters
+    ----------
+    data
+        Training or ablation records: one, a list, or ``{variant name: record}``. Without names,
+        a training record's variant is :func:`variant_label` of its config.
+    switch_threshold
+        A pattern has stopped attending once at most this share of its probes attend, at that
+        evaluation and every later one.
+    labels
+        Optional ``{(variant, seed): new variant name}``.
+
+    Returns
+    -------
+    xarray.Dataset
+        A record of kind ``evaluation`` (``study = "consolidation"``) with dims
+        ``(variant, seed, eval_step, pattern)``; evaluation steps are the union over runs (NaN
+        where a run has none).
+
+    Examples
+    --------
+    >>> from cramcog.configs import named_config
+    >>> from cramcog.train import train
+    >>> run = train(named_config("tiny", steps=6), progress=False)
+    >>> ds = consolidation_record({"cram": run})
+    >>> ds.recurring_attended.dims
+    ('variant', 'seed', 'eval_step')
+    """
+    from cramcog import records
+
+    named = isinstance(data, dict)
+    runs = []
+    for variant, seed, run in as_runs(data, kinds=("training", "ablation"),
+                                      what="consolidation_record"):
+        if not named and run.attrs.get("record_kind") == "training" \
+                and not run.attrs.get("ablation_variant"):
+            variant = variant_label(run)
+        if labels:
+            variant = labels.get((variant, seed), variant)
+        runs.append((variant, seed, run_consolidation(run, switch_threshold)))
+    keys = [(v, s) for v, s, _ in runs]
+    if len(set(keys)) != len(keys):
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        raise AnalysisError(f"consolidation_record: runs repeat (variant, seed) {dup}; name "
+                            "them apart with {name: record} or NAME=PATH")
+    variants = list(dict.fromkeys(v for v, _, _ in runs))
+    seeds = sorted({s for _, s, _ in runs})
+    steps = np.unique(np.concatenate([r["eval_step"] for _, _, r in runs]))
+    P = max(r["pattern_exposures"].shape[1] for _, _, r in runs)
+    V, S, E = len(variants), len(seeds), len(steps)
+    vse = ("variant", "seed", "eval_step")
+    series = ("recurring_attended_count", "recurring_probe_count", "novel_attended_count",
+              "novel_probe_count", "accuracy_recurring", "accuracy_novel", "exposures")
+    grids = {k: np.full((V, S, E), np.nan) for k in series}
+    pgrids = {k: np.full((V, S, E, P), np.nan) for k in
+              ("pattern_attended", "pattern_probes", "pattern_exposures")}
+    switch = np.full((V, S, P), np.nan)
+    per_run_names = list(runs[0][2]["per_run"])
+    per_run = {k: np.full((V, S), np.nan) for k in per_run_names}
+    ceilings = set()
+    for variant, seed, r in runs:
+        i, j = variants.index(variant), seeds.index(seed)
+        e = np.searchsorted(steps, r["eval_step"])
+        for k in series:
+            grids[k][i, j, e] = r[k]
+        p = r["pattern_exposures"].shape[1]
+        for k in pgrids:
+            pgrids[k][i, j, e, :p] = r[k]
+        switch[i, j, :p] = r["pattern_switch_exposures"]
+        for k in per_run_names:
+            per_run[k][i, j] = r["per_run"][k]
+        if np.isfinite(r["per_run"]["fall_ceiling"]):
+            ceilings.add(round(float(r["per_run"]["fall_ceiling"]), 6))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rec_share = grids["recurring_attended_count"] / grids["recurring_probe_count"]
+        nov_share = grids["novel_attended_count"] / grids["novel_probe_count"]
+    fr = lambda u, ln: {"units": u, "long_name": ln}  # noqa: E731
+    data_vars = {
+        "recurring_attended": (vse, rec_share, fr("1", "share of recurring probe queries "
+                                                  "executing attention in the retrieving layer")),
+        "novel_attended": (vse, nov_share, fr("1", "share of novel probe queries executing "
+                                              "attention in the retrieving layer")),
+        "recurring_attended_count": (vse, grids["recurring_attended_count"],
+                                     fr("queries", "recurring probes attending")),
+        "recurring_probe_count": (vse, grids["recurring_probe_count"],
+                                  fr("queries", "recurring probes")),
+        "novel_attended_count": (vse, grids["novel_attended_count"],
+                                 fr("queries", "novel probes attending")),
+        "novel_probe_count": (vse, grids["novel_probe_count"], fr("queries", "novel probes")),
+        "accuracy_recurring": (vse, grids["accuracy_recurring"],
+                               fr("1", "probe accuracy, recurring queries")),
+        "accuracy_novel": (vse, grids["accuracy_novel"], fr("1", "probe accuracy, novel queries")),
+        "exposures": (vse, grids["exposures"], fr("training queries",
+                                                   "mean exposures per recurring pattern")),
+        "pattern_attended": (vse + ("pattern",), pgrids["pattern_attended"],
+                             fr("queries", "the pattern's probes attending in the retrieving "
+                                           "layer")),
+        "pattern_probes": (vse + ("pattern",), pgrids["pattern_probes"],
+                           fr("queries", "the pattern's probe queries")),
+        "pattern_exposures": (vse + ("pattern",), pgrids["pattern_exposures"],
+                              fr("training queries", "the pattern's exposures so far")),
+        "pattern_switch_exposures": (("variant", "seed", "pattern"), switch, fr(
+            "training queries", f"exposures when the pattern's probes stop attending (<= "
+                                f"{switch_threshold:g} attend from then on; NaN: never)")),
+    }
+    units = {"retrieving_layer": ("1", "the layer whose attention the novel queries use"),
+             "warmup_end_step": ("optimizer steps", "end of the attention warm-up (-1: never)"),
+             "retrieving_layer_attention_over_floor": ("1", "test attention fraction of the "
+                                                             "retrieving layer / floor"),
+             "attention_sum_over_floor": ("1", "test attention fraction summed over layers / "
+                                               "floor"),
+             "fall_from_warmup_end": ("1", "fall of the retrieving layer's query attention "
+                                           "from the warm-up end to the end (test)"),
+             "fall_ceiling": ("1", "the most consolidation can give: queries / novel queries"),
+             "switch_exposures": ("training queries", "median over patterns of the exposures "
+                                                      "at which a pattern stops attending"),
+             "switched_patterns": ("patterns", "patterns whose probes stopped attending"),
+             "test_recurring_attended": ("1", "test recurring queries attending, retrieving "
+                                              "layer"),
+             "test_novel_attended": ("1", "test novel queries attending, retrieving layer"),
+             "test_accuracy_recurring": ("1", "test accuracy, recurring queries"),
+             "test_accuracy_novel": ("1", "test accuracy, novel queries"),
+             "attention_floor": ("fraction of tokens", "novel queries / tokens")}
+    for k in per_run_names:
+        u, ln = units.get(k, ("1", k.replace("_", " ") + " (causal test, test split)"))
+        data_vars[k] = (("variant", "seed"), per_run[k], fr(u, ln))
+    coords = {"variant": ("variant", np.array(variants, dtype=str)),
+              "seed": ("seed", np.array(seeds, dtype="int64")),
+              "eval_step": ("eval_step", steps.astype("int64"),
+                            fr("optimizer steps", "evaluation step")),
+              "pattern": ("pattern", np.arange(P, dtype="int64"))}
+    layers = per_run["retrieving_layer"]
+    attrs = {
+        "study": "consolidation",
+        "retrieving_layer": "per run (variable retrieving_layer): the layer where the most "
+                            "novel probe queries execute attention at the final evaluation; "
+                            "values " + ", ".join(f"{variants[i]}/seed {seeds[j]}: L"
+                                                  f"{int(layers[i, j])}"
+                                                  for i in range(V) for j in range(S)
+                                                  if np.isfinite(layers[i, j])),
+        "warmup_end": "per run (variable warmup_end_step): the step at which held-out novel "
+                      "accuracy first passed warmup_novel_accuracy and the attention cost "
+                      "switched on",
+        "fall_ceiling": float(min(ceilings)) if ceilings else float("nan"),
+        "ceiling": "fall_from_warmup_end <= (n_recurring + n_novel) / n_novel queries per "
+                   "sequence when the novel queries keep attending: consolidation can only "
+                   "take recurring queries off attention",
+        "switch_threshold": float(switch_threshold),
+        "probes": "validation queries, every recurring pattern at least probe_per_pattern "
+                  "times in fresh contexts, plus the novel queries of those sequences; argmax "
+                  "routes as at inference",
+    }
+    return records.new_record(data_vars, coords=coords, kind="evaluation", attrs=attrs)
+
+
+# ----------------------------------------------------------------------------- curve fits
+
+def _is_power(fit) -> bool:
+    return "gamma" in fit.spec.param_names
+
+
+def _shape_text(fit) -> str:
+    """``name=value`` of the family's shape parameter, where the family names one."""
+    spec = getattr(fit, "spec", None)
+    name = getattr(spec, "shape_param", None)
+    if not name or name not in fit.params:
+        name = "gamma" if _is_power(fit) else None
+    if not name:
+        return ""
+    return f", {name} = {float(np.ravel(fit.params[name])[0]):.3g}"
+
+
+def _curve(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, k, n) of ``recurring_attended`` after the warm-up, stacked over ``seeds``.
+
+    t is the mean exposures since the first evaluation at or after the warm-up end, plus one
+    evaluation interval of exposures (so t > 0 as power laws need).
+    """
+    ts, ks, ns = [], [], []
+    seeds = list(ds.seed.values) if seeds is None else list(seeds)
+    for seed in seeds:
+        cell = ds.sel(variant=variant, seed=seed)
+        warm = float(cell["warmup_end_step"])
+        x = cell["exposures"].values
+        ok = np.isfinite(x) & np.isfinite(cell["recurring_attended_count"].values)
+        steps = ds["eval_step"].values
+        after = ok & (steps >= warm) if warm >= 0 else np.zeros_like(ok)
+        if after.sum() < 4:
+            continue
+        x = x[after]
+        dx = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+        ts.append(x - x[0] + dx)
+        ks.append(cell["recurring_attended_count"].values[after])
+        ns.append(cell["recurring_probe_count"].values[after])
+    if not ts:
+        return np.array([]), np.array([]), np.array([])
+    return np.concatenate(ts), np.concatenate(ks), np.concatenate(ns)
+
+
+def describe_fits(fits) -> dict[str, Any]:
+    """Verdict of a family comparison: gamma only where a power family wins by >= 10 AIC.
+
+    Returns ``best`` (family), ``power_margin`` (AIC of the best non-power family minus that of
+    the best power family: > 0 when a power law wins), ``gamma`` (NaN unless the power family
+    wins by >= :data:`POWER_WIN_AIC`), ``ranking`` (families by AIC) and ``verdict`` (a
+    sentence).
+    """
+    table = fits.table()
+    conv = table[table.converged]
+    if conv.empty:
+        return {"best": "", "power_margin": np.nan, "gamma": np.nan, "gamma_low": np.nan,
+                "gamma_high": np.nan, "ranking": [], "verdict": "no family converged"}
+    ranking = list(conv.family)
+    power = conv[conv.family.map(lambda f: _is_power(fits[f]))]
+    other = conv[~conv.family.isin(power.family)]
+    best = fits[ranking[0]]
+    margin = float(other.aic.min() - power.aic.min()) if len(power) and len(other) else np.nan
+    out = {"best": ranking[0], "power_margin": margin, "gamma": np.nan, "gamma_low": np.nan,
+           "gamma_high": np.nan, "ranking": ranking}
+    if np.isfinite(margin) and margin >= POWER_WIN_AIC:
+        row = power.iloc[0]
+        out.update(gamma=float(row.gamma), gamma_low=float(row.gamma_low),
+                   gamma_high=float(row.gamma_high))
+        out["verdict"] = (f"a power law describes the curve: {row.family} beats every other "
+                          f"family by {margin:.1f} AIC, gamma = {row.gamma:.3f} "
+                          f"[{row.gamma_low:.3f}, {row.gamma_high:.3f}]")
+    else:
+        if not len(other):
+            why = "no non-power family converged, so nothing was compared"
+        elif not len(power):
+            why = "no power family converged"
+        elif margin < 0:
+            why = f"the best power family is {-margin:.1f} AIC worse"
+        else:
+            why = f"a power family wins by only {margin:.1f} AIC (< {POWER_WIN_AIC:g})"
+        shape = _shape_text(best) if not _is_power(best) else ""
+        out["verdict"] = f"{ranking[0]} describes the curve{shape}; no gamma: {why}"
+    return out
+
+
+def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
+                      pooled: bool = True) -> pd.DataFrame:
+    """Fit every family to each variant's consolidation curve, per seed and pooled over seeds.
+
+    The curve is ``recurring_attended`` against mean exposures after the warm-up, with a
+    binomial likelihood on the probe counts (:func:`cramcog.dynamics.fit_consolidation_curve`,
+    ``family="all"``). Runs with fewer than 4 evaluations after the warm-up are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (variant, seed) and per variant pooled (``seed = -1``): ``n_points``,
+        ``best``, ``power_margin``, ``gamma`` (NaN unless a power family wins by >= 10 AIC),
+        its interval, ``ranking`` (families by AIC, comma-separated) and ``verdict``.
+    """
+    from cramcog.dynamics import fit_consolidation_curve
+
+    rows = []
+    for variant in ds.variant.values:
+        groups = [[s] for s in ds.seed.values] + ([list(ds.seed.values)] if pooled else [])
+        for seeds in groups:
+            t, k, n = _curve(ds, str(variant), seeds)
+            row = {"variant": str(variant), "seed": int(seeds[0]) if len(seeds) == 1 else -1,
+                   "n_points": int(t.size)}
+            if t.size < 4 or np.all(k == k[0]):
+                row.update(best="", verdict="no curve to fit (fewer than 4 points after the "
+                           "warm-up, or a constant share)", ranking="")
+                rows.append(row)
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fits = fit_consolidation_curve(t, k, n=n, family=family, ci=ci)
+            d = describe_fits(fits)
+            d["ranking"] = ", ".join(d["ranking"])
+            row.update(d)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- per pattern
+
+def step_mixture_check(ds: xr.Dataset, variant: str, seed: int) -> dict[str, float]:
+    """Is the average curve a mixture of per-pattern steps?
+
+    Compares the measured ``recurring_attended`` after the warm-up with the curve that per-
+    pattern STEPS at the measured switch exposures would give (the share of patterns not yet
+    switched, :func:`switch_exposures`), and measures how sharp each pattern's switch is.
+
+    Returns
+    -------
+    dict
+        ``step_curve_rmse``: RMS difference between the measured curve and the step mixture;
+        ``median_switch_width``: median over patterns of the exposures a pattern takes to fall
+        from >= 75% of its probes attending to <= 25%; ``switch_iqr``: inter-quartile range of
+        the switch exposures across patterns. A width well below the spread says the average
+        curve's shape is that of the switch-exposure distribution, not of each pattern's curve.
+    """
+    cell = ds.sel(variant=variant, seed=seed)
+    steps = ds["eval_step"].values
+    warm = float(cell["warmup_end_step"])
+    share = (cell["pattern_attended"] / cell["pattern_probes"]).values          # (E, P)
+    expo = cell["pattern_exposures"].values                                      # (E, P)
+    ok = np.isfinite(share).all(1) & (steps >= warm)
+    share, expo = share[ok], expo[ok]
+    switch = cell["pattern_switch_exposures"].values                             # (P,)
+    measured = cell["recurring_attended"].values[ok]
+    if not ok.any():
+        return {"step_curve_rmse": np.nan, "median_switch_width": np.nan, "switch_iqr": np.nan}
+    # step mixture at each evaluation: patterns whose switch has not happened yet attend
+    not_yet = ~(np.isfinite(switch)[None, :] & (expo >= switch[None, :]))        # (E, P)
+    step_curve = not_yet.mean(1)
+    widths = []
+    for p in range(share.shape[1]):
+        hi = np.flatnonzero(share[:, p] >= 0.75)
+        lo = np.flatnonzero(share[:, p] <= 0.25)
+        if hi.size and lo.size and lo[-1] > hi[0]:
+            last_hi = hi[hi < lo[lo > hi[0]][0]][-1]
+            first_lo = lo[lo > last_hi][0]
+            widths.append(expo[first_lo, p] - expo[last_hi, p])
+    fin = switch[np.isfinite(switch)]
+    iqr = float(np.subtract(*np.percentile(fin, [75, 25]))) if fin.size >= 4 else np.nan
+    return {"step_curve_rmse": float(np.sqrt(np.mean((measured - step_curve) ** 2))),
+            "median_switch_width": float(np.median(widths)) if widths else np.nan,
+            "switch_iqr": iqr}
+
+
+def consolidation_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per (variant, seed): final probe shares, test numbers, switch and causal test.
+
+    Examples
+    --------
+    >>> from cramcog.configs import named_config
+    >>> from cramcog.train import train
+    >>> ds = consolidation_record({"cram": train(named_config("tiny", steps=6), progress=False)})
+    >>> "swap_accuracy_recurring" in consolidation_summary(ds).columns
+    True
+    """
+    rows = []
+    per_run = [k for k, v in ds.data_vars.items() if v.dims == ("variant", "seed")]
+    for variant in ds.variant.values:
+        for seed in ds.seed.values:
+            cell = ds.sel(variant=variant, seed=seed)
+            if not np.isfinite(cell["retrieving_layer"].values):
+                continue
+            last = np.flatnonzero(np.isfinite(cell["recurring_attended"].values))
+            row = {"variant": str(variant), "seed": int(seed)}
+            if last.size:
+                e = last[-1]
+                row.update(final_step=int(ds.eval_step.values[e]),
+                           val_recurring_attended=float(cell["recurring_attended"][e]),
+                           val_novel_attended=float(cell["novel_attended"][e]),
+                           val_accuracy_recurring=float(cell["accuracy_recurring"][e]),
+                           val_accuracy_novel=float(cell["accuracy_novel"][e]))
+            row.update({k: float(cell[k]) for k in per_run})
+            row.update(step_mixture_check(ds, str(variant), int(seed)))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plateau_step(steps: np.ndarray, share: np.ndarray, window: int = 6, tol: float = 0.02
+                 ) -> float:
+    """First step from which ``share`` stays within ``tol`` of its final level (the mean of the
+    last ``window`` evaluations) for the rest of the run: where the curve has plateaued. NaN if
+    the last window itself varies by more than ``2 tol`` (still moving).
+
+    Examples
+    --------
+    >>> s = np.arange(0, 1000, 50)
+    >>> plateau_step(s, np.r_[np.linspace(1, 0.02, 10), np.full(10, 0.02)])
+    450.0
+    """
+    share = np.asarray(share, dtype=float)
+    steps = np.asarray(steps, dtype=float)
+    ok = np.isfinite(share)
+    share, steps = share[ok], steps[ok]
+    if share.size < window:
+        return np.nan
+    tail = share[-window:]
+    if tail.max() - tail.min() > 2 * tol:
+        return np.nan
+    level = tail.mean()
+    off = np.abs(share - level) > tol
+    if not off.any():
+        return float(steps[0])
+    return float(steps[np.flatnonzero(off)[-1] + 1])
+
+
+__all__ = ["POWER_WIN_AIC", "SWITCH_THRESHOLD", "consolidation_record", "consolidation_summary",
+           "describe_fits", "fit_consolidation", "plateau_step", "retrieving_layer",
+           "run_consolidation", "step_mixture_check", "switch_exposures", "variant_label"]
+
+
+def with_fits(ds: xr.Dataset, fits: pd.DataFrame) -> xr.Dataset:
+    """The consolidation record with the curve fits of :func:`fit_consolidation` attached:
+    ``curve_fit_*`` variables over ``(variant, fit_seed)`` (``fit_seed = -1``: pooled)."""
+    if fits.empty:
+        return ds
+    fit_seeds = sorted(set(int(s) for s in fits.seed), key=lambda s: (s < 0, s))
+    variants = [str(v) for v in ds.variant.values]
+    shape = (len(variants), len(fit_seeds))
+    cols = {"n_points": float, "power_margin": float, "gamma": float, "gamma_low": float,
+            "gamma_high": float, "best": str, "ranking": str, "verdict": str}
+    grids = {c: np.full(shape, np.nan) if t is float else np.full(shape, "", dtype=object)
+             for c, t in cols.items()}
+    for row in fits.itertuples():
+        i, j = variants.index(row.variant), fit_seeds.index(int(row.seed))
+        for c, t in cols.items():
+            value = getattr(row, c, None)
+            if value is None or (t is float and not np.isfinite(float(value))):
+                continue
+            grids[c][i, j] = t(value) if t is float else str(value)
+    out = ds.copy()
+    out = out.assign_coords(fit_seed=("fit_seed", np.array(fit_seeds, dtype="int64"),
+                                      {"long_name": "seed of the fit (-1: seeds pooled)"}))
+    long = {"n_points": "points fitted", "power_margin": "best non-power AIC - best power AIC",
+            "gamma": "gamma, only where a power family wins by >= 10 AIC",
+            "gamma_low": "gamma 95% interval, low", "gamma_high": "gamma 95% interval, high",
+            "best": "family with the lowest AIC", "ranking": "families by AIC",
+            "verdict": "which family describes the curve"}
+    for c, t in cols.items():
+        values = grids[c] if t is float else grids[c].astype(str)
+        out[f"curve_fit_{c}"] = (("variant", "fit_seed"), values, {"long_name": long[c]})
+    out.attrs["curve_fit"] = ("recurring_attended against mean exposures since the warm-up end "
+                              "(+ one evaluation interval), binomial likelihood on the probe "
+                              "counts, every family of cramcog.dynamics (family='all'), "
+                              "ranked by AIC")
+    return out
