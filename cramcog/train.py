@@ -625,13 +625,19 @@ __all__ = ["train", "evaluate", "build_record", "load_model", "resolve_config", 
 def summarise(record) -> dict[str, float]:
     """Headline numbers of a finished training record (test split), as a flat dict.
 
-    Attention numbers are means over layers, with each layer's value also given.
+    Attention is judged in the retrieving layer (the one the novel queries attend in;
+    :func:`cramcog.analysis.final_metrics`) and summed over layers, never as a layer mean; each
+    layer's value is also given. Consolidation: the share of recurring / novel test queries
+    executing attention in the retrieving layer, and the fall of its query attention from the
+    end of the warm-up against the ceiling consolidation can reach. The causal test where run.
 
     Examples
     --------
     >>> summarise(train("tiny", progress=False))["test_accuracy_novel"] >= 0   # doctest: +SKIP
     True
     """
+    from cramcog.analysis import final_metrics
+
     if "test_retrieval_accuracy" not in record:
         raise ValueError("record has no test results: the run did not finish (resume it)")
     acc = record["test_retrieval_accuracy"]
@@ -639,18 +645,20 @@ def summarise(record) -> dict[str, float]:
     out["test_dynamics_mse"] = float(record["test_dynamics_mse"])
     out["attention_floor"] = float(record.attrs["attention_floor"])
     if "test_attention_fraction" in record:
-        att = record["test_attention_fraction"].values
-        out["test_attention_fraction"] = float(att.mean())
-        out["test_attention_over_floor"] = float(att.mean()) / out["attention_floor"]
+        m = final_metrics(record).iloc[0]
+        out["retrieving_layer"] = int(m.retrieving_layer)
+        out["test_attention_fraction"] = float(m.final_attention)
+        out["test_attention_total"] = float(m.final_attention_total)
+        out["test_attention_over_floor"] = float(m.attention_over_floor)
+        out["test_attention_sum_over_floor"] = float(m.attention_sum_over_floor)
         out["test_attention_flops_ratio"] = float(record["test_attention_flops_ratio"].mean())
-        for i, a in enumerate(att):
+        for i, a in enumerate(record["test_attention_fraction"].values):
             out[f"test_attention_fraction_L{i}"] = float(a)
-    for key in ("peak_attention_fraction", "attention_fall_ratio",
-                "attention_fall_from_retrieval", "attention_fall_from_query_phase",
-                "final_recurring_query_attention", "final_novel_query_attention",
-                "final_recurring_query_semantic", "warmup_end_step"):
-        if key in record.attrs:
-            out[key] = float(record.attrs[key])
+        for key in ("recurring_attended", "novel_attended", "fall_from_warmup_end",
+                    "fall_ceiling", "swap_accuracy_recurring", "zero_accuracy_recurring",
+                    "swap_partner_share", "semantic_recurring_queries", "skip_accuracy_novel"):
+            out[("test_" if key.endswith("attended") else "") + key] = float(m[key])
+    out["warmup_end_step"] = float(record.attrs.get("warmup_end_step", -1))
     return out
 
 

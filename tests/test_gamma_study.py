@@ -12,7 +12,7 @@ from scipy import stats
 
 from cramcog import records
 from cramcog.ablations import AblationGrid, combine_cells, demo_run
-from cramcog.dynamics.consolidation import ConsolidationWindow, cut_consolidation_curve
+from cramcog.analysis.curves import ConsolidationWindow, cut_consolidation_curve
 from cramcog.experiments.gamma_study import (DEFAULT_WINDOWS, NO_RUN, collect_runs, gamma_study,
                                              gamma_study_table, pooled_gamma)
 
@@ -187,14 +187,14 @@ def test_bad_inputs_give_clear_errors():
 
 
 def test_window_spelling_and_the_moved_names():
-    from cramcog import dynamics
+    from cramcog import analysis
     from cramcog.figures import gamma as figure_gamma
 
     w = ConsolidationWindow.parse(" 2 * peak : 0.50*end ")
     assert (w.start, w.stop, w.label) == ("2*peak", "0.5*end", "2*peak:0.5*end")
     assert ConsolidationWindow.parse("300:").label == "300:end"
-    assert figure_gamma.consolidation_curve is dynamics.consolidation_curve
-    assert figure_gamma.ConsolidationWindow is dynamics.ConsolidationWindow
+    assert figure_gamma.consolidation_curve is analysis.consolidation_curve
+    assert figure_gamma.ConsolidationWindow is analysis.ConsolidationWindow
     curve = cut_consolidation_curve(power_run(0.4, 0), "0:end")
     assert curve.t[0] == EVERY and curve.start_step == 0 and curve.dt == EVERY
 
@@ -204,12 +204,14 @@ def test_light_imports_do_not_pull_torch():
             " cramcog.commands.gamma; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
     light = subprocess.run([sys.executable, "-c", "import sys, cramcog.dynamics; "
-                            "print('xarray' in sys.modules, 'matplotlib' in sys.modules)"],
+                            "print('xarray' in sys.modules, 'matplotlib' in sys.modules, "
+                            "'cramcog.figures' in sys.modules, 'cramcog.analysis' in sys.modules)"],
                            check=True, capture_output=True, text=True)
-    assert light.stdout.split() == ["False", "False"]
+    # the dynamics layer imports nothing above it (analysis, figures)
+    assert light.stdout.split() == ["False", "False", "False", "False"]
 
 
-@pytest.mark.parametrize("name", ["cramcog.dynamics.consolidation",
+@pytest.mark.parametrize("name", ["cramcog.analysis.curves",
                                   "cramcog.experiments.gamma_study", "cramcog.commands.gamma"])
 def test_docstring_examples(name):
     import doctest

@@ -26,14 +26,21 @@ def test_record_schema(tmp_path):
     assert rec["route_fraction"].dims == ("step", "layer", "category", "tier")
     assert rec.attrs["attention_floor"] > 0
     assert list(rec.step.values) == [1, 2, 3, 4, 5, 6] and list(rec.eval_step.values) == [3, 6]
-    # tiers partition the tokens; FLOPs ratio in (0, 1]
-    total = rec.attention_fraction + rec.semantic_fraction + rec.working_fraction
-    np.testing.assert_allclose(total.values, 1.0, atol=1e-6)
+    # router decisions partition the tokens; FLOPs ratio in (0, 1]
+    np.testing.assert_allclose(rec.route_fraction.sum("tier").values, 1.0, atol=1e-6)
     assert ((rec.attention_flops_ratio > 0) & (rec.attention_flops_ratio <= 1)).all()
+    # executed attention is at least the episodic decisions; on the dense path (FLOPs ratio 1:
+    # the warm-up routes ~90% of the tiny batch) every token executed it
+    dense = rec.attention_flops_ratio == 1.0
+    assert bool(dense.any()) and (rec.attention_fraction.where(dense) == 1.0).sum() == dense.sum()
+    assert (rec.attended_fraction.where(dense) == 1.0).sum() == 4 * dense.sum()
     summary = summarise(rec)
     assert 0 <= summary["test_accuracy_novel"] <= 1
+    layer = summary["retrieving_layer"]
     assert summary["test_attention_over_floor"] == pytest.approx(
-        summary["test_attention_fraction"] / rec.attrs["attention_floor"])
+        float(rec.test_attention_fraction[layer]) / rec.attrs["attention_floor"])
+    assert summary["test_attention_sum_over_floor"] == pytest.approx(
+        float(rec.test_attention_fraction.sum()) / rec.attrs["attention_floor"])
     with pytest.raises(ValueError, match="did not finish"):
         summarise(rec.drop_vars("test_retrieval_accuracy"))
     on_disk = records.open(tmp_path / RECORD_FILE)

@@ -447,7 +447,8 @@ def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
     Returns
     -------
     pandas.DataFrame
-        One row per (variant, seed) and per variant pooled (``seed = -1``): ``n_points``,
+        One row per (variant, seed) and, with several seeds, per variant pooled (``seed = -1``,
+        the seeds' points stacked): ``n_points``,
         ``best``, ``power_margin``, ``gamma`` (NaN unless a power family wins by >= 10 AIC),
         its interval, ``ranking`` (families by AIC, comma-separated) and ``verdict``.
     """
@@ -455,11 +456,12 @@ def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
 
     rows = []
     for variant in ds.variant.values:
-        groups = [[s] for s in ds.seed.values] + ([list(ds.seed.values)] if pooled else [])
-        for seeds in groups:
+        groups = [(int(s), [s]) for s in ds.seed.values]
+        if pooled and ds.sizes["seed"] > 1:
+            groups.append((-1, list(ds.seed.values)))
+        for label, seeds in groups:
             t, k, n = _curve(ds, str(variant), seeds)
-            row = {"variant": str(variant), "seed": int(seeds[0]) if len(seeds) == 1 else -1,
-                   "n_points": int(t.size)}
+            row = {"variant": str(variant), "seed": label, "n_points": int(t.size)}
             if t.size < 4 or np.all(k == k[0]):
                 row.update(best="", verdict="no curve to fit (fewer than 4 points after the "
                            "warm-up, or a constant share)", ranking="")

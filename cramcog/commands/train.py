@@ -79,8 +79,13 @@ def _handler(args) -> int:
     if acc is not None:
         print(f"test accuracy overall {acc[0]:.4f} recurring {acc[1]:.4f} novel {acc[2]:.4f}; "
               f"dynamics MSE {float(rec['test_dynamics_mse']):.5f}")
-    if "final_attention_fraction" in rec.attrs:
-        print(f"final attention fraction {rec.attrs['final_attention_fraction']:.4f} "
-              f"(floor {rec.attrs['attention_floor']:.4f}), fall x"
-              f"{rec.attrs['attention_fall_ratio']:.1f} from peak")
+    if acc is not None and rec.attrs.get("model_kind") != "transformer":
+        from cramcog.train import summarise
+        h = summarise(rec)
+        if "retrieving_layer" in h:
+            print(f"retrieving layer L{h['retrieving_layer']}: attention "
+                  f"{h['test_attention_fraction']:.4f} = {h['test_attention_over_floor']:.2f}x "
+                  f"the floor {h['attention_floor']:.4f} (all layers "
+                  f"{h['test_attention_sum_over_floor']:.2f}x); recurring queries attending "
+                  f"{h['test_recurring_attended']:.3f}, novel {h['test_novel_attended']:.3f}")
     return 0

@@ -1,0 +1,127 @@
+"""The consolidation record, its fits and the per-pattern check, on runs whose answer is known."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cramcog import analysis, records
+from cramcog.analysis.consolidation import describe_fits, switch_exposures
+
+from .conftest import probe_run
+
+
+def _switches(P=40, seed=0):
+    # per-pattern steps at normally spread exposures: the average is a sigmoid, not a power law
+    return np.random.default_rng(seed).normal(1500, 350, P).clip(400)
+
+
+def test_record_counts_the_retrieving_layer_per_pattern():
+    switch = _switches()
+    switch[0] = np.inf                                  # one pattern never stops attending
+    run = probe_run(switch)
+    ds = analysis.consolidation_record({"cram": run})
+    cell = ds.sel(variant="cram", seed=0)
+    assert int(cell.retrieving_layer) == 1              # where the novel probes attend
+    expo = run.pattern_exposures.values
+    warm = 4
+    expected = (expo < switch[None, :]).mean(1)         # every pattern has 8 probes
+    expected[:warm + 1] = 1.0
+    np.testing.assert_allclose(cell.recurring_attended.values, expected)
+    np.testing.assert_allclose(cell.recurring_attended_count.values, expected * 8 * 40)
+    assert (cell.recurring_probe_count == 320).all() and (cell.novel_probe_count == 40).all()
+    np.testing.assert_allclose(cell.novel_attended.values, 1.0)
+    np.testing.assert_allclose(cell.exposures.values, expo.mean(1))
+    # a pattern stops attending at the first evaluation whose exposures reach its switch
+    first = np.array([expo[np.argmax(expo[:, p] >= s), p] if np.isfinite(s) and
+                      (expo[:, p] >= s).any() else np.nan for p, s in enumerate(switch)])
+    first = np.maximum(first, expo[warm, 0])            # not before the end of the warm-up
+    np.testing.assert_allclose(cell.pattern_switch_exposures.values, first)
+    assert np.isnan(cell.pattern_switch_exposures.values[0])
+    assert float(cell.switch_exposures) == pytest.approx(np.median(np.where(
+        np.isfinite(first), first, np.inf)))
+    # final numbers: retrieving layer over the floor, the fall against its ceiling
+    assert float(cell.retrieving_layer_attention_over_floor) == pytest.approx(0.02 / (4 / 256))
+    assert float(cell.fall_from_warmup_end) == pytest.approx(13 / (9 * 0.1 + 4))
+    assert ds.attrs["fall_ceiling"] == pytest.approx(13 / 4)
+    assert float(cell.swap_accuracy_recurring) == pytest.approx(0.01)
+    assert float(cell.test_recurring_attended) == pytest.approx(0.1)
+
+
+def test_retrieving_layer_follows_the_novel_queries():
+    run = probe_run(_switches(), retrieving=0)
+    ds = analysis.consolidation_record([run])
+    assert list(ds.variant.values) == ["cram"]        # named from the config
+    assert int(ds.retrieving_layer.sel(variant="cram", seed=0)) == 0
+    assert float(ds.recurring_attended.isel(eval_step=-1).squeeze()) < 0.1
+
+
+def test_switch_exposures_need_the_share_to_stay_low():
+    share = np.array([[1.0], [0.2], [0.9], [0.1], [0.0]])   # dips, comes back, then stops
+    expo = np.arange(5.0)[:, None] * 10
+    assert switch_exposures(share, expo).tolist() == [30.0]
+    assert np.isnan(switch_exposures(share[:3], expo[:3])[0])
+    assert switch_exposures(share, expo, start=4).tolist() == [40.0]
+
+
+def test_fits_say_no_gamma_for_a_mixture_of_steps():
+    ds = analysis.consolidation_record({"cram": probe_run(_switches(P=100))})
+    fits = analysis.fit_consolidation(ds, ci="none")
+    assert list(fits.seed) == [0]                            # one seed: nothing to pool
+    pooled = fits.iloc[0]
+    assert pooled.n_points == 36 and np.isnan(pooled.gamma)   # warm-up end to the last
+    assert "no gamma" in pooled.verdict and pooled.best in pooled.verdict
+    check = analysis.step_mixture_check(ds, "cram", 0)
+    assert check["step_curve_rmse"] < 0.02                   # the average IS the step mixture
+    assert check["median_switch_width"] < 0.5 * check["switch_iqr"]
+
+
+def test_fits_report_gamma_where_a_power_law_wins():
+    from cramcog.dynamics import fit_consolidation_curve
+
+    t = np.geomspace(1, 2000, 30)
+    n = np.full(t.size, 4000)
+    k = np.random.default_rng(1).binomial(n, 0.9 * t ** -0.45)
+    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="wald"))
+    assert d["power_margin"] >= 10 and d["gamma"] == pytest.approx(0.45, abs=0.03)
+    assert "a power law describes the curve" in d["verdict"]
+    k = np.random.default_rng(1).binomial(n, 0.9 * np.exp(-t / 300))
+    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="wald"))
+    assert np.isnan(d["gamma"]) and not d["best"].startswith("power")
+
+
+def test_command_writes_the_record(tmp_path):
+    for seed in (1, 2):
+        records.save(probe_run(_switches(seed=seed), seed=seed), tmp_path / f"c{seed}.nc")
+    records.save(probe_run(np.full(40, np.inf), seed=1, consolidation=False, test_rec=1.0),
+                 tmp_path / "n1.nc")
+    out = tmp_path / "consolidation.nc"
+    done = subprocess.run([sys.executable, "-m", "cramcog.cli", "consolidation",
+                           str(tmp_path / "c1.nc"), str(tmp_path / "c2.nc"),
+                           str(tmp_path / "n1.nc"), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ds = records.open(out)
+    assert list(ds.variant.values) == ["cram", "cram_no_consolidation"]
+    assert ds.recurring_attended.dims == ("variant", "seed", "eval_step")
+    for name in ("recurring_attended", "novel_attended", "accuracy_recurring", "accuracy_novel",
+                 "exposures", "retrieving_layer_attention_over_floor", "fall_from_warmup_end",
+                 "swap_accuracy_recurring", "switch_exposures", "recurring_attended_count",
+                 "recurring_probe_count", "novel_attended_count", "novel_probe_count",
+                 "pattern_attended", "pattern_probes", "pattern_exposures",
+                 "pattern_switch_exposures"):
+        assert name in ds, name
+    assert ds.pattern_attended.dims == ("variant", "seed", "eval_step", "pattern")
+    assert ds.pattern_switch_exposures.dims == ("variant", "seed", "pattern")
+    never = ds.sel(variant="cram_no_consolidation", seed=1)
+    assert np.isnan(never.pattern_switch_exposures.values).all()
+    assert float(never.recurring_attended.isel(eval_step=-1)) == 1.0
+    assert "fall_ceiling" in ds.attrs and "retrieving_layer" in ds.attrs
+    assert "warmup_end" in ds.attrs
+    assert "curve_fit_verdict" in ds and "cram (pooled" in done.stdout
+
+
+def test_a_run_without_probes_is_refused():
+    run = probe_run(_switches()).drop_vars(["probe_attended"])
+    with pytest.raises(ValueError, match="probe_per_pattern"):
+        analysis.consolidation_record([run])
