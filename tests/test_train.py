@@ -94,3 +94,42 @@ def test_cli_train(tmp_path, capsys):
     assert rc == 0
     assert (tmp_path / RECORD_FILE).exists()
     assert str(tmp_path) in capsys.readouterr().out
+
+
+def test_probes_exposures_and_causal_test_are_recorded():
+    cfg = _tiny()
+    rec = train(cfg, progress=False)
+    assert rec.probe_attended.dims == ("eval_step", "layer", "probe")
+    assert rec.probe_correct.dims == ("eval_step", "probe")
+    kinds = set(rec.probe_kind.values.tolist())
+    assert kinds == {"recurring", "novel"}
+    rec_pat = rec.probe_pattern.values[rec.probe_kind.values == "recurring"]
+    assert np.bincount(rec_pat, minlength=16).min() >= cfg.probe_per_pattern
+    # exposures: every training query of a pattern counted once, cumulatively
+    from cramcog.train import make_task
+    task = make_task(cfg)
+    e = rec.pattern_exposures.values
+    assert (np.diff(e, axis=0) >= 0).all()
+    assert e[-1].sum() == cfg.steps * cfg.batch_size * task.config.n_recurring
+    assert e[0].sum() == 3 * cfg.batch_size * task.config.n_recurring   # first eval at step 3
+    # the tiny warm-up routes ~90% of tokens: dense path, every probe executed attention
+    assert (rec.probe_attended.isel(eval_step=0) == 1).all()
+    for name in ("causal_recurring_accuracy_swap", "causal_novel_accuracy_skip",
+                 "causal_novel_queries"):
+        assert name in rec, name
+    assert rec.attrs["causal_chance"] == 1 / task.config.n_values
+    assert rec.attrs["causal_retrieving_layer"] in (0, 1)
+    none = train(_tiny(probe_per_pattern=0), progress=False)
+    assert "probe_attended" not in none and "causal_novel_queries" not in none
+
+
+def test_mod_like_gets_the_attention_warmup():
+    # warm-up never ends: every token attends; ends at once: the fixed 5% capacity applies
+    never = train(_tiny(model_kind="mod_like", warmup_novel_accuracy=1.0,
+                        model={"consolidation": False}), progress=False)
+    assert float(never.attention_fraction.min()) == 1.0 and never.attrs["warmup_end_step"] == -1
+    ends = train(_tiny(model_kind="mod_like", warmup_novel_accuracy=0.0,
+                       model={"consolidation": False}), progress=False)
+    assert ends.attrs["warmup_end_step"] == 3
+    att = ends.attention_fraction.values                                     # (step, layer)
+    assert (att[:3] == 1.0).all() and (att[3:] < 0.5).all()   # short sequences: k >= 1 early

@@ -40,13 +40,15 @@ def register(subparsers) -> None:
                    help="a pattern has stopped attending once at most this share of its "
                         "probes attend, from then on (default 0.5)")
     p.add_argument("--no-fit", action="store_true", help="skip the curve-family fits")
+    p.add_argument("--ci", default="profile", choices=("profile", "wald", "bootstrap", "none"),
+                   help="interval method of the fits (default profile)")
     p.add_argument("--csv", default=None, metavar="PREFIX",
                    help="also write PREFIX_runs.csv and PREFIX_fits.csv")
     p.set_defaults(func=run)
 
 
 def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
-                  command: str = ""):
+                  command: str = "", ci: str = "profile"):
     """The API of the command: load ``runs`` (paths, as on the command line), build the record,
     fit, save to ``out`` (atomically) and return ``(record, per-run table, fits table)``.
 
@@ -65,7 +67,7 @@ def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
         raise ValueError(f"--switch-threshold must be in [0, 1), got {switch_threshold}")
     loaded = load_runs(runs, name_of=variant_label, what="cramcog consolidation")
     ds = consolidation_record(loaded, switch_threshold=switch_threshold)
-    fits = fit_consolidation(ds) if fit else pd.DataFrame()
+    fits = fit_consolidation(ds, ci=ci) if fit else pd.DataFrame()
     ds = with_fits(ds, fits)
     if command:
         ds.attrs["command"] = command
@@ -78,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     command = shlex.join(["cramcog", "consolidation", *args.runs, "--out", args.out,
-                          "--switch-threshold", f"{args.switch_threshold:g}"]
+                          "--switch-threshold", f"{args.switch_threshold:g}", "--ci", args.ci]
                          + (["--no-fit"] if args.no_fit else []))
     ds, table, fits = consolidation(args.runs, args.out, args.switch_threshold,
-                                    fit=not args.no_fit, command=command)
+                                    fit=not args.no_fit, command=command, ci=args.ci)
     cols = ["variant", "seed", "retrieving_layer", "warmup_end_step", "final_step",
             "val_recurring_attended", "val_novel_attended", "test_recurring_attended",
             "test_novel_attended", "test_accuracy_recurring", "test_accuracy_novel",

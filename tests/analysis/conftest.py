@@ -10,11 +10,13 @@ CATEGORIES = ["observation", "binding", "recurring_query", "novel_query"]
 
 
 def probe_run(switch, *, per_pattern=8, n_novel=40, every=50, n_eval=40, warm_eval=4,
-              per_step=1.44, seed=0, retrieving=1, consolidation=True, test_rec=0.1):
+              per_step=1.44, seed=0, retrieving=1, consolidation=True, test_rec=0.1,
+              slip=0.0):
     """A training record whose pattern p's probes attend (in layer ``retrieving``) until the
     pattern's exposures reach ``switch[p]`` (inf: never), and stop at once after: per-pattern
     steps. Novel probes attend in the retrieving layer only; the other layer attends nowhere.
-    Exposures grow by ``per_step`` per optimizer step for every pattern."""
+    Exposures grow by ``per_step`` per optimizer step for every pattern. ``slip``: each
+    recurring probe's route is flipped with this probability at each evaluation (seeded)."""
     switch = np.asarray(switch, dtype=float)
     P = switch.size
     steps = every * np.arange(1, n_eval + 1)
@@ -25,6 +27,9 @@ def probe_run(switch, *, per_pattern=8, n_novel=40, every=50, n_eval=40, warm_ev
     att = np.zeros((E, 2, Q), dtype=np.int8)
     rec = pattern >= 0
     att[:, retrieving, rec] = exposures[:, pattern[rec]] < switch[pattern[rec]]
+    if slip:
+        flip = np.random.default_rng(seed).random((E, int(rec.sum()))) < slip
+        att[:, retrieving, rec] ^= flip.astype(np.int8)
     att[:, retrieving, ~rec] = 1
     att[:warm_eval + 1, :, :] = 1      # the warm-up: dense attention everywhere
     correct = np.ones((E, Q), dtype=np.int8)

@@ -1,7 +1,4 @@
 """The consolidation record, its fits and the per-pattern check, on runs whose answer is known."""
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -65,42 +62,48 @@ def test_switch_exposures_need_the_share_to_stay_low():
 
 
 def test_fits_say_no_gamma_for_a_mixture_of_steps():
-    ds = analysis.consolidation_record({"cram": probe_run(_switches(P=100))})
+    # 2% of probe routes flip at random: without it the curve is exactly 1 then exactly 0,
+    # where only a logistic-link family can be fitted by a binomial likelihood
+    ds = analysis.consolidation_record({"cram": probe_run(_switches(P=100), slip=0.02)})
     fits = analysis.fit_consolidation(ds, ci="none")
     assert list(fits.seed) == [0]                            # one seed: nothing to pool
-    pooled = fits.iloc[0]
-    assert pooled.n_points == 36 and np.isnan(pooled.gamma)   # warm-up end to the last
-    assert "no gamma" in pooled.verdict and pooled.best in pooled.verdict
+    row = fits.iloc[0]
+    assert row.n_points == 36 and np.isnan(row.gamma)        # warm-up end to the last
+    assert row.best.split("+")[0] in ("weibull", "logistic") and row.power_margin < -10
+    assert "no gamma" in row.verdict and row.best in row.verdict
+    with_fits = analysis.with_fits(ds, fits)
+    assert str(with_fits.curve_fit_verdict.sel(variant="cram", fit_seed=0).values) == row.verdict
     check = analysis.step_mixture_check(ds, "cram", 0)
-    assert check["step_curve_rmse"] < 0.02                   # the average IS the step mixture
+    assert check["step_curve_rmse"] < 0.03                   # the average IS the step mixture
     assert check["median_switch_width"] < 0.5 * check["switch_iqr"]
 
 
 def test_fits_report_gamma_where_a_power_law_wins():
     from cramcog.dynamics import fit_consolidation_curve
 
-    t = np.geomspace(1, 2000, 30)
+    t = np.geomspace(1, 2000, 20)
     n = np.full(t.size, 4000)
     k = np.random.default_rng(1).binomial(n, 0.9 * t ** -0.45)
-    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="wald"))
+    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="none"))
     assert d["power_margin"] >= 10 and d["gamma"] == pytest.approx(0.45, abs=0.03)
     assert "a power law describes the curve" in d["verdict"]
     k = np.random.default_rng(1).binomial(n, 0.9 * np.exp(-t / 300))
-    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="wald"))
+    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="none"))
     assert np.isnan(d["gamma"]) and not d["best"].startswith("power")
 
 
-def test_command_writes_the_record(tmp_path):
+def test_command_writes_the_record(tmp_path, capsys):
+    from cramcog.cli import main
+
     for seed in (1, 2):
-        records.save(probe_run(_switches(seed=seed), seed=seed), tmp_path / f"c{seed}.nc")
-    records.save(probe_run(np.full(40, np.inf), seed=1, consolidation=False, test_rec=1.0),
-                 tmp_path / "n1.nc")
+        records.save(probe_run(_switches(P=20, seed=seed), seed=seed, n_eval=16, every=100,
+                               slip=0.02), tmp_path / f"c{seed}.nc")
+    records.save(probe_run(np.full(20, np.inf), seed=1, consolidation=False, test_rec=1.0,
+                           n_eval=16, every=100), tmp_path / "n1.nc")
     out = tmp_path / "consolidation.nc"
-    done = subprocess.run([sys.executable, "-m", "cramcog.cli", "consolidation",
-                           str(tmp_path / "c1.nc"), str(tmp_path / "c2.nc"),
-                           str(tmp_path / "n1.nc"), "--out", str(out)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert main(["consolidation", str(tmp_path / "c1.nc"), str(tmp_path / "c2.nc"),
+                 str(tmp_path / "n1.nc"), "--out", str(out), "--no-fit"]) == 0
+    printed = capsys.readouterr().out
     ds = records.open(out)
     assert list(ds.variant.values) == ["cram", "cram_no_consolidation"]
     assert ds.recurring_attended.dims == ("variant", "seed", "eval_step")
@@ -118,7 +121,7 @@ def test_command_writes_the_record(tmp_path):
     assert float(never.recurring_attended.isel(eval_step=-1)) == 1.0
     assert "fall_ceiling" in ds.attrs and "retrieving_layer" in ds.attrs
     assert "warmup_end" in ds.attrs
-    assert "curve_fit_verdict" in ds and "cram (pooled" in done.stdout
+    assert "curve_fit_verdict" not in ds and "wrote" in printed
 
 
 def test_a_run_without_probes_is_refused():
