@@ -16,9 +16,10 @@ Examples
 1
 """
 from cramcog.analysis.consolidation import (POWER_WIN_AIC, consolidation_record,
-                                            consolidation_summary, describe_fits,
-                                            fit_consolidation, plateau_step, step_mixture_check,
-                                            switch_exposures, variant_label, with_fits)
+                                            consolidation_summary, curve_frame, curve_points,
+                                            describe_fits, fit_consolidation, pattern_frame,
+                                            plateau_step, step_mixture_check, switch_exposures,
+                                            variant_label, with_fits)
 from cramcog.analysis.curves import (ConsolidationCurve, ConsolidationWindow,
                                      consolidation_curve, cut_consolidation_curve, fit_power,
                                      gamma_frame)
@@ -30,7 +31,8 @@ from cramcog.analysis.runs import AnalysisError, FigureError, as_runs, attention
 
 __all__ = ["POWER_WIN_AIC", "SUMMARY_METRICS", "AnalysisError", "ConsolidationCurve",
            "ConsolidationWindow", "FigureError", "PhaseTransition", "as_runs", "attention_frame",
-           "consolidation_curve", "consolidation_record", "consolidation_summary",
+           "consolidation_curve", "consolidation_record", "consolidation_summary", "curve_frame",
+           "curve_points", "pattern_frame",
            "cut_consolidation_curve", "describe_fits", "detect_phase_transition",
            "fall_from_warmup_end", "final_metrics", "fit_consolidation", "fit_power",
            "gamma_frame", "plateau_step", "retrieving_layer", "run_retrieving_layer",

@@ -192,6 +192,10 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
     }
 
 
+def _runs_of(data: Any):
+    return as_runs(data, kinds=("training", "ablation"), what="consolidation_record")
+
+
 def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
                          labels: dict | None = None) -> xr.Dataset:
     """The consolidation record of training runs with per-pattern probes (module docstring).
@@ -227,8 +231,7 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
 
     named = isinstance(data, dict)
     runs = []
-    for variant, seed, run in as_runs(data, kinds=("training", "ablation"),
-                                      what="consolidation_record"):
+    for variant, seed, run in _runs_of(data):
         if not named and run.attrs.get("record_kind") == "training" \
                 and not run.attrs.get("ablation_variant"):
             variant = variant_label(run)
@@ -327,6 +330,8 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
                             fr("optimizer steps", "evaluation step")),
               "pattern": ("pattern", np.arange(P, dtype="int64"))}
     layers = per_run["retrieving_layer"]
+    chance = {float(run.attrs["causal_chance"]) for _, _, run in _runs_of(data)
+              if "causal_chance" in run.attrs}
     attrs = {
         "study": "consolidation",
         "retrieving_layer": "per run (variable retrieving_layer): the layer where the most "
@@ -343,6 +348,7 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
                    "sequence when the novel queries keep attending: consolidation can only "
                    "take recurring queries off attention",
         "switch_threshold": float(switch_threshold),
+        "causal_chance": float(min(chance)) if chance else float("nan"),
         "probes": "validation queries, every recurring pattern at least probe_per_pattern "
                   "times in fresh contexts, plus the novel queries of those sequences; argmax "
                   "routes as at inference",
@@ -367,12 +373,15 @@ def _shape_text(fit) -> str:
     return f", {name} = {float(np.ravel(fit.params[name])[0]):.3g}"
 
 
-def _curve(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = None
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def curve_points(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(t, k, n) of ``recurring_attended`` after the warm-up, stacked over ``seeds``.
 
     t is the mean exposures since the first evaluation at or after the warm-up end, plus one
-    evaluation interval of exposures (so t > 0 as power laws need).
+    evaluation interval of exposures (so t > 0 as power laws need). Points start at the first
+    evaluation where not every recurring probe attends: before it the retrieving layer sits at
+    its ceiling (on the dense path every token executes attention, whatever the routes), which
+    says nothing about consolidation and puts a binomial maximum on the edge p = 1.
     """
     ts, ks, ns = [], [], []
     seeds = list(ds.seed.values) if seeds is None else list(seeds)
@@ -386,53 +395,98 @@ def _curve(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = None
         if after.sum() < 4:
             continue
         x = x[after]
+        k = cell["recurring_attended_count"].values[after]
+        n = cell["recurring_probe_count"].values[after]
+        below = np.flatnonzero(k < n)
+        if below.size == 0 or x.size - below[0] < 4:
+            continue
         dx = float(np.median(np.diff(x))) if x.size > 1 else 1.0
-        ts.append(x - x[0] + dx)
-        ks.append(cell["recurring_attended_count"].values[after])
-        ns.append(cell["recurring_probe_count"].values[after])
+        first = below[0]
+        ts.append(x[first:] - x[0] + dx)
+        ks.append(k[first:])
+        ns.append(n[first:])
     if not ts:
         return np.array([]), np.array([]), np.array([])
     return np.concatenate(ts), np.concatenate(ks), np.concatenate(ns)
 
 
+def _dispersion(fit) -> float:
+    """Pearson overdispersion of a binomial fit: chi2 / (points - parameters), at least 1.
+
+    Probe outcomes at one evaluation share the model's state (one router, one f_sem), so they
+    are not independent trials: the binomial variance understates the scatter between
+    evaluations and the AIC differences of a binomial fit are inflated by about this factor.
+    """
+    if fit.n is None:
+        return 1.0
+    p = np.clip(fit.predict(fit.t), 1e-9, 1 - 1e-9)
+    y, n = np.asarray(fit.y, float), np.asarray(fit.n, float)
+    chi2 = float(np.sum(n * (y - p) ** 2 / (p * (1 - p))))
+    df = max(1, y.size - fit.n_params)
+    return max(1.0, chi2 / df)
+
+
 def describe_fits(fits) -> dict[str, Any]:
     """Verdict of a family comparison: gamma only where a power family wins by >= 10 AIC.
 
-    Returns ``best`` (family), ``power_margin`` (AIC of the best non-power family minus that of
-    the best power family: > 0 when a power law wins), ``gamma`` (NaN unless the power family
-    wins by >= :data:`POWER_WIN_AIC`), ``ranking`` (families by AIC) and ``verdict`` (a
-    sentence).
+    Beside AIC, QAIC = -2 loglik / phi + 2 k with phi the Pearson overdispersion of the AIC-best
+    fit (:func:`_dispersion`): probes at one evaluation share the model's state, so a binomial
+    AIC overstates differences. gamma is reported only where a power-law family (one with a
+    ``gamma``) beats every other family by >= :data:`POWER_WIN_AIC` in AIC AND in QAIC.
+
+    Returns
+    -------
+    dict
+        ``best`` (family with the lowest AIC), ``power_margin`` (AIC of the best non-power
+        family minus that of the best power family: > 0 when a power law wins),
+        ``power_margin_qaic``, ``dispersion`` (phi), ``gamma`` and its interval (NaN unless
+        the power family wins), ``ranking`` (converged families by AIC) and ``verdict``.
     """
     table = fits.table()
     conv = table[table.converged]
+    nan = float("nan")
     if conv.empty:
-        return {"best": "", "power_margin": np.nan, "gamma": np.nan, "gamma_low": np.nan,
-                "gamma_high": np.nan, "ranking": [], "verdict": "no family converged"}
+        return {"best": "", "power_margin": nan, "power_margin_qaic": nan, "dispersion": nan,
+                "gamma": nan, "gamma_low": nan, "gamma_high": nan, "ranking": [],
+                "verdict": "no family converged"}
     ranking = list(conv.family)
-    power = conv[conv.family.map(lambda f: _is_power(fits[f]))]
-    other = conv[~conv.family.isin(power.family)]
     best = fits[ranking[0]]
-    margin = float(other.aic.min() - power.aic.min()) if len(power) and len(other) else np.nan
-    out = {"best": ranking[0], "power_margin": margin, "gamma": np.nan, "gamma_low": np.nan,
-           "gamma_high": np.nan, "ranking": ranking}
-    if np.isfinite(margin) and margin >= POWER_WIN_AIC:
-        row = power.iloc[0]
+    phi = _dispersion(best)
+    qaic = -2 * conv.loglik / phi + 2 * conv.n_params
+    is_power = conv.family.map(lambda f: _is_power(fits[f])).to_numpy()
+    both = is_power.any() and (~is_power).any()
+    margin = float(conv.aic[~is_power].min() - conv.aic[is_power].min()) if both else nan
+    margin_q = float(qaic[~is_power].min() - qaic[is_power].min()) if both else nan
+    out = {"best": ranking[0], "power_margin": margin, "power_margin_qaic": margin_q,
+           "dispersion": phi, "gamma": nan, "gamma_low": nan, "gamma_high": nan,
+           "ranking": ranking}
+    if both and min(margin, margin_q) >= POWER_WIN_AIC:
+        row = conv[is_power].iloc[0]
         out.update(gamma=float(row.gamma), gamma_low=float(row.gamma_low),
                    gamma_high=float(row.gamma_high))
         out["verdict"] = (f"a power law describes the curve: {row.family} beats every other "
-                          f"family by {margin:.1f} AIC, gamma = {row.gamma:.3f} "
-                          f"[{row.gamma_low:.3f}, {row.gamma_high:.3f}]")
+                          f"family by {margin:.1f} AIC ({margin_q:.1f} QAIC, overdispersion "
+                          f"{phi:.3g}), gamma = {row.gamma:.3f} [{row.gamma_low:.3f}, "
+                          f"{row.gamma_high:.3f}]")
+        return out
+    if not (~is_power).any():
+        why = "no non-power family converged, so nothing was compared"
+    elif not is_power.any():
+        why = "no power family converged"
+    elif margin < 0:
+        why = f"the best power family is {-margin:.1f} AIC ({-margin_q:.1f} QAIC) worse"
     else:
-        if not len(other):
-            why = "no non-power family converged, so nothing was compared"
-        elif not len(power):
-            why = "no power family converged"
-        elif margin < 0:
-            why = f"the best power family is {-margin:.1f} AIC worse"
-        else:
-            why = f"a power family wins by only {margin:.1f} AIC (< {POWER_WIN_AIC:g})"
-        shape = _shape_text(best) if not _is_power(best) else ""
-        out["verdict"] = f"{ranking[0]} describes the curve{shape}; no gamma: {why}"
+        why = (f"a power family wins by only {margin:.1f} AIC / {margin_q:.1f} QAIC "
+               f"(overdispersion {phi:.3g}; < {POWER_WIN_AIC:g} in one of them)")
+    shape = _shape_text(best) if not _is_power(best) else ""
+    tied = list(conv.family[qaic <= qaic.min() + 2.0])
+    out["qaic_tied"] = tied
+    if len(tied) > 1:
+        head = (f"{ranking[0]} has the lowest AIC{shape}, but with overdispersion {phi:.3g} "
+                f"{len(tied)} families lie within 2 QAIC of the best ({', '.join(tied)})")
+    else:
+        head = f"{ranking[0]} describes the curve{shape}"
+    out["verdict"] = f"{head}; no gamma: {why}"
     return out
 
 
@@ -440,9 +494,10 @@ def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
                       pooled: bool = True) -> pd.DataFrame:
     """Fit every family to each variant's consolidation curve, per seed and pooled over seeds.
 
-    The curve is ``recurring_attended`` against mean exposures after the warm-up, with a
-    binomial likelihood on the probe counts (:func:`cramcog.dynamics.fit_consolidation_curve`,
-    ``family="all"``). Runs with fewer than 4 evaluations after the warm-up are left out.
+    The curve is ``recurring_attended`` against mean exposures after the warm-up
+    (:func:`curve_points`), with a binomial likelihood on the probe counts
+    (:func:`cramcog.dynamics.fit_consolidation_curve`, ``family="all"``). Runs with fewer than
+    4 such evaluations are left out.
 
     Returns
     -------
@@ -460,7 +515,7 @@ def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
         if pooled and ds.sizes["seed"] > 1:
             groups.append((-1, list(ds.seed.values)))
         for label, seeds in groups:
-            t, k, n = _curve(ds, str(variant), seeds)
+            t, k, n = curve_points(ds, str(variant), seeds)
             row = {"variant": str(variant), "seed": label, "n_points": int(t.size)}
             if t.size < 4 or np.all(k == k[0]):
                 row.update(best="", verdict="no curve to fit (fewer than 4 points after the "
@@ -472,6 +527,7 @@ def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
                 fits = fit_consolidation_curve(t, k, n=n, family=family, ci=ci)
             d = describe_fits(fits)
             d["ranking"] = ", ".join(d["ranking"])
+            d["qaic_tied"] = ", ".join(d.get("qaic_tied", []))
             row.update(d)
             rows.append(row)
     return pd.DataFrame(rows)
@@ -522,6 +578,40 @@ def step_mixture_check(ds: xr.Dataset, variant: str, seed: int) -> dict[str, flo
     return {"step_curve_rmse": float(np.sqrt(np.mean((measured - step_curve) ** 2))),
             "median_switch_width": float(np.median(widths)) if widths else np.nan,
             "switch_iqr": iqr}
+
+
+def curve_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Tidy average curves: variant, seed, eval_step, exposures, exposures_since_warmup,
+    recurring_attended, novel_attended, accuracy_recurring, accuracy_novel.
+
+    ``exposures_since_warmup`` is the fit's time axis (:func:`curve_points`): mean exposures
+    since the first evaluation at or after the warm-up end plus one evaluation interval (NaN
+    before the warm-up end).
+    """
+    cols = ["recurring_attended", "novel_attended", "accuracy_recurring", "accuracy_novel",
+            "exposures"]
+    df = ds[cols].to_dataframe().reset_index().dropna(subset=["recurring_attended"])
+    df["exposures_since_warmup"] = np.nan
+    for (variant, seed), group in df.groupby(["variant", "seed"]):
+        warm = float(ds["warmup_end_step"].sel(variant=variant, seed=seed))
+        after = group[group.eval_step >= warm] if warm >= 0 else group.iloc[:0]
+        if len(after):
+            x = after.exposures.values
+            dx = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+            df.loc[after.index, "exposures_since_warmup"] = x - x[0] + dx
+    return df.reset_index(drop=True)
+
+
+def pattern_frame(ds: xr.Dataset, variant: str, seed: int) -> pd.DataFrame:
+    """Tidy per-pattern curves of one run: pattern, eval_step, exposures (the pattern's own),
+    share (of its probes attending in the retrieving layer), switch_exposures."""
+    cell = ds.sel(variant=variant, seed=seed)
+    share = (cell["pattern_attended"] / cell["pattern_probes"]).rename("share")
+    df = xr.merge([share, cell["pattern_exposures"].rename("exposures")]).to_dataframe()
+    df = df.reset_index()[["pattern", "eval_step", "exposures", "share"]].dropna()
+    switch = cell["pattern_switch_exposures"].to_series()
+    df["switch_exposures"] = df.pattern.map(switch)
+    return df
 
 
 def consolidation_summary(ds: xr.Dataset) -> pd.DataFrame:
@@ -586,7 +676,7 @@ def plateau_step(steps: np.ndarray, share: np.ndarray, window: int = 6, tol: flo
 
 
 __all__ = ["POWER_WIN_AIC", "SWITCH_THRESHOLD", "consolidation_record", "consolidation_summary",
-           "describe_fits", "fit_consolidation", "plateau_step", "retrieving_layer",
+           "curve_frame", "curve_points", "describe_fits", "pattern_frame", "fit_consolidation", "plateau_step", "retrieving_layer",
            "run_consolidation", "step_mixture_check", "switch_exposures", "variant_label"]
 
 
@@ -598,8 +688,9 @@ def with_fits(ds: xr.Dataset, fits: pd.DataFrame) -> xr.Dataset:
     fit_seeds = sorted(set(int(s) for s in fits.seed), key=lambda s: (s < 0, s))
     variants = [str(v) for v in ds.variant.values]
     shape = (len(variants), len(fit_seeds))
-    cols = {"n_points": float, "power_margin": float, "gamma": float, "gamma_low": float,
-            "gamma_high": float, "best": str, "ranking": str, "verdict": str}
+    cols = {"n_points": float, "power_margin": float, "power_margin_qaic": float,
+            "dispersion": float, "gamma": float, "gamma_low": float, "gamma_high": float,
+            "best": str, "ranking": str, "qaic_tied": str, "verdict": str}
     grids = {c: np.full(shape, np.nan) if t is float else np.full(shape, "", dtype=object)
              for c, t in cols.items()}
     for row in fits.itertuples():
@@ -613,9 +704,12 @@ def with_fits(ds: xr.Dataset, fits: pd.DataFrame) -> xr.Dataset:
     out = out.assign_coords(fit_seed=("fit_seed", np.array(fit_seeds, dtype="int64"),
                                       {"long_name": "seed of the fit (-1: seeds pooled)"}))
     long = {"n_points": "points fitted", "power_margin": "best non-power AIC - best power AIC",
+            "power_margin_qaic": "the same in QAIC (AIC corrected for overdispersion)",
+            "dispersion": "Pearson overdispersion of the AIC-best binomial fit",
             "gamma": "gamma, only where a power family wins by >= 10 AIC",
             "gamma_low": "gamma 95% interval, low", "gamma_high": "gamma 95% interval, high",
             "best": "family with the lowest AIC", "ranking": "families by AIC",
+            "qaic_tied": "families within 2 QAIC of the best",
             "verdict": "which family describes the curve"}
     for c, t in cols.items():
         values = grids[c] if t is float else grids[c].astype(str)

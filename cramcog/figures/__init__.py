@@ -20,9 +20,13 @@ Record kinds and their figures
   the gamma forest plot (:func:`plot_gamma_comparison`).
 - ``transfer``: attention reduction bars (:func:`plot_transfer`); schema in its docstring.
 - ``scaling``: Theorem 1, attention vs pattern frequency x length (:func:`plot_scaling`).
+- ``evaluation`` records of the consolidation study (``cramcog consolidation``): consolidation
+  curves with the family verdict (:func:`plot_consolidation_curves`), per-pattern curves beside
+  their average (:func:`plot_pattern_curves`), the causal test (:func:`plot_causal_test`).
 
-Phase transition (documented choice): the step where the smoothed log attention fraction falls
-fastest per optimizer step (:func:`detect_phase_transition`).
+Phase transition (documented choice): the step where a smoothed log curve falls fastest per
+optimizer step (:func:`detect_phase_transition`). The analysis behind every figure lives in
+:mod:`cramcog.analysis`.
 
 Examples
 --------
@@ -40,6 +44,8 @@ from typing import Any, Sequence
 
 import xarray as xr
 
+from cramcog.figures.consolidation import (plot_causal_test, plot_consolidation_curves,
+                                           plot_pattern_curves)
 from cramcog.figures.experiments import (PAPER_TRANSFER_REDUCTION, plot_scaling, plot_transfer,
                                          scaling_frame, transfer_frame)
 from cramcog.analysis.metrics import SUMMARY_METRICS, final_metrics, variant_summary
@@ -54,7 +60,7 @@ from cramcog.figures.style import save_figure
 from cramcog.figures.training import (plot_ablation_panels, plot_accuracy_vs_attention,
                                       plot_attention_over_training)
 
-FIGURE_KINDS = ("training", "ablation", "comparison", "transfer", "scaling")
+FIGURE_KINDS = ("training", "ablation", "comparison", "transfer", "scaling", "evaluation")
 
 
 
@@ -94,6 +100,18 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
             out[f"{name}_transfer"] = plot_transfer(ds)
         elif kind == "scaling":
             out[f"{name}_scaling"] = plot_scaling(ds)
+        elif kind == "evaluation":
+            if ds.attrs.get("study") != "consolidation":
+                raise FigureError(f"{name}: no figure draws this evaluation record (only the "
+                                  "consolidation study's)")
+            out[f"{name}_curves"] = plot_consolidation_curves(ds)
+            out[f"{name}_causal"] = plot_causal_test(ds)
+            for variant in ds.variant.values:
+                try:
+                    out[f"{name}_patterns_{variant}"] = plot_pattern_curves(ds, str(variant))
+                except FigureError as err:
+                    warnings.warn(f"{name}: no per-pattern figure for {variant} ({err})",
+                                  stacklevel=2)
     if len(training) > 1:
         out["training_accuracy_vs_attention"] = plot_accuracy_vs_attention(training)
     return out
@@ -106,6 +124,7 @@ __all__ = [
     "attention_frame", "comparison_frame", "consolidation_curve", "consolidation_frame",
     "detect_phase_transition", "figures_for", "final_metrics", "fit_power", "gamma_frame",
     "plot_ablation_panels", "plot_accuracy_vs_attention", "plot_attention_over_training",
+    "plot_causal_test", "plot_consolidation_curves", "plot_pattern_curves",
     "plot_consolidation", "plot_gamma_comparison", "plot_gamma_windows", "plot_gammas",
     "plot_scaling", "plot_transfer", "save_figure", "scaling_frame", "transfer_frame",
     "variant_summary",

@@ -1,0 +1,220 @@
+"""Figures of the consolidation record (:func:`cramcog.analysis.consolidation_record`).
+
+- :func:`plot_consolidation_curves`: the share of recurring (and novel) probe queries executing
+  attention in the retrieving layer against exposures since the warm-up, seeds thin and their
+  mean bold, with the AIC-best family fitted to the pooled seeds and its verdict;
+- :func:`plot_pattern_curves`: one run's per-pattern curves beside their average and the curve
+  that per-pattern STEPS at the measured switch exposures would give;
+- :func:`plot_causal_test`: accuracy of recurring queries on the semantic route, clean and with
+  f_sem swapped between patterns or zeroed; of novel queries with and without attention.
+
+Examples
+--------
+>>> import matplotlib; matplotlib.use("Agg")
+>>> from cramcog.configs import named_config
+>>> from cramcog.train import train
+>>> from cramcog.analysis import consolidation_record
+>>> ds = consolidation_record({"cram": train(named_config("tiny", steps=6), progress=False)})
+>>> plot_causal_test(ds).axes[0].get_title()
+'recurring queries on the semantic route'
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from cramcog.analysis.consolidation import curve_frame, curve_points, pattern_frame
+from cramcog.analysis.runs import FigureError
+from cramcog.figures.style import _plt, _sns
+
+
+def _check(ds) -> xr.Dataset:
+    if not isinstance(ds, xr.Dataset) or ds.attrs.get("study") != "consolidation":
+        raise FigureError("this figure draws a consolidation record (cramcog consolidation "
+                          "RUNS --out FILE.nc; cramcog.analysis.consolidation_record)")
+    return ds
+
+
+def _best_fit_line(ds: xr.Dataset, variant: str):
+    """(t grid, prediction, verdict) of the pooled best family, refitted; None without fits."""
+    if "curve_fit_best" not in ds:
+        return None
+    sel = ds["curve_fit_best"].sel(variant=variant)
+    seeds = ds.fit_seed.values
+    label = -1 if -1 in seeds else seeds[0]
+    best = str(sel.sel(fit_seed=label).values)
+    verdict = str(ds["curve_fit_verdict"].sel(variant=variant, fit_seed=label).values)
+    if not best:
+        return None
+    from cramcog.dynamics import fit_consolidation_curve
+
+    runs = None if label == -1 else [int(label)]
+    t, k, n = curve_points(ds, variant, runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_consolidation_curve(t, k, n=n, family=best, ci="none")
+    grid = np.geomspace(t.min(), t.max(), 200)
+    return grid, fit.predict(grid), verdict
+
+
+def plot_consolidation_curves(ds: xr.Dataset):
+    """Recurring and novel queries attending in the retrieving layer, against exposures.
+
+    One panel per variant; x = mean exposures per recurring pattern since the end of the
+    warm-up (log), seeds thin, their mean bold; the pooled best-fitting family (black) with the
+    verdict of the family comparison in the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _sns()
+    plt = _plt()
+    _check(ds)
+    df = curve_frame(ds).dropna(subset=["exposures_since_warmup"])
+    if df.empty:
+        raise FigureError("plot_consolidation_curves: no evaluation after a warm-up end")
+    variants = list(dict.fromkeys(df.variant))
+    fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.6),
+                             squeeze=False, sharey=True)
+    for ax, variant in zip(axes[0], variants):
+        sub = df[df.variant == variant]
+        for seed, run in sub.groupby("seed"):
+            ax.plot(run.exposures_since_warmup, run.recurring_attended, color="tab:blue",
+                    lw=0.7, alpha=0.45)
+            ax.plot(run.exposures_since_warmup, run.novel_attended, color="tab:orange",
+                    lw=0.7, alpha=0.45)
+        mean = sub.groupby("eval_step")[["exposures_since_warmup", "recurring_attended",
+                                         "novel_attended"]].mean()
+        ax.plot(mean.exposures_since_warmup, mean.recurring_attended, color="tab:blue", lw=2,
+                label="recurring queries")
+        ax.plot(mean.exposures_since_warmup, mean.novel_attended, color="tab:orange", lw=2,
+                label="novel queries")
+        line = _best_fit_line(ds, variant)
+        title = variant
+        if line is not None:
+            grid, pred, verdict = line
+            ax.plot(grid, pred, color="black", lw=1.2, ls="--", label="best family (pooled)")
+            title += "\n" + "\n".join(_wrap(verdict, 60))
+        ax.set_xscale("log")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(title, fontsize=7)
+        ax.set_xlabel("exposures per pattern since the warm-up")
+    axes[0][0].set_ylabel("share executing attention\n(retrieving layer, probes)")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]
+
+
+def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | None = None,
+                        max_patterns: int = 100):
+    """Per-pattern consolidation of one run beside the average (do steps average to a curve?).
+
+    Thin lines: each pattern's share of probes attending against ITS exposures; bold: the
+    average over patterns; dashed: the average that pure steps at the measured switch
+    exposures would give; bars (right axis): the switch exposures over patterns.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _sns()
+    plt = _plt()
+    _check(ds)
+    variant = str(ds.variant.values[0]) if variant is None else variant
+    if seed is None:
+        ok = np.isfinite(ds["retrieving_layer"].sel(variant=variant).values)
+        seed = int(ds.seed.values[np.flatnonzero(ok)[0]])
+    df = pattern_frame(ds, variant, seed)
+    warm = float(ds["warmup_end_step"].sel(variant=variant, seed=seed))
+    df = df[df.eval_step >= warm]
+    if df.empty:
+        raise FigureError(f"plot_pattern_curves: {variant}/seed {seed} has no evaluation after "
+                          "its warm-up")
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    for p, g in list(df.groupby("pattern"))[:max_patterns]:
+        ax.plot(g.exposures, g.share, color="0.5", lw=0.5, alpha=0.35)
+    avg = df.groupby("eval_step")[["exposures", "share"]].mean()
+    ax.plot(avg.exposures, avg.share, color="tab:blue", lw=2.2, label="average over patterns")
+    switch = df.drop_duplicates("pattern").switch_exposures.values
+    grid = avg.exposures.values
+    steps = np.array([np.mean(~(np.isfinite(switch) & (x >= switch))) for x in grid])
+    ax.plot(grid, steps, color="black", ls="--", lw=1.2,
+            label="steps at each pattern's switch")
+    fin = switch[np.isfinite(switch)]
+    if fin.size:
+        twin = ax.twinx()
+        twin.hist(fin, bins=20, color="tab:green", alpha=0.25)
+        twin.set_ylabel("patterns switching", color="tab:green")
+        twin.grid(False)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("the pattern's exposures (training queries)")
+    ax.set_ylabel("share of its probes attending")
+    ax.set_title(f"{variant}, seed {seed}: per-pattern consolidation "
+                 f"({np.isfinite(switch).sum()} of {switch.size} patterns switched)", fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_causal_test(ds: xr.Dataset):
+    """The causal test per variant: recurring queries on the semantic route (clean, f_sem
+    swapped between patterns, f_sem zeroed) and novel queries (with and without attention).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sns = _sns()
+    plt = _plt()
+    _check(ds)
+    import pandas as pd
+
+    rows = []
+    pairs = [("recurring queries on the semantic route",
+              [("clean", "semantic_accuracy_recurring"), ("f_sem swapped", "swap_accuracy_recurring"),
+               ("f_sem zeroed", "zero_accuracy_recurring")]),
+             ("novel queries", [("clean", "causal_accuracy_novel"),
+                                ("attention skipped", "skip_accuracy_novel")])]
+    for panel, items in pairs:
+        for label, var in items:
+            if var not in ds:
+                continue
+            for variant in ds.variant.values:
+                for seed in ds.seed.values:
+                    v = float(ds[var].sel(variant=variant, seed=seed))
+                    if np.isfinite(v):
+                        rows.append({"panel": panel, "condition": label, "variant": str(variant),
+                                     "seed": int(seed), "accuracy": v})
+    df = pd.DataFrame(rows, columns=["panel", "condition", "variant", "seed", "accuracy"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, (panel, items) in zip(axes, pairs):
+        sub = df[df.panel == panel]
+        order = [label for label, _ in items]
+        if not sub.empty:
+            sns.stripplot(data=sub, x="condition", y="accuracy", hue="variant", order=order,
+                          dodge=True, ax=ax, size=5)
+            sns.pointplot(data=sub, x="condition", y="accuracy", hue="variant", order=order,
+                          dodge=0.4, errorbar=None, markers="_", linestyles="none", ax=ax,
+                          legend=False, palette="dark:black")
+        if "causal_chance" in ds.attrs or panel == "novel queries":
+            ax.axhline(_chance(ds), color="tab:red", ls=":", lw=1, label="chance")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(panel)
+        ax.set_xlabel("")
+    axes[0].set_ylabel("accuracy (test split)")
+    fig.tight_layout()
+    return fig
+
+
+def _chance(ds: xr.Dataset) -> float:
+    value = ds.attrs.get("causal_chance")
+    return float(value) if value is not None else float("nan")
