@@ -66,7 +66,8 @@ def swap_partners(pattern: np.ndarray) -> np.ndarray:
     return out.reshape(pattern.shape)
 
 
-def causal_test(model, batches, retrieving: int, n_values: int) -> dict[str, float]:
+def causal_test(model, batches, retrieving: int, n_values: int, autocast_mode: str = "off"
+                ) -> dict[str, float]:
     """Accuracy of recurring queries under f_sem swap / zero, of novel queries without attention.
 
     Parameters
@@ -80,6 +81,8 @@ def causal_test(model, batches, retrieving: int, n_values: int) -> dict[str, flo
         routed to semantic memory THERE are the ones tested.
     n_values
         Size of the value vocabulary (chance = 1 / n_values).
+    autocast_mode
+        The run's autocast (:func:`cramcog.device.autocast`); batches go to the model's device.
 
     Returns
     -------
@@ -89,10 +92,16 @@ def causal_test(model, batches, retrieving: int, n_values: int) -> dict[str, flo
     """
     import torch
 
+    from cramcog.device import autocast, model_device
     from cramcog.model.cram import Intervention
     from cramcog.model.router import SEMANTIC
 
-    device = next(model.parameters()).device
+    device = model_device(model)
+
+    def run(tb, intervention=None):
+        with autocast(device, autocast_mode):
+            return model(tb, sample=False, intervention=intervention)
+
     was_training = model.training
     model.eval()
     tally = {k: 0.0 for k in ("rec_n", "rec_clean", "rec_swap", "rec_partner", "rec_zero",
@@ -101,7 +110,7 @@ def causal_test(model, batches, retrieving: int, n_values: int) -> dict[str, flo
         for batch in batches:
             tb = batch.to_torch(device)
             qk, target = tb["query_kind"], tb["target"]
-            clean = model(tb, sample=False)
+            clean = run(tb)
             if not clean.layers:
                 raise ValueError("causal_test needs a model with routed layers (CRAM or a "
                                  "baseline built from CRAM layers)")
@@ -116,16 +125,16 @@ def causal_test(model, batches, retrieving: int, n_values: int) -> dict[str, flo
                 tally["rec_clean"] += float((pred[sem] == target[sem]).sum())
                 rec_pattern = np.where(batch.query_kind == 1, batch.pattern, -1)
                 src = torch.as_tensor(swap_partners(rec_pattern), device=device)
-                swapped = model(tb, sample=False, intervention=Intervention(semantic_source=src))
+                swapped = run(tb, Intervention(semantic_source=src))
                 p_swap = swapped.value_logits.argmax(-1)
                 partner_target = target.reshape(-1)[src.clamp(min=0)].reshape(target.shape)
                 tally["rec_swap"] += float((p_swap[sem] == target[sem]).sum())
                 tally["rec_partner"] += float((p_swap[sem] == partner_target[sem]).sum())
-                zeroed = model(tb, sample=False, intervention=Intervention(semantic_zero=qk == 1))
+                zeroed = run(tb, Intervention(semantic_zero=qk == 1))
                 tally["rec_zero"] += float((zeroed.value_logits.argmax(-1)[sem]
                                             == target[sem]).sum())
             if bool(novel.any()):
-                skipped = model(tb, sample=False, intervention=Intervention(skip_attention=novel))
+                skipped = run(tb, Intervention(skip_attention=novel))
                 tally["nov_skip"] += float((skipped.value_logits.argmax(-1)[novel]
                                             == target[novel]).sum())
     if was_training:

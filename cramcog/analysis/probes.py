@@ -169,8 +169,12 @@ def build_probe_set(task, per_pattern: int, seed: int, batch_size: int = 32,
                     n_patterns=n_patterns, per_pattern=per_pattern)
 
 
-def evaluate_probes(model, probes: ProbeSet, n_layers: int) -> dict[str, np.ndarray]:
+def evaluate_probes(model, probes: ProbeSet, n_layers: int, autocast_mode: str = "off"
+                    ) -> dict[str, np.ndarray]:
     """Run the model on the probe set as at inference; per probe query and layer what happened.
+
+    The batches go to the model's device; ``autocast_mode`` is the run's
+    (:func:`cramcog.device.autocast`).
 
     Returns
     -------
@@ -182,7 +186,9 @@ def evaluate_probes(model, probes: ProbeSet, n_layers: int) -> dict[str, np.ndar
     """
     import torch
 
-    device = next(model.parameters()).device
+    from cramcog.device import autocast, model_device
+
+    device = model_device(model)
     was_training = model.training
     model.eval()
     attended, route, correct = [], [], []
@@ -192,7 +198,8 @@ def evaluate_probes(model, probes: ProbeSet, n_layers: int) -> dict[str, np.ndar
             r = torch.as_tensor(probes.rows[sel], device=device)
             p = torch.as_tensor(probes.positions[sel], device=device)
             tb = batch.to_torch(device)
-            out = model(tb, sample=False)
+            with autocast(device, autocast_mode):
+                out = model(tb, sample=False)
             pred = out.value_logits.argmax(-1)[r, p]
             correct.append((pred == tb["target"][r, p]).cpu().numpy())
             if out.layers:

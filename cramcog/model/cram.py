@@ -168,7 +168,7 @@ class CRAMLayer(nn.Module):
             sb, sp = semantic_tok.nonzero(as_tuple=True)
             sem = self.semantic(z[sb, sp]) if intervention is None \
                 else intervention.semantic(self, z, sb, sp)
-            out = out.index_put((sb, sp), sem, accumulate=True)
+            out = out.index_put((sb, sp), sem.to(out.dtype), accumulate=True)  # autocast
         # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
         cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
         q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma, cfg.q_reference)
