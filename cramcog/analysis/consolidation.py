@@ -649,29 +649,33 @@ def consolidation_summary(ds: xr.Dataset) -> pd.DataFrame:
 
 def plateau_step(steps: np.ndarray, share: np.ndarray, window: int = 6, tol: float = 0.02
                  ) -> float:
-    """First step from which ``share`` stays within ``tol`` of its final level (the mean of the
-    last ``window`` evaluations) for the rest of the run: where the curve has plateaued. NaN if
-    the last window itself varies by more than ``2 tol`` (still moving).
+    """First step from which the running median of ``share`` (over ``window`` evaluations,
+    trailing) stays within ``tol`` of its final value: where the curve has plateaued. The
+    median ignores the brief spikes of a router that moves many queries at once. NaN with
+    fewer than ``2 window`` points, or while the last ``window`` medians still drift by more
+    than ``tol``.
 
     Examples
     --------
     >>> s = np.arange(0, 1000, 50)
-    >>> plateau_step(s, np.r_[np.linspace(1, 0.02, 10), np.full(10, 0.02)])
-    450.0
+    >>> y = np.r_[np.linspace(1, 0.02, 10), np.full(10, 0.02)]
+    >>> y[15] = 0.3                                          # one spike: still a plateau
+    >>> plateau_step(s, y)
+    600.0
     """
     share = np.asarray(share, dtype=float)
     steps = np.asarray(steps, dtype=float)
     ok = np.isfinite(share)
     share, steps = share[ok], steps[ok]
-    if share.size < window:
+    if share.size < 2 * window:
         return np.nan
-    tail = share[-window:]
-    if tail.max() - tail.min() > 2 * tol:
+    med = np.array([np.median(share[max(0, i - window + 1):i + 1]) for i in range(share.size)])
+    tail = med[-window:]
+    if tail.max() - tail.min() > tol:
         return np.nan
-    level = tail.mean()
-    off = np.abs(share - level) > tol
+    off = np.abs(med - med[-1]) > tol
     if not off.any():
-        return float(steps[0])
+        return float(steps[window - 1])
     return float(steps[np.flatnonzero(off)[-1] + 1])
 
 

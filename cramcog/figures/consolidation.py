@@ -73,27 +73,29 @@ def plot_consolidation_curves(ds: xr.Dataset):
     _sns()
     plt = _plt()
     _check(ds)
-    df = curve_frame(ds).dropna(subset=["exposures_since_warmup"])
+    df = curve_frame(ds)
     if df.empty:
-        raise FigureError("plot_consolidation_curves: no evaluation after a warm-up end")
+        raise FigureError("plot_consolidation_curves: the record has no evaluation")
     variants = list(dict.fromkeys(df.variant))
+    # runs whose warm-up never ended are drawn against all their exposures, and said so
+    no_warmup = df.groupby("variant").exposures_since_warmup.apply(lambda x: x.isna().all())
+    df["x"] = df.exposures_since_warmup.fillna(df.exposures.where(
+        df.variant.map(no_warmup)))
+    df = df.dropna(subset=["x"])
     fig, axes = plt.subplots(1, len(variants), figsize=(4.6 * len(variants), 3.6),
                              squeeze=False, sharey=True)
     for ax, variant in zip(axes[0], variants):
         sub = df[df.variant == variant]
         for seed, run in sub.groupby("seed"):
-            ax.plot(run.exposures_since_warmup, run.recurring_attended, color="tab:blue",
-                    lw=0.7, alpha=0.45)
-            ax.plot(run.exposures_since_warmup, run.novel_attended, color="tab:orange",
-                    lw=0.7, alpha=0.45)
-        mean = sub.groupby("eval_step")[["exposures_since_warmup", "recurring_attended",
-                                         "novel_attended"]].mean()
-        ax.plot(mean.exposures_since_warmup, mean.recurring_attended, color="tab:blue", lw=2,
+            ax.plot(run.x, run.recurring_attended, color="tab:blue", lw=0.7, alpha=0.45)
+            ax.plot(run.x, run.novel_attended, color="tab:orange", lw=0.7, alpha=0.45)
+        mean = sub.groupby("eval_step")[["x", "recurring_attended", "novel_attended"]].mean()
+        ax.plot(mean.x, mean.recurring_attended, color="tab:blue", lw=2,
                 label="recurring queries")
-        ax.plot(mean.exposures_since_warmup, mean.novel_attended, color="tab:orange", lw=2,
-                label="novel queries")
+        ax.plot(mean.x, mean.novel_attended, color="tab:orange", lw=2, label="novel queries")
         line = _best_fit_line(ds, variant)
-        title = variant
+        title = variant + (" (the warm-up never ended: all evaluations)"
+                           if no_warmup[variant] else "")
         if line is not None:
             grid, pred, verdict = line
             ax.plot(grid, pred, color="black", lw=1.2, ls="--", label="best family (pooled)")
@@ -101,7 +103,7 @@ def plot_consolidation_curves(ds: xr.Dataset):
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(title, fontsize=7)
-        ax.set_xlabel("exposures per pattern since the warm-up")
+        ax.set_xlabel("exposures per pattern since the warm-up (+ one interval)")
     axes[0][0].set_ylabel("share executing attention\n(retrieving layer, probes)")
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
@@ -135,10 +137,13 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
         seed = int(ds.seed.values[np.flatnonzero(ok)[0]])
     df = pattern_frame(ds, variant, seed)
     warm = float(ds["warmup_end_step"].sel(variant=variant, seed=seed))
-    df = df[df.eval_step >= warm]
+    note = ""
+    if warm >= 0 and (df.eval_step >= warm).any():
+        df = df[df.eval_step >= warm]
+    else:
+        note = " (the warm-up never ended: all evaluations)"
     if df.empty:
-        raise FigureError(f"plot_pattern_curves: {variant}/seed {seed} has no evaluation after "
-                          "its warm-up")
+        raise FigureError(f"plot_pattern_curves: {variant}/seed {seed} has no evaluation")
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
     for p, g in list(df.groupby("pattern"))[:max_patterns]:
         ax.plot(g.exposures, g.share, color="0.5", lw=0.5, alpha=0.35)
@@ -159,7 +164,8 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
     ax.set_xlabel("the pattern's exposures (training queries)")
     ax.set_ylabel("share of its probes attending")
     ax.set_title(f"{variant}, seed {seed}: per-pattern consolidation "
-                 f"({np.isfinite(switch).sum()} of {switch.size} patterns switched)", fontsize=8)
+                 f"({np.isfinite(switch).sum()} of {switch.size} patterns switched){note}",
+                 fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
@@ -196,20 +202,29 @@ def plot_causal_test(ds: xr.Dataset):
                                      "seed": int(seed), "accuracy": v})
     df = pd.DataFrame(rows, columns=["panel", "condition", "variant", "seed", "accuracy"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    variants = [str(v) for v in ds.variant.values]
+    colors = dict(zip(variants, sns.color_palette(n_colors=max(1, len(variants)))))
+    width = 0.7 / max(1, len(variants))
     for ax, (panel, items) in zip(axes, pairs):
-        sub = df[df.panel == panel]
         order = [label for label, _ in items]
-        if not sub.empty:
-            sns.stripplot(data=sub, x="condition", y="accuracy", hue="variant", order=order,
-                          dodge=True, ax=ax, size=5)
-            sns.pointplot(data=sub, x="condition", y="accuracy", hue="variant", order=order,
-                          dodge=0.4, errorbar=None, markers="_", linestyles="none", ax=ax,
-                          legend=False, palette="dark:black")
-        if "causal_chance" in ds.attrs or panel == "novel queries":
-            ax.axhline(_chance(ds), color="tab:red", ls=":", lw=1, label="chance")
+        sub = df[df.panel == panel]
+        for j, variant in enumerate(variants):
+            for i, label in enumerate(order):
+                vals = sub[(sub.variant == variant) & (sub.condition == label)].accuracy
+                x = i + (j - (len(variants) - 1) / 2) * width
+                if len(vals):
+                    ax.scatter(np.full(len(vals), x), vals, s=16, color=colors[variant],
+                               label=variant if i == 0 else None, zorder=3)
+                    ax.plot([x - width / 3, x + width / 3], [vals.mean()] * 2, color="black",
+                            lw=1.5)
+        ax.axhline(_chance(ds), color="tab:red", ls=":", lw=1, label="chance")
+        ax.set_xticks(range(len(order)), order)
+        ax.set_xlim(-0.6, len(order) - 0.4)
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(panel)
-        ax.set_xlabel("")
+        if sub.empty:
+            ax.text(0.5, 0.5, "no query qualified", transform=ax.transAxes, ha="center")
+    axes[1].legend(fontsize=7, loc="center right")
     axes[0].set_ylabel("accuracy (test split)")
     fig.tight_layout()
     return fig

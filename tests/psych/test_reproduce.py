@@ -69,20 +69,24 @@ def test_config_validates_and_run_dirs_are_unique(tmp_path):
     assert first.name.endswith("-reproduce")
 
 
-def test_reproduce_trains_fits_the_consolidation_curve_and_compares(tmp_path, capsys):
+def test_reproduce_trains_measures_consolidation_and_compares(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["reproduce", "--out", str(out), "--ci", "wald", "--train", "tiny",
                  "--steps", "40"]) == 0
     names = {p.name for p in out.iterdir()}
-    assert {"train", "training_summary.json", "comparison.csv", "summary.md",
-            "cram_attention.png"} <= names
+    assert {"train", "training_summary.json", "comparison.csv", "summary.md", "consolidation.nc",
+            "cram_attention.png", "consolidation_curves.png", "consolidation_patterns.png",
+            "consolidation_causal.png"} <= names
     assert records.open(out / "train" / "record.nc").cram.kind == "training"
+    assert records.open(out / "consolidation.nc").attrs["study"] == "consolidation"
     headline = json.loads((out / "training_summary.json").read_text())
-    assert "test_accuracy_novel" in headline and "gamma" in headline
+    for key in ("test_accuracy_novel", "test_attention_over_floor", "retrieving_layer",
+                "recurring_attended_val_final", "switch_exposures_median", "family_verdict",
+                "causal_swap_accuracy_recurring", "causal_skip_accuracy_novel", "model_interval"):
+        assert key in headline, key
+    assert "gamma" not in headline and "attention_fall_ratio" not in headline
     summary = json.loads((out / "summary.json").read_text())
-    if headline["gamma_converged"]:  # the model's own fit is compared, in its own family
-        assert summary["model"].startswith("CRAM (tiny config")
-        assert (out / "consolidation_fit.nc").exists()
-        assert set(pd.read_csv(out / "comparison.csv").family) == {"power"}
-    else:  # a failed fit is never compared: the paper's number is, and the summary says so
-        assert any("did not converge" in a for a in summary["assumptions"])
+    # one run has no seed-pooled interval: the paper's gamma is compared, and the summary says so
+    assert summary["model"] == "CRAM paper (reported)"
+    assert any("seed-pooled" in a for a in summary["assumptions"])
+    assert "## The CRAM run" in (out / "summary.md").read_text()
