@@ -12,8 +12,8 @@ at once by a batched numpy Levenberg-Marquardt optimiser. This package imports n
 
 Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (reading y, input checks),
 ``optimizer`` (batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap, quasi),
-``fit`` (the entry point), ``result`` (``FitResult``, ``FitSet``, information criteria),
-``report`` (text reports), ``export`` (records), ``plotting``,
+``fit`` (the entry point), ``result`` (``FitResult``), ``ranking`` (``FitSet``, information
+criteria, Akaike weights), ``report`` (text reports), ``export`` (records), ``plotting``,
 ``consolidation`` (consolidation curves cut from training records in a stated window, and their
 gamma: ``ConsolidationWindow``, ``consolidation_curve``, ``fit_power``, ``gamma_frame``).
 
