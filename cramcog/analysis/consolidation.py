@@ -359,7 +359,7 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
 # ----------------------------------------------------------------------------- curve fits
 
 def _is_power(fit) -> bool:
-    return "gamma" in fit.spec.param_names
+    return bool(getattr(fit, "has_gamma", "gamma" in fit.spec.param_names))
 
 
 def _shape_text(fit) -> str:
@@ -410,29 +410,15 @@ def curve_points(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = Non
     return np.concatenate(ts), np.concatenate(ks), np.concatenate(ns)
 
 
-def _dispersion(fit) -> float:
-    """Pearson overdispersion of a binomial fit: chi2 / (points - parameters), at least 1.
-
-    Probe outcomes at one evaluation share the model's state (one router, one f_sem), so they
-    are not independent trials: the binomial variance understates the scatter between
-    evaluations and the AIC differences of a binomial fit are inflated by about this factor.
-    """
-    if fit.n is None:
-        return 1.0
-    p = np.clip(fit.predict(fit.t), 1e-9, 1 - 1e-9)
-    y, n = np.asarray(fit.y, float), np.asarray(fit.n, float)
-    chi2 = float(np.sum(n * (y - p) ** 2 / (p * (1 - p))))
-    df = max(1, y.size - fit.n_params)
-    return max(1.0, chi2 / df)
-
-
 def describe_fits(fits) -> dict[str, Any]:
     """Verdict of a family comparison: gamma only where a power family wins by >= 10 AIC.
 
-    Beside AIC, QAIC = -2 loglik / phi + 2 k with phi the Pearson overdispersion of the AIC-best
-    fit (:func:`_dispersion`): probes at one evaluation share the model's state, so a binomial
-    AIC overstates differences. gamma is reported only where a power-law family (one with a
-    ``gamma``) beats every other family by >= :data:`POWER_WIN_AIC` in AIC AND in QAIC.
+    Beside AIC, QAIC = -2 loglik / phi + 2 k with phi the Pearson dispersion of the AIC-best
+    binomial fit (chi2 / residual df, at least 1; the fit layer's ``dispersion``): probe
+    outcomes at one evaluation share the model's state (one router, one f_sem), so they are not
+    independent trials and a binomial AIC overstates differences by about phi. gamma is
+    reported only where a power-law family (one with a ``gamma``) beats every other family by
+    >= :data:`POWER_WIN_AIC` in AIC AND in QAIC.
 
     Returns
     -------
@@ -443,7 +429,7 @@ def describe_fits(fits) -> dict[str, Any]:
         the power family wins), ``ranking`` (converged families by AIC) and ``verdict``.
     """
     table = fits.table()
-    conv = table[table.converged]
+    conv = table[table.converged].sort_values("aic", kind="stable")
     nan = float("nan")
     if conv.empty:
         return {"best": "", "power_margin": nan, "power_margin_qaic": nan, "dispersion": nan,
@@ -451,7 +437,8 @@ def describe_fits(fits) -> dict[str, Any]:
                 "verdict": "no family converged"}
     ranking = list(conv.family)
     best = fits[ranking[0]]
-    phi = _dispersion(best)
+    phi = max(1.0, float(conv.dispersion.iloc[0])) if np.isfinite(conv.dispersion.iloc[0]) \
+        else 1.0
     qaic = -2 * conv.loglik / phi + 2 * conv.n_params
     is_power = conv.family.map(lambda f: _is_power(fits[f])).to_numpy()
     both = is_power.any() and (~is_power).any()
@@ -524,7 +511,8 @@ def fit_consolidation(ds: xr.Dataset, family: Any = "all", ci: str = "profile",
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fits = fit_consolidation_curve(t, k, n=n, family=family, ci=ci)
+                fits = fit_consolidation_curve(t, k, n=n, family=family, ci=ci,
+                                               criterion="aic", y_kind="successes")
             d = describe_fits(fits)
             d["ranking"] = ", ".join(d["ranking"])
             d["qaic_tied"] = ", ".join(d.get("qaic_tied", []))

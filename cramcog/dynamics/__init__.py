@@ -1,17 +1,21 @@
 """Memory dynamics: forgetting / consolidation curve families and their maximum-likelihood fits.
 
 ``fit_consolidation_curve(t, y, n=None, family="power", ci="profile")`` fits one family (a
-:class:`FitResult`) or several (``family=[...]`` or ``"all"``: a :class:`FitSet` ranked by AIC).
-With counts ``n`` the likelihood is binomial, without them least squares. Intervals are profile
-likelihood by default, bootstrap or Wald on request. Curves along extra xarray dims (subjects,
-layers, seeds) and bootstrap replicates are all fitted at once by a batched numpy
-Levenberg-Marquardt optimiser. This package imports numpy/scipy only (never torch).
+:class:`FitResult`) or several (``family=[...]`` or ``"all"``: a :class:`FitSet` ranked by AICc,
+with Akaike weights). With counts ``n`` the likelihood is binomial, without them least squares;
+``y_kind`` says what ``y`` holds. Intervals are profile likelihood by default, bootstrap or Wald on
+request, quasi-likelihood or cluster bootstrap for overdispersed counts. Any parameter can be
+held fixed (``fixed=``, ``chance=``). Every result reports its goodness of fit (``report()``).
+Curves along extra xarray dims (subjects, layers, seeds) and bootstrap replicates are all fitted
+at once by a batched numpy Levenberg-Marquardt optimiser. This package imports numpy/scipy only
+(never torch).
 
-Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (input checks), ``optimizer``
-(batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap), ``fit`` (the entry
-point), ``result`` (``FitResult``, ``FitSet``), ``export`` (records), ``plotting``. Curves cut
-from training records (what a run means) live in :mod:`cramcog.analysis`, which imports this
-package, never the other way round.
+Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (reading y, input checks),
+``optimizer`` (batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap, quasi),
+``fit`` (the entry point), ``result`` (``FitResult``), ``ranking`` (``FitSet``, information
+criteria, Akaike weights), ``report`` (text reports), ``export`` (records), ``plotting``. Curves
+cut from training records (what a run means) live in :mod:`cramcog.analysis`, which imports
+this package, never the other way round.
 
 Examples
 --------
@@ -24,13 +28,14 @@ True
 >>> fit.family, fit.converged
 ('power', True)
 """
+from cramcog.dynamics.data import Y_KINDS, convert_y
 from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
 from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
-from cramcog.dynamics.result import FitResult, FitSet
+from cramcog.dynamics.result import FitResult, FitSet, MissingParameterError
 from cramcog.dynamics.toy_consolidation import (ToyConsolidationConfig, ToyConsolidationResult,
                                                 simulate_consolidation)
 
-__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet",
-           "fit_consolidation_curve", "make_actr_family",
+__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet", "MissingParameterError",
+           "Y_KINDS", "convert_y", "fit_consolidation_curve", "make_actr_family",
            "with_asymptote", "ToyConsolidationConfig", "ToyConsolidationResult",
            "simulate_consolidation"]

@@ -54,7 +54,7 @@ def _best_fit_line(ds: xr.Dataset, variant: str):
     t, k, n = curve_points(ds, variant, runs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_consolidation_curve(t, k, n=n, family=best, ci="none")
+        fit = fit_consolidation_curve(t, k, n=n, family=best, ci="none", y_kind="successes")
     grid = np.geomspace(t.min(), t.max(), 200)
     return grid, fit.predict(grid), verdict
 

@@ -85,11 +85,13 @@ def test_fits_report_gamma_where_a_power_law_wins():
     t = np.geomspace(1, 2000, 20)
     n = np.full(t.size, 4000)
     k = np.random.default_rng(1).binomial(n, 0.9 * t ** -0.45)
-    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="none"))
+    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="none",
+                                              y_kind="successes", force=True))
     assert d["power_margin"] >= 10 and d["gamma"] == pytest.approx(0.45, abs=0.03)
     assert "a power law describes the curve" in d["verdict"]
     k = np.random.default_rng(1).binomial(n, 0.9 * np.exp(-t / 300))
-    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="none"))
+    d = describe_fits(fit_consolidation_curve(t, k, n=n, family="all", ci="none",
+                                              y_kind="successes", force=True))
     assert np.isnan(d["gamma"]) and not d["best"].startswith("power")
 
 
