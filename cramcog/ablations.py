@@ -755,7 +755,7 @@ GRIDS: dict[str, Callable[..., AblationGrid]] = {
         ">= 50% recurrence)", base, seeds),
     "n_patterns": lambda base, seeds: _sweep(
         "n_patterns", KEYS["n_patterns"], [50, 100, 200, 500, 1000],
-        "number of recurring bindings around the small config's 200 (few are memorised before "
+        "number of recurring bindings around the small config's 100 (few are memorised before "
         "retrieval exists; many are seen too rarely to consolidate in the step budget)",
         base, seeds),
     "buffer_size": lambda base, seeds: _sweep(

@@ -282,12 +282,17 @@ def _tiny() -> TrainConfig:
 
 
 def _small() -> TrainConfig:
-    # the main job: ~15 minutes on 2 CPU cores (measured: ~22 min at 1 thread beside other runs).
-    # 200 recurring patterns: enough repetitions for f_sem to learn them within 1600 steps (with
-    # 2000, q of recurring queries was still 0.69 at step 1600 and nothing was handed over)
+    # the main job: ~15 minutes on 2 CPU cores. The paper's 100 recurring patterns; 2400 steps.
+    # Chosen on the VALIDATION split only (the per-pattern probes), seeds 100 and 101 (never
+    # reported): with 100 patterns the share of recurring probe queries still attending in the
+    # retrieving layer plateaus near 0 by step 1300-1350 (paper/REPRODUCTION.md, "Selection"),
+    # so 2400 steps leave ~1000 steps on the plateau. (With 200 patterns and 1600 steps the
+    # hand-over was still under way when training stopped.)
     return TrainConfig(
-        name="small", steps=1600, batch_size=16, lr=3e-3, eval_every=50, eval_batches=2,
-        eval_batch_size=16, test_batches=4, checkpoint_every=100,
+        name="small", steps=2400, batch_size=16, lr=3e-3, eval_every=50, eval_batches=2,
+        eval_batch_size=16, test_batches=4, checkpoint_every=100, probe_per_pattern=8,
+        # Knobs kept from earlier development (chosen then by looking at seed 0, so seed 0 is
+        # never a reported seed) and re-checked on the validation seeds above:
         # semantic rank 16, not d/16 = 4: at d = 64 a rank-4 f_sem cannot carry the 256-value
         # code that r_E holds at a query, so q never rises (measured: q ~ 0.06 after 400 steps).
         # sigma 1.5: q measured against r_E's variance plateaus near 0.89 on recurring and 0.70
@@ -297,7 +302,7 @@ def _small() -> TrainConfig:
         # recurring queries moved by step 1600)
         model=CRAMConfig(d_model=64, n_layers=2, n_heads=2, semantic_rank=16,
                          semantic_hidden=1024, sigma=1.5, router_q_gain=24.0),
-        task={"seq_len": 256, "n_patterns": 200})
+        task={"seq_len": 256, "n_patterns": 100})
 
 
 def _paper() -> TrainConfig:
