@@ -118,6 +118,37 @@ def switch_exposures(share: np.ndarray, exposures: np.ndarray, start: int = 0,
     return out
 
 
+def first_off_and_returns(share: np.ndarray, exposures: np.ndarray, start: int = 0,
+                          threshold: float = SWITCH_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """Per pattern: its exposures at the FIRST evaluation (from ``start``) where at most
+    ``threshold`` of its probes attend, and how often it returned to attention after that
+    (evaluations where it crosses back above the threshold). A pattern whose route is a clean
+    step has 0 returns and ``first off == switch`` (:func:`switch_exposures`).
+
+    Examples
+    --------
+    >>> share = np.array([[1.0], [0.2], [0.9], [0.1], [0.0]])
+    >>> first, back = first_off_and_returns(share, np.arange(5.0)[:, None] * 10)
+    >>> first.tolist(), back.tolist()
+    ([10.0], [1])
+    """
+    share = np.asarray(share, dtype=float)[start:]
+    exposures = np.asarray(exposures, dtype=float)[start:]
+    P = share.shape[1] if share.ndim == 2 else 0
+    first = np.full(P, np.nan)
+    back = np.zeros(P, dtype=np.int64)
+    if share.size == 0:
+        return first, back
+    off = share <= threshold                                               # (E, P)
+    for p in range(P):
+        idx = np.flatnonzero(off[:, p])
+        if idx.size:
+            first[p] = exposures[idx[0], p]
+            after = off[idx[0]:, p]
+            back[p] = int(np.sum(after[:-1] & ~after[1:]))
+    return first, back
+
+
 def _median_switch(values: np.ndarray) -> float:
     """Median over patterns, a never-switching pattern counting as +inf (NaN if it is the
     median)."""
@@ -152,6 +183,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
     start = int(np.searchsorted(steps, warm)) if warm >= 0 else len(steps)
     switch = switch_exposures(share_p, exp_p, start, switch_threshold) if start < len(steps) \
         else np.full(P, np.nan)
+    first_off, returns = first_off_and_returns(share_p, exp_p, start, switch_threshold)
     floor = _scalar(run, "attention_floor")
     test_att = run.get("test_attention_fraction")
     over = sum_over = np.nan
@@ -166,6 +198,8 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "retrieving_layer_attention_over_floor": over, "attention_sum_over_floor": sum_over,
         "fall_from_warmup_end": fall, "fall_ceiling": ceiling,
         "switch_exposures": _median_switch(switch),
+        "first_off_exposures": _median_switch(first_off),
+        "returns_per_pattern": float(returns.mean()) if returns.size else np.nan,
         "switched_patterns": float(np.isfinite(switch).sum()),
         "test_recurring_attended": tq["recurring_attended"],
         "test_novel_attended": tq["novel_attended"],
@@ -188,6 +222,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "exposures": exp_p.mean(1),
         "pattern_attended": att_p, "pattern_probes": np.broadcast_to(probes_p, att_p.shape),
         "pattern_exposures": exp_p, "pattern_switch_exposures": switch,
+        "pattern_first_off_exposures": first_off, "pattern_returns": returns.astype(float),
         "per_run": per_run, "queries": queries_per_sequence(run),
     }
 
@@ -255,6 +290,8 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
     pgrids = {k: np.full((V, S, E, P), np.nan) for k in
               ("pattern_attended", "pattern_probes", "pattern_exposures")}
     switch = np.full((V, S, P), np.nan)
+    first_off = np.full((V, S, P), np.nan)
+    returns = np.full((V, S, P), np.nan)
     per_run_names = list(runs[0][2]["per_run"])
     per_run = {k: np.full((V, S), np.nan) for k in per_run_names}
     ceilings = set()
@@ -267,6 +304,8 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
         for k in pgrids:
             pgrids[k][i, j, e, :p] = r[k]
         switch[i, j, :p] = r["pattern_switch_exposures"]
+        first_off[i, j, :p] = r["pattern_first_off_exposures"]
+        returns[i, j, :p] = r["pattern_returns"]
         for k in per_run_names:
             per_run[k][i, j] = r["per_run"][k]
         if np.isfinite(r["per_run"]["fall_ceiling"]):
@@ -302,6 +341,11 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
         "pattern_switch_exposures": (("variant", "seed", "pattern"), switch, fr(
             "training queries", f"exposures when the pattern's probes stop attending (<= "
                                 f"{switch_threshold:g} attend from then on; NaN: never)")),
+        "pattern_first_off_exposures": (("variant", "seed", "pattern"), first_off, fr(
+            "training queries", f"exposures when <= {switch_threshold:g} of the pattern's "
+                                "probes first attend (NaN: never)")),
+        "pattern_returns": (("variant", "seed", "pattern"), returns, fr(
+            "evaluations", "times the pattern came back to attention after first leaving it")),
     }
     units = {"retrieving_layer": ("1", "the layer whose attention the novel queries use"),
              "warmup_end_step": ("optimizer steps", "end of the attention warm-up (-1: never)"),
@@ -315,6 +359,11 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
              "switch_exposures": ("training queries", "median over patterns of the exposures "
                                                       "at which a pattern stops attending"),
              "switched_patterns": ("patterns", "patterns whose probes stopped attending"),
+             "first_off_exposures": ("training queries", "median over patterns of the "
+                                                         "exposures at which a pattern first "
+                                                         "leaves attention"),
+             "returns_per_pattern": ("evaluations", "mean times a pattern came back to "
+                                                    "attention after first leaving it"),
              "test_recurring_attended": ("1", "test recurring queries attending, retrieving "
                                               "layer"),
              "test_novel_attended": ("1", "test novel queries attending, retrieving layer"),
@@ -668,7 +717,8 @@ def plateau_step(steps: np.ndarray, share: np.ndarray, window: int = 6, tol: flo
 
 
 __all__ = ["POWER_WIN_AIC", "SWITCH_THRESHOLD", "consolidation_record", "consolidation_summary",
-           "curve_frame", "curve_points", "describe_fits", "pattern_frame", "fit_consolidation", "plateau_step", "retrieving_layer",
+           "curve_frame", "curve_points", "describe_fits", "first_off_and_returns",
+           "pattern_frame", "fit_consolidation", "plateau_step", "retrieving_layer",
            "run_consolidation", "step_mixture_check", "switch_exposures", "variant_label"]
 
 

@@ -241,6 +241,8 @@ def train_and_fit(config: ReproduceConfig, folder: Path):
         "fall_ceiling": float(row.fall_ceiling),
         "switch_exposures_median": float(row.switch_exposures),
         "patterns_switched": int(row.switched_patterns),
+        "first_off_exposures_median": float(row.first_off_exposures),
+        "returns_to_attention_per_pattern": float(row.returns_per_pattern),
         "per_pattern_switch_width_median": float(row.median_switch_width),
         "switch_exposures_iqr": float(row.switch_iqr),
         "step_mixture_rmse": float(row.step_curve_rmse),

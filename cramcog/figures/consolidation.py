@@ -121,8 +121,9 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
     """Per-pattern consolidation of one run beside the average (do steps average to a curve?).
 
     Thin lines: each pattern's share of probes attending against ITS exposures; bold: the
-    average over patterns; dashed: the average that pure steps at the measured switch
-    exposures would give; bars (right axis): the switch exposures over patterns.
+    average over patterns; dashed / dotted: the averages that pure steps at each pattern's
+    final switch / first departure would give (a pattern that flickers lies between them);
+    bars (right axis): the final switch exposures over patterns.
 
     Returns
     -------
@@ -150,10 +151,15 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
     avg = df.groupby("eval_step")[["exposures", "share"]].mean()
     ax.plot(avg.exposures, avg.share, color="tab:blue", lw=2.2, label="average over patterns")
     switch = df.drop_duplicates("pattern").switch_exposures.values
+    first = ds["pattern_first_off_exposures"].sel(variant=variant, seed=seed).values \
+        if "pattern_first_off_exposures" in ds else None
     grid = avg.exposures.values
-    steps = np.array([np.mean(~(np.isfinite(switch) & (x >= switch))) for x in grid])
-    ax.plot(grid, steps, color="black", ls="--", lw=1.2,
-            label="steps at each pattern's switch")
+    for when, style, label in ((switch, "--", "steps at each pattern's final switch"),
+                               (first, ":", "steps where each pattern first leaves")):
+        if when is None:
+            continue
+        steps = np.array([np.mean(~(np.isfinite(when) & (x >= when))) for x in grid])
+        ax.plot(grid, steps, color="black", ls=style, lw=1.2, label=label)
     fin = switch[np.isfinite(switch)]
     if fin.size:
         twin = ax.twinx()

@@ -131,3 +131,18 @@ def test_a_run_without_probes_is_refused():
     run = probe_run(_switches()).drop_vars(["probe_attended"])
     with pytest.raises(ValueError, match="probe_per_pattern"):
         analysis.consolidation_record([run])
+
+
+def test_first_off_and_returns_count_flicker():
+    from cramcog.analysis.consolidation import first_off_and_returns
+
+    share = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    expo = np.arange(6.0)[:, None] * np.ones(2) * 5
+    first, back = first_off_and_returns(share, expo)
+    assert first.tolist() == [5.0, 5.0] and back.tolist() == [2, 0]
+    assert switch_exposures(share, expo).tolist() == [25.0, 5.0]
+    ds = analysis.consolidation_record({"cram": probe_run(_switches())})
+    cell = ds.sel(variant="cram", seed=0)
+    # clean steps: never back, first off == switch
+    assert (cell.pattern_returns == 0).all()
+    np.testing.assert_allclose(cell.pattern_first_off_exposures, cell.pattern_switch_exposures)
