@@ -379,6 +379,7 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
                             fr("optimizer steps", "evaluation step")),
               "pattern": ("pattern", np.arange(P, dtype="int64"))}
     layers = per_run["retrieving_layer"]
+    warm = per_run["warmup_end_step"]
     chance = {float(run.attrs["causal_chance"]) for _, _, run in _runs_of(data)
               if "causal_chance" in run.attrs}
     attrs = {
@@ -391,7 +392,9 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
                                                   if np.isfinite(layers[i, j])),
         "warmup_end": "per run (variable warmup_end_step): the step at which held-out novel "
                       "accuracy first passed warmup_novel_accuracy and the attention cost "
-                      "switched on",
+                      "switched on; values " + ", ".join(
+                          f"{variants[i]}/seed {seeds[j]}: {int(warm[i, j])}"
+                          for i in range(V) for j in range(S) if np.isfinite(warm[i, j])),
         "fall_ceiling": float(min(ceilings)) if ceilings else float("nan"),
         "ceiling": "fall_from_warmup_end <= (n_recurring + n_novel) / n_novel queries per "
                    "sequence when the novel queries keep attending: consolidation can only "
