@@ -1,0 +1,22 @@
+"""The runnable examples in cramcog.analysis (and the consolidation command and figures)."""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["cramcog.analysis", "cramcog.analysis.runs", "cramcog.analysis.metrics",
+           "cramcog.analysis.phase", "cramcog.analysis.probes",
+           "cramcog.analysis.causal", "cramcog.analysis.consolidation",
+           "cramcog.commands.consolidation", "cramcog.figures.consolidation",
+           "cramcog.model.episodic"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+    assert result.attempted > 0
