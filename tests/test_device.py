@@ -73,8 +73,11 @@ def test_tiny_cpu_record_is_the_one_before_devices():
     np.testing.assert_allclose(rec.loss.values, [7.4532365799, 8.4237337112, 6.8438148499,
                                                  7.7259945869, 7.3211841583, 7.3043413162],
                                rtol=1e-5)
-    # routes are the random draws: counts out of 2 x 64 tokens, exact
-    np.testing.assert_array_equal(rec.attention_fraction.values * 128, [
+    # routes are the random draws: counts out of 2 x 64 tokens, exact (the router's episodic
+    # decisions; attention_fraction counts what executed it: every token on the dense path)
+    episodic = 1.0 - rec.working_fraction.values - rec.semantic_fraction.values
+    assert (rec.attention_fraction.values == 1.0).all()
+    np.testing.assert_array_equal(np.round(episodic * 128), [
         [115, 118], [118, 122], [110, 111], [115, 112], [116, 118], [118, 116]])
     assert rec.attrs["device"] == "cpu" and rec.attrs["dtype"] == "float32"
     assert rec.attrs["device_name"]
