@@ -102,7 +102,9 @@ def count_attention(model, batch) -> dict[str, float]:
         out = model(batch, sample=False)
     cat = batch["category"]                                                  # (B, N)
     if out.layers:
-        attended = torch.stack([t.route == EPISODIC for t in out.layers])   # (L, B, N)
+        # executed attention (every token on the dense path), not only the routing decision
+        attended = torch.stack([t.executed if t.executed is not None else t.route == EPISODIC
+                                for t in out.layers])                          # (L, B, N)
     else:                                                                    # dense baseline
         attended = torch.ones((1, *cat.shape), dtype=torch.bool, device=cat.device)
     any_layer = attended.any(0)                                              # (B, N)
