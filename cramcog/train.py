@@ -97,7 +97,7 @@ def layer_stats(trace, category, n_categories: int = 4) -> dict[str, Any]:
     """
     import torch
     route = trace.route
-    executed = trace.executed if trace.executed is not None else route == 1     # (B, N)
+    executed = trace.executed                                                 # (B, N)
     onehot = torch.nn.functional.one_hot(route, 3).float()                 # (B, N, 3)
     per_cat = np.zeros((n_categories, 3))
     att_per_cat = np.full(n_categories, np.nan)

@@ -3,13 +3,14 @@
 This is the older, coarse curve (kept for the gamma study of records that have no per-pattern
 probes): a training record logs ``attention_fraction(step, layer)``, the fraction of tokens
 executing attention. The *attention-use curve* is the layer-mean attention fraction inside a
-stated fit window, as a function of ``t = step - window start + dt`` (``dt``: the logging interval, the
-median step spacing, so the first point sits one interval after the start and ``t > 0`` as power
-laws need). Every gamma cramcog reports names its window and its curve family.
+stated fit window, as a function of ``t = step - window start + dt`` (``dt``: the logging
+interval, the median step spacing, so the first point sits one interval after the start and
+``t > 0`` as power laws need). Every gamma cramcog reports names its window and its curve family.
 
 Windows (:class:`ConsolidationWindow`, written ``START:STOP`` on the command line):
 
-- START: ``peak`` (the smoothed attention peak, :func:`cramcog.analysis.phase.detect_phase_transition`;
+- START: ``peak`` (the smoothed attention peak,
+  :func:`cramcog.analysis.phase.detect_phase_transition`;
   the raw maximum when attention never falls 2x), ``K*peak`` (K times the peak step, K > 0),
   ``transition`` (the step of the steepest fall of log attention after the peak; none when
   attention never falls 2x) or an integer optimizer step;

@@ -203,7 +203,7 @@ def evaluate_probes(model, probes: ProbeSet, n_layers: int, autocast_mode: str =
             pred = out.value_logits.argmax(-1)[r, p]
             correct.append((pred == tb["target"][r, p]).cpu().numpy())
             if out.layers:
-                attended.append(np.stack([_executed(t)[r, p].cpu().numpy()
+                attended.append(np.stack([t.executed[r, p].cpu().numpy()
                                           for t in out.layers]))
                 route.append(np.stack([t.route[r, p].cpu().numpy() for t in out.layers]))
             else:   # dense Transformer: every token attends in every layer
@@ -214,13 +214,6 @@ def evaluate_probes(model, probes: ProbeSet, n_layers: int, autocast_mode: str =
     return {"attended": np.concatenate(attended, 1).astype(np.int8),
             "route": np.concatenate(route, 1).astype(np.int8),
             "correct": np.concatenate(correct).astype(np.int8)}
-
-
-def _executed(trace):
-    """(B, N) bool: tokens that executed attention in a layer (older traces: the route)."""
-    from cramcog.model.router import EPISODIC
-
-    return trace.executed if trace.executed is not None else trace.route == EPISODIC
 
 
 def count_exposures(exposures: np.ndarray, batch) -> None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np

@@ -94,7 +94,6 @@ def count_attention(model, batch) -> dict[str, float]:
     import torch
 
     from cramcog.device import model_device
-    from cramcog.model.router import EPISODIC
     from cramcog.train import accuracy
     device = model_device(model)
     batch = {k: v.to(device) for k, v in batch.items()}
@@ -103,8 +102,7 @@ def count_attention(model, batch) -> dict[str, float]:
     cat = batch["category"]                                                  # (B, N)
     if out.layers:
         # executed attention (every token on the dense path), not only the routing decision
-        attended = torch.stack([t.executed if t.executed is not None else t.route == EPISODIC
-                                for t in out.layers])                          # (L, B, N)
+        attended = torch.stack([t.executed for t in out.layers])               # (L, B, N)
     else:                                                                    # dense baseline
         attended = torch.ones((1, *cat.shape), dtype=torch.bool, device=cat.device)
     any_layer = attended.any(0)                                              # (B, N)

@@ -192,7 +192,8 @@ def plot_causal_test(ds: xr.Dataset):
 
     rows = []
     pairs = [("recurring queries on the semantic route",
-              [("clean", "semantic_accuracy_recurring"), ("f_sem swapped", "swap_accuracy_recurring"),
+              [("clean", "semantic_accuracy_recurring"),
+               ("f_sem swapped", "swap_accuracy_recurring"),
                ("f_sem zeroed", "zero_accuracy_recurring")]),
              ("novel queries", [("clean", "causal_accuracy_novel"),
                                 ("attention skipped", "skip_accuracy_novel")])]

@@ -47,7 +47,11 @@ class LayerTrace:
     dense_flops: float            # dense causal attention FLOPs over the same buffer
     probe: torch.Tensor | None = None  # (B, N) bool: attention-routed tokens probed on f_sem
     executed: torch.Tensor | None = None  # (B, N) bool: tokens that executed attention (all of
-    #                                       them on the dense path; else route == episodic)
+    #                                       them on the dense path; default route == episodic)
+
+    def __post_init__(self):
+        if self.executed is None:
+            self.executed = self.route == EPISODIC
 
 
 @dataclass
