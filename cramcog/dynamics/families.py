@@ -14,6 +14,12 @@ Conventions (one rule for every family):
   model, so ``family="all"`` and AIC ranking treat "with asymptote" as a model of its own.
   ``logarithmic`` has no ``+c`` (``a - b ln t + c`` is not identifiable) and ``actr`` has none
   (its logistic link already bounds the curve).
+- Every family declares its dimensionless SHAPE parameter (``shape_param``): the one that does
+  not change when ``t`` is rescaled (exposures vs practice blocks, hours vs days), so model and
+  human curves measured in different units can be compared through it. ``gamma`` for the power
+  families and ``actr``, ``k`` for ``weibull``, ``slope`` for ``logistic``; None where the family
+  has none (``exponential``'s rate has units 1/t; ``exp_sqrt``'s exponent is fixed at 1/2).
+  ``has_gamma`` says whether a family has a power-law exponent ``gamma``.
 - Bounds are handled by transforms, never by clipping: a parameter bounded in ``(0, inf)`` is
   optimised as ``log(p)``; unbounded parameters are optimised as they are. Rates and exponents
   (``b``, ``gamma``) are unbounded where the formula is defined for either sign, so a curve that
@@ -79,6 +85,9 @@ class Family:
         What the family is, and where it comes from in the literature.
     bounded01
         True if the mean stays inside (0, 1) whatever the parameters (a logistic link).
+    shape_param
+        Name of the dimensionless shape parameter (invariant to rescaling ``t``), or None if the
+        family has none. Defaults to ``"gamma"`` when the family has a ``gamma``.
 
     Examples
     --------
@@ -98,6 +107,7 @@ class Family:
     doc: str = ""
     source: str = ""
     bounded01: bool = False  # the mean stays in (0, 1) for any parameters (a probability link)
+    shape_param: str | None = None  # dimensionless shape parameter ("gamma", "k", "slope")
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -111,6 +121,11 @@ class Family:
             if (low, high) not in ((-np.inf, np.inf), (0.0, np.inf)):
                 raise ValueError(f"family {self.name!r}, parameter {pname!r}: bounds {(low, high)} "
                                  "unsupported; use (-inf, inf) or (0, inf)")
+        if self.shape_param is None and "gamma" in self.param_names:
+            object.__setattr__(self, "shape_param", "gamma")
+        if self.shape_param is not None and self.shape_param not in self.param_names:
+            raise ValueError(f"family {self.name!r}: shape_param {self.shape_param!r} is not one "
+                             f"of its parameters {self.param_names}")
 
     # -- parameter transforms: internal (unbounded) theta <-> natural p ---------------------
     @property
@@ -123,8 +138,11 @@ class Family:
         return np.array([low == 0.0 for low, _ in self.bounds])
 
     @property
-    def is_power_law(self) -> bool:
+    def has_gamma(self) -> bool:
+        """True if the family has a power-law exponent ``gamma``."""
         return "gamma" in self.param_names
+
+    is_power_law = has_gamma  # older name
 
     def to_natural(self, theta: Array) -> Array:
         """Internal parameters (..., k) -> natural parameters (..., k)."""
@@ -290,6 +308,105 @@ def _log_start(t, y):
     return np.stack([c0, -c1], axis=-1)
 
 
+def _best_start(t, y, mean, candidates):
+    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE."""
+    best_p, best_sse = None, None
+    for p in candidates:
+        with np.errstate(all="ignore"):
+            sse = ((mean(t, p) - y) ** 2).sum(-1)
+        sse = np.where(np.isfinite(sse) & np.isfinite(p).all(-1), sse, np.inf)
+        if best_p is None:
+            best_p, best_sse = p, sse
+        else:
+            better = sse < best_sse
+            best_p = np.where(better[:, None], p, best_p)
+            best_sse = np.minimum(best_sse, sse)
+    return best_p
+
+
+def _levels(y):
+    """Candidate upper levels a for sigmoid starts: a little above the curve's maximum."""
+    ymax = np.abs(y).max(-1)
+    span = np.ptp(y, axis=-1)
+    return [ymax + f * span + 1e-12 for f in (0.01, 0.05, 0.2, 0.6)]
+
+
+# Logistic in t, slope relative to the midpoint (scale-free; see the registry entry's doc).
+
+def _logistic_mean(t, p):
+    z = p[:, 2, None] * (t / p[:, 1, None] - 1.0)
+    return p[:, 0, None] * 0.5 * (1.0 + np.tanh(0.5 * z))          # a * logistic(z), no overflow
+
+
+def _logistic_jac(t, p):
+    a, m, k = p[:, 0, None], p[:, 1, None], p[:, 2, None]
+    tt = np.broadcast_to(t, (p.shape[0], np.shape(t)[-1]))
+    lg = 0.5 * (1.0 + np.tanh(0.5 * k * (tt / m - 1.0)))
+    d = a * lg * (1.0 - lg)                                         # d mean / dz
+    return np.stack([lg, -d * k * tt / (m * m), d * (tt / m - 1.0)], axis=-1)
+
+
+def _logistic_start(t, y):
+    # logit(y / a) is linear in t: z = c0 + c1 t, so t50 = -c0 / c1 and slope = c1 t50 = -c0.
+    # Weights yc (1 - yc) undo the logit's noise amplification near 0 and a.
+    tb = np.broadcast_to(t, y.shape)
+    tmax = np.maximum(tb.max(-1), _TINY)
+    cands = []
+    for a in _levels(y):
+        yc = np.clip(y / a[:, None], 0.02, 0.98)
+        c0, c1 = _linfit(tb, np.log(yc / (1 - yc)), yc * (1 - yc))
+        c1 = np.where(np.abs(c1) * tmax > 1e-3, c1, np.where(c1 < 0, -1.0, 1.0) / tmax)
+        t50 = -c0 / c1
+        # Midpoint before the data (a curve seen only on one side of its midpoint): start it at
+        # the median time, keeping the fitted rate.
+        t50 = np.where(np.isfinite(t50) & (t50 > 0), t50, np.median(tb, -1) + _TINY)
+        cands.append(np.stack([a, t50, c1 * t50], axis=-1))
+    return _best_start(t, y, _logistic_mean, cands)
+
+
+# Weibull / stretched exponential a exp(-(t/s)^k).
+
+def _weibull_u(t, p):
+    """(t / s)**k, with the t = 0 limit (0 for k > 0, inf for k < 0) taken exactly."""
+    s, k = p[:, 1, None], p[:, 2, None]
+    tt = np.broadcast_to(t, (p.shape[0], np.shape(t)[-1]))
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.where(tt > 0, (np.where(tt > 0, tt, 1.0) / s) ** k,
+                        np.where(k > 0, 0.0, np.inf)), tt
+
+
+def _weibull_mean(t, p):
+    u, _ = _weibull_u(t, p)
+    return p[:, 0, None] * np.exp(-u)
+
+
+def _weibull_jac(t, p):
+    a, s, k = p[:, 0, None], p[:, 1, None], p[:, 2, None]
+    u, tt = _weibull_u(t, p)
+    e = np.exp(-u)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ue = np.where(np.isfinite(u), u * e, 0.0)                   # u e^-u -> 0 as u -> inf
+        log_ts = np.log(np.where(tt > 0, tt, 1.0) / s)
+        d_k = np.where(tt > 0, -a * ue * log_ts, 0.0)               # t = 0: u log u -> 0 too
+    return np.stack([e, a * ue * k / s, d_k], axis=-1)
+
+
+def _weibull_start(t, y):
+    # ln(-ln(y / a)) = k ln t - k ln s on the t > 0 points, weighted by (y u)^2 (delta method).
+    tb = np.broadcast_to(t, y.shape)
+    pos = tb > 0
+    lt = np.log(np.where(pos, tb, 1.0))
+    cands = []
+    for a in _levels(y):
+        yc = np.clip(y / a[:, None], 1e-3, 1 - 1e-3)
+        u = -np.log(yc)
+        c0, c1 = _linfit(lt, np.log(u), np.where(pos, (yc * u) ** 2, 0.0) + 1e-300)
+        k = np.where(np.abs(c1) > 1e-3, c1, np.where(c1 < 0, -0.1, 0.1))
+        s = np.exp(np.clip(-c0 / k, -700, 700))
+        cands.append(np.stack([a, s, k], axis=-1))
+    return _best_start(t, y, _weibull_mean, cands)
+
+
 def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
     """The ACT-R base-level family with logistic noise ``s = noise`` held fixed.
 
@@ -397,7 +514,7 @@ def with_asymptote(base: Family) -> Family:
         param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
         mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
         doc=base.doc + " Plus a free asymptote c (the level the curve decays towards).",
-        source=base.source)
+        source=base.source, shape_param=base.shape_param)
 
 
 _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
@@ -434,6 +551,37 @@ _BASE = [
            doc="Logarithmic decay (linear in log time); unbounded, so it has no +c variant.",
            source="Ebbinghaus (1885) savings fit; Rubin & Wenzel (1996), Psychological Review "
                   "103:734-760."),
+    Family("logistic", "a / (1 + exp(-slope * (t / t50 - 1)))", ("a", "t50", "slope"),
+           (_POS, _POS, _REAL), _logistic_mean, _logistic_jac, _logistic_start,
+           needs_positive_t=False, shape_param="slope",
+           doc=("Logistic (sigmoid) in t: a strategy shift or a consolidation step. t50 is the "
+                "midpoint (half of a), slope = t50 x the logistic's rate = d logit(y/a) / d ln t "
+                "at the midpoint. Written this way slope is dimensionless: rescaling t (exposures "
+                "vs practice blocks, hours vs days) changes t50 only, so slopes of curves "
+                "measured in different units can be compared. slope > 0 rises, slope < 0 falls; "
+                "the curve covers 27%-73% of a between t50 (1 -+ 1/|slope|). Not the "
+                "log-logistic 1 / (1 + (t/t50)^k), also scale-free, whose tail is a power law "
+                "t^-k: it could not tell a sigmoid from a power law, which is what a "
+                "strategy-shift comparison asks (CMPL vs instance theory)."),
+           source=("Verhulst (1838), Correspondance mathematique et physique 10:113-121; "
+                   "Rickard (1997), Journal of Experimental Psychology: General 126:288-311 "
+                   "(CMPL: the shift to retrieval is a step per item, a sigmoid on average, not "
+                   "a power law); Logan (1988), Psychological Review 95:492-527 (instance "
+                   "theory); Delaney, Reder, Staszewski & Ritter (1998), Psychological Science "
+                   "9:1-7.")),
+    Family("weibull", "a * exp(-(t / s)**k)", ("a", "s", "k"), (_POS, _POS, _REAL),
+           _weibull_mean, _weibull_jac, _weibull_start, needs_positive_t=False,
+           shape_param="k",
+           doc=("Weibull / stretched exponential: a hazard that changes as a power of t. k is "
+                "dimensionless (rescaling t changes the scale s only): k = 1 is exponential, "
+                "k < 1 stretched (a hazard falling with time, heavier tail), k > 1 compressed "
+                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k < 0 gives a rising curve "
+                "a exp(-(s/t)^|k|) from 0 towards a."),
+           source=("Weibull (1951), Journal of Applied Mechanics 18:293-297; the stretched "
+                   "exponential of Kohlrausch (1854) and Williams & Watts (1970), Transactions "
+                   "of the Faraday Society 66:80-85; it generalises exp_sqrt, among the best "
+                   "two-parameter forgetting functions of Rubin & Wenzel (1996), Psychological "
+                   "Review 103:734-760.")),
 ]
 
 

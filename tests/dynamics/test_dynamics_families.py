@@ -80,3 +80,55 @@ def test_actr_is_logistic_in_log_time_and_asymptote_adds_c():
     np.testing.assert_allclose(y, [[0.5, 1 / (1 + np.e)]])
     pc = with_asymptote(FAMILIES["power"])
     np.testing.assert_allclose(pc.mean(np.array([[4.0]]), np.array([[1.0, 0.5, 0.2]])), [[0.7]])
+
+
+def test_every_family_declares_a_scale_free_shape_parameter_or_none():
+    expected = {"power": "gamma", "shifted_power": "gamma", "actr": "gamma", "weibull": "k",
+                "logistic": "slope", "exponential": None, "hyperbolic": None, "exp_sqrt": None,
+                "logarithmic": None}
+    for name, fam in FAMILIES.items():
+        base = name.split("+")[0]
+        assert fam.shape_param == expected[base], name
+        assert fam.has_gamma == ("gamma" in fam.param_names), name
+    with pytest.raises(ValueError, match="shape_param 'q'"):
+        Family("bad", "x", ("a",), ((0.0, np.inf),), lambda t, p: t, lambda t, p: t,
+               lambda t, y: y, shape_param="q")
+
+
+@pytest.mark.parametrize("name, p", [("logistic", [0.9, 20.0, -4.0]),
+                                     ("logistic", [0.97, 6.0, 3.0]),
+                                     ("weibull", [0.9, 10.0, 0.6]),
+                                     ("weibull", [0.98, 30.0, 2.0]),
+                                     ("weibull", [0.9, 5.0, -1.5])])
+def test_shape_parameter_does_not_depend_on_the_unit_of_t(name, p):
+    # The same curve in exposures and in units 10x larger: the shape is the same number, only
+    # the location/scale parameter moves with the unit.
+    fam = FAMILIES[name]
+    t = np.geomspace(1, 100, 9)[None, :]
+    y = fam.mean(t, np.array([p]))
+    y10 = fam.mean(t / 10, np.array([[p[0], p[1] / 10, p[2]]]))
+    np.testing.assert_allclose(y10, y, rtol=1e-12)
+
+
+def test_logistic_and_weibull_shapes_and_limits():
+    t = np.array([[0.0, 1.0, 10.0, 20.0, 1e6]])
+    lg = FAMILIES["logistic"].mean(t, np.array([[0.8, 10.0, 5.0]]))[0]
+    assert lg[2] == pytest.approx(0.4)                         # half of a at t50
+    assert lg[1] < lg[2] < lg[3] < lg[4] == pytest.approx(0.8)  # slope > 0 rises to a
+    # 27%-73% of a between t50 (1 -+ 1/slope)
+    mid = FAMILIES["logistic"].mean(np.array([[8.0, 12.0]]), np.array([[1.0, 10.0, 5.0]]))[0]
+    np.testing.assert_allclose(mid, [1 / (1 + np.e), 1 / (1 + np.exp(-1))])
+    wb = FAMILIES["weibull"]
+    falling = wb.mean(t, np.array([[0.9, 10.0, 0.7]]))[0]
+    assert falling[0] == 0.9 and np.all(np.diff(falling) < 0)
+    rising = wb.mean(t, np.array([[0.9, 10.0, -2.0]]))[0]
+    assert rising[0] == 0.0 and np.all(np.diff(rising) > 0) and rising[-1] < 0.9
+    # k = 1 is the exponential, k = 1/2 exp_sqrt
+    tt = np.geomspace(0.1, 50, 7)[None, :]
+    np.testing.assert_allclose(wb.mean(tt, np.array([[0.9, 4.0, 1.0]])),
+                               FAMILIES["exponential"].mean(tt, np.array([[0.9, 0.25]])))
+    np.testing.assert_allclose(wb.mean(tt, np.array([[0.9, 4.0, 0.5]])),
+                               FAMILIES["exp_sqrt"].mean(tt, np.array([[0.9, 0.5]])))
+    # the Jacobian stays finite at t = 0 for either sign of k
+    for k in (0.7, -2.0):
+        assert np.isfinite(wb.jacobian(t, np.array([[0.9, 10.0, k]]))).all()

@@ -282,3 +282,54 @@ def test_profiling_detects_and_repairs_a_false_optimum():
     assert est[0, 1] == pytest.approx(fam.to_natural(good.theta)[0, 1], rel=1e-6)
     assert not prof2.better_optimum[0]
     assert prof2.low[0, 1] < est[0, 1] < prof2.high[0, 1]
+
+
+SIGMOID_CASES = [
+    # (family, true params, times): falling consolidation shares against exposures (from 0) and
+    # rising strategy-shift curves against practice blocks, binomial counts, near 0 and 1.
+    ("logistic", [0.98, 30.0, -5.0], np.linspace(0, 100, 12)),
+    ("logistic", [0.97, 6.0, 3.0], np.arange(1.0, 17.0)),
+    ("logistic+c", [0.7, 8.0, 4.0, 0.25], np.arange(1.0, 17.0)),
+    ("weibull", [0.98, 30.0, 2.0], np.linspace(0, 100, 12)),
+    ("weibull", [0.95, 20.0, 0.6], np.geomspace(1, 200, 10)),
+    ("weibull", [0.9, 5.0, -1.5], np.geomspace(1, 100, 10)),
+    ("weibull+c", [0.7, 15.0, 1.5, 0.1], np.linspace(0, 60, 12)),
+]
+
+
+@pytest.mark.parametrize("name, p, t", SIGMOID_CASES)
+def test_sigmoid_families_recover_rising_and_falling_binomial_curves(name, p, t):
+    fam = FAMILIES[name]
+    p = np.array(p)
+    rng = np.random.default_rng(21)
+    n = np.full(t.size, 400)
+    mu = fam.mean(t[None, :], p[None, :])[0]
+    assert mu.min() >= 0 and mu.max() <= 1
+    fit = fit_consolidation_curve(t, rng.binomial(n, mu), n=n, family=name, y_kind="successes",
+                                  level=0.99)
+    assert fit.converged, fit.message
+    for j, pname in enumerate(fam.param_names):
+        lo, hi = fit.ci[pname]
+        assert lo <= p[j] <= hi, (pname, lo, p[j], hi)
+    shape = fam.shape_param
+    assert fit.params[shape] == pytest.approx(p[fam.param_names.index(shape)], rel=0.3)
+
+
+def test_a_sigmoid_consolidation_curve_is_not_ranked_a_power_law():
+    # Share of queries still attending against exposures: a logistic step from ~1 to ~0. Every
+    # power-law family must rank below the logistic, by a wide margin, with counts and without.
+    t = np.arange(1.0, 41.0, 3.0)
+    mu = FAMILIES["logistic"].mean(t[None, :], np.array([[0.97, 18.0, -6.0]]))[0]
+    rng = np.random.default_rng(22)
+    k = rng.binomial(100, mu)
+    for kwargs in ({"n": 100, "y_kind": "successes"}, {}):
+        y = k if kwargs else k / 100
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits = fit_consolidation_curve(t, y, family="all", ci="none", **kwargs)
+        assert "logistic" in fits and "weibull" in fits
+        assert fits.best.spec.shape_param in ("slope", "k"), fits.best.family
+        table = fits.table().set_index("family")
+        ok = table[table["converged"]]
+        power_like = [f for f in ok.index if FAMILIES[f].has_gamma]
+        assert ok.loc[power_like, "aic"].min() - ok.loc["logistic", "aic"] > 10
