@@ -398,7 +398,8 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
             except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
                 row.update(gamma=np.nan, ci_low=np.nan, ci_high=np.nan, diff=np.nan,
                            diff_ci_low=np.nan, diff_ci_high=np.nan, verdict="no fit",
-                           note=str(err).splitlines()[0][:300])
+                           note="; ".join(n for n in (str(err).splitlines()[0][:300], model_note)
+                                          if n))
                 rows.append(row)
                 continue
             diff, dlow, dhigh = mover_interval(mg, ml, mh, g, low, high)
