@@ -96,14 +96,15 @@ class ModelCurves:
     record : xarray.Dataset
         One variant's record: dims (seed, eval_step[, pattern]).
     window : str
-        Where each seed's curve starts: ``"peak"`` (its highest share of recurring probes
-        attending: consolidation can only start once attention serves the queries) or
-        ``"all"``.
+        Where each seed's curve starts: ``"auto"`` (the end of the attention warm-up where the
+        record has ``warmup_end_step``, as CRAM records do; else the peak), ``"warmup"``,
+        ``"peak"`` (its highest share of recurring probes attending: consolidation can only
+        start once attention serves the queries) or ``"all"``.
     """
 
     label: str
     record: Any
-    window: str = "peak"
+    window: str = "auto"
     notes: list = field(default_factory=list)
 
     @property
@@ -120,6 +121,14 @@ class ModelCurves:
         share = self.record["recurring_attended"].isel(seed=seed_index).values.astype(float)
         if self.window == "all" or not np.isfinite(share).any():
             return 0
+        if self.window in ("auto", "warmup") and "warmup_end_step" in self.record:
+            warm = float(self.record["warmup_end_step"].isel(seed=seed_index))
+            if warm >= 0:
+                steps = np.asarray(self.record["eval_step"].values, dtype=float)
+                return int(np.searchsorted(steps, warm))
+        if self.window == "warmup":
+            raise ValueError(f"{self.label}: window 'warmup' needs warmup_end_step >= 0 in the "
+                             "record (the attention warm-up never ended, or the record lacks it)")
         return int(np.nanargmax(share))
 
     def curves(self, averaging: str = "by_time", n_bins: int = 12
@@ -199,8 +208,11 @@ def _pool_by_exposure(expo, successes, probes, n_bins):
     return t[keep] / n[keep], k[keep] / n[keep], np.round(n[keep])
 
 
+WINDOWS = ("auto", "warmup", "peak", "all")
+
+
 def model_curves(model, variant: str | None = None, *, label: str | None = None,
-                 window: str = "peak") -> ModelCurves:
+                 window: str = "auto") -> ModelCurves:
     """The model side of a comparison, from a per-pattern consolidation record.
 
     Parameters
@@ -216,7 +228,9 @@ def model_curves(model, variant: str | None = None, *, label: str | None = None,
     label
         Name in tables (default: the variant, prefixed with the model).
     window
-        ``"peak"`` (default: each seed's curve from its highest attended share on) or ``"all"``.
+        Where each seed's curve starts (see :class:`ModelCurves`): ``"auto"`` (default: after
+        the attention warm-up where the record says when it ended, else from the peak),
+        ``"warmup"``, ``"peak"`` or ``"all"``.
 
     Returns
     -------
@@ -236,8 +250,8 @@ def model_curves(model, variant: str | None = None, *, label: str | None = None,
 
     if isinstance(model, ModelCurves):
         return model
-    if window not in ("peak", "all"):
-        raise ValueError(f"window must be 'peak' or 'all', got {window!r}")
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     if isinstance(model, ToyConsolidationResult) or (
             isinstance(model, (list, tuple)) and model
             and all(isinstance(r, ToyConsolidationResult) for r in model)):
@@ -364,7 +378,7 @@ def _human_curves(human, include_unreliable: bool = False):
 def compare_shape(model, human: Any = "episodic_semantic",
                   families: Sequence[str] = SHAPE_FAMILIES, *, level: float = 0.95,
                   ci: str = "profile", seed: int = 0, variant: str | None = None,
-                  window: str = "peak", include_unreliable: bool = False,
+                  window: str = "auto", include_unreliable: bool = False,
                   model_likelihood: str = "least_squares") -> pd.DataFrame:
     """Fit the same families to the model's curve and to each human curve; compare shapes.
 
@@ -615,7 +629,7 @@ def transition_ratio(t: np.ndarray, y: np.ndarray, low: float = 0.1, high: float
 
 
 def compare_items(model, *, level: float = 0.95, variant: str | None = None,
-                  window: str = "peak") -> pd.DataFrame:
+                  window: str = "auto") -> pd.DataFrame:
     """Per-item evidence: the model's switch points against the human item-level evidence.
 
     Rows (``side`` = model | human, ``quantity``, ``value``, ``low``, ``high``, ``units``,
@@ -755,7 +769,7 @@ def is_model_side(obj) -> bool:
 
 
 def seed_pooled_gamma(model, family: str = "power", *, averaging: str = "by_time",
-                      level: float = 0.95, variant: str | None = None, window: str = "peak",
+                      level: float = 0.95, variant: str | None = None, window: str = "auto",
                       model_likelihood: str = "least_squares"):
     """The model's gamma pooled over seeds: one fit per seed, mean and Student-t interval.
 
@@ -880,7 +894,7 @@ class HumanComparison:
 def compare_with_humans(model, human: Any = "episodic_semantic", *,
                         families: Sequence[str] = SHAPE_FAMILIES, level: float = 0.95,
                         ci: str = "profile", margin: float = 0.1, seed: int = 0,
-                        variant: str | None = None, window: str = "peak") -> HumanComparison:
+                        variant: str | None = None, window: str = "auto") -> HumanComparison:
     """The full human comparison of a consolidation record: shape, per item, then gamma.
 
     What ``make reproduce`` calls: the episodic-to-semantic human curves by default, every model
