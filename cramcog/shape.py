@@ -945,3 +945,85 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
     return HumanComparison(shape=shape, summary=shape_summary(shape), items=items, gamma=gamma,
                            gamma_note=note, model_interval=MODEL_INTERVAL,
                            human=human if isinstance(human, str) else "custom")
+
+
+# ----------------------------------------------------------------------------- human table
+
+def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHAPE_FAMILIES, *,
+                 level: float = 0.95, ci: str = "profile", seed: int = 0) -> pd.DataFrame:
+    """Every family fitted to every human curve, ranked: the human side of :func:`compare_shape`.
+
+    Parameters
+    ----------
+    human, families, level, ci, seed
+        As for :func:`compare_shape`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (human curve, family) in rank order within each curve: human, paradigm,
+        orientation, likelihood, n_points, rank (1 = lowest AICc; NaN for families that did not
+        converge), family, delta_aicc, weight (Akaike weight), shape_param, shape, shape_low,
+        shape_high, message.
+
+    Examples
+    --------
+    >>> t = human_shapes("zbrodoff_1995_alpha_arithmetic", ["exponential", "power"], ci="wald")
+    >>> t[["family", "rank"]].values.tolist()
+    [['exponential', 1.0], ['power', 2.0]]
+    """
+    curves = _human_curves(human)
+    if not curves:
+        raise ValueError(f"no human curve in {human!r}")
+    rows = []
+    for curve in curves:
+        c = curve.positive()
+        y, orientation = _orient(c.t, c.y, c.n)
+        fits = _fit_families(c.t, y, c.n, list(families), ci, level, seed)
+        aicc = {f: (_aicc(v) if not isinstance(v, str) and bool(v.converged) else math.nan)
+                for f, v in fits.items()}
+        delta, weight, _ = _ranked(aicc)
+        order = sorted(aicc, key=lambda f: (not math.isfinite(aicc[f]), aicc[f]
+                                            if math.isfinite(aicc[f]) else 0.0))
+        for rank, fam in enumerate(order, start=1):
+            name, g, low, high = _shape_of(fits[fam], fam)
+            rows.append({"human": c.label, "paradigm": c.paradigm, "orientation": orientation,
+                         "likelihood": "least squares" if c.n is None else "binomial",
+                         "n_points": len(c.t),
+                         "rank": float(rank) if math.isfinite(aicc[fam]) else math.nan,
+                         "family": fam, "delta_aicc": delta[fam], "weight": weight[fam],
+                         "shape_param": name, "shape": g, "shape_low": low, "shape_high": high,
+                         "message": fits[fam] if isinstance(fits[fam], str)
+                         else str(fits[fam].message)})
+    table = pd.DataFrame(rows)
+    table.attrs.update(criterion="AICc", level=level, ci=ci,
+                       orientation="every curve fitted falling (a rising one as 1 - y)")
+    return table
+
+
+def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
+    """:func:`human_shapes` as a Markdown table: per curve, the ``top`` families by AICc and the
+    shape parameter with its interval.
+
+    Examples
+    --------
+    >>> t = human_shapes("zbrodoff_1995_alpha_arithmetic", ["exponential", "power"], ci="wald")
+    >>> print(shapes_markdown(t).splitlines()[0])
+    | human curve | likelihood | rank | family | dAICc | weight | shape parameter [95% CI] |
+    """
+    level = table.attrs.get("level", 0.95)
+    lines = [f"| human curve | likelihood | rank | family | dAICc | weight | shape parameter "
+             f"[{level:.0%} CI] |", "|---|---|---|---|---|---|---|"]
+    for human, sub in table.groupby("human", sort=False):
+        ranked = sub[sub["rank"].notna()].head(top)
+        failed = sub[sub["rank"].isna()]["family"].tolist()
+        for i, (_, r) in enumerate(ranked.iterrows()):
+            shape = (f"{r['shape_param']} = {r['shape']:.3g} [{r['shape_low']:.3g}, "
+                     f"{r['shape_high']:.3g}]" if r["shape_param"] else "(none)")
+            name = human if i == 0 else ""
+            lik = f"{r['likelihood']}, {r['orientation']}" if i == 0 else ""
+            lines.append(f"| {name} | {lik} | {int(r['rank'])} | {r['family']} | "
+                         f"{r['delta_aicc']:.1f} | {r['weight']:.2f} | {shape} |")
+        if failed:
+            lines.append(f"| | | - | did not converge: {', '.join(failed)} | | | |")
+    return "\n".join(lines)

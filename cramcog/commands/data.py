@@ -30,6 +30,14 @@ def register(subparsers) -> None:
     show = actions.add_parser("show", help="citation, provenance, notes and values of one data set")
     show.add_argument("name", help="a name from `cramcog data list`")
     show.add_argument("--csv", action="store_true", help="print the tidy CSV instead of a table")
+    shapes = actions.add_parser(
+        "shapes", help="every curve family fitted to the human curves, ranked by AICc, with each "
+                       "family's shape parameter and interval (cramcog.shape.human_shapes)")
+    shapes.add_argument("--human", default="episodic_semantic",
+                        help="a paradigm, episodic_semantic (default), all, or a data set name")
+    shapes.add_argument("--top", type=int, default=3, help="families shown per curve")
+    shapes.add_argument("--ci", default="profile", choices=["profile", "wald", "bootstrap"])
+    shapes.add_argument("--csv", default=None, help="also write the full table to this CSV")
     parser.set_defaults(func=run, data_parser=parser)
 
 
@@ -75,6 +83,14 @@ def run(args: argparse.Namespace) -> int:
             if note:
                 print(wrap(f"note: {note}"))
         with_pd_options(lambda: print(df.to_string(index=False)))
+        return 0
+    if args.data_action == "shapes":
+        from cramcog.shape import human_shapes, shapes_markdown
+
+        table = human_shapes(args.human, ci=args.ci)
+        print(shapes_markdown(table, top=args.top))
+        if args.csv:
+            table.to_csv(args.csv, index=False)
         return 0
     args.data_parser.print_help()
     return 2
