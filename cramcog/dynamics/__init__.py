@@ -20,7 +20,7 @@ Examples
 >>> "shifted_power" in FAMILIES
 True
 >>> t = np.array([1, 2, 4, 8, 16, 32.0])
->>> fit = fit_consolidation_curve(t, [41, 33, 29, 23, 20, 17], n=50)
+>>> fit = fit_consolidation_curve(t, [41, 33, 29, 23, 20, 17], n=50, y_kind="successes")
 >>> fit.family, fit.converged
 ('power', True)
 """

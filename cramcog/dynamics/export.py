@@ -98,6 +98,7 @@ def fits_to_record(fits, skipped: dict | None = None):
     for d in bdims:
         coords[d] = (d, np.asarray(first.batch_coords[d]))
     attrs = {"likelihood": first.likelihood, "ci_method": first.ci_method,
+             "y_kind": first.curves.y_kind,
              "level": float(first.level), "n_points": int(m),
              "families_skipped": list((skipped or {}).keys()) or "",
              "skipped_reasons": "; ".join((skipped or {}).values())}

@@ -12,7 +12,7 @@ Examples
 >>> from cramcog.dynamics import fit_consolidation_curve
 >>> t = np.array([1, 2, 4, 8, 16, 32.0])
 >>> recalled = np.array([41, 33, 29, 23, 20, 17])
->>> fit = fit_consolidation_curve(t, recalled, n=50, family="power")
+>>> fit = fit_consolidation_curve(t, recalled, n=50, family="power", y_kind="successes")
 >>> fit.likelihood, round(fit.params["gamma"], 2)
 ('binomial', 0.26)
 """
@@ -307,8 +307,13 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
         With xarray ``y``: the time dimension (other dims become batch dims).
     data : pandas.DataFrame or xarray.Dataset, optional
         Look ``t``, ``y``, ``n`` up by name in it.
-    y_kind : {"auto", "proportion", "successes"}
-        How to read ``y`` when ``n`` is given; "auto": successes if any ``y > 1``.
+    y_kind : {"auto", "proportion", "successes", "percent", "value"}
+        What ``y`` holds (:func:`cramcog.dynamics.data.convert_y` is the one place that reads
+        it): proportions in [0, 1], whole counts of successes out of ``n``, percentages 0-100
+        (divided by 100) or a measurement (least squares). "auto" reads proportions when every
+        ``y`` lies in [0, 1] and warns or fails on anything ambiguous (values above 1 read as
+        counts, a mistyped proportion, fractional counts), naming the values: say what ``y``
+        holds to be sure.
     bootstrap : {"parametric", "nonparametric"}
         Bootstrap scheme (``ci="bootstrap"``).
 
@@ -349,7 +354,7 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     cfg = FitConfig(ci="none" if ci is None else ci, level=level, n_boot=n_boot, seed=seed,
                     bootstrap=bootstrap)
     fams, is_all = _family_list(family)
-    curves = as_curves(t, y, n, dim=dim, y_kind=y_kind, data=data)
+    curves = as_curves(t, y, n, dim=dim, y_kind=y_kind, data=data, stacklevel=3)
     usable, skipped = [], {}
     for fam in fams:
         why = _unusable(fam, curves)

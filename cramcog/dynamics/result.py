@@ -56,7 +56,7 @@ class FitResult:
     >>> from cramcog.dynamics import fit_consolidation_curve
     >>> t = np.arange(1.0, 11.0)
     >>> k = np.array([45, 37, 33, 30, 29, 27, 26, 25, 24, 23])
-    >>> fit = fit_consolidation_curve(t, k, n=50, family="power")
+    >>> fit = fit_consolidation_curve(t, k, n=50, family="power", y_kind="successes")
     >>> lo, hi = fit.ci["gamma"]
     >>> lo < fit.params["gamma"] < hi
     True
@@ -419,7 +419,8 @@ class FitSet(Mapping):
     >>> from cramcog.dynamics import fit_consolidation_curve
     >>> t = np.arange(1.0, 11.0)
     >>> k = np.array([45, 37, 33, 30, 29, 27, 26, 25, 24, 23])
-    >>> fits = fit_consolidation_curve(t, k, n=50, family=["power", "exponential"], ci="wald")
+    >>> fits = fit_consolidation_curve(t, k, n=50, family=["power", "exponential"], ci="wald",
+    ...                               y_kind="successes")
     >>> fits.best.family
     'power'
     >>> list(fits.table()["family"])
