@@ -52,7 +52,7 @@ def test_a_model_fit_is_compared_in_its_own_family_only():
 
     t = np.array([1, 2, 4, 8, 16, 32, 64.0])
     k = np.random.default_rng(0).binomial(4000, 0.9 * t ** -0.35)
-    model = fit_consolidation_curve(t, k, n=4000, family="power", ci="wald")
+    model = fit_consolidation_curve(t, k, n=4000, family="power", ci="wald", y_kind="successes")
     table = compare_with_model(model, ReproduceConfig(ci="wald"))
     assert set(table.family) == {"power"} and len(table) == len(psych.all_curves())
     assert table.model_gamma.iloc[0] == pytest.approx(model.params["gamma"])
