@@ -249,3 +249,20 @@ def test_report_markdown_names_the_interval():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no stray warnings from the comparison itself
         compare_shape(SIGMOID_MODEL, human=human_logistic(), families=["logistic"], ci="wald")
+
+
+def test_window_starts_after_the_warm_up_where_the_record_says_so():
+    # a warm-up: attention rises 0.2 -> 1 over the first 6 evaluations, then consolidation
+    curve = np.concatenate([np.linspace(0.2, 1.0, 6), logistic(X[6:], 4.0)])
+    rec = record([curve, curve])
+    peak = model_curves(rec).curves("by_time")[0][0]
+    assert peak[0] == pytest.approx(X[np.argmax(record([curve]).recurring_attended.values[0, 0])])
+    warm = rec.assign(warmup_end_step=(("variant", "seed"), np.array([[80.0, -1.0]])))
+    t0 = model_curves(warm).curves("by_time")
+    assert t0[0][0][0] == pytest.approx(X[8])      # eval steps are 0, 10, 20...: step 80 = index 8
+    assert t0[1][0][0] == peak[0]                  # -1: the warm-up never ended -> the peak
+    with pytest.raises(ValueError, match="needs warmup_end_step"):
+        model_curves(warm, window="warmup").curves("by_time")
+    assert model_curves(rec, window="all").curves("by_time")[0][0][0] == pytest.approx(X[0])
+    with pytest.raises(ValueError, match="window must be one of"):
+        model_curves(rec, window="transition")
