@@ -597,12 +597,43 @@ def shape_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- per item
 
+def crossing(t: np.ndarray, y: np.ndarray, q: float, ends: int = 1) -> float:
+    """Where a curve, rescaled to run from 1 (its start) to 0 (its end), first falls to ``q``.
+
+    Linear interpolation on log t. ``ends``: how many first / last points are averaged for the
+    start and end values (more = less noise). NaN for a flat curve or one that never gets there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(crossing(np.array([1, 2, 4, 8.0]), np.array([1, 1, 0, 0.0]), 0.5), 3)
+    2.828
+    """
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    if len(t) < 2:
+        return math.nan
+    ends = min(ends, len(t) // 2) or 1
+    start, end = y[:ends].mean(), y[-ends:].mean()
+    if not start != end:
+        return math.nan
+    r = (y - end) / (start - end)
+    below = np.flatnonzero(r <= q)
+    if below.size == 0:
+        return math.nan
+    j = below[0]
+    if j == 0:
+        return float(t[0])
+    f = (r[j - 1] - q) / (r[j - 1] - r[j])
+    lt = np.log(t)
+    return float(np.exp(lt[j - 1] + f * (lt[j] - lt[j - 1])))
+
+
 def transition_ratio(t: np.ndarray, y: np.ndarray, low: float = 0.1, high: float = 0.9) -> float:
     """How spread out a falling transition is, in a unit-free number: ``x(low) / x(high)``.
 
     ``x(q)`` is where the curve, rescaled to run from 1 (its first value) to 0 (its last), first
-    falls to ``q`` (linear interpolation on log x). For a step per item averaged over items, it
-    is the ratio of the 90th to the 10th percentile of the switch points.
+    falls to ``q`` (:func:`crossing`). For a step per item averaged over items, it is the ratio
+    of the 90th to the 10th percentile of the switch points.
 
     Examples
     --------
@@ -612,20 +643,9 @@ def transition_ratio(t: np.ndarray, y: np.ndarray, low: float = 0.1, high: float
     4.0
     """
     t, y = np.asarray(t, float), np.asarray(y, float)
-    span = y[0] - y[-1]
-    if len(t) < 2 or not span > 0:
+    if len(t) < 2 or not y[0] > y[-1]:
         return math.nan
-    r = (y - y[-1]) / span
-    lt = np.log(t)
-
-    def crossing(q):
-        below = np.flatnonzero(r <= q)
-        if below.size == 0 or below[0] == 0:
-            return math.nan if below.size == 0 else float(t[0])
-        j = below[0]
-        f = (r[j - 1] - q) / (r[j - 1] - r[j])
-        return float(np.exp(lt[j - 1] + f * (lt[j] - lt[j - 1])))
-    return crossing(low) / crossing(high)
+    return crossing(t, y, low) / crossing(t, y, high)
 
 
 def compare_items(model, *, level: float = 0.95, variant: str | None = None,

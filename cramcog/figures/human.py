@@ -44,7 +44,8 @@ GRID = np.geomspace(0.1, 10.0, 41)   # normalised x where the model's seeds are 
 def midpoint(t: np.ndarray, y: np.ndarray) -> float:
     """x50: where the curve first gets halfway from its first to its last value (log x).
 
-    First and last values are the means of the first and last two points (less noise).
+    First and last values are the means of the first and last two points (less noise), see
+    :func:`cramcog.shape.crossing`.
 
     Examples
     --------
@@ -52,23 +53,9 @@ def midpoint(t: np.ndarray, y: np.ndarray) -> float:
     >>> round(midpoint(np.array([1, 2, 4, 8.0]), np.array([1, 1, 0, 0.0])), 3)
     2.828
     """
-    t, y = np.asarray(t, float), np.asarray(y, float)
-    if len(t) < 2:
-        return math.nan
-    k = 2 if len(t) >= 4 else 1
-    start, end = y[:k].mean(), y[-k:].mean()
-    if start == end:
-        return math.nan
-    r = (y - end) / (start - end)                    # 1 at the start, 0 at the end
-    below = np.flatnonzero(r <= 0.5)
-    if below.size == 0:
-        return math.nan
-    j = below[0]
-    if j == 0:
-        return float(t[0])
-    f = (r[j - 1] - 0.5) / (r[j - 1] - r[j])
-    lt = np.log(t)
-    return float(np.exp(lt[j - 1] + f * (lt[j] - lt[j - 1])))
+    from cramcog.shape import crossing
+
+    return crossing(t, y, 0.5, ends=2 if len(t) >= 4 else 1)
 
 
 def wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
