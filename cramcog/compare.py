@@ -166,27 +166,22 @@ def _has_gamma(fit) -> bool:
 
 
 def _best_with_gamma(fit_set) -> tuple[Any, str]:
-    """The fit set's best converged family WITH a gamma (by AICc), and a note if it is not the
-    best family overall."""
-    from cramcog.shape import _aicc
-
-    fits = [fit_set[name] for name in fit_set]
-    ok = [f for f in fits if bool(np.all(f.converged))]
-    with_gamma = [f for f in ok if _has_gamma(f)]
-    if not with_gamma:
-        fitted = [f"{f.family} ({'converged' if f in ok else 'not converged'})" for f in fits]
-        raise ValueError(f"no converged family with a gamma in this fit set (fitted: "
-                         f"{', '.join(fitted)}); families with one: {gamma_families()}. Fit one "
-                         "of those, or compare shapes instead (cramcog.compare.compare_shape): a "
-                         "gamma means nothing where no power law describes the curve")
-    best_gamma = min(with_gamma, key=_aicc)
-    best = min(ok, key=_aicc)
+    """The fit set's best converged family WITH a gamma (by its criterion, AICc by default),
+    and a note if it is not the best family overall."""
+    try:
+        best_gamma = fit_set.best_with("gamma")
+    except ValueError as err:
+        raise ValueError(f"{err}. Families with a gamma: {gamma_families()}. Fit one of those, "
+                         "or compare shapes instead (cramcog.compare.compare_shape): a gamma "
+                         "means nothing where no power law describes the curve") from None
+    best = fit_set.best
     note = ""
-    if best is not best_gamma:
-        gap = _aicc(best_gamma) - _aicc(best)
+    if best is not best_gamma and bool(np.all(best.converged)):
+        gap = float(np.sum(fit_set.ic_values(best_gamma.family))
+                    - np.sum(fit_set.ic_values(best.family)))
         note = (f"the best family, {best.family!r}, has no gamma; compared: the best family with "
-                f"one, {best_gamma.family!r}, {gap:.1f} AICc worse: a power-law exponent "
-                "describes this curve only if a power law fits it")
+                f"one, {best_gamma.family!r}, {gap:.1f} {fit_set.criterion.upper()} worse: a "
+                "power-law exponent describes this curve only if a power law fits it")
         warnings.warn(note, stacklevel=4)
     return best_gamma, note
 
@@ -289,7 +284,8 @@ def verdict(diff_low: float, diff_high: float, margin: float) -> str:
 
 def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = None,
                   level: float = 0.95, *, margin: float = 0.1, include_unreliable: bool = False,
-                  ci: str = "profile", seed: int = 0) -> pd.DataFrame:
+                  ci: str = "profile", seed: int = 0,
+                  overdispersion: str | None = "quasi") -> pd.DataFrame:
     """The model's gamma against each human data set's gamma fitted with the same family.
 
     Parameters
@@ -323,6 +319,11 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
         Interval method for the human fits (``"profile"``, ``"wald"`` or ``"bootstrap"``).
     seed
         Seed of the human fits (bootstrap resamples, optimiser restarts).
+    overdispersion
+        ``"quasi"`` (default): human curves with trial counts get intervals scaled by their
+        Pearson dispersion (floored at 1; :func:`cramcog.fit_consolidation_curve`), because
+        pooled trials cluster by participant or session (Meeter et al.'s binomial intervals are
+        ~2-2.6x too narrow otherwise). None: plain binomial intervals.
 
     Returns
     -------
@@ -387,8 +388,10 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    hf = fit_consolidation_curve(c.t, y, n=c.n, family=fam, ci=ci, level=level,
-                                                 seed=seed)
+                    hf = fit_consolidation_curve(
+                        c.t, y, n=c.n, family=fam, ci=ci, level=level, seed=seed,
+                        y_kind="proportion" if c.n is not None else "auto",
+                        overdispersion=overdispersion if c.n is not None else None)
                 g, low, high = _gamma_interval(hf)
                 if not bool(hf.converged):
                     raise ValueError(f"the fit did not converge: {getattr(hf, 'message', '')}")
@@ -411,6 +414,7 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
     table.attrs.update(level=level, margin=margin, model_label=label, human_ci=ci, seed=seed,
                        diff_ci="MOVER (Zou & Donner 2008)", window="t > 0",
                        model_interval=model_interval, model_note=model_note,
+                       human_overdispersion=str(overdispersion),
                        orientation="every human curve fitted falling (a rising one as 1 - y)")
     return table
 

@@ -290,16 +290,27 @@ def model_curves(model, variant: str | None = None, *, label: str | None = None,
 
 # ----------------------------------------------------------------------------- fitting helpers
 
-def _aicc(fit) -> float:
-    """AICc of a one-curve fit (the fit layer's when it has one)."""
-    value = getattr(fit, "aicc", None)
-    if value is not None:
-        return float(np.squeeze(value))
-    k = fit.n_params + (1 if fit.likelihood == "least_squares" else 0)
-    m = fit.n_points
-    if m - k - 1 <= 0:
-        return math.inf
-    return float(np.squeeze(fit.aic)) + 2.0 * k * (k + 1) / (m - k - 1)
+def _criterion(fits: dict) -> tuple[dict[str, float], str]:
+    """One curve's criterion per family, from the fit layer's FitSet (AICc; QAICc with ONE
+    dispersion for all families when the fits are quasi), NaN where a family failed or did not
+    converge; and the criterion's name."""
+    from cramcog.dynamics import FitSet
+
+    ok = {f: v for f, v in fits.items() if not isinstance(v, str)}
+    if not ok:
+        return {f: math.nan for f in fits}, "aicc"
+    fit_set = FitSet(ok)
+    values = {f: (float(np.squeeze(fit_set.ic_values(f))) if f in ok and bool(ok[f].converged)
+                  else math.nan) for f in fits}
+    return values, fit_set.criterion
+
+
+def _fit_and_rank(t, y, n, families, ci, level, seed, overdispersion=None):
+    """Fit ``families`` to one curve and rank them: (fits, delta, weights, best, criterion)."""
+    fits = _fit_families(t, y, n, families, ci, level, seed, overdispersion)
+    values, criterion = _criterion(fits)
+    delta, weights, best = _ranked(values)
+    return fits, delta, weights, best, criterion
 
 
 def _direction(t: np.ndarray, y: np.ndarray) -> str:
@@ -315,7 +326,7 @@ def _orient(t, y, n):
     return y, "as measured"
 
 
-def _fit_families(t, y, n, families, ci, level, seed):
+def _fit_families(t, y, n, families, ci, level, seed, overdispersion=None):
     """{family: fit or reason} for one curve; reasons for families the data cannot support."""
     from cramcog.dynamics import fit_consolidation_curve
 
@@ -324,23 +335,33 @@ def _fit_families(t, y, n, families, ci, level, seed):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out[fam] = fit_consolidation_curve(t, y, n=n, family=fam, ci=ci, level=level,
-                                                   seed=seed)
+                out[fam] = fit_consolidation_curve(
+                    t, y, n=n, family=fam, ci=ci, level=level, seed=seed,
+                    y_kind="proportion" if n is not None else "auto",
+                    overdispersion=overdispersion if n is not None else None)
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
             out[fam] = str(err).splitlines()[0][:200]
     return out
 
 
-def _ranked(aiccs: dict[str, float]) -> tuple[dict[str, float], dict[str, float], str | None]:
-    """delta AICc and Akaike weights over the families with a finite AICc; the winner."""
-    finite = {f: a for f, a in aiccs.items() if math.isfinite(a)}
+def _ranked(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float], str | None]:
+    """delta and Akaike weights over the families with a finite criterion (here: the model's
+    criterion summed over seeds); the winner."""
+    finite = {f: a for f, a in values.items() if math.isfinite(a)}
     if not finite:
-        return ({f: math.nan for f in aiccs}, {f: math.nan for f in aiccs}, None)
+        return ({f: math.nan for f in values}, {f: math.nan for f in values}, None)
     best = min(finite, key=finite.get)
-    delta = {f: (a - finite[best]) if f in finite else math.nan for f, a in aiccs.items()}
+    delta = {f: (a - finite[best]) if f in finite else math.nan for f, a in values.items()}
     w = {f: math.exp(-0.5 * d) for f, d in delta.items() if math.isfinite(d)}
     total = sum(w.values())
-    return delta, {f: w.get(f, 0.0) / total if f in finite else math.nan for f in aiccs}, best
+    return delta, {f: w.get(f, 0.0) / total if f in finite else math.nan for f in values}, best
+
+
+def _dispersion(fit) -> float:
+    """The fit's Pearson dispersion (NaN for a failed fit)."""
+    if isinstance(fit, str):
+        return math.nan
+    return float(np.squeeze(fit.dispersion))
 
 
 def _shape_of(fit, family: str) -> tuple[str, float, float, float]:
@@ -379,7 +400,8 @@ def compare_shape(model, human: Any = "episodic_semantic",
                   families: Sequence[str] = SHAPE_FAMILIES, *, level: float = 0.95,
                   ci: str = "profile", seed: int = 0, variant: str | None = None,
                   window: str = "auto", include_unreliable: bool = False,
-                  model_likelihood: str = "least_squares") -> pd.DataFrame:
+                  model_likelihood: str = "least_squares",
+                  overdispersion: str | None = "quasi") -> pd.DataFrame:
     """Fit the same families to the model's curve and to each human curve; compare shapes.
 
     Parameters
@@ -406,14 +428,20 @@ def compare_shape(model, human: Any = "episodic_semantic",
     model_likelihood
         ``"least_squares"`` (default; see the module docstring) or ``"binomial"`` (the probe
         counts) for the model's per-seed fits.
+    overdispersion
+        ``"quasi"`` (default) for the human curves with counts: intervals scaled by the Pearson
+        dispersion (floored at 1) and QAICc ranking with one dispersion for all families
+        (:func:`cramcog.fit_consolidation_curve`); pooled trials cluster by participant, so
+        plain binomial intervals are too narrow. None: plain binomial.
 
     Returns
     -------
     pandas.DataFrame
         One row per (human curve, family): human, paradigm, x_kind, averaging, orientation,
         human_direction, model_direction, direction_agrees, family, shape_param,
-        human_converged, human_delta_aicc, human_weight, human_shape, human_shape_low,
-        human_shape_high, model_seeds, model_seeds_converged, model_delta_aicc (AICc summed
+        human_converged, human_delta_aicc (delta of the human criterion: AICc, or QAICc for quasi
+        fits), human_weight, human_shape, human_shape_low, human_shape_high, human_criterion,
+        human_dispersion (Pearson chi2 / df of that family's fit), model_seeds, model_seeds_converged, model_delta_aicc (AICc summed
         over seeds), model_weight, model_seed_wins, model_shape (mean over seeds),
         model_shape_low, model_shape_high (seed-pooled interval), model_shape_sd, human_best,
         model_best, same_best, likelihood, note. ``attrs``: model label, the model interval's
@@ -450,7 +478,7 @@ def compare_shape(model, human: Any = "episodic_semantic",
         raise ValueError(f"no human curve in {human!r} (tables and phase data have none; see "
                          "cramcog.psych.all_curves)")
     model_side = {}  # averaging -> per-family summary, computed once per averaging
-    rows = []
+    rows, criteria = [], set()
     for curve in curves:
         c = curve.positive()
         averaging = c.averaging if c.averaging in AVERAGINGS else "by_time"
@@ -462,10 +490,9 @@ def compare_shape(model, human: Any = "episodic_semantic",
         ms = model_side[averaging]
         y, orientation = _orient(c.t, c.y, c.n)
         direction = _direction(c.t, c.y)
-        fits = _fit_families(c.t, y, c.n, families, ci, level, seed)
-        aiccs = {f: (_aicc(v) if not isinstance(v, str) and bool(v.converged) else math.nan)
-                 for f, v in fits.items()}
-        delta, weight, best = _ranked(aiccs)
+        fits, delta, weight, best, criterion = _fit_and_rank(c.t, y, c.n, families, ci, level,
+                                                             seed, overdispersion)
+        criteria.add(criterion)
         note = []
         if c.averaging not in AVERAGINGS:
             note.append(f"human curve averaged {c.averaging or 'unknown'}; the model is "
@@ -493,11 +520,14 @@ def compare_shape(model, human: Any = "episodic_semantic",
                 "model_shape_sd": m["sd"], "human_best": best or "", "model_best":
                 ms["best"] or "", "same_best": bool(best and best == ms["best"]),
                 "likelihood": "least squares" if c.n is None else "binomial",
+                "human_criterion": criterion, "human_dispersion": _dispersion(fits[fam]),
                 "human_message": fits[fam] if isinstance(fits[fam], str)
                 else str(fits[fam].message), "note": "; ".join(note)})
     table = pd.DataFrame(rows)
     table.attrs.update(model_label=models.label, model_interval=MODEL_INTERVAL,
-                       criterion="AICc (model: summed over seeds)", level=level, human_ci=ci,
+                       criterion=f"human: {'/'.join(sorted(criteria))}; model: AICc summed over "
+                                 "seeds", level=level, human_ci=ci,
+                       human_overdispersion=str(overdispersion),
                        model_likelihood=model_likelihood,
                        window=models.window, model_notes=models.notes,
                        orientation="every curve fitted falling (a rising one as 1 - y)")
@@ -521,10 +551,9 @@ def _model_side(models: ModelCurves, averaging: str, families, level, seed, seed
         yo, _ = _orient(t, y, n)
         fits = _fit_families(t, yo, n if likelihood == "binomial" else None, families, "none",
                              level, seed)
-        seed_aicc = {}
+        seed_aicc, _ = _criterion(fits)
         for f in families:
             ok = not isinstance(fits[f], str) and bool(fits[f].converged)
-            seed_aicc[f] = _aicc(fits[f]) if ok else math.nan
             aicc[f].append(seed_aicc[f])
             name = fits[f].spec.shape_param if ok else None
             shapes[f].append(float(fits[f].params[name]) if name else math.nan)
@@ -760,8 +789,8 @@ def _best_aicc(x, y, families=("exponential", "logistic", "weibull")) -> float:
     """The lowest least-squares AICc among ``families`` for the shares y against x."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = x > 0
-    fits = _fit_families(x[keep], y[keep], None, families, "none", 0.95, 0)
-    values = [_aicc(f) for f in fits.values() if not isinstance(f, str) and bool(f.converged)]
+    values = [v for v in _criterion(_fit_families(x[keep], y[keep], None, families, "none",
+                                                   0.95, 0))[0].values() if math.isfinite(v)]
     return min(values) if values else math.nan
 
 
@@ -914,7 +943,8 @@ class HumanComparison:
 def compare_with_humans(model, human: Any = "episodic_semantic", *,
                         families: Sequence[str] = SHAPE_FAMILIES, level: float = 0.95,
                         ci: str = "profile", margin: float = 0.1, seed: int = 0,
-                        variant: str | None = None, window: str = "auto") -> HumanComparison:
+                        variant: str | None = None, window: str = "auto",
+                        overdispersion: str | None = "quasi") -> HumanComparison:
     """The full human comparison of a consolidation record: shape, per item, then gamma.
 
     What ``make reproduce`` calls: the episodic-to-semantic human curves by default, every model
@@ -924,7 +954,7 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
     ----------
     model
         See :func:`model_curves`.
-    human, families, level, ci, seed, variant, window
+    human, families, level, ci, seed, variant, window, overdispersion
         See :func:`compare_shape`.
     margin
         Equivalence margin of the gamma verdicts (:func:`cramcog.compare.compare_gamma`).
@@ -946,13 +976,14 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
     from cramcog.compare import compare_gamma
 
     models = model_curves(model, variant, window=window)
-    shape = compare_shape(models, human, families, level=level, ci=ci, seed=seed)
+    shape = compare_shape(models, human, families, level=level, ci=ci, seed=seed,
+                          overdispersion=overdispersion)
     items = compare_items(models, level=level) if models.has_items else pd.DataFrame()
     gamma, note = None, ""
     try:
         pooled = seed_pooled_gamma(models, "power", level=level)
         gamma = compare_gamma(pooled, human=human, family="power", level=level, margin=margin,
-                              ci=ci, seed=seed)
+                              ci=ci, seed=seed, overdispersion=overdispersion)
         power = shape[shape.family == "power"]
         wins = int((power.human_best == "power").sum())
         note = (f"power-law gamma {pooled.gamma:.3g} [{pooled.interval[0]:.3g}, "
@@ -970,21 +1001,23 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
 # ----------------------------------------------------------------------------- human table
 
 def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHAPE_FAMILIES, *,
-                 level: float = 0.95, ci: str = "profile", seed: int = 0) -> pd.DataFrame:
+                 level: float = 0.95, ci: str = "profile", seed: int = 0,
+                 overdispersion: str | None = "quasi") -> pd.DataFrame:
     """Every family fitted to every human curve, ranked: the human side of :func:`compare_shape`.
 
     Parameters
     ----------
-    human, families, level, ci, seed
+    human, families, level, ci, seed, overdispersion
         As for :func:`compare_shape`.
 
     Returns
     -------
     pandas.DataFrame
         One row per (human curve, family) in rank order within each curve: human, paradigm,
-        orientation, likelihood, n_points, rank (1 = lowest AICc; NaN for families that did not
-        converge), family, delta_aicc, weight (Akaike weight), shape_param, shape, shape_low,
-        shape_high, message.
+        orientation, likelihood, n_points, rank (1 = lowest criterion; NaN for families that
+        did not converge), criterion (aicc, or qaicc for quasi fits), dispersion (the fit's
+        Pearson chi2 / df), family, delta_aicc (delta of the criterion), weight (Akaike
+        weight), shape_param, shape, shape_low, shape_high, message.
 
     Examples
     --------
@@ -995,28 +1028,30 @@ def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHA
     curves = _human_curves(human)
     if not curves:
         raise ValueError(f"no human curve in {human!r}")
-    rows = []
+    rows, criteria = [], set()
     for curve in curves:
         c = curve.positive()
         y, orientation = _orient(c.t, c.y, c.n)
-        fits = _fit_families(c.t, y, c.n, list(families), ci, level, seed)
-        aicc = {f: (_aicc(v) if not isinstance(v, str) and bool(v.converged) else math.nan)
-                for f, v in fits.items()}
-        delta, weight, _ = _ranked(aicc)
-        order = sorted(aicc, key=lambda f: (not math.isfinite(aicc[f]), aicc[f]
-                                            if math.isfinite(aicc[f]) else 0.0))
+        fits, delta, weight, _, criterion = _fit_and_rank(c.t, y, c.n, list(families), ci,
+                                                          level, seed, overdispersion)
+        criteria.add(criterion)
+        order = sorted(delta, key=lambda f: (not math.isfinite(delta[f]), delta[f]
+                                             if math.isfinite(delta[f]) else 0.0))
         for rank, fam in enumerate(order, start=1):
             name, g, low, high = _shape_of(fits[fam], fam)
             rows.append({"human": c.label, "paradigm": c.paradigm, "orientation": orientation,
                          "likelihood": "least squares" if c.n is None else "binomial",
                          "n_points": len(c.t),
-                         "rank": float(rank) if math.isfinite(aicc[fam]) else math.nan,
+                         "rank": float(rank) if math.isfinite(delta[fam]) else math.nan,
+                         "criterion": criterion,
+                         "dispersion": _dispersion(fits[fam]),
                          "family": fam, "delta_aicc": delta[fam], "weight": weight[fam],
                          "shape_param": name, "shape": g, "shape_low": low, "shape_high": high,
                          "message": fits[fam] if isinstance(fits[fam], str)
                          else str(fits[fam].message)})
     table = pd.DataFrame(rows)
-    table.attrs.update(criterion="AICc", level=level, ci=ci,
+    table.attrs.update(criterion="/".join(sorted(criteria)), level=level, ci=ci,
+                       overdispersion=str(overdispersion),
                        orientation="every curve fitted falling (a rising one as 1 - y)")
     return table
 
@@ -1028,12 +1063,13 @@ def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
     Examples
     --------
     >>> t = human_shapes("zbrodoff_1995_alpha_arithmetic", ["exponential", "power"], ci="wald")
-    >>> print(shapes_markdown(t).splitlines()[0])
-    | human curve | likelihood | rank | family | dAICc | weight | shape parameter [95% CI] |
+    >>> print(shapes_markdown(t).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
+    | human curve | likelihood | rank | family | delta (criterion) | weight | dispersion |
+      shape parameter [95% CI] |
     """
     level = table.attrs.get("level", 0.95)
-    lines = [f"| human curve | likelihood | rank | family | dAICc | weight | shape parameter "
-             f"[{level:.0%} CI] |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| human curve | likelihood | rank | family | delta (criterion) | weight | "
+             f"dispersion | shape parameter [{level:.0%} CI] |", "|---|---|---|---|---|---|---|---|"]
     for human, sub in table.groupby("human", sort=False):
         ranked = sub[sub["rank"].notna()].head(top)
         failed = sub[sub["rank"].isna()]["family"].tolist()
@@ -1042,8 +1078,10 @@ def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
                      f"{r['shape_high']:.3g}]" if r["shape_param"] else "(none)")
             name = human if i == 0 else ""
             lik = f"{r['likelihood']}, {r['orientation']}" if i == 0 else ""
+            crit = {"aicc": "AICc", "qaicc": "QAICc"}.get(r["criterion"], r["criterion"])
             lines.append(f"| {name} | {lik} | {int(r['rank'])} | {r['family']} | "
-                         f"{r['delta_aicc']:.1f} | {r['weight']:.2f} | {shape} |")
+                         f"{r['delta_aicc']:.1f} ({crit}) | {r['weight']:.2f} | "
+                         f"{r['dispersion']:.2f} | {shape} |")
         if failed:
-            lines.append(f"| | | - | did not converge: {', '.join(failed)} | | | |")
+            lines.append(f"| | | - | did not converge: {', '.join(failed)} | | | | |")
     return "\n".join(lines)

@@ -13,8 +13,8 @@ direction that disagrees shows as a curve going the other way.
   mean over seeds with a Student-t band over seeds (never a band from one run's steps), drawn
   where at least two seeds reach that x / x50 and clipped to [0, 1].
 - Human: points with Wilson 95% intervals where trial counts exist, and the best family by AICc
-  (fitted in the falling orientation, as :func:`cramcog.shape.compare_shape` does) with its
-  delta-method band.
+  (QAICc for counts: fitted in the falling orientation with quasi-binomial intervals, as
+  :func:`cramcog.shape.compare_shape` does) with its delta-method band.
 
 Examples
 --------
@@ -121,8 +121,7 @@ def human_comparison_frame(model=None, human: Any = "episodic_semantic",
     (['data', 'fit'], True)
     """
     from cramcog.dynamics.intervals import seed_interval
-    from cramcog.shape import (AVERAGINGS, SHAPE_FAMILIES, _aicc, _fit_families, _human_curves,
-                               _orient, _ranked)
+    from cramcog.shape import AVERAGINGS, SHAPE_FAMILIES, _fit_and_rank, _human_curves, _orient
 
     families = list(families or SHAPE_FAMILIES)
     curves = _human_curves(human)
@@ -141,10 +140,7 @@ def human_comparison_frame(model=None, human: Any = "episodic_semantic",
         rows.append(pd.DataFrame({**base, "element": "data", "x": c.t, "x_norm": c.t / x50,
                                   "y": c.y, "y_low": low, "y_high": high, "family": ""}))
         yo, orientation = _orient(c.t, c.y, c.n)
-        fits = _fit_families(c.t, yo, c.n, families, "wald", level, 0)
-        aicc = {f: (_aicc(v) if not isinstance(v, str) and bool(v.converged) else math.nan)
-                for f, v in fits.items()}
-        best = _ranked(aicc)[2]
+        fits, _, _, best, _ = _fit_and_rank(c.t, yo, c.n, families, "wald", level, 0, "quasi")
         if best:
             grid = np.geomspace(c.t.min(), c.t.max(), 60)
             mu = fits[best].predict(grid)

@@ -86,7 +86,8 @@ def test_compare_gamma_errors_clearly_without_a_family_with_gamma():
     c = human_logistic()
     fits = fit_consolidation_curve(c.t, c.y, n=c.n, family=["logistic", "exponential"],
                                    ci="wald")
-    with pytest.raises(ValueError, match="no converged family with a gamma.*compare_shape"):
+    with pytest.raises(ValueError, match="no converged fit has a parameter 'gamma'.*"
+                                         "compare_shape"):
         compare_gamma(fits, human=c)
     with pytest.raises(ValueError, match="'logistic' has no gamma \\(its shape parameter is "
                                          "'slope'\\)"):
