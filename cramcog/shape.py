@@ -1057,7 +1057,8 @@ def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHA
 
 
 def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
-    """:func:`human_shapes` as a Markdown table: per curve, the ``top`` families by AICc and the
+    """:func:`human_shapes` as a Markdown table: per curve, the ``top`` families by the criterion
+    (AICc; QAICc for quasi-binomial fits), the Pearson dispersion of each binomial fit and the
     shape parameter with its interval.
 
     Examples
@@ -1079,9 +1080,10 @@ def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
             name = human if i == 0 else ""
             lik = f"{r['likelihood']}, {r['orientation']}" if i == 0 else ""
             crit = {"aicc": "AICc", "qaicc": "QAICc"}.get(r["criterion"], r["criterion"])
+            disp = f"{r['dispersion']:.2f}" if r["likelihood"] == "binomial" else "-"
             lines.append(f"| {name} | {lik} | {int(r['rank'])} | {r['family']} | "
                          f"{r['delta_aicc']:.1f} ({crit}) | {r['weight']:.2f} | "
-                         f"{r['dispersion']:.2f} | {shape} |")
+                         f"{disp} | {shape} |")
         if failed:
             lines.append(f"| | | - | did not converge: {', '.join(failed)} | | | | |")
     return "\n".join(lines)
