@@ -441,8 +441,9 @@ def compare_shape(model, human: Any = "episodic_semantic",
         human_direction, model_direction, direction_agrees, family, shape_param,
         human_converged, human_delta_aicc (delta of the human criterion: AICc, or QAICc for quasi
         fits), human_weight, human_shape, human_shape_low, human_shape_high, human_criterion,
-        human_dispersion (Pearson chi2 / df of that family's fit), model_seeds, model_seeds_converged, model_delta_aicc (AICc summed
-        over seeds), model_weight, model_seed_wins, model_shape (mean over seeds),
+        human_dispersion (Pearson chi2 / df of that family's fit), model_seeds,
+        model_seeds_converged, model_delta_aicc (AICc summed over seeds), model_weight,
+        model_seed_wins, model_shape (mean over seeds),
         model_shape_low, model_shape_high (seed-pooled interval), model_shape_sd, human_best,
         model_best, same_best, likelihood, note. ``attrs``: model label, the model interval's
         method, criterion, level, window.
@@ -986,11 +987,11 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
                               ci=ci, seed=seed, overdispersion=overdispersion)
         power = shape[shape.family == "power"]
         wins = int((power.human_best == "power").sum())
+        model_power = "yes" if (power.model_best == "power").any() else "no"
         note = (f"power-law gamma {pooled.gamma:.3g} [{pooled.interval[0]:.3g}, "
                 f"{pooled.interval[1]:.3g}] ({pooled.method}); the power law is the best "
-                f"family on the model side: {'yes' if (power.model_best == 'power').any() else 'no'}"
-                f", on {wins} of {power.human.nunique()} human curves: read gamma only where it "
-                "is")
+                f"family on the model side: {model_power}, on {wins} of "
+                f"{power.human.nunique()} human curves: read gamma only where it is")
     except ValueError as err:
         note = f"not computed: {err}"
     return HumanComparison(shape=shape, summary=shape_summary(shape), items=items, gamma=gamma,
@@ -1070,7 +1071,7 @@ def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
     """
     level = table.attrs.get("level", 0.95)
     lines = [f"| human curve | likelihood | rank | family | delta (criterion) | weight | "
-             f"dispersion | shape parameter [{level:.0%} CI] |", "|---|---|---|---|---|---|---|---|"]
+             f"dispersion | shape parameter [{level:.0%} CI] |", "|---" * 8 + "|"]
     for human, sub in table.groupby("human", sort=False):
         ranked = sub[sub["rank"].notna()].head(top)
         failed = sub[sub["rank"].isna()]["family"].tolist()

@@ -7,7 +7,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from cramcog.dynamics.toy_consolidation import consolidation_record, simulate_consolidation  # noqa: E402
+from cramcog.dynamics.toy_consolidation import (consolidation_record,  # noqa: E402
+                                                simulate_consolidation)
 from cramcog.figures.human import (human_comparison_frame, midpoint,  # noqa: E402
                                    plot_human_comparison, wilson)
 from cramcog.figures.style import save_figure  # noqa: E402
