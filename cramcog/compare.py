@@ -388,9 +388,11 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
+                    # a bundled curve that pools items at equal x says so in its metadata
+                    warnings.filterwarnings("ignore", message="t repeats values")
                     hf = fit_consolidation_curve(
                         c.t, y, n=c.n, family=fam, ci=ci, level=level, seed=seed,
-                        y_kind="proportion" if c.n is not None else "auto",
+                        y_kind=c.y_kind,
                         overdispersion=overdispersion if c.n is not None else None)
                 g, low, high = _gamma_interval(hf)
                 if not bool(hf.converged):

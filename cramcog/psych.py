@@ -467,6 +467,9 @@ class Curve:
     x_high: np.ndarray | None = None
     x_long_name: str = ""
     y_long_name: str = ""
+    #: what ``y`` holds, for ``fit_consolidation_curve(t, y, n=n, y_kind=curve.y_kind)``: always
+    #: proportions (counts are divided by ``n`` when the curve is built)
+    y_kind: str = "proportion"
 
     def __iter__(self) -> Iterator:
         return iter((self.label, self.t, self.y, self.n))

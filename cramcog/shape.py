@@ -337,7 +337,7 @@ def _fit_families(t, y, n, families, ci, level, seed, overdispersion=None):
                 warnings.simplefilter("ignore")
                 out[fam] = fit_consolidation_curve(
                     t, y, n=n, family=fam, ci=ci, level=level, seed=seed,
-                    y_kind="proportion" if n is not None else "auto",
+                    y_kind="proportion",
                     overdispersion=overdispersion if n is not None else None)
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
             out[fam] = str(err).splitlines()[0][:200]

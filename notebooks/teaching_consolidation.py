@@ -196,14 +196,15 @@ print(f"retention per decade of time: 10**-gamma = {10 ** -gamma_demo:.2f} for g
 # %% [markdown]
 # Now real data. `cramcog.psych` ships several human forgetting data sets, each with its citation
 # and a note on how far to trust it (`cramcog data show NAME` prints them). We fit both
-# functions to Ebbinghaus's curve by least squares and compare them with **AIC** (lower is
-# better; a difference above ~10 is decisive).
+# functions to Ebbinghaus's curve by least squares and compare them with **AICc** (Akaike's
+# criterion with the small-sample correction: lower is better; a difference above ~10 is
+# decisive).
 
 # %%
 ebb = psych.curves("ebbinghaus_1885")[0]
 print(psych.load("ebbinghaus_1885").attrs["citation"])
 ebb_fits = fit_consolidation_curve(ebb.t, ebb.y, family=["exponential", "power"])
-print(ebb_fits.table()[["family", "aic", "delta_aic", "gamma", "gamma_low", "gamma_high"]]
+print(ebb_fits.table()[["family", "aicc", "delta_aicc", "gamma", "gamma_low", "gamma_high"]]
       .round(3).to_string(index=False))
 ax = ebb_fits.plot(loglog=True)
 _ = ax.set(xlabel=f"delay ({ebb.t_units})", ylabel="savings",
@@ -213,9 +214,11 @@ _ = ax.set(xlabel=f"delay ({ebb.t_units})", ylabel="savings",
 # On log-log axes a power law is a straight line with slope $-\gamma$, and Ebbinghaus's points
 # lie close to one. The exponential bends away.
 #
-# **A small table of human gammas.** The same two functions fitted to every bundled human curve
-# (a binomial likelihood where trial counts are known, least squares otherwise; 95% profile
-# intervals). `dAIC(exp - power)` > 0 means the power law fits better.
+# **A small table of human gammas.** The same two functions fitted to every bundled human
+# *forgetting* curve (least squares where there are no trial counts; where there are, a
+# quasi-binomial likelihood: Meeter et al.'s trials cluster by participant session, so plain
+# binomial intervals would be too narrow, and the ranking is by QAICc; 95% profile intervals).
+# `dIC(exp - power)` > 0 means the power law fits better.
 
 # %%
 def measure_of(curve) -> str:
@@ -225,15 +228,19 @@ def measure_of(curve) -> str:
 
 
 rows = []
-for curve in psych.all_curves():
+for curve in psych.all_curves("forgetting"):
     c = curve.positive()
-    fits = fit_consolidation_curve(c.t, c.y, n=c.n, family=["exponential", "power"])
+    fits = fit_consolidation_curve(c.t, c.y, n=c.n, y_kind=c.y_kind,
+                                   family=["exponential", "power"],
+                                   overdispersion="quasi" if c.n is not None else None)
     power = fits["power"]
     low, high = power.ci["gamma"]
     rows.append({"data": c.label, "measure": measure_of(c), "delay in": c.t_units,
                  "gamma": power.params["gamma"], "ci_low": low, "ci_high": high,
                  "kept per decade": 10 ** -power.params["gamma"],
-                 "dAIC(exp - power)": fits["exponential"].aic - power.aic})
+                 "criterion": fits.criterion,
+                 "dIC(exp - power)": float(np.squeeze(fits.ic_values("exponential")
+                                                      - fits.ic_values("power")))})
 human = pd.DataFrame(rows)
 print(human.round(3).to_string(index=False))
 print(f"\nhuman gammas range from {human.gamma.min():.2f} to {human.gamma.max():.2f}")
@@ -241,7 +248,7 @@ print(f"\nhuman gammas range from {human.gamma.min():.2f} to {human.gamma.max():
 # %% [markdown]
 # Things to notice:
 #
-# * The power law fits better than the exponential on every curve: decisively (dAIC > 10) on
+# * The power law fits better than the exponential on every curve: decisively (dIC > 10) on
 #   most, not on Mack's and Dros's seven points each.
 # * There is no single "human gamma". Savings curves (Ebbinghaus, Mack, Seitz, Dros) give about
 #   0.1; news events over a year (Meeter et al.) 0.07-0.16; cued recall over intervening *items*
@@ -264,7 +271,7 @@ print(f"\nhuman gammas range from {human.gamma.min():.2f} to {human.gamma.max():
 t, share, lookups = run.curve("recurring")      # window: from the onset to the last episode
 toy_fits = fit_consolidation_curve(t, share,
                                    family=["exponential", "power", "exponential+c", "power+c"])
-print(toy_fits.table()[["family", "aic", "delta_aic", "gamma", "gamma_low", "gamma_high",
+print(toy_fits.table()[["family", "aicc", "delta_aicc", "gamma", "gamma_low", "gamma_high",
                         "converged"]].round(3).to_string(index=False))
 toy_power = toy_fits["power"]
 toy_gamma = toy_power.params["gamma"]
@@ -282,13 +289,13 @@ _ = ax.set(xlabel="episodes since the onset of consolidation",
 # consolidate. A power-law gamma can still be fitted and quoted, but it describes the curve's
 # overall slope on log axes over *this window*, not a mechanism.
 #
-# Now compare it with each human curve, the same function fitted to both, with
+# Now compare it with each human forgetting curve, the same function fitted to both, with
 # `cramcog.compare_gamma`. Its verdicts: **different** (the 95% interval of the difference
 # excludes 0), **consistent** (it contains 0 and lies within +-0.1), **inconclusive** (contains 0
 # but too wide to tell).
 
 # %%
-table = compare_gamma(toy_power, human="all", family="power")
+table = compare_gamma(toy_power, human="forgetting", family="power")
 print(table[["source", "series", "gamma", "ci_low", "ci_high", "diff", "diff_ci_low",
              "diff_ci_high", "verdict"]].round(3).to_string(index=False))
 print()
@@ -412,9 +419,9 @@ for knob, values in (("replay_rate", [1.0, 2.0, 4.0]), ("zipf_exponent", [0.0, 1
             fit = fit_consolidation_curve(t_s, y_s, family=["exponential", "power"], ci="none")
             gam.append({"knob": knob, "value": value, "seed": SEED + seed,
                         "gamma": fit["power"].params["gamma"],
-                        "dAIC(exp - power)": fit["exponential"].aic - fit["power"].aic})
+                        "dAICc(exp - power)": fit["exponential"].aicc - fit["power"].aicc})
 gam = pd.DataFrame(gam)
-print(gam.groupby(["knob", "value"])[["gamma", "dAIC(exp - power)"]].mean().round(3)
+print(gam.groupby(["knob", "value"])[["gamma", "dAICc(exp - power)"]].mean().round(3)
       .to_string())
 grid = sns.catplot(data=gam, x="value", y="gamma", col="knob", kind="point", errorbar="sd",
                    sharex=False, height=3.2, aspect=1.2)
@@ -422,7 +429,7 @@ _ = grid.set_axis_labels("knob value", "toy gamma (power law)")
 
 # %% [markdown]
 # A knob changes gamma: it is a property of the settings as much as of "consolidation". Look
-# also at `dAIC(exp - power)` for `zipf_exponent`: when every pool item recurs equally often
+# also at `dAICc(exp - power)` for `zipf_exponent`: when every pool item recurs equally often
 # (0) the power law's advantage over the exponential shrinks. The spread of recurrence rates
 # across items is much of what makes the averaged curve look like a power law, just as
 # averaging people who forget exponentially at different rates does in group data.
@@ -596,12 +603,14 @@ print(items[["side", "quantity", "value", "low", "high", "units", "source"]].rou
 gamma_rows = []
 for c in human_es:
     y = c.y if c.y[-1] < c.y[0] else 1 - c.y          # every curve falling (a rising one: 1 - y)
-    fits = fit_consolidation_curve(c.t, y, n=c.n, family=["power", "exponential", "weibull"],
-                                   ci="none")
-    best = min((f for f in fits.values() if f.converged), key=lambda f: f.aic)
+    fits = fit_consolidation_curve(c.t, y, n=c.n, y_kind=c.y_kind, ci="none",
+                                   family=["power", "exponential", "weibull"],
+                                   overdispersion="quasi" if c.n is not None else None)
     gamma_rows.append({"curve": c.label.split("/", 1)[1], "power gamma": fits["power"]
-                       .params["gamma"], "dAIC power vs best": fits["power"].aic - best.aic,
-                       "best of 3": best.family})
+                       .params["gamma"], "criterion": fits.criterion,
+                       "power behind the best by": float(np.squeeze(
+                           fits.ic_values("power") - fits.ic_values(fits.best.family))),
+                       "best of 3": fits.best.family})
 print(pd.DataFrame(gamma_rows).round(3).to_string(index=False))
 
 # %% [markdown]
