@@ -181,3 +181,17 @@ def test_bootstrap_intervals_are_seeded():
     pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols])
     assert not runs[0][cols].equals(runs[2][cols])
     assert runs[0].attrs["seed"] == 3
+
+
+def test_clustered_human_counts_get_quasi_intervals_by_default():
+    # Meeter et al.'s trials cluster by session: Pearson dispersion 4.3 (4AFC) and 6.9 (open),
+    # so the default quasi-binomial intervals are ~sqrt(dispersion) wider than plain binomial
+    paper = ReportedGamma(0.43, (0.39, 0.47), family="power")
+    quasi = compare_gamma(paper, human="meeter_murre_janssen_2005", ci="wald")
+    plain = compare_gamma(paper, human="meeter_murre_janssen_2005", ci="wald",
+                          overdispersion=None)
+    ratio = (quasi.ci_high - quasi.ci_low) / (plain.ci_high - plain.ci_low)
+    assert ratio.iloc[0] == pytest.approx(4.32 ** 0.5, rel=0.1)
+    assert ratio.iloc[1] == pytest.approx(6.91 ** 0.5, rel=0.1)
+    np.testing.assert_allclose(quasi.gamma, plain.gamma)
+    assert quasi.attrs["human_overdispersion"] == "quasi"
