@@ -125,7 +125,7 @@ class ModelCurves:
             warm = float(self.record["warmup_end_step"].isel(seed=seed_index))
             if warm >= 0:
                 steps = np.asarray(self.record["eval_step"].values, dtype=float)
-                return int(np.searchsorted(steps, warm))
+                return int(np.searchsorted(steps, warm, side="right"))  # after the warm-up
         if self.window == "warmup":
             raise ValueError(f"{self.label}: window 'warmup' needs warmup_end_step >= 0 in the "
                              "record (the attention warm-up never ended, or the record lacks it)")
@@ -173,16 +173,29 @@ class ModelCurves:
                 keep = np.isfinite(t) & np.isfinite(y) & (t > 0) & (n > 0)
                 out.append((t[keep], y[keep], np.round(n[keep])))
                 continue
-            if not self.has_items:
-                raise ValueError(f"{self.label}: averaging by exposure needs the per-pattern "
-                                 "variables pattern_attended, pattern_probes, pattern_exposures")
-            att = one["pattern_attended"].values[start:].astype(float).ravel()
-            probes = one["pattern_probes"].values[start:].astype(float).ravel()
-            expo = one["pattern_exposures"].values[start:].astype(float).ravel()
-            keep = np.isfinite(att) & (probes > 0) & (expo > 0)
-            out.append(_pool_by_exposure(expo[keep], att[keep] * probes[keep], probes[keep],
-                                         n_bins))
+            _, expo, att, probes = self.cells(i)
+            keep = probes > 0
+            out.append(_pool_by_exposure(expo[keep], att[keep], probes[keep], n_bins))
         return out
+
+    def cells(self, seed_index: int):
+        """One seed's (evaluation, pattern) cells in the window, flattened, where exposures > 0:
+        ``(step, exposures, attended, probes)``; ``attended`` counts the pattern's probes that
+        attended (the record's convention), ``probes`` how many there were (0: not probed)."""
+        if not self.has_items:
+            raise ValueError(f"{self.label}: per-pattern analyses need the variables "
+                             "pattern_attended, pattern_probes, pattern_exposures")
+        one = self.record.isel(seed=seed_index)
+        start = self._start(seed_index)
+
+        def grid(name):
+            return one[name].transpose("eval_step", "pattern").values[start:].astype(float)
+        att, probes, expo = grid("pattern_attended"), grid("pattern_probes"), \
+            grid("pattern_exposures")
+        step = np.broadcast_to(one["eval_step"].values[start:, None].astype(float), att.shape)
+        keep = (expo > 0) & np.isfinite(expo) & np.isfinite(probes)
+        att = np.where(np.isfinite(att), att, 0.0)
+        return step[keep], expo[keep], att[keep], np.where(keep, probes, 0)[keep]
 
     def switch_points(self) -> np.ndarray:
         """``pattern_switch_exposures`` as (seed, pattern); NaN where a pattern never switched."""
@@ -718,6 +731,8 @@ def compare_items(model, *, level: float = 0.95, variant: str | None = None,
     def add(side, quantity, values_or_value, units, source, note=""):
         if side == "model":
             mean, low, high, _, k = seed_interval(values_or_value, level)
+            if units == "share":  # a share's interval stays in [0, 1]
+                low, high = max(low, 0.0), min(high, 1.0)
             note = f"{note}; mean over {k} seeds, t-interval".lstrip("; ")
         else:
             mean, low, high = values_or_value, math.nan, math.nan
@@ -735,15 +750,10 @@ def compare_items(model, *, level: float = 0.95, variant: str | None = None,
     if models.has_items:
         per_seed = []
         for i in range(len(models.seeds)):
-            one = models.record.isel(seed=i)
-            start = models._start(i)
-            att = one["pattern_attended"].values[start:].astype(float)
-            probes = one["pattern_probes"].values[start:].astype(float)
-            expo = one["pattern_exposures"].values[start:].astype(float)
-            step = np.broadcast_to(one["eval_step"].values[start:, None].astype(float),
-                                   att.shape)
-            keep = np.isfinite(att) & (probes > 0) & (expo > 0)
-            per_seed.append(_best_aicc(step[keep], att[keep]) - _best_aicc(expo[keep], att[keep]))
+            step, expo, att, probes = models.cells(i)
+            keep = probes > 0
+            share = att[keep] / probes[keep]
+            per_seed.append(_best_aicc(step[keep], share) - _best_aicc(expo[keep], share))
         add("model", "item_specific_dAICc", per_seed, "AICc", models.label,
             "pattern attended against training step vs that pattern's exposures")
     # --- switch points

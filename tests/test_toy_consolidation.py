@@ -237,10 +237,11 @@ def test_consolidation_record_has_the_cram_layout(tmp_path):
     np.testing.assert_allclose(one.recurring_attended, runs[1].episodic_share("recurring"))
     np.testing.assert_array_equal(one.recurring_probe_count, 12)
     np.testing.assert_allclose(one.exposures, runs[1].item_exposures().mean(1))
-    # pattern_attended is the per-item history; NaN where an item was not looked up
-    pa = one.pattern_attended.values
-    assert np.array_equal(np.isfinite(pa), runs[1].item_seen)
-    np.testing.assert_array_equal(np.nansum(pa, 1), runs[1].episodic[:, 0])
+    # per item: lookups answered episodically out of the item's lookups (CRAM's convention)
+    pa, pp = one.pattern_attended.values, one.pattern_probes.values
+    np.testing.assert_array_equal(pp, runs[1].item_seen)
+    assert ((pa <= pp) & (pa >= 0)).all()
+    np.testing.assert_array_equal(pa.sum(1), runs[1].episodic[:, 0])
     np.testing.assert_array_equal(one.pattern_switch_exposures, runs[1].switch_exposures())
     assert float(one.switch_exposures) == pytest.approx(np.nanmedian(runs[1].switch_exposures()))
     back = records.open(records.save(ds, tmp_path / "toy.nc"))

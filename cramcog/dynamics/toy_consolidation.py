@@ -505,7 +505,8 @@ def consolidation_record(results, variant: str = "toy"):
         seed, eval_step, pattern): ``recurring_attended`` (share of recurring lookups answered
         episodically), ``recurring_attended_count``, ``recurring_probe_count`` and
         ``exposures`` (mean exposures per pool item) over (variant, seed, eval_step);
-        ``pattern_attended`` (1/0, NaN where the item was not looked up), ``pattern_probes``,
+        ``pattern_attended`` (lookups of the item answered by the episodic store: 0 or 1),
+        ``pattern_probes`` (lookups of the item: 0 where it was not studied), and
         ``pattern_exposures`` over (variant, seed, eval_step, pattern);
         ``pattern_switch_exposures`` (variant, seed, pattern; NaN = never switched) and
         ``switch_exposures`` (variant, seed; the median over the items that switched).
@@ -537,7 +538,7 @@ def consolidation_record(results, variant: str = "toy"):
     probes = np.stack([r.lookups[:, k] for r in results])                   # (seed, episode)
     expo = np.stack([r.item_exposures() for r in results])                  # (seed, ep, pattern)
     seen = np.stack([r.item_seen for r in results])
-    attended = np.where(seen, np.stack([r.item_episodic for r in results]), np.nan)
+    attended = np.stack([r.item_episodic for r in results]) & seen          # counts, as CRAM
     switch = np.stack([r.switch_exposures() for r in results])              # (seed, pattern)
     with np.errstate(invalid="ignore", divide="ignore"), _quiet_nanmean():
         share = np.where(probes > 0, count / np.maximum(probes, 1), np.nan)
@@ -557,8 +558,8 @@ def consolidation_record(results, variant: str = "toy"):
         "recurring_probe_count": (ev, probes.astype("int64"), {"units": "lookups"}),
         "exposures": (ev, mean_expo, {"units": "exposures",
                                       "long_name": "mean exposures per recurring item"}),
-        "pattern_attended": (pv, attended, {"units": "share", "long_name": "answered by the "
-                                            "episodic store (NaN: not looked up)"}),
+        "pattern_attended": (pv, attended.astype("int64"), {
+            "units": "lookups", "long_name": "the item's lookups answered by the episodic store"}),
         "pattern_probes": (pv, seen.astype("int64"), {"units": "lookups"}),
         "pattern_exposures": (pv, expo.astype("int64"), {"units": "exposures"}),
         "pattern_switch_exposures": (sv + ("pattern",), switch, {

@@ -145,7 +145,7 @@ def test_by_exposure_pools_every_pattern_at_its_own_exposures():
     expo = np.array([[1, 2], [2, 4], [3, 6]], float)
     attended = np.array([[1, 1], [1, 0], [0, 0]], float)
     probes = np.array([[2, 2], [2, 2], [2, 2]], float)
-    items = {"pattern_attended": (pv, np.stack([attended, attended])[None]),
+    items = {"pattern_attended": (pv, np.stack([attended, attended])[None] * 2),  # counts
              "pattern_probes": (pv, np.stack([probes, probes])[None]),
              "pattern_exposures": (pv, np.stack([expo, expo])[None])}
     rec = record([np.ones(3), np.ones(3)], items=items, exposures=expo.mean(1))
@@ -260,7 +260,8 @@ def test_window_starts_after_the_warm_up_where_the_record_says_so():
     assert peak[0] == pytest.approx(X[np.argmax(record([curve]).recurring_attended.values[0, 0])])
     warm = rec.assign(warmup_end_step=(("variant", "seed"), np.array([[80.0, -1.0]])))
     t0 = model_curves(warm).curves("by_time")
-    assert t0[0][0][0] == pytest.approx(X[8])      # eval steps are 0, 10, 20...: step 80 = index 8
+    # eval steps are 0, 10, 20...: the warm-up ends at step 80, the curve starts after it (90)
+    assert t0[0][0][0] == pytest.approx(X[9])
     assert t0[1][0][0] == peak[0]                  # -1: the warm-up never ended -> the peak
     with pytest.raises(ValueError, match="needs warmup_end_step"):
         model_curves(warm, window="warmup").curves("by_time")
