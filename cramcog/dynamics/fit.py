@@ -273,7 +273,7 @@ def _stable_hash(name: str) -> int:
 
 def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.95,
                             n_boot=1000, seed=0, dim=None, *, data=None, y_kind="auto",
-                            bootstrap="parametric"):
+                            bootstrap="parametric", by=None):
     """Fit forgetting / consolidation curve families by maximum likelihood, with intervals.
 
     Parameters
@@ -351,6 +351,10 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     >>> bool(lo < fits["power"].params["gamma"] < hi)
     True
     """
+    if by is not None:  # many subjects: per-subject fits and a group estimate (group.py)
+        from cramcog.dynamics.group import fit_group
+        return fit_group(t, y, n, family, by=by, data=data, dim=dim, y_kind=y_kind, ci=ci,
+                         level=level, n_boot=n_boot, seed=seed, bootstrap=bootstrap)
     cfg = FitConfig(ci="none" if ci is None else ci, level=level, n_boot=n_boot, seed=seed,
                     bootstrap=bootstrap)
     fams, is_all = _family_list(family)
