@@ -342,15 +342,18 @@ def _canonical_json(config: Mapping) -> str:
     """A training config with every default spelled out (task included), as JSON.
 
     Two configs that train the same run compare equal even if one names a default the other
-    leaves out (``task.recurring_fraction=0.7`` vs no key) or writes 24.0 for 24. Not a
-    training config: as given.
+    leaves out (``task.recurring_fraction=0.7`` vs no key, or a field added to TrainConfig since
+    a record was written), writes 24.0 for 24, or runs on another device. Not a training
+    config: as given.
     """
     try:
-        from cramcog.configs import TrainConfig
+        from cramcog.configs import PLACEMENT_FIELDS, TrainConfig
         from cramcog.tasks import SRCDConfig
 
         full = TrainConfig.from_dict(copy.deepcopy(dict(config))).to_dict()
         full["task"] = dataclasses.asdict(SRCDConfig(**full["task"]))
+        for name in PLACEMENT_FIELDS:
+            del full[name]
     except (TypeError, ValueError):
         full = dict(config)
     return _config_json(_integral_floats_as_int(full))
@@ -374,7 +377,9 @@ def _load_finished(out_dir: Path, cell: Cell) -> xr.Dataset | None:
         return None
     ds = records.open(path)
     saved = ds.attrs.get("ablation_config_json")
-    if saved is not None and json.loads(saved) != json.loads(_config_json(cell.config)):
+    # compared as training runs: a cell finished on another device, or before a TrainConfig field
+    # was added, is still that cell
+    if saved is not None and _canonical_json(json.loads(saved)) != _canonical_json(cell.config):
         raise ValueError(f"{path} was run with a different config than grid cell "
                          f"{cell.key} asks for now; use another output folder, or delete that "
                          "file to re-run the cell")
@@ -477,6 +482,17 @@ class GridResult:
     failed: dict[tuple[str, int], str]
 
 
+def _pool_context():
+    """The default pool's start method: fork, unless this process has already initialised CUDA
+    (a forked child cannot use it then; cells asking for a GPU would fail): spawn."""
+    import multiprocessing
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return multiprocessing.get_context("spawn")
+    return None
+
+
 def run_grid(grid: AblationGrid, out_dir: str | os.PathLike, *, run_fn: RunFn | None = None,
              executor: Executor | None = None, max_workers: int | None = None,
              retry_failed: bool = True, progress: bool = True,
@@ -559,7 +575,8 @@ def run_grid(grid: AblationGrid, out_dir: str | os.PathLike, *, run_fn: RunFn | 
     own = executor is None and bool(todo)
     if own:
         executor = ProcessPoolExecutor(max_workers=max_workers or min(len(todo), os.cpu_count()
-                                                                        or 1))
+                                                                        or 1),
+                                       mp_context=_pool_context())
     ran = []
     try:
         futures: dict[Future, Cell] = {executor.submit(run_fn, c.config): c for c in todo}

@@ -22,11 +22,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cramcog.device import check_autocast, check_device_name
+
 WORKING_MEMORY_KINDS = ("ct_ode", "ssm")
 # "cram", the dense Transformer, and the baselines of cramcog.model.baselines
 MODEL_KINDS = ("cram", "transformer", "static_hybrid", "working_only", "seqboat_like", "mod_like")
 LEARNED_ROUTER_KINDS = ("cram", "seqboat_like")
 FAMILIARITY_TARGETS = ("distance", "probe")  # these get the attention warm-up
+# TrainConfig fields that say where a run executes, not what it computes
+PLACEMENT_FIELDS = ("device",)
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -184,6 +188,11 @@ class TrainConfig:
     test_batches: int = 4             # final test-split batches (0: skip the final test)
     checkpoint_every: int = 100       # steps between checkpoints (when an out dir is given)
     threads: int = 0                  # torch intra-op threads (0: leave torch's default)
+    # where the run executes, not what it computes (a checkpoint resumes on another device):
+    # "auto" (CUDA when present), "cpu", "cuda" or "cuda:N"
+    device: str = "auto"
+    autocast: str = "off"             # "off" (float32) or "bf16" (bfloat16 autocast of the
+    #                                   forward pass; weights and optimiser state stay float32)
     model: CRAMConfig = field(default_factory=CRAMConfig)
     task: dict = field(default_factory=dict)
 
@@ -215,6 +224,8 @@ class TrainConfig:
             _check(isinstance(value, (int, float)) and value >= 0,
                    f"TrainConfig.{name} must be >= 0, got {value!r}")
         _fraction(self, "warmup_novel_accuracy")
+        check_device_name(self.device, "TrainConfig.device")
+        check_autocast(self.autocast, "TrainConfig.autocast")
         _check(self.familiarity_target in FAMILIARITY_TARGETS,
                f"TrainConfig.familiarity_target must be one of {FAMILIARITY_TARGETS}, got "
                f"{self.familiarity_target!r}")
@@ -229,6 +240,18 @@ class TrainConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def identity_json(self) -> str:
+        """:meth:`to_json` without the fields that say where a run executes (``device``): two
+        configs with the same identity train the same run, e.g. a checkpoint resumes under it.
+
+        Examples
+        --------
+        >>> TrainConfig(device="cpu").identity_json() == TrainConfig(device="auto").identity_json()
+        True
+        """
+        return json.dumps({k: v for k, v in self.to_dict().items() if k not in PLACEMENT_FIELDS},
+                          sort_keys=True)
+
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         """Rebuild a config from :meth:`to_dict` output (e.g. a record's ``config_json``)."""
@@ -242,10 +265,11 @@ class TrainConfig:
 # ----------------------------------------------------------------------------- named configs
 
 def _tiny() -> TrainConfig:
-    # tests: seconds on one core
+    # tests: seconds on one core; on the CPU even where a GPU exists, so that tests can compare
+    # records bit for bit (GPU tests ask for device="cuda")
     return TrainConfig(
         name="tiny", steps=6, batch_size=2, eval_every=3, eval_batches=1, eval_batch_size=2,
-        test_batches=1, checkpoint_every=3, lr_warmup_steps=2,
+        test_batches=1, checkpoint_every=3, lr_warmup_steps=2, device="cpu",
         model=CRAMConfig(d_model=16, n_layers=2, n_heads=2, semantic_hidden=16, mlp_ratio=1),
         task={"seq_len": 64, "n_patterns": 16, "bank_size": 4})
 

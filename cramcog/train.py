@@ -20,6 +20,7 @@ Examples
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -32,6 +33,7 @@ import numpy as np
 
 from cramcog import records
 from cramcog.configs import LEARNED_ROUTER_KINDS, TrainConfig, named_config
+from cramcog.device import autocast, describe, generator, model_device, resolve_device
 from cramcog.tasks.batch import CATEGORY_NAMES as CATEGORIES
 
 QUERY_KINDS = ("overall", "recurring", "novel")
@@ -123,6 +125,7 @@ def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: 
     """
     import torch
     from cramcog.model import task_losses
+    device = model_device(model)              # batches follow the model
     model.eval()
     correct = {k: 0.0 for k in QUERY_KINDS}
     count = {k: 0 for k in QUERY_KINDS}
@@ -131,8 +134,9 @@ def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: 
     with torch.no_grad():
         for i in range(n_batches):
             batch = task.sample(cfg.eval_batch_size, split=split,
-                                seed=_seed(cfg.seed, stream, i)).to_torch()
-            out = model(batch, sample=False)
+                                seed=_seed(cfg.seed, stream, i)).to_torch(device)
+            with autocast(device, cfg.autocast):
+                out = model(batch, sample=False)
             pred = out.value_logits.argmax(-1)
             qk = batch["query_kind"]
             for name, sel in (("overall", qk > 0), ("recurring", qk == 1), ("novel", qk == 2)):
@@ -320,6 +324,16 @@ def _atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+def _same_run(saved_config_json: str, cfg: TrainConfig) -> bool:
+    """Whether a checkpoint's config trains the same run as ``cfg`` (the device may differ;
+    fields added to TrainConfig since the checkpoint was written take their defaults)."""
+    try:
+        saved = TrainConfig.from_dict(json.loads(saved_config_json))
+    except (TypeError, ValueError):
+        return False
+    return saved.identity_json() == cfg.identity_json()
+
+
 # ----------------------------------------------------------------------------- the loop
 
 def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathLike | None = None,
@@ -372,11 +386,13 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
+    device = resolve_device(cfg.device)
     task = make_task(cfg)
     floor = float(task.attention_floor)
     sizes = task_sizes(task)
     torch.manual_seed(_seed(cfg.seed, 0))
-    model = build_model(cfg.model_kind, cfg.model, **sizes)
+    # initialised on the CPU whatever the device: the same seed gives the same initial weights
+    model = build_model(cfg.model_kind, cfg.model, **sizes).to(device)
     # separate step sizes: the router (a noisy REINFORCE signal) and f_sem (consolidation: how
     # fast the weights absorb the recurring bindings, measured slow at the base rate)
     router_params = [p for n, p in model.named_parameters() if ".router.proj." in n]
@@ -392,26 +408,35 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
     history = _empty_history()
     state = {"step": 0, "cost_on": cfg.model_kind not in LEARNED_ROUTER_KINDS, "cost_on_step": -1,
-             "cost_on_eval": -1, "wall_seconds": 0.0}
+             "cost_on_eval": -1, "wall_seconds": 0.0, "devices": []}
 
     ckpt_path = out / CHECKPOINT_FILE if out is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        if ckpt["config"] != cfg.to_json():
+        # loaded onto the CPU, so that a checkpoint written on a GPU resumes anywhere; the
+        # load_state_dict calls copy weights and optimiser moments onto the run's device (and
+        # keep AdamW's step counts on the CPU, where torch wants them)
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if not _same_run(ckpt["config"], cfg):
             raise ValueError(f"{ckpt_path} was written by a different config; use another "
                              "out_dir or resume=False to start over")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         history, state = ckpt["history"], ckpt["state"]
+    here = describe(device, cfg.autocast)
+    state.setdefault("devices", [])
+    if not state["devices"] or state["devices"][-1] != here["device"]:
+        state["devices"].append(here["device"])
 
     n_params = sum(p.numel() for p in model.parameters())
     L = cfg.model.n_layers
-    extra = {"n_parameters": int(n_params)}
+    # where it ran ("cuda:0 -> cpu" when resumed on another device) and in which dtype
+    extra = {"n_parameters": int(n_params), **here}
 
     def write_record(test=None):
         rec = build_record(history, cfg, state, floor, L, test,
-                           {**extra, "wall_seconds": float(state["wall_seconds"])})
+                           {**extra, "device": " -> ".join(state["devices"]),
+                            "wall_seconds": float(state["wall_seconds"])})
         if out is not None:
             records.save(rec, out / RECORD_FILE)
         return rec
@@ -430,10 +455,12 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         step = state["step"]
         t0 = time.perf_counter()
         batch = task.sample(cfg.batch_size, split="train", seed=_seed(cfg.seed, _TRAIN, step))
-        batch = batch.to_torch()
-        gen = torch.Generator().manual_seed(_seed(cfg.seed, _NOISE, step))
-        result = model(batch, sample=True, generator=gen)
-        loss, logs = cram_objective(result, batch, cfg, cost_on=state["cost_on"], floor=floor)
+        batch = batch.to_torch(device)
+        gen = generator(device, _seed(cfg.seed, _NOISE, step))      # routing noise
+        with autocast(device, cfg.autocast):
+            result = model(batch, sample=True, generator=gen)
+            loss, logs = cram_objective(result, batch, cfg, cost_on=state["cost_on"],
+                                        floor=floor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -501,21 +528,24 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     return rec
 
 
-def load_model(run_dir: str | os.PathLike):
-    """The trained model of a run folder (its record's config and ``model.pt``).
+def load_model(run_dir: str | os.PathLike, device: str = "cpu"):
+    """The trained model of a run folder (its record's config and ``model.pt``), in eval mode
+    on ``device`` ("auto", "cpu", "cuda" or "cuda:N"), wherever it was trained.
 
     Examples
     --------
-    >>> model = load_model("runs/small")                     # doctest: +SKIP
+    >>> model = load_model("runs/small", device="auto")     # doctest: +SKIP
     """
     import torch
     from cramcog.model import build_model
     run_dir = Path(run_dir)
+    target = resolve_device(device)
     rec = records.open(run_dir / RECORD_FILE)
     cfg = TrainConfig.from_dict(rec.cram.config)
     model = build_model(cfg.model_kind, cfg.model, **task_sizes(make_task(cfg)))
-    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
-    return model.eval()
+    model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu",
+                                     weights_only=True))
+    return model.to(target).eval()
 
 
 __all__ = ["train", "evaluate", "build_record", "load_model", "resolve_config", "make_task", "summarise",

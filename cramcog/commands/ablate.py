@@ -33,6 +33,12 @@ def register(subparsers) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base config key for every cell (dotted key; VALUE parsed as "
                         "JSON, else kept as a string), e.g. --set train.steps=200")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="device of every training cell: auto (CUDA when present; the configs' "
+                        "default), cpu, cuda or cuda:N (same as --set device=DEVICE); cells "
+                        "finished on another device are kept")
+    p.add_argument("--dtype", default=None, choices=("fp32", "bf16"),
+                   help="fp32 or bf16 autocast for every training cell (--set autocast=...)")
     p.add_argument("--out", default=None, help="output folder (default runs/ablate-<grid>)")
     p.add_argument("--workers", type=int, default=None,
                    help="process-pool workers (default: min(cells, CPUs))")
@@ -88,7 +94,13 @@ def build_grid(args):
     base = args.base if args.base is not None else spec.get("base", "small")
     if isinstance(base, str) and base.endswith(".json"):
         base = json.loads(Path(base).read_text())
-    base_config = apply_overrides(resolve_config(base), parse_overrides(args.overrides))
+    overrides = parse_overrides(args.overrides)
+    if getattr(args, "device", None) is not None:
+        overrides["device"] = args.device
+    if getattr(args, "dtype", None) is not None:
+        from cramcog.commands.train import DTYPES
+        overrides["autocast"] = DTYPES[args.dtype]
+    base_config = apply_overrides(resolve_config(base), overrides)
     seeds = args.seeds if args.seeds is not None else spec.get("seeds", [0, 1, 2])
     if name is not None:
         grid = named_grid(name, base=base_config, seeds=seeds)

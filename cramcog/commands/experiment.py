@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     s.add_argument("--sequences", type=int, default=8, help="test sequences per cell")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="record file (.nc)")
+    add_device_argument(s)
     s.set_defaults(func=run_scaling)
 
     t = sub.add_parser("transfer", help="freeze semantic memory + router, retrain the head on "
@@ -43,7 +44,15 @@ def register(subparsers) -> None:
     t.add_argument("--tasks", nargs="+", default=None, help="variant names (default: all)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="record file (.nc)")
+    add_device_argument(t)
     t.set_defaults(func=run_transfer)
+
+
+def add_device_argument(parser) -> None:
+    """``--device`` (auto | cpu | cuda | cuda:N) for commands that run trained models."""
+    parser.add_argument("--device", default="auto", metavar="DEVICE",
+                        help="where the models run: auto (CUDA when present; the default), cpu, "
+                             "cuda or cuda:N, wherever they were trained")
 
 
 def parse_runs(items: list[str]) -> dict[str, list[str]]:
@@ -79,7 +88,8 @@ def run_scaling(args) -> int:
         kw["recurring_rates"] = tuple(args.rates)
     if args.seq_lens:
         kw["seq_lens"] = tuple(args.seq_lens)
-    ds = scaling_experiment({k: v[0] for k, v in runs.items()}, ScalingConfig(**kw))
+    ds = scaling_experiment({k: v[0] for k, v in runs.items()}, ScalingConfig(**kw),
+                            device=args.device)
     beta = proportionality(ds)
     print(pd.DataFrame([{"router": k, "beta (attention per f n)": b, "se": se}
                         for k, (b, se) in beta.items()]).to_string(index=False))
@@ -93,7 +103,7 @@ def run_transfer(args) -> int:
     cfg = TransferConfig(steps=args.steps, trainable=args.trainable, seed=args.seed,
                          tasks=tuple(args.tasks or ()))
     runs = parse_runs(args.runs)
-    ds = transfer_experiment(runs, cfg)
+    ds = transfer_experiment(runs, cfg, device=args.device)
     table = ds[["attention_fraction", "accuracy"]].to_dataframe().reset_index()
     print(table.to_string(index=False))
     if "no_consolidation" in runs and len(runs) > 1:

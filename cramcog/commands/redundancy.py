@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     c.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default="runs/redundancy-srcd", help="output folder")
+    c.add_argument("--device", default="auto", metavar="DEVICE",
+                   help="where the models run: auto (CUDA when present; the default), cpu, cuda "
+                        "or cuda:N; probes are fitted on the CPU")
     c.set_defaults(func=run_srcd)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -193,7 +196,8 @@ def run_srcd(args) -> int:
             raise ValueError(f"{folder} was trained on a different SRCD task than the first run; "
                              "compare runs of the same task")
         task = this_task
-        models[label if sep else f"{cfg.model_kind}:{folder.name}"] = load_model(folder)
+        models[label if sep else f"{cfg.model_kind}:{folder.name}"] = load_model(folder,
+                                                                                 args.device)
     n_seq = args.sequences or (16 if _tiny() else 64)
     red = RedundancyConfig(tau=args.tau, n_folds=args.folds, seed=args.seed)
     ds = compare_srcd_models(models, task, red, n_sequences=n_seq, seed=args.seed)

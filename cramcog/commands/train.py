@@ -5,6 +5,7 @@ Examples
     cramcog train --config small --out runs/small
     cramcog train --config small --steps 200 --set model.consolidation=false --out runs/nocons
     cramcog train --config small --set model_kind=transformer --out runs/transformer
+    cramcog train --config paper --device cuda --dtype bf16 --out runs/paper
 """
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+# --dtype -> TrainConfig.autocast
+DTYPES = {"fp32": "off", "bf16": "bf16"}
+
+
 def register(subparsers) -> None:
     from cramcog.configs import NAMED_CONFIGS
     p = subparsers.add_parser(
@@ -54,6 +59,12 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=None, help="override the number of steps")
     p.add_argument("--seed", type=int, default=None, help="override the seed")
     p.add_argument("--out", default=None, help="run folder (default: runs/train-CONFIG)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto (CUDA when present; the default), cpu, cuda or cuda:N; a run "
+                        "resumes on another device than it started on")
+    p.add_argument("--dtype", default=None, choices=sorted(DTYPES),
+                   help="fp32 (default) or bf16: bfloat16 autocast of the forward pass "
+                        "(weights and optimiser state stay float32)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field; repeatable (model.X and task.X for nested)")
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint "
@@ -71,11 +82,15 @@ def _handler(args) -> int:
         overrides["steps"] = args.steps
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.device is not None:
+        overrides["device"] = args.device
+    if args.dtype is not None:
+        overrides["autocast"] = DTYPES[args.dtype]
     cfg = named_config(args.config, **overrides)
     out = args.out or f"runs/train-{args.config}"
     rec = train(cfg, out_dir=out, resume=not args.no_resume, progress=not args.no_progress)
     acc = rec["test_retrieval_accuracy"].values if "test_retrieval_accuracy" in rec else None
-    print(f"record: {out}/{RECORD_FILE}")
+    print(f"record: {out}/{RECORD_FILE} (ran on {rec.attrs['device']}, {rec.attrs['dtype']})")
     if acc is not None:
         print(f"test accuracy overall {acc[0]:.4f} recurring {acc[1]:.4f} novel {acc[2]:.4f}; "
               f"dynamics MSE {float(rec['test_dynamics_mse']):.5f}")

@@ -93,15 +93,18 @@ def count_attention(model, batch) -> dict[str, float]:
     """
     import torch
 
+    from cramcog.device import model_device
     from cramcog.model.router import EPISODIC
     from cramcog.train import accuracy
+    device = model_device(model)
+    batch = {k: v.to(device) for k, v in batch.items()}
     with torch.no_grad():
         out = model(batch, sample=False)
     cat = batch["category"]                                                  # (B, N)
     if out.layers:
         attended = torch.stack([t.route == EPISODIC for t in out.layers])   # (L, B, N)
     else:                                                                    # dense baseline
-        attended = torch.ones((1, *cat.shape), dtype=torch.bool)
+        attended = torch.ones((1, *cat.shape), dtype=torch.bool, device=cat.device)
     any_layer = attended.any(0)                                              # (B, N)
     B = cat.shape[0]
     acc = accuracy(out.value_logits, batch)
@@ -114,7 +117,8 @@ def count_attention(model, batch) -> dict[str, float]:
 
 
 def scaling_experiment(runs: Mapping[str, str | os.PathLike],
-                       config: ScalingConfig | None = None) -> xr.Dataset:
+                       config: ScalingConfig | None = None, *,
+                       device: str = "auto") -> xr.Dataset:
     """Attention on recurring patterns over an (f, n) grid, for each trained model.
 
     Parameters
@@ -124,6 +128,9 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike],
         e.g. ``{"cram": "runs/small", "no_consolidation": "runs/small-nocons"}``.
     config
         The grid (:class:`ScalingConfig`).
+    device
+        Where the models run: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N"; recorded
+        in the ``device`` attr.
 
     Returns
     -------
@@ -135,10 +142,12 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike],
     --------
     >>> ds = scaling_experiment({"cram": "runs/small"})                  # doctest: +SKIP
     """
+    from cramcog.device import resolve_device
     from cramcog.tasks import SRCD, SRCDConfig
     from cramcog.train import _seed, load_model
 
     config = config or ScalingConfig()
+    device = str(resolve_device(device))      # a bad or absent device fails before any work
     if not runs:
         raise ValueError("scaling_experiment needs at least one {name: run folder}")
     names = list(runs)
@@ -152,7 +161,7 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike],
         if not (folder / "model.pt").exists():
             raise FileNotFoundError(f"{folder}/model.pt not found: give finished training run "
                                     f"folders (cramcog train --out DIR), got {name}={folder}")
-        model = load_model(folder)
+        model = load_model(folder, device)
         base = records.open(folder / "record.nc").cram.config["task"]
         novel = config.novel_rate
         if novel is None:
@@ -176,7 +185,7 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike],
         variables, kind="scaling", config=dataclasses.asdict(config), seed=config.seed,
         coords={"router": np.array(names), "frequency": np.array(config.recurring_rates),
                 "seq_len": np.array(config.seq_lens, dtype=np.int64)},
-        attrs={"runs_json": json.dumps(sources),
+        attrs={"runs_json": json.dumps(sources), "device": device,
                "frequency_meaning": "recurring-query events per event (f); novel rate fixed"})
 
 

@@ -96,17 +96,20 @@ def freeze_for_transfer(model, trainable: str = "head") -> list:
 
 
 def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
-                        stream: int = 0) -> dict[str, float]:
+                        stream: int = 0, device: str = "auto") -> dict[str, float]:
     """Retrain one run on one variant; its test attention fraction, FLOPs ratio, accuracy and
-    Dynamics MSE, measured by :func:`cramcog.train.evaluate` (argmax routes, no replay)."""
+    Dynamics MSE, measured by :func:`cramcog.train.evaluate` (argmax routes, no replay).
+    ``device``: where to run ("auto", "cpu", "cuda", "cuda:N"), wherever the run was trained."""
     import torch
 
     from cramcog.configs import TrainConfig
+    from cramcog.device import model_device
     from cramcog.model import task_losses
     from cramcog.tasks import SRCD, SRCDConfig
     from cramcog.train import _seed, evaluate, load_model
 
-    model = load_model(run_dir)
+    model = load_model(run_dir, device)
+    on = model_device(model)
     params = freeze_for_transfer(model, config.trainable)
     task = SRCD(variant_task if isinstance(variant_task, SRCDConfig)
                 else SRCDConfig(**variant_task))
@@ -116,7 +119,7 @@ def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
     model.eval()
     for step in range(config.steps):
         batch = task.sample(config.batch_size, split="train",
-                            seed=_seed(config.seed, stream, step)).to_torch()
+                            seed=_seed(config.seed, stream, step)).to_torch(on)
         out = model(batch, sample=False)
         parts = task_losses(out.value_logits, out.dyn_pred, batch)
         loss = parts["retrieval"] + parts["dynamics"]
@@ -135,7 +138,8 @@ def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
 
 
 def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
-                        config: TransferConfig | None = None) -> xr.Dataset:
+                        config: TransferConfig | None = None, *,
+                        device: str = "auto") -> xr.Dataset:
     """Attention and accuracy of every run on every unseen variant after head retraining.
 
     Parameters
@@ -146,6 +150,9 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
         seed coordinate is each run's training seed. Every run must share the training task.
     config
         :class:`TransferConfig`.
+    device
+        Where models are retrained and measured: "auto" (CUDA when present), "cpu", "cuda" or
+        "cuda:N"; recorded in the ``device`` attr.
 
     Returns
     -------
@@ -159,10 +166,12 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
     >>> ds = transfer_experiment({"cram": ["runs/small"]})             # doctest: +SKIP
     """
     from cramcog.configs import TrainConfig
+    from cramcog.device import resolve_device
     from cramcog.tasks import SRCDConfig
     from cramcog.tasks.variants import transfer_variants
 
     config = config or TransferConfig()
+    device = str(resolve_device(device))      # a bad or absent device fails before any work
     if not runs or not all(runs.values()):
         raise ValueError("transfer_experiment needs {variant: [run folder, ...]} with at least "
                          "one folder per variant")
@@ -195,7 +204,7 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
     for (variant, seed), folder in found.items():
         a, b = model_names.index(variant), seeds.index(seed)
         for c, name in enumerate(names):
-            res = retrain_and_measure(folder, variants[name], config, stream=c)
+            res = retrain_and_measure(folder, variants[name], config, stream=c, device=device)
             for k in fields:
                 data[k][a, b, c] = res[k]
     dims = ("variant", "seed", "task")
@@ -206,6 +215,7 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
         coords={"variant": np.array(model_names), "seed": np.array(seeds, dtype=np.int64),
                 "task": np.array(names)},
         attrs={"runs_json": json.dumps({f"{v}/{s}": str(p) for (v, s), p in found.items()}),
+               "device": device,
                "frozen": "semantic memory + router" + (
                    " + everything but the task head" if config.trainable == "head" else "")})
 

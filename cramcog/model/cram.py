@@ -127,7 +127,8 @@ class CRAMLayer(nn.Module):
         out = h + epi_out
         if bool(semantic_tok.any()):
             sb, sp = semantic_tok.nonzero(as_tuple=True)
-            out = out.index_put((sb, sp), self.semantic(z[sb, sp]), accumulate=True)
+            out = out.index_put((sb, sp), self.semantic(z[sb, sp]).to(out.dtype),  # autocast
+                                accumulate=True)
         # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
         cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
         q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma, cfg.q_reference)

@@ -77,6 +77,6 @@ class EpisodicMemory(nn.Module):
             q = self.q(z[batch_idx, pos]).view(M, H, Dh)                         # (M, H, Dh)
             att = _ops.routed_attention(q, k, v, batch_idx, pos, window=cfg.window)  # (M, H, Dh)
             r_e = self.o(att.reshape(M, d))                                      # (M, d)
-            out = z.new_zeros(B, N, d).index_put((batch_idx, pos), r_e)
+            out = z.new_zeros(B, N, d).index_put((batch_idx, pos), r_e.to(z.dtype))  # autocast
             flops = _ops.attention_flops(pos, cfg.window, H, Dh) if M else 0.0
         return out, (batch_idx, pos), r_e, float(flops)

@@ -24,6 +24,13 @@ from cramcog.model.router import EPISODIC
 N_CATEGORIES = 4
 
 
+def _bce(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of q_hat in float32 with autocast off (CUDA autocast refuses it:
+    unsafe in half precision); unchanged numbers without autocast."""
+    with torch.autocast(p.device.type, enabled=False):
+        return F.binary_cross_entropy(p.float().clamp(1e-6, 1 - 1e-6), target.float())
+
+
 def router_loss(trace, reward_base: torch.Tensor, category: torch.Tensor, cost: float):
     """REINFORCE loss for one layer; reward_base (B, N) = -token loss (no graph)."""
     policy = ~trace.replay                                                  # (B, N)
@@ -62,12 +69,11 @@ def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tu
             cons = cons + trace.cons_err.mean()
             if not probe_target:
                 q_hat = trace.q_hat[trace.attended]
-                fam = fam + F.binary_cross_entropy(q_hat.clamp(1e-6, 1 - 1e-6), trace.q)
+                fam = fam + _bce(q_hat, trace.q)
         if probe_target and trace.probe is not None and bool(trace.probe.any()):
             # did f_sem's answer work where it was tried: exp(-task loss) of the probed tokens
             q_hat = trace.q_hat[trace.probe]
-            fam = fam + F.binary_cross_entropy(q_hat.clamp(1e-6, 1 - 1e-6),
-                                               torch.exp(-token_loss[trace.probe]))
+            fam = fam + _bce(q_hat, torch.exp(-token_loss[trace.probe]))
         frac = float((trace.route == EPISODIC).float().mean())
         cost = tcfg.attention_cost if (cost_on and frac > target) else 0.0
         rout = rout + router_loss(trace, -token_loss, batch["category"], cost)

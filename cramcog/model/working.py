@@ -46,7 +46,9 @@ class CTODEMemory(nn.Module):
 
     def forward(self, x: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
         B, N, d = x.shape
-        u = self.w2(x)                                                        # (B, N, d)
+        # the recurrence runs in float32 even under autocast (W1 near -I: bf16 would round away
+        # its off-identity part); .float() is a no-op without autocast
+        u = self.w2(x).float()                                                # (B, N, d)
         g = self.w_tau * torch.log1p(dtau.clamp_min(0))[..., None] + self.b_tau  # (B, N, d)
         h0 = x.new_zeros(B, d)
         h = _ops.ct_ode_scan(u, torch.sigmoid(g), self.w_rec, h0, self.cfg.n_substeps,
@@ -82,9 +84,10 @@ class SelectiveSSMMemory(nn.Module):
         self.S = S
 
     def forward(self, x: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
-        u = self.inp(x)                                                       # (B, N, d)
-        delta = F.softplus(self.delta(x)) * dtau.clamp_min(0)[..., None]      # (B, N, d) x gap
-        bm, cm = self.bc(x).split(self.S, dim=-1)                             # (B, N, S) each
+        # float32 scan even under autocast (.float() is a no-op without it)
+        u = self.inp(x).float()                                               # (B, N, d)
+        delta = F.softplus(self.delta(x).float()) * dtau.clamp_min(0)[..., None]  # (B, N, d)
+        bm, cm = self.bc(x).float().split(self.S, dim=-1)                     # (B, N, S) each
         y = _ops.selective_scan(u.transpose(1, 2).contiguous(), delta.transpose(1, 2).contiguous(),
                                 -torch.exp(self.a_log), bm.transpose(1, 2).contiguous(),
                                 cm.transpose(1, 2).contiguous(), self.d_skip)  # (B, d, N)

@@ -34,6 +34,13 @@ import numpy as np
 ANALYSIS_MODES = ("executed", "counterfactual")
 
 
+def _host(capture: dict) -> dict:
+    """Captured tensors as float32 on the CPU, where the probes are fitted, whatever device and
+    autocast dtype the model ran in (a no-op for a float32 CPU model)."""
+    return {k: None if v is None else (v.float() if v.is_floating_point() else v).cpu()
+            for k, v in capture.items()}
+
+
 def _episodic_context(module, z):
     """Per-head context (B, N, H, Dh) of an EpisodicMemory at every token (dense causal)."""
     import torch.nn.functional as F
@@ -69,8 +76,8 @@ def episodic_extractor(mode: str = "executed"):
         ctx = _episodic_context(module, z)                             # (B, N, H, Dh)
         B, N, H, Dh = ctx.shape
         out = module.o(ctx.reshape(B, N, H * Dh))                      # r_E at every token
-        return {"x": z, "out": out, "heads": ctx,
-                "mask": routed.bool() if mode == "executed" else None}
+        return _host({"x": z, "out": out, "heads": ctx,
+                      "mask": routed.bool() if mode == "executed" else None})
     return extract
 
 
@@ -91,7 +98,7 @@ def transformer_block_extractor(name, module, args, kwargs, output):
     att = F.scaled_dot_product_attention(rotary(q), rotary(k), v, attn_mask=mask,
                                          is_causal=mask is None)       # (B, H, N, Dh)
     ctx = att.transpose(1, 2)                                          # (B, N, H, Dh)
-    return {"x": h, "out": module.o(ctx.reshape(B, N, d)), "heads": ctx, "mask": None}
+    return _host({"x": h, "out": module.o(ctx.reshape(B, N, d)), "heads": ctx, "mask": None})
 
 
 def plan_for(model, mode: str = "executed") -> tuple:
@@ -147,6 +154,7 @@ def measure_srcd_model(model, task, config=None, *, n_sequences: int = 64, mode:
     """
     import torch
 
+    from cramcog.device import model_device
     from cramcog.redundancy.analysis import RedundancyConfig, fraction_within, measure_redundancy
 
     config = config or RedundancyConfig(seed=seed)
@@ -154,8 +162,11 @@ def measure_srcd_model(model, task, config=None, *, n_sequences: int = 64, mode:
     seqs = srcd_sequences(task, n_sequences, seed=seed)
     seq_len = int(seqs["kind"].shape[1])
 
+    device = model_device(model)
+
     def forward(m, batch):
-        batch = {k: (v.float() if v.dtype == torch.float64 else v) for k, v in batch.items()}
+        batch = {k: (v.float() if v.dtype == torch.float64 else v).to(device)
+                 for k, v in batch.items()}
         m(batch, sample=False)      # inference routing: argmax route, no replay
 
     from cramcog.tasks import CATEGORY_NAMES
