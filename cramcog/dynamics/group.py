@@ -1145,7 +1145,7 @@ def _group_record(fits: dict[str, GroupFit]):
     data_vars["data_t"] = (("curve", "point"), pad(first._curves.t), t_attrs)
     data_vars["data_y"] = (("curve", "point"), pad(first._curves.y),
                            {"long_name": first._long.y_name + (
-                               " (proportion)" if first.likelihood == "binomial" else "")})
+                               " (proportion)" if first._curves.y_kind != "value" else "")})
     if first._curves.n is not None:
         data_vars["data_n"] = (("curve", "point"), pad(first._curves.n), {"long_name": "trials"})
     coords = {"family": ("family", np.array(names, dtype=str)),
@@ -1159,7 +1159,8 @@ def _group_record(fits: dict[str, GroupFit]):
         coords[f"group_{col}"] = ("group", first.groups[col].astype(str).to_numpy())
     coords["scale"] = (("family", "parameter"), np.array(
         [[g.scale.get(p, "") for p in params] for g in fits.values()], dtype=str))
-    attrs = {"likelihood": first.likelihood, "level": first.level, "subject": first.subject,
+    attrs = {"likelihood": first.likelihood, "y_kind": first._curves.y_kind,
+             "level": first.level, "subject": first.subject,
              "conditions": first.conditions or "", "group_model":
              "random effects on per-subject estimates: REML tau, HKSJ interval of the mean, "
              "Q-profile interval of tau", "excluded": "; ".join(

@@ -111,7 +111,7 @@ def axis_label(name: str, attrs: dict | None = None) -> str:
 def _labels(curves) -> tuple[str, str]:
     x = axis_label(curves.time_name, curves.time_attrs)
     y = curves.y_name
-    if curves.likelihood == "binomial" and "proportion" not in y:
+    if curves.y_kind != "value" and "proportion" not in y:
         y = f"{y} (proportion)"
     return x, y
 
@@ -448,7 +448,7 @@ def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int 
                 label=f"group {tag}".strip(), zorder=1)
         _finish(ax, "", "", loglog, legend=False)
     grid.set_titles("{col_var} = {col_name}")
-    ylabel = long.y_name + (" (proportion)" if group.likelihood == "binomial" else "")
+    ylabel = long.y_name + (" (proportion)" if group._curves.y_kind != "value" else "")
     grid.set_axis_labels(axis_label(long.time_name, long.time_attrs), ylabel)
     _outside_legend(grid)
     title = f"{group.family}: each {group.subject}'s fit and the group curve (dashed)"
