@@ -92,7 +92,8 @@ def test_one_family_failing_numerically_does_not_lose_the_others(monkeypatch):
     y = 0.8 * T ** -0.3
     fits, failed = fit_families(T, y + np.array([.01, -.01, .005, 0, -.005, .01]), None, "all",
                                 ci="wald")
-    assert list(failed) == ["power+c"] and "Singular" in failed["power+c"]
+    numerical = {k: v for k, v in failed.items() if not v.startswith("skipped")}
+    assert list(numerical) == ["power+c"] and "Singular" in failed["power+c"]
     assert "power" in fits and "exponential" in fits and fits.best.family != "power+c"
     fits, failed = fit_families(T, y + 0.01, None, ["power", "power+c"], ci="wald")
     assert list(fits) == ["power"] and list(failed) == ["power+c"]
@@ -200,7 +201,7 @@ def test_text_delays_spaces_and_delimiters(tmp_path, capsys):
     hours = records.open(tmp_path / "h" / "ebb_fit.nc")
     assert hours.attrs["t_units"] == "hours" and hours["data_t"].values[-1] == 31 * 24
     tabbed = tmp_path / "tab.csv"
-    tabbed.write_text("t\ty\n1\t0.8\n2\t0.66\n4\t0.55\n8\t0.46\n")
+    tabbed.write_text("t\ty\n1\t0.8\n2\t0.66\n4\t0.55\n8\t0.46\n16\t0.4\n32\t0.33\n")
     _fit_text(capsys, tabbed, "--family", "power", "--ci", "wald", "--out", tmp_path)
     bad = tmp_path / "bad.csv"
     bad.write_text("t,y\n1h,0.8\nsoon,0.6\n3d,0.5\n")

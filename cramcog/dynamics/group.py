@@ -77,6 +77,7 @@ from typing import Iterator
 import numpy as np
 
 from cramcog.dynamics.families import Family
+from cramcog.dynamics.result import Params
 
 MIN_POINTS = 3          # a curve with fewer distinct delays cannot tell families apart
 EXCLUDED_WARN = 0.2     # warn when more than this share of subjects is left out of the group
@@ -405,9 +406,11 @@ class _FamilyFits:
     high: np.ndarray         # (C, k)
     conv: np.ndarray         # (C,) bool
     loglik: np.ndarray       # (C,)
-    crit: np.ndarray         # (C,) AICc
+    crit: np.ndarray         # (C,) information criterion (``criterion``)
     msgs: np.ndarray         # (C,) str
     blocks: list             # [(FitResult, curve indices)]: the batched fits behind the arrays
+    criterion: str = "aicc"  # as the fitter ranked them ("qaicc" etc. for quasi fits)
+    fixed: dict = None       # parameters held at a value (name -> value)
 
     @classmethod
     def empty(cls, spec: Family, n_curves: int, why: np.ndarray) -> "_FamilyFits":
@@ -415,36 +418,29 @@ class _FamilyFits:
         nan = np.full((n_curves, k), np.nan)
         return cls(spec, nan.copy(), np.full((n_curves, k, k), np.nan), nan.copy(), nan.copy(),
                    np.zeros(n_curves, bool), np.full(n_curves, np.nan),
-                   np.full(n_curves, np.nan), why.astype(object).copy(), [])
+                   np.full(n_curves, np.nan), why.astype(object).copy(), [], fixed={})
 
-    def put(self, fit, rows: np.ndarray) -> None:
+    def put(self, fit, rows: np.ndarray, crit: np.ndarray, criterion: str) -> None:
         self.est[rows], self.cov[rows] = fit.estimates, fit.cov
         self.low[rows], self.high[rows] = fit.ci_low, fit.ci_high
         self.conv[rows] = fit.converged_flags
         self.loglik[rows] = fit.loglik_values
-        self.crit[rows] = _aicc(fit)
+        self.crit[rows] = crit
         self.msgs[rows] = fit.messages
+        self.criterion, self.fixed = criterion, dict(fit.fixed)
         self.blocks.append((fit, rows))
-
-
-def _aicc(fit) -> np.ndarray:
-    """Per-curve AICc of a batched FitResult (B,)."""
-    k, m = fit._k_aic, fit.n_points
-    aic = 2 * k - 2 * fit.loglik_values
-    return aic + (2 * k * (k + 1) / (m - k - 1) if m - k - 1 > 0 else np.inf)
 
 
 def _fit_curves(curves: _Curves, family, long: _Long, fit_kwargs: dict):
     """Fit every non-excluded curve, one batched call per number of points.
 
-    Returns ``({family: _FamilyFits}, {family: reason skipped})``.
+    Returns ``({family: _FamilyFits}, {family: reason it was fitted to no curve})``.
     """
     import xarray as xr
 
-    from cramcog.dynamics.fit import _family_list, fit_consolidation_curve
+    from cramcog.dynamics.fit import fit_consolidation_curve
     from cramcog.dynamics.result import FitSet
 
-    fams, is_all = _family_list(family)
     idx = curves.index
     why = idx["excluded"].to_numpy(object)
     by_m: dict[int, list[int]] = {}
@@ -453,8 +449,9 @@ def _fit_curves(curves: _Curves, family, long: _Long, fit_kwargs: dict):
     if not by_m:
         raise ValueError("no curve can be fitted: " + "; ".join(
             f"{s}: {w}" for s, w in zip(idx[long.subject], why)))
-    results = {f.name: _FamilyFits.empty(f, len(idx), why) for f in fams}
+    results: dict[str, _FamilyFits] = {}
     skipped: dict[str, str] = {}
+    not_fitted: list[tuple[np.ndarray, str, str | None]] = []   # (rows, reason, family or all)
     # y was read once, in _split_curves: proportions from here on (or raw values)
     kwargs = dict(fit_kwargs, y_kind="value" if curves.y_kind == "value" else "proportion")
     for m, rows in sorted(by_m.items()):
@@ -475,21 +472,27 @@ def _fit_curves(curves: _Curves, family, long: _Long, fit_kwargs: dict):
         except ValueError as err:       # these curves cannot support the family (too few points)
             if len(by_m) == 1:
                 raise
-            for res in results.values():
-                res.msgs[rows] = f"not fitted: {err}"
+            not_fitted.append((rows, f"not fitted: {err}", None))
             continue
-        fits = dict(out) if isinstance(out, FitSet) else {out.family: out}
-        for name, reason in (out.skipped.items() if isinstance(out, FitSet) else ()):
-            # these curves cannot support the family (e.g. too few points): not fitted, listed
-            results[name].msgs[rows] = f"not fitted: {reason}"
-            skipped.setdefault(name, f"curves with {m} points: {reason}")
+        if isinstance(out, FitSet):
+            fits, crit = dict(out), {name: out.ic_values(name) for name in out}
+            for name, reason in out.skipped.items():
+                not_fitted.append((rows, f"not fitted: {reason}", name))
+                skipped.setdefault(name, f"curves with {m} points: {reason}")
+            criterion = out.criterion
+        else:
+            fits, crit = {out.family: out}, {out.family: np.atleast_1d(out.ic)}
+            criterion = out.criterion_name
         for name, fit in fits.items():
-            results[name].put(fit, rows)
-    unfitted = {k: v for k, v in skipped.items() if not results[k].blocks}
-    results = {k: v for k, v in results.items() if v.blocks}
+            results.setdefault(name, _FamilyFits.empty(fit.spec, len(idx), why)).put(
+                fit, rows, crit[name], criterion)
     if not results:
         raise ValueError("no family could be fitted to any curve: " + "; ".join(
-            f"{k}: {v}" for k, v in skipped.items()))
+            r for _, r, _ in not_fitted))
+    for rows, reason, name in not_fitted:
+        for fam in ([results[name]] if name in results else [] if name else results.values()):
+            fam.msgs[rows] = reason
+    unfitted = {k: v for k, v in skipped.items() if k not in results}
     if skipped:
         warnings.warn("family='all' left out " + "; ".join(
             f"{k} ({'every curve' if k in unfitted else 'some curves'}: {v})"
@@ -594,6 +597,12 @@ class GroupFit:
                 res = [random_effects(est_int[members, j], se_ref[:, j], self.level)
                        for j in range(k)]
             for j, re in enumerate(res):
+                name = spec.param_names[j]
+                if name in (fits.fixed or {}):       # held, not estimated: no spread
+                    v = float(spec.to_internal(np.array([fits.fixed[name]]))[0]) \
+                        if spec.log_scaled[j] else float(fits.fixed[name])
+                    re = RandomEffects(v, v, v, 0.0, 0.0, 0.0, int(members.size), float("nan"),
+                                       np.full(members.size, v))
                 self._re[gi, j] = re
                 self._shrunk[members, j] = re.shrunk
         self._shrunk = np.where(spec.log_scaled, np.exp(self._shrunk), self._shrunk)
@@ -677,7 +686,7 @@ class GroupFit:
             v = np.array([getattr(self._re[g, j], name) for g in range(len(self.groups))],
                          dtype=float)
             out[p] = self._out(np.exp(v) if natural and self.spec.log_scaled[j] else v)
-        return out
+        return Params(out, self.spec)
 
     # -- group estimates -----------------------------------------------------------------------
     @property
@@ -689,7 +698,7 @@ class GroupFit:
     def ci(self) -> dict:
         """Parameter -> (low, high): HKSJ interval of the group value at ``level``."""
         lo, hi = self._stat("mu_low", True), self._stat("mu_high", True)
-        return {p: (lo[p], hi[p]) for p in lo}
+        return Params({p: (lo[p], hi[p]) for p in lo}, self.spec)
 
     @property
     def sd(self) -> dict:
@@ -700,12 +709,13 @@ class GroupFit:
     def sd_ci(self) -> dict:
         """Parameter -> (low, high): Q-profile interval of the between-subject SD."""
         lo, hi = self._stat("tau_low", False), self._stat("tau_high", False)
-        return {p: (lo[p], hi[p]) for p in lo}
+        return Params({p: (lo[p], hi[p]) for p in lo}, self.spec)
 
     @property
     def shrunk(self) -> dict:
         """Parameter -> empirical-Bayes estimate per curve (rows of ``curves``; NaN if unused)."""
-        return {p: self._shrunk[:, j] for j, p in enumerate(self.spec.param_names)}
+        return Params({p: self._shrunk[:, j] for j, p in enumerate(self.spec.param_names)},
+                      self.spec)
 
     def predict(self, t_new) -> np.ndarray:
         """The group curve (every parameter at its group value) at ``t_new``.
@@ -766,7 +776,7 @@ class GroupFit:
     # -- tables --------------------------------------------------------------------------------
     def table(self):
         """Tidy per-subject table: one row per curve (see :meth:`GroupFitSet.table`)."""
-        return _subject_table({self.family: self})
+        return _named_criterion(_subject_table({self.family: self}), self._fits.criterion)
 
     def group_table(self):
         """Tidy group table: one row per (condition, parameter): ``estimate``, ``ci_low``,
@@ -857,7 +867,19 @@ class GroupFitSet(Mapping):
     def _first(self) -> GroupFit:
         return next(iter(self._fits.values()))
 
+    @property
+    def criterion(self) -> str:
+        """The information criterion ranking the families ("aicc" by default; see
+        ``fit_consolidation_curve``); table columns are named after it."""
+        return self._first()._fits.criterion
+
     def ranking(self):
+        """Families ranked by the criterion (AICc by default) summed over subjects, per group
+        (condition); see :meth:`_ranking` for the columns ("aicc" in their names is the
+        criterion's name)."""
+        return _named_criterion(self._ranking(), self.criterion)
+
+    def _ranking(self):
         """Families ranked by AICc summed over subjects, per group (condition).
 
         Candidates are families that converged on at least half of the fitted curves; the sums
@@ -901,7 +923,7 @@ class GroupFitSet(Mapping):
     @property
     def best(self) -> GroupFit:
         """The family with the lowest summed AICc (over all groups)."""
-        rank = self.ranking().dropna(subset=["summed_aicc"])
+        rank = self._ranking().dropna(subset=["summed_aicc"])
         if rank.empty:
             raise ValueError("no family converged on at least half of the curves")
         return self._fits[rank.groupby("family")["summed_aicc"].sum().idxmin()]
@@ -914,7 +936,7 @@ class GroupFitSet(Mapping):
         only), every parameter with ``_low``/``_high`` (the per-subject interval) and
         ``_shrunk`` (the empirical-Bayes estimate), and ``message``.
         """
-        return _subject_table(self._fits)
+        return _named_criterion(_subject_table(self._fits), self.criterion)
 
     def group_table(self):
         """The group estimates of every family (rows of :meth:`GroupFit.group_table`)."""
@@ -950,13 +972,13 @@ class GroupFitSet(Mapping):
 
         first = self._first()
         if gamma_family is None:
-            with_gamma = [n for n in self.ranking().dropna(subset=["summed_aicc"])["family"]
+            with_gamma = [n for n in self._ranking().dropna(subset=["summed_aicc"])["family"]
                           if self._fits[n].has_gamma]
             gamma_family = with_gamma[0] if with_gamma else None
         elif gamma_family not in self._fits or not self._fits[gamma_family].has_gamma:
             raise ValueError(f"gamma_family={gamma_family!r} is not a fitted family with a "
                              f"gamma; those are {[n for n, g in self._fits.items() if g.has_gamma]}")
-        rank = self.ranking()
+        rank = self._ranking()
         rows = []
         for gi in range(len(first.groups)):
             cond = first.groups.iloc[gi].to_dict() if first.conditions else {}
@@ -1007,7 +1029,7 @@ class GroupFitSet(Mapping):
         cols = first.conditions + ["approach", "family", "delta_aicc", "akaike_weight",
                                    "share_best", "n_ranked", "gamma", "gamma_low", "gamma_high",
                                    "gamma_sd", "n_gamma"]
-        return pd.DataFrame(rows).reindex(columns=cols)
+        return _named_criterion(pd.DataFrame(rows).reindex(columns=cols), self.criterion)
 
     def report(self) -> str:
         """The family ranking over subjects and the best family's group estimates."""
@@ -1034,6 +1056,13 @@ class GroupFitSet(Mapping):
 
     def __repr__(self) -> str:
         return f"<GroupFitSet {list(self._fits)}; best={self.best.family}>"
+
+
+def _named_criterion(df, criterion: str):
+    """Columns named after the criterion in use (aicc -> bic, qaicc, ...)."""
+    if criterion == "aicc":
+        return df
+    return df.rename(columns=lambda c: c.replace("aicc", criterion))
 
 
 def _subject_table(fits: dict[str, GroupFit]):
@@ -1219,6 +1248,11 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
     """
     from cramcog.dynamics.families import Family
 
+    if fit_kwargs.get("cluster") is not None:
+        raise ValueError("cluster= labels the subjects of ONE pooled curve; with by= every "
+                         "subject is fitted as its own curve (and the group estimate carries "
+                         "the between-subject variation): drop cluster=")
+    fit_kwargs.pop("cluster", None)
     long = _long_table(t, y, n, by, data, dim)
     curves = _split_curves(long, y_kind)
     kwargs = dict(fit_kwargs, level=level)

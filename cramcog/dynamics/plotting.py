@@ -133,10 +133,10 @@ def _curve_name(fit, b: int) -> str:
 
 
 def _rank(fits) -> list:
-    """Fits ordered best first: converged before failed, then by AICc summed over curves."""
+    """Fits ordered best first: converged before failed, then by their criterion (AICc by
+    default) summed over curves."""
     def key(f):
-        crit = getattr(f, "aicc", f.aic)
-        return (not bool(np.all(f.converged_flags)), float(np.sum(np.atleast_1d(crit))))
+        return (not bool(np.all(f.converged_flags)), float(np.sum(np.atleast_1d(f.ic))))
     return sorted(fits, key=key)
 
 

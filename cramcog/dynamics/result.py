@@ -1,4 +1,4 @@
-"""Fit results: one family (:class:`FitResult`) or several ranked by AIC (:class:`FitSet`).
+"""Fit results: one family (:class:`FitResult`) or several ranked by AICc (:class:`FitSet`).
 
 A result holds B curves (B = 1 for a plain 1-D fit). For one curve every statistic is a Python
 float (``fit.params["gamma"]``) and every interval a pair of floats. When the input had batch
@@ -26,6 +26,85 @@ from cramcog.dynamics.data import CurveData
 from cramcog.dynamics.families import Family
 from cramcog.dynamics.intervals import BootstrapResult, wald_quantile
 
+def _gof_p(likelihood: str, pearson: np.ndarray, df: int) -> np.ndarray:
+    """Pearson chi2 lack-of-fit p-value (binomial; NaN for least squares or df <= 0)."""
+    from scipy import stats
+    if likelihood != "binomial" or df <= 0:
+        return np.full(np.shape(pearson), np.nan)
+    return stats.chi2.sf(pearson, df)
+
+
+
+class MissingParameterError(KeyError):
+    """A parameter the family does not have (e.g. ``gamma`` of an exponential); a KeyError, so
+    ``except KeyError`` still catches it, with a message saying what to do instead."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted, as a key
+        return str(self.args[0]) if self.args else ""
+
+
+class Params(dict):
+    """Parameter name -> value, for one family; a missing name raises a clear
+    :class:`MissingParameterError` (``get`` returns None, as for any dict)."""
+
+    def __init__(self, values: dict, spec: Family):
+        super().__init__(values)
+        self._spec = spec
+
+    def __missing__(self, key):
+        spec = self._spec
+        shape = (f"its scale-free shape parameter is {spec.shape_param!r}" if spec.shape_param
+                 else "it has no scale-free shape parameter")
+        hint = ""
+        if key == "gamma":
+            from cramcog.dynamics.families import FAMILIES
+            with_gamma = [n for n, f in FAMILIES.items() if f.has_gamma]
+            hint = (f" Only power-law families have a gamma ({', '.join(with_gamma)}): check "
+                    "fit.has_gamma or use fit.params.get('gamma'); of a FitSet, "
+                    "fits.best_with('gamma') is the best family that has one.")
+        raise MissingParameterError(
+            f"family {spec.name!r} ({spec.formula}) has no parameter {key!r}; its parameters "
+            f"are {spec.param_names} and {shape}.{hint}")
+
+
+#: Display names of the criteria.
+CRITERION_LABELS = {"aic": "AIC", "aicc": "AICc", "bic": "BIC", "qaic": "QAIC",
+                    "qaicc": "QAICc", "qbic": "QBIC"}
+
+
+def information_criterion(name: str, loglik, k, m: int, c_hat=None):
+    """AIC, AICc or BIC (QAIC, QAICc, QBIC when ``c_hat`` is given) per curve.
+
+    ``k`` counts the estimated parameters (least squares: plus the noise variance); ``m`` is
+    the number of data points (not trials: the binomial's sample size for AICc and BIC is the
+    number of points, as for a grouped binomial GLM). With ``c_hat`` the deviance is divided by
+    it and one parameter is added for it (Burnham & Anderson 2002, sec. 2.5 and 6.2). AICc is
+    ``inf`` when ``m <= K + 1`` (no correction defined).
+
+    Examples
+    --------
+    >>> round(float(information_criterion("aicc", -10.0, 2, 10)), 4)   # 24 + 2*2*3/7
+    25.7143
+    >>> round(float(information_criterion("qaic", -10.0, 2, 10, c_hat=2.0)), 4)  # 10 + 2*3
+    16.0
+    """
+    base = name[1:] if name.startswith("q") else name
+    quasi = name.startswith("q")
+    if quasi and c_hat is None:
+        raise ValueError(f"{name} needs c_hat, the dispersion")
+    kk = np.asarray(k, float) + (1 if quasi else 0)
+    dev = -2.0 * np.asarray(loglik, float) / (np.asarray(c_hat, float) if quasi else 1.0)
+    if base == "aic":
+        return dev + 2 * kk
+    if base == "aicc":
+        spare = m - kk - 1
+        corr = np.where(spare > 0, 2 * kk * (kk + 1) / np.where(spare > 0, spare, 1), np.inf)
+        return dev + 2 * kk + corr
+    if base == "bic":
+        return dev + kk * np.log(m)
+    raise ValueError(f"unknown criterion {name!r}; use aicc, aic or bic (q-prefixed with a "
+                     "dispersion)")
+
 
 def _scalar_or_array(values: np.ndarray, batch_shape: tuple[int, ...]):
     """(B,) -> float when there is no batch, else an array shaped batch_shape."""
@@ -49,6 +128,11 @@ class FitResult:
         "profile", "bootstrap", "wald" or "none".
     level : float
         Confidence level of ``ci`` (and the default band level).
+    fixed : dict
+        Parameters held at a value (not estimated), name -> value.
+    criterion : str
+        The information criterion asked for ("aicc", "aic", "bic"); ``criterion_name`` is the
+        one used ("qaicc" etc. for quasi fits) and ``ic`` its value.
 
     Examples
     --------
@@ -76,6 +160,11 @@ class FitResult:
     seed: int
     config: dict = field(default_factory=dict)
     boot: BootstrapResult | None = None
+    fixed: dict = field(default_factory=dict)      # name -> value held fixed
+    deviance_values: np.ndarray | None = None      # (B,) binomial deviance, or RSS
+    pearson_values: np.ndarray | None = None       # (B,) Pearson chi2 (LS: RSS)
+    criterion: str = "aicc"                        # aicc, aic or bic
+    quasi_dispersion: np.ndarray | None = None     # (B,) c-hat of a quasi fit, else None
 
     # -- basic facts ---------------------------------------------------------------------------
     @property
@@ -96,8 +185,19 @@ class FitResult:
 
     @property
     def n_params(self) -> int:
-        """Number of curve parameters k (least-squares AIC/BIC add one for the noise variance)."""
-        return self.spec.n_params
+        """Number of estimated curve parameters k: held (``fixed``) ones are not counted; the
+        least-squares criteria add one for the noise variance."""
+        return self.spec.n_params - len(self.fixed)
+
+    @property
+    def has_gamma(self) -> bool:
+        """True if this family has a power-law exponent ``gamma``."""
+        return self.spec.has_gamma
+
+    @property
+    def shape_param(self) -> str | None:
+        """Name of the family's dimensionless shape parameter ("gamma", "k", "slope") or None."""
+        return self.spec.shape_param
 
     @property
     def batch_dims(self) -> tuple[str, ...]:
@@ -116,22 +216,30 @@ class FitResult:
 
     # -- estimates -------------------------------------------------------------------------
     @property
-    def params(self) -> dict:
-        """Parameter name -> estimate (float, or array over the batch dims)."""
-        return {p: self._out(self.estimates[:, j]) for j, p in enumerate(self.spec.param_names)}
+    def params(self) -> Params:
+        """Parameter name -> estimate (float, or array over the batch dims).
+
+        A name the family lacks raises :class:`MissingParameterError` (a KeyError) saying
+        which parameters it has; ``params.get(name)`` gives None instead.
+        """
+        return Params({p: self._out(self.estimates[:, j])
+                       for j, p in enumerate(self.spec.param_names)}, self.spec)
 
     @property
-    def se(self) -> dict:
-        """Parameter name -> Wald standard error (from the Fisher information / J^T J)."""
+    def se(self) -> Params:
+        """Parameter name -> Wald standard error (from the Fisher information / J^T J; scaled
+        by the dispersion for quasi fits; 0 for held parameters)."""
         sd = np.sqrt(np.maximum(np.diagonal(self.cov, axis1=1, axis2=2), 0.0))
         sd = np.where(np.isfinite(np.diagonal(self.cov, axis1=1, axis2=2)), sd, np.nan)
-        return {p: self._out(sd[:, j]) for j, p in enumerate(self.spec.param_names)}
+        return Params({p: self._out(sd[:, j]) for j, p in enumerate(self.spec.param_names)},
+                      self.spec)
 
     @property
-    def ci(self) -> dict:
-        """Parameter name -> (low, high) at ``level`` by ``ci_method`` (NaN when not computed)."""
-        return {p: (self._out(self.ci_low[:, j]), self._out(self.ci_high[:, j]))
-                for j, p in enumerate(self.spec.param_names)}
+    def ci(self) -> Params:
+        """Parameter name -> (low, high) at ``level`` by ``ci_method`` (NaN when not computed;
+        ``(value, value)`` for held parameters)."""
+        return Params({p: (self._out(self.ci_low[:, j]), self._out(self.ci_high[:, j]))
+                       for j, p in enumerate(self.spec.param_names)}, self.spec)
 
     @property
     def converged(self):
@@ -151,15 +259,77 @@ class FitResult:
     def _k_aic(self) -> int:
         return self.n_params + (1 if self.likelihood == "least_squares" else 0)
 
+    def _ic_values(self, name: str, c_hat=None) -> np.ndarray:
+        if name.startswith("q") and c_hat is None:
+            c_hat = self.quasi_dispersion
+        return information_criterion(name, self.loglik_values, self._k_aic, self.n_points,
+                                     c_hat)
+
     @property
     def aic(self):
         """AIC = 2 k - 2 loglik (least squares counts the profiled noise variance in k)."""
-        return self._out(2 * self._k_aic - 2 * self.loglik_values)
+        return self._out(self._ic_values("aic"))
+
+    @property
+    def aicc(self):
+        """AICc = AIC + 2 k (k + 1) / (m - k - 1), m data points (Hurvich & Tsai 1989)."""
+        return self._out(self._ic_values("aicc"))
 
     @property
     def bic(self):
         """BIC = k ln(m) - 2 loglik with m the number of data points (not trials)."""
-        return self._out(self._k_aic * np.log(self.n_points) - 2 * self.loglik_values)
+        return self._out(self._ic_values("bic"))
+
+    @property
+    def criterion_name(self) -> str:
+        """The criterion this fit is ranked by: ``criterion``, "q"-prefixed for quasi fits."""
+        return ("q" if self.quasi_dispersion is not None else "") + self.criterion
+
+    @property
+    def ic(self):
+        """Value of ``criterion_name`` (QAIC(c) of a quasi fit uses its own dispersion; a
+        FitSet ranks with one dispersion for all families)."""
+        return self._out(self._ic_values(self.criterion_name))
+
+    # -- goodness of fit -------------------------------------------------------------------
+    @property
+    def df_resid(self) -> int:
+        """Residual degrees of freedom m - k (k estimated curve parameters)."""
+        return self.n_points - self.n_params
+
+    @property
+    def deviance(self):
+        """Binomial deviance (2 x (saturated - fitted log-likelihood)); least squares: RSS."""
+        return self._out(self.deviance_values)
+
+    @property
+    def pearson_chi2(self):
+        """Pearson chi2 = sum n (y - mu)^2 / (mu (1 - mu)) (binomial); least squares: RSS."""
+        return self._out(self.pearson_values)
+
+    @property
+    def dispersion_values(self) -> np.ndarray:
+        """(B,) Pearson chi2 / (m - k): about 1 for binomial counts the model describes;
+        larger means overdispersion or lack of fit. Least squares: the residual variance."""
+        df = self.df_resid
+        if df <= 0:
+            return np.full(self.pearson_values.shape, np.nan)
+        return self.pearson_values / df
+
+    @property
+    def dispersion(self):
+        """Pearson dispersion (see ``dispersion_values``), per curve."""
+        return self._out(self.dispersion_values)
+
+    @property
+    def gof_p_values(self) -> np.ndarray:
+        """(B,) p-value of the Pearson chi2 lack-of-fit test (binomial only, else NaN)."""
+        return _gof_p(self.likelihood, self.pearson_values, self.df_resid)
+
+    @property
+    def gof_p(self):
+        """p-value of the Pearson chi2 lack-of-fit test (binomial only, else NaN)."""
+        return self._out(self.gof_p_values)
 
     @property
     def t(self) -> np.ndarray:
@@ -211,8 +381,8 @@ class FitResult:
         --------
         >>> import numpy as np
         >>> from cramcog.dynamics import fit_consolidation_curve
-        >>> t = np.array([1, 2, 4, 8.0])
-        >>> fit = fit_consolidation_curve(t, [1.0, 0.5, 0.26, 0.124], family="exponential")
+        >>> t = np.array([1, 2, 4, 8, 16.0])
+        >>> fit = fit_consolidation_curve(t, [1.0, 0.5, 0.26, 0.124, 0.02], family="exponential")
         >>> fit.predict([1, 2]).shape
         (2,)
         """
@@ -272,7 +442,8 @@ class FitResult:
                 mu = self.spec.mean(tn[None, :], self.estimates)                   # (B, q)
                 jac = self.spec.jacobian(tn[None, :], self.estimates)              # (B, q, k)
             var = np.einsum("bqk,bkl,bql->bq", jac, self.cov, jac)
-            q = wald_quantile(self.likelihood, level, self.n_points, self.n_params)
+            like = "quasi" if self.quasi_dispersion is not None else self.likelihood
+            q = wald_quantile(like, level, self.n_points, self.n_params)
             sd = np.sqrt(np.maximum(var, 0.0))
             low, high = mu - q * sd, mu + q * sd
         if self.likelihood == "binomial":
@@ -383,10 +554,14 @@ class FitResult:
             boot = BootstrapResult(draws=self.boot.draws[:, b:b + 1], ok=self.boot.ok[:, b:b + 1],
                                    low=self.boot.low[b:b + 1], high=self.boot.high[b:b + 1])
         sl = slice(b, b + 1)
+        qd = self.quasi_dispersion
         return replace(self, curves=one, estimates=self.estimates[sl], cov=self.cov[sl],
                        ci_low=self.ci_low[sl], ci_high=self.ci_high[sl],
                        converged_flags=self.converged_flags[sl], messages=self.messages[sl],
-                       loglik_values=self.loglik_values[sl], boot=boot)
+                       loglik_values=self.loglik_values[sl], boot=boot,
+                       deviance_values=self.deviance_values[sl],
+                       pearson_values=self.pearson_values[sl],
+                       quasi_dispersion=None if qd is None else qd[sl])
 
     def summary(self) -> str:
         """A short text summary (one line per parameter)."""
@@ -402,16 +577,59 @@ class FitResult:
         lines.append(f"  AIC {self.aic:.3f}  BIC {self.bic:.3f}  {self.message}")
         return "\n".join(lines)
 
+    def report(self, max_curves: int = 20) -> str:
+        """A readable report in the spirit of lmfit's ``fit_report``: the model, data and
+        likelihood, convergence, goodness of fit (deviance, Pearson dispersion, lack-of-fit p),
+        information criteria, every parameter with its standard error and interval (held ones
+        marked), and the correlations of the estimates.
+
+        Parameters
+        ----------
+        max_curves : int
+            For a batched fit, the number of curves listed.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cramcog.dynamics import fit_consolidation_curve
+        >>> t = np.array([1, 2, 4, 8, 16, 32.0])
+        >>> fit = fit_consolidation_curve(t, [41, 33, 29, 23, 20, 17], n=50, y_kind="successes")
+        >>> print(fit.report())                                      # doctest: +ELLIPSIS
+        [[Fit]] power: a * t**(-gamma)
+            likelihood  binomial (y read as successes), 6 points, 2 estimated parameters
+            converged   True
+        [[Goodness of fit]]
+            deviance    ...  (4 df)
+        ...
+        [[Parameters]]  profile 95% intervals
+            a       = ...
+            gamma   = 0.2586 ...  shape parameter
+        ...
+        """
+        from cramcog.dynamics.report import fit_report
+        return fit_report(self, max_curves=max_curves)
+
     def __repr__(self) -> str:
         return f"<FitResult {self.summary()}>"
 
 
 class FitSet(Mapping):
-    """Several families fitted to the same data, ranked by AIC.
+    """Several families fitted to the same data, ranked by an information criterion.
 
-    Behaves as a read-only dict ``family name -> FitResult``. ``best`` is the converged family
-    with the lowest AIC (summed over curves for a batched fit); ``skipped`` lists families that
-    ``family="all"`` left out because the data cannot support them, with the reason.
+    Behaves as a read-only dict ``family name -> FitResult``. ``criterion`` is "aicc" (default),
+    "aic" or "bic" ("qaicc" etc. for quasi fits); ``best`` is the converged family with the
+    lowest value (summed over curves for a batched fit); ``weights`` are the Akaike weights;
+    ``skipped`` lists families that ``family="all"`` left out because the data cannot support
+    them, with the reason.
+
+    Quasi fits (``overdispersion="quasi"``) are ranked by QAIC(c) with ONE dispersion ``c_hat``
+    for every family (Burnham & Anderson 2002, sec. 6.2): that of the converged family with the
+    most estimated parameters (the most general model; ties: the smaller deviance), floored at
+    1. Each family's intervals use its own dispersion.
 
     Examples
     --------
@@ -421,17 +639,39 @@ class FitSet(Mapping):
     >>> k = np.array([45, 37, 33, 30, 29, 27, 26, 25, 24, 23])
     >>> fits = fit_consolidation_curve(t, k, n=50, family=["power", "exponential"], ci="wald",
     ...                               y_kind="successes")
-    >>> fits.best.family
-    'power'
+    >>> fits.best.family, fits.criterion
+    ('power', 'aicc')
     >>> list(fits.table()["family"])
     ['power', 'exponential']
+    >>> round(fits.weights["power"], 2)
+    0.9
     """
 
-    def __init__(self, fits: dict[str, FitResult], skipped: dict[str, str] | None = None):
+    def __init__(self, fits: dict[str, FitResult], skipped: dict[str, str] | None = None,
+                 criterion: str | None = None):
         if not fits:
             raise ValueError("a FitSet needs at least one fit")
         self._fits = dict(fits)
         self.skipped = dict(skipped or {})
+        first = next(iter(self._fits.values()))
+        base = criterion or first.criterion
+        if base not in ("aicc", "aic", "bic"):
+            raise ValueError(f"criterion={base!r}; use 'aicc', 'aic' or 'bic'")
+        quasi = any(f.quasi_dispersion is not None for f in self._fits.values())
+        self.criterion = ("q" if quasi else "") + base
+        self.c_hat = self._common_dispersion() if quasi else None
+
+    def _common_dispersion(self) -> np.ndarray:
+        """(B,) one dispersion for all families: the most general converged fit's."""
+        fits = list(self._fits.values())
+        nb = fits[0].estimates.shape[0]
+        out = np.ones(nb)
+        for b in range(nb):
+            ok = [f for f in fits if f.converged_flags[b] and f.quasi_dispersion is not None]
+            if ok:
+                top = max(ok, key=lambda f: (f.n_params, -f.deviance_values[b]))
+                out[b] = top.quasi_dispersion[b]
+        return out
 
     def __getitem__(self, name: str) -> FitResult:
         try:
@@ -446,66 +686,191 @@ class FitSet(Mapping):
     def __len__(self) -> int:
         return len(self._fits)
 
+    # -- ranking ---------------------------------------------------------------------------
+    def ic_values(self, name: str) -> np.ndarray:
+        """(B,) criterion ``name`` of family ``name``'s fit under this set's criterion."""
+        f = self._fits[name]
+        return f._ic_values(self.criterion, self.c_hat)
+
+    def _ranked_values(self) -> np.ndarray:
+        """(F, B) criterion values; NaN for fits that did not converge."""
+        vals = np.stack([self.ic_values(n) for n in self._fits])
+        conv = np.stack([f.converged_flags for f in self._fits.values()])
+        return np.where(conv, vals, np.nan)
+
+    def _weights(self) -> np.ndarray:
+        """(F, B) Akaike weights exp(-delta/2) / sum over converged families (NaN otherwise)."""
+        vals = self._ranked_values()
+        with np.errstate(invalid="ignore"):
+            delta = vals - np.nanmin(np.where(np.isnan(vals), np.inf, vals), axis=0)
+            w = np.exp(-0.5 * delta)
+            total = np.nansum(w, axis=0)
+            return np.where(np.isnan(vals), np.nan, w / np.where(total > 0, total, np.nan))
+
+    @property
+    def weights(self) -> dict:
+        """Family -> Akaike weight under ``criterion`` (its probability of being the best of
+        these families in the Kullback-Leibler sense; NaN for fits that did not converge).
+        Floats, or arrays over the batch dims."""
+        w = self._weights()
+        first = next(iter(self._fits.values()))
+        return {n: first._out(w[i]) for i, n in enumerate(self._fits)}
+
     @property
     def best(self) -> FitResult:
-        """The converged fit with the lowest AIC (lowest summed AIC for a batched fit).
+        """The converged fit with the lowest criterion (lowest sum over a batched fit's curves).
 
-        If no family converged on every curve, the lowest-AIC fit is returned anyway; its
+        If no family converged on every curve, the lowest-criterion fit is returned anyway; its
         ``converged`` flag says it failed.
         """
-        def total_aic(f):
-            return float(np.sum(np.atleast_1d(f.aic)))
+        def total(f):
+            return float(np.sum(f._ic_values(self.criterion, self.c_hat)))
         ok = [f for f in self._fits.values() if np.all(f.converged)]
         pool = ok or list(self._fits.values())
-        return min(pool, key=total_aic)
+        return min(pool, key=total)
 
+    def best_with(self, param: str) -> FitResult:
+        """The best converged fit among families that have ``param`` (e.g. ``"gamma"``).
+
+        Raises
+        ------
+        ValueError
+            No converged fit has that parameter (the message lists what was fitted).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cramcog.dynamics import fit_consolidation_curve
+        >>> t = np.arange(1.0, 11.0)
+        >>> fits = fit_consolidation_curve(t, 0.9 * np.exp(-0.3 * t) + 0.01 * np.sin(t),
+        ...                                family=["exponential", "power"], ci="none")
+        >>> fits.best.family, fits.best_with("gamma").family
+        ('exponential', 'power')
+        """
+        pool = [f for f in self._fits.values() if param in f.spec.param_names]
+        ok = [f for f in pool if np.all(f.converged)]
+        if not ok:
+            have = [f.family for f in pool]
+            raise ValueError(f"no converged fit has a parameter {param!r} (families with it: "
+                             f"{have or 'none fitted'}; fitted: {list(self._fits)})")
+        return min(ok, key=lambda f: float(np.sum(f._ic_values(self.criterion, self.c_hat))))
+
+    def weak_ranking_note(self, few_points: int = 10, weight: float = 0.9) -> str:
+        """A warning text when few points leave the ranking weak, else "".
+
+        Weak: fewer than ``few_points`` points and the best family's Akaike weight below
+        ``weight`` (other families keep real support), on any curve.
+        """
+        first = next(iter(self._fits.values()))
+        m = first.n_points
+        if m >= few_points or len(self._fits) < 2:
+            return ""
+        w = self._weights()
+        if np.all(np.isnan(w)):
+            return ""
+        top = np.nanmax(np.where(np.isnan(w), -np.inf, w), axis=0)          # (B,)
+        weak = np.isfinite(top) & (top < weight)
+        if not weak.any():
+            return ""
+        b = int(np.flatnonzero(weak)[0])
+        names = list(self._fits)
+        order = np.argsort(np.where(np.isnan(w[:, b]), -1, w[:, b]))[::-1]
+        close = [f"{names[i]} {w[i, b]:.2f}" for i in order[:4] if np.isfinite(w[i, b])]
+        where = f" ({int(weak.sum())} of {weak.size} curves; first)" if weak.size > 1 else ""
+        return (f"only {m} points: the ranking is weak{where}: Akaike weights "
+                f"{', '.join(close)} ({CRITERION_LABELS[self.criterion]}). Several families describe "
+                "these points about equally well; do not read the best one as THE form of the "
+                "curve: more delays would separate them")
+
+    # -- output ----------------------------------------------------------------------------
     def table(self):
-        """A tidy pandas DataFrame ranked by AIC (within each curve for a batched fit).
+        """A tidy pandas DataFrame ranked by ``criterion`` (within each curve if batched).
 
-        Converged fits come first, ranked by AIC; fits that failed follow (also by AIC).
+        Converged fits come first, ranked; fits that failed follow (also by the criterion).
 
-        Columns: (batch dims,) family, formula, n_params, loglik, aic, delta_aic,
-        akaike_weight, bic, gamma, gamma_low, gamma_high, converged, message. ``delta_aic``
-        and Akaike weights use converged fits only (others get NaN); gamma columns are NaN for
-        families without a power-law exponent.
+        Columns: (batch dims,) family, formula, n_params (estimated), loglik, aic, aicc, bic,
+        (qaic/qaicc/qbic for quasi fits,) ``delta_<criterion>``, akaike_weight (from the
+        criterion), delta_aic, shape_param, shape, shape_low, shape_high, gamma, gamma_low,
+        gamma_high, deviance, pearson_chi2, df_resid, dispersion, converged, message. Deltas and
+        weights use converged fits only (others get NaN); gamma columns are NaN for families
+        without a gamma, shape columns for families without a shape parameter.
+        ``table().attrs["criterion"]`` names the criterion.
         """
         import pandas as pd
 
+        crit = self.criterion
+        w = self._weights()
+        ranked = self._ranked_values()
         rows = []
-        for name, f in self._fits.items():
+        for i, (name, f) in enumerate(self._fits.items()):
             nb = f.estimates.shape[0]
-            has_g = "gamma" in f.spec.param_names
-            j = f.spec.param_names.index("gamma") if has_g else None
-            aic = 2 * f._k_aic - 2 * f.loglik_values
-            bic = f._k_aic * np.log(f.n_points) - 2 * f.loglik_values
+            sj = f.spec.param_names.index(f.shape_param) if f.shape_param else None
+            gj = f.spec.param_names.index("gamma") if f.has_gamma else None
+            ics = {c: f._ic_values(c) for c in ("aic", "aicc", "bic")}
+            if crit not in ics:
+                ics[crit] = f._ic_values(crit, self.c_hat)
+            disp = f.dispersion_values
             index = np.unravel_index(np.arange(nb), f.batch_shape) if f.batch_shape else ()
             for b in range(nb):
-                row = {d: f.batch_coords[d][index[i][b]] for i, d in enumerate(f.batch_dims)}
+                row = {d: f.batch_coords[d][index[j][b]] for j, d in enumerate(f.batch_dims)}
                 row.update(family=name, formula=f.formula, n_params=f.n_params,
-                           loglik=f.loglik_values[b], aic=aic[b], bic=bic[b],
-                           gamma=f.estimates[b, j] if has_g else np.nan,
-                           gamma_low=f.ci_low[b, j] if has_g else np.nan,
-                           gamma_high=f.ci_high[b, j] if has_g else np.nan,
+                           loglik=f.loglik_values[b], **{c: v[b] for c, v in ics.items()},
+                           _rank=ranked[i, b], akaike_weight=w[i, b],
+                           shape_param=f.shape_param or "",
+                           shape=f.estimates[b, sj] if sj is not None else np.nan,
+                           shape_low=f.ci_low[b, sj] if sj is not None else np.nan,
+                           shape_high=f.ci_high[b, sj] if sj is not None else np.nan,
+                           gamma=f.estimates[b, gj] if gj is not None else np.nan,
+                           gamma_low=f.ci_low[b, gj] if gj is not None else np.nan,
+                           gamma_high=f.ci_high[b, gj] if gj is not None else np.nan,
+                           deviance=f.deviance_values[b], pearson_chi2=f.pearson_values[b],
+                           df_resid=f.df_resid, dispersion=disp[b],
                            converged=bool(f.converged_flags[b]), message=f.messages[b])
                 rows.append(row)
         df = pd.DataFrame(rows)
         keys = list(next(iter(self._fits.values())).batch_dims)
-        conv_aic = df["aic"].where(df["converged"])
-        if keys:
-            best = conv_aic.groupby([df[k] for k in keys]).transform("min")
-        else:
-            best = conv_aic.min()
-        df["delta_aic"] = conv_aic - best
-        w = np.exp(-0.5 * df["delta_aic"])
-        norm = w.groupby([df[k] for k in keys]).transform("sum") if keys else w.sum()
-        df["akaike_weight"] = w / norm
-        # Converged fits first (a failed fit never outranks a valid one), then by AIC.
+
+        def delta(col):
+            vals = df[col].where(df["converged"])
+            best = vals.groupby([df[k] for k in keys]).transform("min") if keys else vals.min()
+            return vals - best
+        df[f"delta_{crit}"] = delta("_rank")
+        if crit != "aic":
+            df["delta_aic"] = delta("aic")
+        # Converged fits first (a failed fit never outranks a valid one), then by criterion.
         df["_failed"] = ~df["converged"]
-        df = df.sort_values(keys + ["_failed", "aic"], na_position="last", kind="stable")
-        cols = keys + ["family", "formula", "n_params", "loglik", "aic", "delta_aic",
-                       "akaike_weight", "bic", "gamma", "gamma_low", "gamma_high", "converged",
-                       "message"]
-        return df[cols].reset_index(drop=True)
+        df["_sort"] = df[crit]
+        df = df.sort_values(keys + ["_failed", "_sort"], na_position="last", kind="stable")
+        ics = ["aic", "aicc", "bic"] + ([crit] if crit not in ("aic", "aicc", "bic") else [])
+        deltas = [f"delta_{crit}"] + (["delta_aic"] if crit != "aic" else [])
+        cols = (keys + ["family", "formula", "n_params", "loglik"] + ics + deltas
+                + ["akaike_weight", "shape_param", "shape", "shape_low", "shape_high", "gamma",
+                   "gamma_low", "gamma_high", "deviance", "pearson_chi2", "df_resid",
+                   "dispersion", "converged", "message"])
+        out = df[cols].reset_index(drop=True)
+        out.attrs["criterion"] = crit
+        return out
+
+    def report(self, max_rows: int = 20) -> str:
+        """The ranking (criterion, deltas, Akaike weights, shape parameters, dispersion),
+        notes on a weak ranking, skipped families, then the best fit's :meth:`FitResult.report`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cramcog.dynamics import fit_consolidation_curve
+        >>> t = np.arange(1.0, 11.0)
+        >>> k = np.array([45, 37, 33, 30, 29, 27, 26, 25, 24, 23])
+        >>> fits = fit_consolidation_curve(t, k, n=50, family=["power", "exponential"],
+        ...                                y_kind="successes")
+        >>> print(fits.report())                                     # doctest: +ELLIPSIS
+        [[Model comparison]]  ranked by AICc; 10 points, binomial
+        ...
+        best: power (Akaike weight 0.90)
+        ...
+        """
+        from cramcog.dynamics.report import fitset_report
+        return fitset_report(self, max_rows=max_rows)
 
     def to_xarray(self):
         """All fits as one record with dims (family, parameter, *batch dims).
@@ -513,7 +878,8 @@ class FitSet(Mapping):
         Parameters missing from a family (e.g. ``gamma`` for ``exponential``) are NaN.
         """
         from cramcog.dynamics.export import fits_to_record
-        return fits_to_record(list(self._fits.values()), skipped=self.skipped)
+        return fits_to_record(list(self._fits.values()), skipped=self.skipped,
+                              criterion=self.criterion, c_hat=self.c_hat)
 
     def plot(self, ax=None, loglog: bool = False, band: bool = True, families=None):
         """Data with every converged family's curve; the best one drawn bold with its band.
@@ -538,4 +904,4 @@ class FitSet(Mapping):
                          max_curves=1)
 
     def __repr__(self) -> str:
-        return f"<FitSet {list(self._fits)}; best={self.best.family}>"
+        return f"<FitSet {list(self._fits)}; best={self.best.family} by {self.criterion}>"

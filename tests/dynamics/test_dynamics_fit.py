@@ -72,7 +72,7 @@ def test_agrees_with_scipy_curve_fit_least_squares():
     assert fit3.params["gamma"] == pytest.approx(popt3[2], rel=1e-3)
 
 
-def test_fitset_ranks_by_aic_and_picks_the_generating_family():
+def test_fitset_ranks_by_aicc_and_picks_the_generating_family():
     rng = np.random.default_rng(5)
     n = np.full(T.size, 200)
     k = rng.binomial(n, 0.9 * np.exp(-0.05 * T))
@@ -81,10 +81,11 @@ def test_fitset_ranks_by_aic_and_picks_the_generating_family():
     table = fits.table()
     ok = table[table["converged"]]
     assert ok.index.tolist() == list(range(len(ok))), "converged fits are ranked first"
-    assert ok["aic"].is_monotonic_increasing
-    assert table[~table["converged"]]["aic"].is_monotonic_increasing
-    assert table[~table["converged"]]["delta_aic"].isna().all()
-    assert table.loc[0, "delta_aic"] == 0.0
+    assert table.attrs["criterion"] == "aicc" and fits.criterion == "aicc"
+    assert ok["aicc"].is_monotonic_increasing
+    assert table[~table["converged"]]["aicc"].is_monotonic_increasing
+    assert table[~table["converged"]][["delta_aicc", "delta_aic"]].isna().all().all()
+    assert table.loc[0, "delta_aicc"] == 0.0
     assert table["akaike_weight"].sum() == pytest.approx(1.0)
     assert fits.best.family in ("exponential", "exponential+c")
     assert np.isnan(table.set_index("family").loc["exponential", "gamma"])
