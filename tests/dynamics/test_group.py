@@ -252,3 +252,21 @@ def test_all_families_leave_out_only_the_subjects_that_cannot_support_them():
     assert table.loc[("s00_short", "shifted_power+c"), "message"].startswith("not fitted")
     assert not table.loc[("s00_short", "shifted_power+c"), "converged"]
     assert fits["shifted_power+c"].n_subjects <= 6
+
+
+def test_fit_options_pass_through_chance_criterion_and_clear_missing_gamma():
+    rng = np.random.default_rng(8)
+    rows = [(s, tt, rng.binomial(40, 0.25 + 0.6 * tt ** -g), 40)
+            for s, g in enumerate(rng.normal(0.5, 0.1, 8)) for tt in T]
+    df = pd.DataFrame(rows, columns=["subject", "day", "recalled", "n"])
+    group = fit(df, family="power", chance=0.25)               # 4-choice recognition floor
+    assert group.family == "power+c"
+    assert group.params["c"] == pytest.approx(0.25) and group.sd["c"] == 0.0
+    assert abs(group.params["gamma"] - 0.5) < 0.15
+    fits = fit(df, family=["power", "exponential"], criterion="bic")
+    assert fits.criterion == "bic"
+    assert {"bic", "delta_bic"} <= set(fits.table().columns)
+    assert "summed_bic" in fits.ranking().columns
+    with pytest.raises(KeyError, match="has no parameter 'gamma'"):
+        fits["exponential"].params["gamma"]
+    assert fits["exponential"].params.get("gamma") is None
