@@ -366,8 +366,6 @@ class _Curves:
 
 
 def _split_curves(long: _Long, y_kind: str) -> _Curves:
-    import pandas as pd
-
     from cramcog.dynamics.data import convert_y
 
     df = long.table
@@ -376,8 +374,15 @@ def _split_curves(long: _Long, y_kind: str) -> _Curves:
     # subjects cannot be read differently and nothing is divided by n twice.
     y, kind = convert_y(df["_y"].to_numpy(float), df["_n"].to_numpy(float) if has_n else None,
                         y_kind, df["_t"].to_numpy(float), stacklevel=5)
-    df = df.assign(_y=y[0])
-    keys = long.conditions + [long.subject]
+    return _table_curves(df.assign(_y=y[0]), long.conditions + [long.subject], kind)
+
+
+def _table_curves(df, keys: list, y_kind: str) -> _Curves:
+    """Long table -> one curve per ``keys`` combination, sorted by t; curves with fewer than
+    MIN_POINTS distinct delays or a constant y are kept in the index, marked excluded."""
+    import pandas as pd
+
+    has_n = "_n" in df
     rows, ts, ys, ns = [], [], [], []
     for key, part in df.groupby(keys, sort=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -392,7 +397,7 @@ def _split_curves(long: _Long, y_kind: str) -> _Curves:
         ts.append(t)
         ys.append(y)
         ns.append(part["_n"].to_numpy(float) if has_n else None)
-    return _Curves(pd.DataFrame(rows), ts, ys, ns if has_n else None, kind)
+    return _Curves(pd.DataFrame(rows), ts, ys, ns if has_n else None, y_kind)
 
 
 @dataclass
@@ -506,35 +511,22 @@ def _pooled_curves(curves: _Curves, long: _Long) -> _Curves:
     import pandas as pd
 
     idx = curves.index
-    parts = []
-    for c in np.flatnonzero(idx["excluded"].to_numpy(object) == ""):
-        part = pd.DataFrame({"_t": curves.t[c], "_y": curves.y[c]})
-        if curves.n is not None:
-            part["_n"] = curves.n[c]
-            part["_y"] = part["_y"] * part["_n"]        # successes
-        for col in long.conditions:
-            part[col] = idx[col].iloc[c]
-        parts.append(part)
-    df = pd.concat(parts, ignore_index=True)
-    pooled = _Long(df.assign(**{long.subject: "pooled"}), long.subject, long.conditions,
-                   long.time_name, long.time_attrs, long.y_name)
-    agg = {"_y": "sum", "_n": "sum"} if curves.n is not None else {"_y": "mean"}
+    fitted = np.flatnonzero(idx["excluded"].to_numpy(object) == "")
+    sizes = [len(curves.t[c]) for c in fitted]
+    df = pd.DataFrame({"_t": np.concatenate([curves.t[c] for c in fitted]),
+                       "_y": np.concatenate([curves.y[c] for c in fitted])})
+    if curves.n is not None:
+        df["_n"] = np.concatenate([curves.n[c] for c in fitted])
+        df["_y"] = df["_y"] * df["_n"]                         # successes
+    for col in long.conditions:
+        df[col] = np.repeat(idx[col].to_numpy()[fitted], sizes)
+    df[long.subject] = "pooled"
     keys = long.conditions + [long.subject]
-    table = pooled.table.groupby(keys + ["_t"], sort=False).agg(agg).reset_index()
+    agg = {"_y": "sum", "_n": "sum"} if curves.n is not None else {"_y": "mean"}
+    table = df.groupby(keys + ["_t"], sort=False).agg(agg).reset_index()
     if curves.n is not None:
         table["_y"] = table["_y"] / table["_n"]
-    rows, ts, ys, ns = [], [], [], []
-    for key, part in table.groupby(keys, sort=False):
-        part = part.sort_values("_t")
-        key = key if isinstance(key, tuple) else (key,)
-        y = part["_y"].to_numpy(float)
-        why = "" if np.ptp(y) > 0 and len(part) >= MIN_POINTS else "constant or too short"
-        rows.append(dict(zip(keys, key), n_points=len(part), excluded=why))
-        ts.append(part["_t"].to_numpy(float))
-        ys.append(y)
-        ns.append(part["_n"].to_numpy(float) if curves.n is not None else None)
-    return _Curves(pd.DataFrame(rows), ts, ys, ns if curves.n is not None else None,
-                   curves.y_kind)
+    return _table_curves(table, keys, curves.y_kind)
 
 
 # ----------------------------------------------------------------------------- results
@@ -596,6 +588,8 @@ class GroupFit:
                 se_ref = se_int[members] * self._se_ratio(members, mu)
                 res = [random_effects(est_int[members, j], se_ref[:, j], self.level)
                        for j in range(k)]
+                if np.allclose([re.mu for re in res], mu, rtol=1e-6, atol=1e-9):
+                    break
             for j, re in enumerate(res):
                 name = spec.param_names[j]
                 if name in (fits.fixed or {}):       # held, not estimated: no spread
