@@ -338,8 +338,12 @@ def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,
         n_int = prob.n.astype(np.int64)
         if dispersion is not None:
             # Beta-binomial with Var = n p (1 - p) c: intra-point correlation rho = (c-1)/(n-1).
-            c = np.broadcast_to(np.asarray(dispersion, float), (nb,))[:, None]
-            rho = np.clip((c - 1.0) / np.maximum(prob.n - 1.0, 1.0), 0.0, 0.99)
+            # Each replicate draws its own c = c_hat (m - k) / chi2_{m-k} (floored at 1), so the
+            # interval carries the uncertainty of c_hat, as the least-squares draw of sigma does.
+            c_hat = np.broadcast_to(np.asarray(dispersion, float), (nb,))
+            c = np.maximum(c_hat * (m - n_params) / rng.chisquare(m - n_params, (n_boot, nb)),
+                           1.0)[..., None]                                 # (R, B, 1)
+            rho = np.clip((c - 1.0) / np.maximum(prob.n - 1.0, 1.0), 0.0, 0.99)  # (R, B, m)
             rho = np.where(prob.n > 1, rho, 0.0)
             scale = np.where(rho > 0, (1.0 - rho) / np.where(rho > 0, rho, 1.0), np.inf)
             pc = np.clip(p, 1e-9, 1 - 1e-9)

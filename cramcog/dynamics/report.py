@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cramcog.dynamics.result import CRITERION_LABELS as _CRIT
+from cramcog.dynamics.ranking import CRITERION_LABELS as _CRIT
 
 
 def _num(x, digits: int = 4) -> str:
@@ -33,8 +33,7 @@ def _num(x, digits: int = 4) -> str:
 def _likelihood_line(fit) -> str:
     like = fit.likelihood.replace("_", " ")
     kind = fit.curves.y_kind
-    how = f" (y read as {kind})" if fit.likelihood == "binomial" else (
-        f" (y read as {kind})" if kind not in ("value",) else "")
+    how = f" (y read as {kind})" if kind != "value" else ""
     extra = " (+ noise variance)" if fit.likelihood == "least_squares" else ""
     held = f", {len(fit.fixed)} held" if fit.fixed else ""
     return (f"{like}{how}, {fit.n_points} points, {fit.n_params} estimated "
