@@ -444,7 +444,7 @@ def _fit_curves(curves: _Curves, family, long: _Long, fit_kwargs: dict):
     import xarray as xr
 
     from cramcog.dynamics.fit import fit_consolidation_curve
-    from cramcog.dynamics.result import FitSet
+    from cramcog.dynamics.ranking import FitSet
 
     idx = curves.index
     why = idx["excluded"].to_numpy(object)
@@ -809,8 +809,10 @@ class GroupFit:
                          f"between-subject SD {r['sd']:.3g} [{r['sd_low']:.3g}, "
                          f"{r['sd_high']:.3g}]{unit}   n = {r['n_subjects']}")
         if len(self.excluded):
+            keys = [*self.conditions, self.subject]
             lines.append(f"  left out ({len(self.excluded)}): " + "; ".join(
-                f"{r[self.subject]}: {r['reason']}" for _, r in self.excluded.head(5).iterrows())
+                ", ".join(f"{k}={r[k]}" for k in keys) + f": {r['reason']}"
+                for _, r in self.excluded.head(5).iterrows())
                 + (" ..." if len(self.excluded) > 5 else ""))
         return "\n".join(lines)
 
@@ -1023,7 +1025,9 @@ class GroupFitSet(Mapping):
         cols = first.conditions + ["approach", "family", "delta_aicc", "akaike_weight",
                                    "share_best", "n_ranked", "gamma", "gamma_low", "gamma_high",
                                    "gamma_sd", "n_gamma"]
-        return _named_criterion(pd.DataFrame(rows).reindex(columns=cols), self.criterion)
+        out = pd.DataFrame(rows).reindex(columns=cols)
+        out[["n_ranked", "n_gamma"]] = out[["n_ranked", "n_gamma"]].astype("Int64")
+        return _named_criterion(out, self.criterion)
 
     def report(self) -> str:
         """The family ranking over subjects and the best family's group estimates."""

@@ -162,7 +162,8 @@ def _draw_data(ax, t, y, n, level, color="0.15", label="data"):
         ax.plot(t, y, "o", color=color, ms=4.5, zorder=4, label=label)
         return
     lo, hi = wilson_interval(y * n, n, level)
-    ax.errorbar(t, y, yerr=[y - lo, hi - y], fmt="o", color=color, ms=4.5, elinewidth=1,
+    yerr = np.maximum([y - lo, hi - y], 0.0)      # rounding at 0% / 100%
+    ax.errorbar(t, y, yerr=yerr, fmt="o", color=color, ms=4.5, elinewidth=1,
                 capsize=2, zorder=4, label=label)
 
 
@@ -426,8 +427,9 @@ def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int 
         _draw_data(ax, t[keep], y[keep], None if n is None else n[keep], group.level,
                    color=color, label=f"data {tag}".strip())
         if not fits.conv[c]:
-            ax.text(0.5, 0.9, "fit failed" if not curves["excluded"].iloc[c] else "not fitted",
-                    transform=ax.transAxes, ha="center", fontsize="small", color="0.4")
+            what = "fit failed" if not curves["excluded"].iloc[c] else "not fitted"
+            ax.text(0.97, 0.92 - 0.1 * gi, f"{what} {tag}".strip(), transform=ax.transAxes,
+                    ha="right", fontsize="small", color=color if conds else "0.4")
         else:
             with np.errstate(all="ignore"):
                 mu = group.spec.mean(t_grid[None, :], fits.est[c:c + 1])[0]
