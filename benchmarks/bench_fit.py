@@ -21,7 +21,8 @@ intervals, beside a Python loop of single-subject ``family="all"`` fits on the f
 
 Run: ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_fit.py [--coverage]``
 (``--coverage`` first prints how often each interval method covers the true gamma;
-``--group-only`` runs the grouped-fit benchmark alone.)
+``--group-only`` runs the grouped-fit benchmark alone; ``--group-coverage`` prints how often
+the group intervals cover the true group gamma and between-subject SD.)
 """
 from __future__ import annotations
 
@@ -195,6 +196,31 @@ def group_benchmark(n_subjects: int = 200, n_delays: int = 8, loop: int = 40, se
           f"{timing['profile']:.2f} s ({cpu['profile']:.2f} s CPU)")
 
 
+def group_coverage(reps: int = 100, n_subjects: int = 20, trials: int = 20, seed: int = 100):
+    """How often the group intervals cover the true group gamma (0.35) and between-subject SD
+    (0.1), over ``reps`` simulated experiments (8 delays, binomial, power-law subjects)."""
+    from cramcog.dynamics import fit_consolidation_curve
+
+    hit_mu = hit_sd = 0
+    mus, sds = [], []
+    t0 = time.perf_counter()
+    for r in range(reps):
+        df = make_subjects(n_subjects, 8, trials=trials, seed=seed + r)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            group = fit_consolidation_curve("day", "recalled", "n", data=df, by="subject",
+                                            family="power", y_kind="successes", ci="wald")
+        (lo, hi), (slo, shi) = group.ci["gamma"], group.sd_ci["gamma"]
+        hit_mu += lo < 0.35 < hi
+        hit_sd += slo <= 0.1 <= shi
+        mus.append(group.params["gamma"])
+        sds.append(group.sd["gamma"])
+    print(f"group estimate, {reps} simulated experiments of {n_subjects} subjects x 8 delays x "
+          f"{trials} trials (gamma 0.35, SD 0.1): mean gamma {np.mean(mus):.3f}, mean SD "
+          f"{np.mean(sds):.3f}; 95% intervals cover gamma {hit_mu / reps:.2f}, SD "
+          f"{hit_sd / reps:.2f} ({time.perf_counter() - t0:.0f} s)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000)
@@ -206,7 +232,13 @@ def main(argv=None):
                     help="only the grouped-fit benchmark (200 subjects x 8 delays)")
     ap.add_argument("--group-loop", type=int, default=40,
                     help="subjects in the single-subject loop baseline (default 40)")
+    ap.add_argument("--group-coverage", action="store_true",
+                    help="only the coverage of the group intervals (simulated experiments)")
     args = ap.parse_args(argv)
+    if args.group_coverage:
+        for subjects, trials in ((20, 20), (20, 60), (8, 40)):
+            group_coverage(n_subjects=subjects, trials=trials)
+        return 0
     if args.group_only:
         group_benchmark(loop=args.group_loop, seed=args.seed)
         return 0
