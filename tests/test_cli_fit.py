@@ -247,3 +247,48 @@ def test_by_subject_writes_group_estimate_tables_record_and_figure(tmp_path, cap
     record = records.open(out / "long_group_fit.nc")
     assert record.attrs["subject"] == "subject" and record.attrs["t_column"] == "days"
     assert (out / "long_group_fit.png").stat().st_size > 5000
+
+
+def test_load_csv_reading_helpers_doctests():
+    import doctest
+
+    from cramcog import psych
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for obj in (psych.parse_delays, psych.read_user_csv, psych.load_csv):
+        for test in finder.find(obj, globs={"psych": psych}):
+            runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0 and runner.tries >= 5
+
+
+def test_parse_delays_units_and_errors():
+    from cramcog.psych import parse_delays
+
+    days, units = parse_delays(["12h", "1 day", "1.5d", "1w", "2 weeks"])
+    assert units == "weeks" and days.tolist() == pytest.approx([1 / 14, 1 / 7, 1.5 / 7, 1, 2])
+    hours, units = parse_delays(["30 min", "1h30min", "2hrs"], t_units="hours")
+    assert units == "hours" and hours.tolist() == pytest.approx([0.5, 1.5, 2.0])
+    with pytest.raises(ValueError, match="mixes delays with units and bare numbers"):
+        parse_delays(["1h", "2"])
+    with pytest.raises(ValueError, match="not a time unit"):
+        parse_delays(["1h", "2h"], t_units="items")
+    assert parse_delays(["1", "2", "5"], t_units="items") == (pytest.approx([1, 2, 5]), "items")
+
+
+def test_by_with_series_gives_a_group_estimate_per_condition(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    rows = [(f"p{s}", cond, t, rng.binomial(40, 0.85 * t ** -(g + shift)), 40)
+            for s, g in enumerate(rng.normal(0.3, 0.05, 6))
+            for cond, shift in (("easy", 0.0), ("hard", 0.3)) for t in T]
+    path = tmp_path / "cond.csv"
+    pd.DataFrame(rows, columns=["subject", "condition", "days", "recalled", "n"]).to_csv(
+        path, index=False)
+    out = tmp_path / "out"
+    _fit_text(capsys, path, "--t", "days", "--y", "recalled", "--y-kind", "successes", "--by",
+              "subject", "--series", "condition", "--family", "power", "--ci", "wald",
+              "--out", out)
+    group = pd.read_csv(out / "cond_group.csv")
+    gamma = group[group["parameter"] == "gamma"].set_index("condition")["estimate"]
+    assert abs(gamma["easy"] - 0.3) < 0.1 and abs(gamma["hard"] - 0.6) < 0.1
+    assert len(pd.read_csv(out / "cond_subjects.csv")) == 12
