@@ -972,8 +972,9 @@ class GroupFitSet(Mapping):
                           if self._fits[n].has_gamma]
             gamma_family = with_gamma[0] if with_gamma else None
         elif gamma_family not in self._fits or not self._fits[gamma_family].has_gamma:
+            have = [n for n, g in self._fits.items() if g.has_gamma]
             raise ValueError(f"gamma_family={gamma_family!r} is not a fitted family with a "
-                             f"gamma; those are {[n for n, g in self._fits.items() if g.has_gamma]}")
+                             f"gamma; those are {have}")
         rank = self._ranking()
         rows = []
         for gi in range(len(first.groups)):

@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 import cramcog.dynamics.group as group_module
 from cramcog import records
