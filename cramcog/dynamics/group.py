@@ -198,21 +198,26 @@ def random_effects(estimates, se, level: float = 0.95) -> RandomEffects:
                          n_used=s, i2=float(i2), shrunk=shrunk)
 
 
-def _internal_variance(spec: Family, t: np.ndarray, n, theta: np.ndarray) -> np.ndarray:
-    """Diagonal of the inverse expected information (B, k) on the optimiser's scale, up to the
-    least-squares noise variance (which cancels in the ratios it is used for)."""
+def _internal_variance(spec: Family, t: np.ndarray, n, theta: np.ndarray,
+                       free: np.ndarray) -> np.ndarray:
+    """Diagonal of the inverse expected information (B, k) of the ``free`` parameters on the
+    optimiser's scale (NaN for held ones), up to the least-squares noise variance, which
+    cancels in the ratios it is used for."""
     p = spec.to_natural(theta)
     mu = spec.mean(t, p)                                            # (B, m)
-    jac = spec.jacobian(t, p) * spec.dnatural(theta)[:, None, :]    # (B, m, k)
+    jac = (spec.jacobian(t, p) * spec.dnatural(theta)[:, None, :])[:, :, free]  # (B, m, k_free)
     w = np.ones_like(mu) if n is None else n / np.clip(mu * (1 - mu), 1e-12, None)
     info = np.einsum("bmk,bm,bml->bkl", jac, w, jac)
     out = np.full(theta.shape, np.nan)
     ok = np.isfinite(info).all((-1, -2))
     if ok.any():
         try:
-            out[ok] = np.diagonal(np.linalg.inv(info[ok]), axis1=1, axis2=2)
+            diag = np.diagonal(np.linalg.inv(info[ok]), axis1=1, axis2=2)
         except np.linalg.LinAlgError:
-            out[ok] = np.diagonal(np.linalg.pinv(info[ok]), axis1=1, axis2=2)
+            diag = np.diagonal(np.linalg.pinv(info[ok]), axis1=1, axis2=2)
+        sub = out[ok]
+        sub[:, free] = diag
+        out[ok] = sub
     return out
 
 
@@ -577,33 +582,39 @@ class GroupFit:
         self._re = np.empty((g, k), dtype=object)
         est_int, se_int = self._internal()
         self._shrunk = np.full((len(self.curves), k), np.nan)
+        held = fits.fixed or {}
+        free = np.array([p not in held for p in spec.param_names])
+        # parameters held at a value (fixed=, chance=): the same for everyone, no spread
+        held_int = spec.to_internal(np.array([held.get(p, 1.0) for p in spec.param_names]))
         for gi in range(g):
             members = np.flatnonzero((self._group_of == gi) & fits.conv)
-            res = [random_effects(est_int[members, j], se_int[members, j], self.level)
-                   for j in range(k)]
+
+            def combine(se):
+                return {j: random_effects(est_int[members, j], se[:, j], self.level)
+                        for j in np.flatnonzero(free)}
+
+            res = combine(se_int[members])
             for _ in range(REFERENCE_SE_ROUNDS):
-                mu = np.array([re.mu for re in res])
+                mu = np.where(free, [res[j].mu if free[j] else 0.0 for j in range(k)],
+                              held_int)
                 if not np.isfinite(mu).all():
                     break
-                se_ref = se_int[members] * self._se_ratio(members, mu)
-                res = [random_effects(est_int[members, j], se_ref[:, j], self.level)
-                       for j in range(k)]
-                if np.allclose([re.mu for re in res], mu, rtol=1e-6, atol=1e-9):
+                res = combine(se_int[members] * self._se_ratio(members, mu, free))
+                if all(np.isclose(res[j].mu, mu[j], rtol=1e-6, atol=1e-9) for j in res):
                     break
-            for j, re in enumerate(res):
-                name = spec.param_names[j]
-                if name in (fits.fixed or {}):       # held, not estimated: no spread
-                    v = float(spec.to_internal(np.array([fits.fixed[name]]))[0]) \
-                        if spec.log_scaled[j] else float(fits.fixed[name])
-                    re = RandomEffects(v, v, v, 0.0, 0.0, 0.0, int(members.size), float("nan"),
-                                       np.full(members.size, v))
+            for j in range(k):
+                v = float(held_int[j])
+                re = res[j] if free[j] else RandomEffects(
+                    v, v, v, 0.0, 0.0, 0.0, int(members.size), float("nan"),
+                    np.full(members.size, v))
                 self._re[gi, j] = re
                 self._shrunk[members, j] = re.shrunk
         self._shrunk = np.where(spec.log_scaled, np.exp(self._shrunk), self._shrunk)
         self.excluded = self.curves.loc[~fits.conv, [*self.conditions, self.subject]].assign(
             reason=fits.msgs[~fits.conv])
 
-    def _se_ratio(self, members: np.ndarray, mu_internal: np.ndarray) -> np.ndarray:
+    def _se_ratio(self, members: np.ndarray, mu_internal: np.ndarray,
+                  free: np.ndarray) -> np.ndarray:
         """sqrt(var at the group values / var at the subject's own estimates), (members, k).
 
         Variances from the expected information on the optimiser's scale, evaluated with every
@@ -622,8 +633,8 @@ class GroupFit:
             n = None if fit.curves.n is None else fit.curves.n[b]
             ref = np.broadcast_to(mu_internal, theta[pos].shape)
             with np.errstate(all="ignore"):
-                r = np.sqrt(_internal_variance(spec, t, n, ref) /
-                            _internal_variance(spec, t, n, theta[pos]))
+                r = np.sqrt(_internal_variance(spec, t, n, ref, free) /
+                            _internal_variance(spec, t, n, theta[pos], free))
             ratio[pos] = np.where(np.isfinite(r) & (r > 0), r, 1.0)
         return ratio
 

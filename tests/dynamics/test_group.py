@@ -95,6 +95,8 @@ def test_reference_standard_errors_remove_the_weighting_bias():
     ok = group._fits.conv
     target = true_g[ok].mean()
     assert abs(group.params["gamma"] - target) < 0.006
+    # one design for all: equal reference SEs, so the group value is the plain mean
+    assert group.params["gamma"] == pytest.approx(group._fits.est[ok, 1].mean(), abs=1e-6)
     est, se = group._internal()
     naive = random_effects(est[ok, 1], se[ok, 1]).mu        # own-SE weights: biased
     assert target - naive > 0.006
@@ -262,6 +264,10 @@ def test_fit_options_pass_through_chance_criterion_and_clear_missing_gamma():
     assert group.family == "power+c"
     assert group.params["c"] == pytest.approx(0.25) and group.sd["c"] == 0.0
     assert abs(group.params["gamma"] - 0.5) < 0.15
+    # same design for everyone: SEs at the group values are equal, so the weights are too
+    table = group.table()
+    assert group.params["gamma"] == pytest.approx(table.loc[table["converged"], "gamma"].mean(),
+                                                  abs=1e-6)
     fits = fit(df, family=["power", "exponential"], criterion="bic")
     assert fits.criterion == "bic"
     assert {"bic", "delta_bic"} <= set(fits.table().columns)
