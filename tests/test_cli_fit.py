@@ -292,3 +292,14 @@ def test_by_with_series_gives_a_group_estimate_per_condition(tmp_path, capsys):
     gamma = group[group["parameter"] == "gamma"].set_index("condition")["estimate"]
     assert abs(gamma["easy"] - 0.3) < 0.1 and abs(gamma["hard"] - 0.6) < 0.1
     assert len(pd.read_csv(out / "cond_subjects.csv")) == 12
+
+
+def test_all_family_table_fits_a_terminal_and_warnings_are_one_line(counts_csv, tmp_path,
+                                                                    capsys):
+    out = _fit_text(capsys, counts_csv, "--t", "days", "--y", "recalled", "--n", "trials",
+                    "--y-kind", "successes", "--ci", "wald", "--out", tmp_path)
+    table = out.out.split("notes:")[0].splitlines()[1:]
+    assert len(table) >= 10 and max(map(len, table)) <= 120
+    assert "aicc" in table[0] and "weight" in table[0] and "shape [CI]" in table[0]
+    assert "gamma " in out.out                     # the shape parameter, named, with its CI
+    assert "cramcog fit: warning: only 6 points" in out.err and "UserWarning" not in out.err

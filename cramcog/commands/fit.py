@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import warnings
@@ -108,6 +109,17 @@ def _cli_words(err: ValueError) -> ValueError:
     return ValueError(text)
 
 
+@contextlib.contextmanager
+def _said_warnings():
+    """Warnings (how y was read, a weak ranking, subjects left out) as one line each on
+    stderr, in command-line words, instead of Python's file:line form."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for w in caught:
+        print(f"cramcog fit: warning: {_cli_words(ValueError(str(w.message)))}", file=sys.stderr)
+
+
 def _trials_column(args, columns) -> str | None:
     """--n, or by convention a column named 'n' (said on stdout); 'none' for least squares."""
     if args.n is not None:
@@ -133,15 +145,12 @@ def run(args: argparse.Namespace) -> int:
     n_col = _trials_column(args, psych.read_user_csv(args.file).columns)
     series = [c.strip() for c in (args.series or "").split(",") if c.strip()]
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
+        with _said_warnings():
             ds = psych.load_csv(args.file, t=args.t, y=args.y, n=n_col,
                                 series=series + ([args.by] if args.by else []),
                                 t_units=args.t_units, y_scale=args.y_scale, y_kind=args.y_kind)
     except ValueError as err:
         raise _cli_words(err) from None
-    for w in caught:   # how y was read, in command-line words
-        print(f"cramcog fit: warning: {_cli_words(ValueError(str(w.message)))}", file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = _slug(Path(args.file).stem)
@@ -155,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.file}: a curve needs at least 3 distinct delays")
     for curve in curves:
         t, y, n = _named(curve.t, curve.y, curve.n, args, about)
-        fits, failed = fit_families(t, y, n, family, ci=args.ci, level=args.level,
-                                    seed=args.seed, y_kind=_fit_kind(about))
+        with _said_warnings():
+            fits, failed = fit_families(t, y, n, family, ci=args.ci, level=args.level,
+                                        seed=args.seed, y_kind=_fit_kind(about))
         name = stem if not curve.series else f"{stem}_{_slug(curve.series)}"
         likelihood = "least squares" if curve.n is None else "binomial"
         print(f"== {curve.label}: {len(curve.t)} points, {likelihood}, {args.ci} "
@@ -210,9 +220,10 @@ def _run_group(args, ds, family, band, out: Path, stem: str, about: dict) -> int
     y = ds["y"].rename(args.y)
     t = ds["x"].rename(args.t)
     t.attrs = {"units": about["t_units"]} if about["t_units"] else {}
-    fits = fit_consolidation_curve(t, y, ds["n"] if "n" in ds else None, family=family,
-                                   by=args.by, dim="delay", ci=args.ci, level=args.level,
-                                   seed=args.seed, y_kind=_fit_kind(about))
+    with _said_warnings():
+        fits = fit_consolidation_curve(t, y, ds["n"] if "n" in ds else None, family=family,
+                                       by=args.by, dim="delay", ci=args.ci, level=args.level,
+                                       seed=args.seed, y_kind=_fit_kind(about))
     if isinstance(fits, GroupFit):
         fits = GroupFitSet({fits.family: fits})
     first = next(iter(fits.values()))
@@ -286,24 +297,39 @@ def fit_families(t, y, n, family, **kwargs):
 
 
 def _table_text(fits) -> str:
-    """A compact table (AIC ranking, gamma with interval), then any non-routine fit messages."""
+    """A table that fits a terminal: the ranking (criterion, its difference, Akaike weight),
+    the shape parameter with its interval and the dispersion per family; then any non-routine
+    fit messages. One family: every parameter with its interval."""
     import pandas as pd
 
     from cramcog.dynamics import FitSet
 
+    def interval(value, low, high):
+        return f"{value:.3g} [{low:.3g}, {high:.3g}]" if pd.notna(value) else ""
+
     if isinstance(fits, FitSet):
         table = fits.table()
+        crit = fits.criterion
+        shown = pd.DataFrame({
+            "family": table["family"], "k": table["n_params"],
+            crit: table[crit] if crit in table else table.get("aicc"),
+            "delta": table.get(f"delta_{crit}", table.get("delta_aicc")),
+            "weight": table["akaike_weight"],
+            "shape [CI]": [f"{p} {interval(v, lo, hi)}" if isinstance(p, str) and p else ""
+                           for p, v, lo, hi in zip(table["shape_param"], table["shape"],
+                                                   table["shape_low"], table["shape_high"])],
+            "dispersion": table["dispersion"], "converged": table["converged"]})
     else:  # one family: one row, every parameter with its interval
-        row = {"family": fits.family, "n_params": fits.n_params, "aic": fits.aic,
-               "converged": bool(fits.converged), "message": str(fits.message)}
+        row = {"family": fits.family, "n_params": fits.n_params, "aicc": fits.aicc,
+               "converged": bool(fits.converged)}
         for key, value in fits.params.items():
             low, high = fits.ci.get(key, (float("nan"), float("nan")))
             row[key], row[f"{key}_low"], row[f"{key}_high"] = value, low, high
-        table = pd.DataFrame([row])
-    shown = [c for c in table.columns if c not in ("formula", "message", "loglik", "bic")]
-    with pd.option_context("display.width", 200, "display.max_columns", 40,
+        shown = table = pd.DataFrame([{**row, "message": str(fits.message)}])
+        shown = shown.drop(columns="message")
+    with pd.option_context("display.width", 120, "display.max_columns", 40,
                            "display.float_format", "{:.4g}".format):
-        text = table[shown].to_string(index=False)
+        text = shown.to_string(index=False)
     notes = [f"  {r['family']}: {r['message']}" for _, r in table.iterrows()
              if str(r["message"]) != "converged"]
     return text + ("\nnotes:\n" + "\n".join(notes) if notes else "")
