@@ -13,9 +13,11 @@ at once by a batched numpy Levenberg-Marquardt optimiser. This package imports n
 Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (reading y, input checks),
 ``optimizer`` (batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap, quasi),
 ``fit`` (the entry point), ``result`` (``FitResult``), ``ranking`` (``FitSet``, information
-criteria, Akaike weights), ``report`` (text reports), ``export`` (records), ``plotting``. Curves
-cut from training records (what a run means) live in :mod:`cramcog.analysis`, which imports
-this package, never the other way round.
+criteria, Akaike weights), ``report`` (text reports), ``export`` (records), ``group`` (many
+subjects, ``by=``: per-subject fits and a random-effects group estimate, ``GroupFit``,
+``GroupFitSet``), ``plotting`` (labels, styles, Wilson bars, one panel per subject). Curves cut
+from training records (what a run means) live in :mod:`cramcog.analysis`, which imports this
+package, never the other way round.
 
 Examples
 --------
@@ -31,11 +33,13 @@ True
 from cramcog.dynamics.data import Y_KINDS, convert_y
 from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
 from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
+from cramcog.dynamics.group import GroupFit, GroupFitSet
 from cramcog.dynamics.result import FitResult, FitSet, MissingParameterError
 from cramcog.dynamics.toy_consolidation import (ToyConsolidationConfig, ToyConsolidationResult,
                                                 simulate_consolidation)
 
-__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet", "MissingParameterError",
-           "Y_KINDS", "convert_y", "fit_consolidation_curve", "make_actr_family",
+__all__ = ["FAMILIES", "Family", "FitConfig", "FitResult", "FitSet", "GroupFit", "GroupFitSet",
+           "MissingParameterError", "Y_KINDS", "convert_y", "fit_consolidation_curve",
+           "make_actr_family",
            "with_asymptote", "ToyConsolidationConfig", "ToyConsolidationResult",
            "simulate_consolidation"]
