@@ -10,12 +10,15 @@ The job (default: the ``small`` CPU config, about 15 minutes on 2 cores):
    exposures, each pattern's switch, the fall from the end of the warm-up against its ceiling,
    and fits every curve family to it (binomial likelihood, AIC and overdispersion-corrected
    QAIC; gamma only where a power law wins by >= 10 of both) (``consolidation.nc``);
-3. fits every curve family to every bundled human curve and compares a gamma with each, in the
-   same family (:func:`cramcog.compare.compare_gamma`). The model side is never one run's
-   interval (its evaluation steps are autocorrelated): a model gamma needs the seed-pooled
-   interval (``cramcog gamma`` over seeds), so this job compares the gamma the paper reports,
-   and says so in the summary;
-4. draws the figures and writes a summary.
+3. compares the consolidation curve with the human episodic-to-semantic data, shape first
+   (:func:`cramcog.compare.compare_with_humans`, ``human="episodic_semantic"``): the run's own
+   record, and the committed 5-seed record ``paper/records/consolidation.nc`` where the source
+   tree has it. Model numbers are seed-pooled (a fit per seed, a t-interval over seeds), never
+   one run's autocorrelated evaluations, so one run gets shapes but no gamma interval
+   (``human_comparison.md`` says which interval each number uses);
+4. fits every curve family to every bundled human forgetting curve and compares the gamma the
+   paper reports with each, in the same family (:func:`cramcog.compare.compare_gamma`);
+5. draws the figures and writes a summary.
 
 With ``--train none`` it skips 1-2. The paper's gamma (0.43 +- 0.04, functional form not stated)
 is compared under two assumptions, written into the summary: the paper's form is taken to be
@@ -26,6 +29,8 @@ The run folder holds:
 - ``train/record.nc``: the training record; ``training_summary.json``: its headline numbers
   (retrieving-layer attention, per-pattern consolidation, the family verdict, the causal test);
 - ``consolidation.nc``: the consolidation record of the run (with the curve fits);
+- ``human_comparison.md`` (and ``human_shapes.csv``): the shape-first comparison with the
+  human episodic-to-semantic data;
 - ``cram_attention.png``, ``consolidation_curves.png``, ``consolidation_patterns.png``,
   ``consolidation_causal.png``: the figures;
 
@@ -271,10 +276,50 @@ def train_and_fit(config: ReproduceConfig, folder: Path):
             "consolidation_causal": figures.plot_causal_test(ds)}
     for name, fig in made.items():
         save_figure(fig, folder / f"{name}.png")
+    write_human_comparison(ds, config, folder)
     note = ("Model side: this run's consolidation curve - " + headline["family_verdict"]
             + ". One run gives no seed-pooled interval (a per-run interval over autocorrelated "
-              "evaluations is too narrow), so the gamma the paper reports is compared instead.")
+              "evaluations is too narrow), so the gamma the paper reports is compared with the "
+              "forgetting curves below; the shape comparison with the episodic-to-semantic "
+              "data is in human_comparison.md.")
     return None, note
+
+
+COMMITTED_RECORD = Path(__file__).resolve().parents[2] / "paper" / "records" / "consolidation.nc"
+
+
+def write_human_comparison(run_record, config: ReproduceConfig, folder: Path) -> Path:
+    """``human_comparison.md``: :func:`cramcog.compare.compare_with_humans` of this run's record
+    and, where the source tree has it, of the committed multi-seed record (seed-pooled)."""
+    import warnings
+
+    from cramcog import records
+    from cramcog.compare import compare_with_humans
+
+    sources = [("this run (1 seed)", run_record)]
+    if COMMITTED_RECORD.exists():
+        committed = records.open(COMMITTED_RECORD)
+        if "cram" in [str(v) for v in committed.variant.values]:
+            sources.append((f"committed record {COMMITTED_RECORD.name} (CRAM, "
+                            f"{committed.sizes['seed']} seeds)", committed))
+    lines = ["# The consolidation curve against human episodic-to-semantic data", ""]
+    tables = []
+    for label, record in sources:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = compare_with_humans(record, human="episodic_semantic", ci=config.ci,
+                                      level=config.level, margin=config.margin,
+                                      seed=config.seed, variant="cram")
+        lines += [f"## {label}", "", out.to_markdown(), ""]
+        table = out.shape.copy()
+        table.insert(0, "model", label)
+        tables.append(table)
+    import pandas as pd
+
+    pd.concat(tables, ignore_index=True).to_csv(folder / "human_shapes.csv", index=False)
+    path = folder / "human_comparison.md"
+    path.write_text("\n".join(lines))
+    return path
 
 
 def _config_dict(config: ReproduceConfig) -> dict:
@@ -478,6 +523,9 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
         ]
         if assumptions:
             lines += ["Assumptions:"] + [f"- {a}" for a in assumptions] + [""]
+        comparison = folder / "human_comparison.md"
+        if comparison.exists():  # the shape-first comparison (write_human_comparison)
+            lines += [comparison.read_text().replace("# ", "## ", 1), ""]
         trained = folder / "training_summary.json"
         if trained.exists():  # the CRAM run this job trained (train_and_fit)
             headline = json.loads(trained.read_text())

@@ -79,6 +79,7 @@ def test_reproduce_trains_measures_consolidation_and_compares(tmp_path, capsys):
                  "--steps", "40"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"train", "training_summary.json", "comparison.csv", "summary.md", "consolidation.nc",
+            "human_comparison.md", "human_shapes.csv",
             "cram_attention.png", "consolidation_curves.png", "consolidation_patterns.png",
             "consolidation_causal.png"} <= names
     assert records.open(out / "train" / "record.nc").cram.kind == "training"
@@ -93,4 +94,5 @@ def test_reproduce_trains_measures_consolidation_and_compares(tmp_path, capsys):
     # one run has no seed-pooled interval: the paper's gamma is compared, and the summary says so
     assert summary["model"] == "CRAM paper (reported)"
     assert any("seed-pooled" in a for a in summary["assumptions"])
-    assert "## The CRAM run" in (out / "summary.md").read_text()
+    text = (out / "summary.md").read_text()
+    assert "## The CRAM run" in text and "model interval: seed-pooled" in text
