@@ -106,6 +106,13 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
                                   "consolidation study's)")
             out[f"{name}_curves"] = plot_consolidation_curves(ds)
             out[f"{name}_causal"] = plot_causal_test(ds)
+            if human is not None:   # the CRAM variant beside the episodic-to-semantic data
+                from cramcog.figures.human import plot_human_comparison
+                try:
+                    out[f"{name}_human"] = plot_human_comparison(
+                        ds.sel(variant=["cram"]) if "cram" in ds.variant.values else ds)
+                except (ValueError, KeyError) as err:
+                    warnings.warn(f"{name}: no human comparison figure ({err})", stacklevel=2)
             for variant in ds.variant.values:
                 try:
                     out[f"{name}_patterns_{variant}"] = plot_pattern_curves(ds, str(variant))
