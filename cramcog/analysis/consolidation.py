@@ -50,6 +50,9 @@ from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, _scalar, as_runs
 
 POWER_WIN_AIC = 10.0            # a power family must beat every other family by this much
+# what a power law is tested against: the sigmoid families (item-wise steps average to them)
+# and the exponential; a verdict names those of them that did not converge
+CONTENDERS = (("logistic", "logistic+c", "weibull", "weibull+c"), ("exponential", "exponential+c"))
 SWITCH_THRESHOLD = 0.5          # a pattern has switched once at most this share still attends
 CAUSAL = {"swap_accuracy_recurring": "causal_recurring_accuracy_swap",
           "zero_accuracy_recurring": "causal_recurring_accuracy_zero",
@@ -430,8 +433,8 @@ def curve_points(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = Non
     """(t, k, n) of ``recurring_attended`` after the warm-up, stacked over ``seeds``.
 
     t is the mean exposures since the first evaluation at or after the warm-up end, plus one
-    evaluation interval of exposures (so t > 0 as power laws need). Points start at the first
-    evaluation where not every recurring probe attends: before it the retrieving layer sits at
+    evaluation interval of exposures (so t > 0 as power laws need). Points start after the LAST
+    evaluation at which every recurring probe attended: until then the retrieving layer sits at
     its ceiling (on the dense path every token executes attention, whatever the routes), which
     says nothing about consolidation and puts a binomial maximum on the edge p = 1.
     """
@@ -449,11 +452,11 @@ def curve_points(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = Non
         x = x[after]
         k = cell["recurring_attended_count"].values[after]
         n = cell["recurring_probe_count"].values[after]
-        below = np.flatnonzero(k < n)
-        if below.size == 0 or x.size - below[0] < 4:
+        at_ceiling = np.flatnonzero(k >= n)
+        first = at_ceiling[-1] + 1 if at_ceiling.size else 0
+        if x.size - first < 4:
             continue
         dx = float(np.median(np.diff(x))) if x.size > 1 else 1.0
-        first = below[0]
         ts.append(x[first:] - x[0] + dx)
         ks.append(k[first:])
         ns.append(n[first:])
@@ -469,8 +472,10 @@ def describe_fits(fits) -> dict[str, Any]:
     binomial fit (chi2 / residual df, at least 1; the fit layer's ``dispersion``): probe
     outcomes at one evaluation share the model's state (one router, one f_sem), so they are not
     independent trials and a binomial AIC overstates differences by about phi. gamma is
-    reported only where a power-law family (one with a ``gamma``) beats every other family by
-    >= :data:`POWER_WIN_AIC` in AIC AND in QAIC.
+    reported only where a power-law family (one with a ``gamma``) beats every other converged
+    family by >= :data:`POWER_WIN_AIC` in AIC AND in QAIC; the verdict names the contenders
+    (:data:`CONTENDERS`: the sigmoid families, the exponential) that did not converge, since a
+    power law was not compared with them.
 
     Returns
     -------
@@ -493,7 +498,11 @@ def describe_fits(fits) -> dict[str, Any]:
         else 1.0
     qaic = -2 * conv.loglik / phi + 2 * conv.n_params
     is_power = conv.family.map(lambda f: _is_power(fits[f])).to_numpy()
+    missing = [" / ".join(group) for group in CONTENDERS
+               if not any(f in set(conv.family) for f in group)]
     both = is_power.any() and (~is_power).any()
+    untested = (f"; not converged, so not compared: {' and '.join(missing)} "
+                f"({len(conv)} of {len(table)} families converged)") if missing else ""
     margin = float(conv.aic[~is_power].min() - conv.aic[is_power].min()) if both else nan
     margin_q = float(qaic[~is_power].min() - qaic[is_power].min()) if both else nan
     out = {"best": ranking[0], "power_margin": margin, "power_margin_qaic": margin_q,
@@ -504,9 +513,10 @@ def describe_fits(fits) -> dict[str, Any]:
         out.update(gamma=float(row.gamma), gamma_low=float(row.gamma_low),
                    gamma_high=float(row.gamma_high))
         out["verdict"] = (f"a power law describes the curve: {row.family} beats every other "
-                          f"family by {margin:.1f} AIC ({margin_q:.1f} QAIC, overdispersion "
-                          f"{phi:.3g}), gamma = {row.gamma:.3f} [{row.gamma_low:.3f}, "
-                          f"{row.gamma_high:.3f}]")
+                          f"converged family ({len(conv)} of {len(table)}) by {margin:.1f} AIC "
+                          f"({margin_q:.1f} QAIC, overdispersion {phi:.3g}), gamma = "
+                          f"{row.gamma:.3f} [{row.gamma_low:.3f}, {row.gamma_high:.3f}]"
+                          + untested)
         return out
     if not (~is_power).any():
         why = "no non-power family converged, so nothing was compared"
@@ -524,8 +534,9 @@ def describe_fits(fits) -> dict[str, Any]:
         head = (f"{ranking[0]} has the lowest AIC{shape}, but with overdispersion {phi:.3g} "
                 f"{len(tied)} families lie within 2 QAIC of the best ({', '.join(tied)})")
     else:
-        head = f"{ranking[0]} describes the curve{shape}"
-    out["verdict"] = f"{head}; no gamma: {why}"
+        head = (f"{ranking[0]} describes the curve best{shape} (first by AIC and by more than "
+                f"2 QAIC, overdispersion {phi:.3g})")
+    out["verdict"] = f"{head}; no gamma: {why}{untested}"
     return out
 
 
