@@ -133,3 +133,29 @@ def test_mod_like_gets_the_attention_warmup():
     assert ends.attrs["warmup_end_step"] == 3
     att = ends.attention_fraction.values                                     # (step, layer)
     assert (att[:3] == 1.0).all() and (att[3:] < 0.5).all()   # short sequences: k >= 1 early
+
+
+def test_mod_like_warmup_adds_attention_ungated():
+    import torch
+
+    from cramcog.model import build_model
+    from cramcog.train import make_task, task_sizes
+    cfg = _tiny(model_kind="mod_like", model={"consolidation": False})
+    task = make_task(cfg)
+    model = build_model("mod_like", cfg.model, **task_sizes(task)).eval()
+    batch = task.sample(2, "val", seed=0).to_torch()
+    layer = model.layers[0]
+    x = model.embed(batch)
+    with torch.no_grad():
+        h, z, logits, _ = layer.before_attention(x, batch["dt"])
+        epi, *_ = layer.episodic(z, torch.ones_like(batch["dt"], dtype=torch.bool))
+        layer.attention_warmup = True
+        _, trace = layer(x, batch["dt"], sample=False)
+        layer.mlp = None            # compare before the channel MLP
+        warm_no_mlp, _ = layer(x, batch["dt"], sample=False)
+    assert bool(trace.executed.all())
+    torch.testing.assert_close(warm_no_mlp, h + epi)          # ungated: weight 1
+    layer.attention_warmup = False
+    with torch.no_grad():
+        _, trace = layer(x, batch["dt"], sample=False)
+    assert not bool(trace.executed.all())

@@ -14,9 +14,11 @@ that a comparison changes one thing at a time:
                     router score ranks in the top ``capacity`` of the last ``capacity_window``
                     scores (a causal top-k); the attention output is scaled by sigmoid(score) so
                     the router learns from the task loss, as in MoD. No consolidation, no replay.
-                    The same attention warm-up as CRAM: every token attends (capacity 1) until
-                    held-out novel accuracy passes ``warmup_novel_accuracy``, then the fixed
-                    capacity applies (``MoDLike.attention_warmup``, set by the training loop)
+                    The same attention warm-up as CRAM: every token attends (capacity 1) and
+                    its attention output is added in full, not scaled by the router, until
+                    held-out novel accuracy passes ``warmup_novel_accuracy``; then the fixed
+                    capacity and the router weight apply (``MoDLike.attention_warmup``, set by
+                    the training loop)
 =================  ================================================================================
 
 The dense Transformer (``cramcog.model.DenseTransformer``), "CRAM without consolidation"
@@ -204,7 +206,12 @@ class FixedCapacityLayer(CRAMLayer):
         # Bernoulli log-prob of the decision: the REINFORCE term of the shared objective
         logp = torch.where(routed, F.logsigmoid(score), F.logsigmoid(-score))
         epi_out, (bi, pos), r_e, flops = self.episodic(z, routed)
-        out = h + epi_out * torch.sigmoid(score)[..., None]                   # MoD router weight
+        # MoD's router weight; in the warm-up the output is added in full, as in CRAM, whose
+        # router decides a route but never scales what attention returns. (Gated from step 0,
+        # the weight at the queries fell to ~0.4 before attention had learned anything, and
+        # novel retrieval was still at chance after 600 steps, while CRAM learns it by ~300.)
+        gate = 1.0 if self.attention_warmup else torch.sigmoid(score)[..., None]
+        out = h + epi_out * gate
         if self.mlp is not None:
             out = out + self.mlp(self.norm_mlp(out))
         # no semantic memory is used: its quality is 0 wherever attention ran (M,), no teacher
