@@ -102,6 +102,8 @@ def resolve_backend(op: str, device, backend=None) -> str:
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     device_type = getattr(device, "type", str(device))
+    if name == "native" and backend is None and op not in NATIVE_OPS:
+        name = "auto"       # use_backend("native"): the C loops where they exist, else as usual
     if name == "auto":
         return _auto_backend(op, device_type)
     if name == "mamba" and op != "selective_scan":
