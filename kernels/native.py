@@ -79,11 +79,11 @@ def _arch_flags() -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _build(name: str, source: str) -> ctypes.CDLL | None:
+def _build(name: str, source: str, extra_flags: tuple = ()) -> ctypes.CDLL | None:
     cc = _compiler()
     if cc is None:
         return None
-    flags = CFLAGS + _arch_flags()
+    flags = CFLAGS + _arch_flags() + list(extra_flags)
     key = hashlib.sha256("\0".join([source, cc, *flags, platform.machine(), sys.platform,
                                     _cpu_id()]).encode()).hexdigest()[:16]
     suffix = ".dll" if sys.platform == "win32" else ".so"
@@ -117,14 +117,14 @@ def _build(name: str, source: str) -> ctypes.CDLL | None:
         return None
 
 
-def load(name: str, source: str) -> ctypes.CDLL | None:
+def load(name: str, source: str, extra_flags: tuple = ()) -> ctypes.CDLL | None:
     """The compiled library of a C source (built once per machine), or None where it cannot be
-    built or ``CRAMCOG_NATIVE=0``."""
+    built or ``CRAMCOG_NATIVE=0``. ``extra_flags`` follow the defaults (the last one wins)."""
     if not enabled():
         return None
     with _lock:
         try:
-            return _build(name, source)
+            return _build(name, source, tuple(extra_flags))
         except OSError as err:          # e.g. an unwritable cache folder
             warnings.warn(f"cramcog: cannot build the {name} C kernel ({err}); using the "
                           "plain-torch reference", RuntimeWarning, stacklevel=2)

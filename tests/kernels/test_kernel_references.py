@@ -152,7 +152,7 @@ def test_backend_context_and_errors():
 
 
 @pytest.mark.parametrize("module", ["flops", "ops", "alloc", "routed_attention_ref", "ct_ode_ref",
-                                    "selective_scan_ref", "native", "ct_ode_native", ""])
+                                    "selective_scan_ref", "native", "ct_ode_native", "linear_scan_native", ""])
 def test_docstring_examples_run(module):
     mod = importlib.import_module("cramcog.kernels" + ("." + module if module else ""))
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
