@@ -92,7 +92,8 @@ def test_one_family_failing_numerically_does_not_lose_the_others(monkeypatch):
     y = 0.8 * T ** -0.3
     fits, failed = fit_families(T, y + np.array([.01, -.01, .005, 0, -.005, .01]), None, "all",
                                 ci="wald")
-    assert list(failed) == ["power+c"] and "Singular" in failed["power+c"]
+    numerical = {k: v for k, v in failed.items() if not v.startswith("skipped")}
+    assert list(numerical) == ["power+c"] and "Singular" in failed["power+c"]
     assert "power" in fits and "exponential" in fits and fits.best.family != "power+c"
     fits, failed = fit_families(T, y + 0.01, None, ["power", "power+c"], ci="wald")
     assert list(fits) == ["power"] and list(failed) == ["power+c"]

@@ -120,8 +120,8 @@ def fit_families(t, y, n, family, **kwargs):
     Examples
     --------
     >>> import numpy as np
-    >>> fits, failed = fit_families(np.array([1, 2, 4, 8.]), np.array([.8, .6, .5, .4]), None,
-    ...                             ["power", "exponential"], ci="wald")
+    >>> fits, failed = fit_families(np.array([1, 2, 4, 8, 16.]), np.array([.8, .6, .5, .4, .35]),
+    ...                             None, ["power", "exponential"], ci="wald")
     >>> sorted(fits), failed
     (['exponential', 'power'], {})
     """

@@ -168,7 +168,7 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
         half = PAPER_GAMMA_PLUSMINUS
         model = ReportedGamma(PAPER_GAMMA, (PAPER_GAMMA - half, PAPER_GAMMA + half),
                               family=None, label=config.model_label, level=0.95)
-        assumptions = [
+        assumptions += [  # after train_and_fit's note on why its own fit is not used
             "The paper does not state its functional form: its gamma is compared with the human "
             f"gamma of each family in {list(config.families)} in turn.",
             "The paper's +-0.04 is read as a 95% half-width (if it is a standard error the "
@@ -211,20 +211,26 @@ def train_and_fit(config: ReproduceConfig, folder: Path):
     record = train(named_config(config.train, **overrides), out_dir=folder / "train")
     headline = summarise(record)
     t, y = consolidation_curve(record)
-    fit = fit_power(t, y)
-    fit.label = f"CRAM ({config.train} config, this run)"
-    records.save(fit.to_xarray(), folder / "consolidation_fit.nc")
+    try:
+        fit = fit_power(t, y)
+    except ValueError as err:  # a curve too short to fit (families need k + 2 points)
+        fit, why = None, str(err)
     headline.update(consolidation_window="from the smoothed attention peak to the last step; "
                     "t = steps since the peak + one logging interval; least squares",
-                    consolidation_points=int(t.size), gamma=float(fit.params["gamma"]),
-                    gamma_ci=[float(v) for v in fit.ci["gamma"]],
-                    gamma_converged=bool(fit.converged))
+                    consolidation_points=int(t.size),
+                    gamma=float(fit.params["gamma"]) if fit else float("nan"),
+                    gamma_ci=[float(v) for v in fit.ci["gamma"]] if fit else [],
+                    gamma_converged=bool(fit.converged) if fit else False)
+    if fit is not None:
+        fit.label = f"CRAM ({config.train} config, this run)"
+        records.save(fit.to_xarray(), folder / "consolidation_fit.nc")
+        why = fit.message
     (folder / "training_summary.json").write_text(json.dumps(headline, indent=2) + "\n")
     for name, fig in figures_for([record], names=["cram"]).items():
         save_figure(fig, folder / f"{name}.png")
-    if not fit.converged:
+    if fit is None or not fit.converged:
         return None, (f"The power-law fit to this run's attention-use curve did not converge "
-                      f"({fit.message}); the paper's reported gamma is compared instead.")
+                      f"({why}); the paper's reported gamma is compared instead.")
     return fit, ""
 
 

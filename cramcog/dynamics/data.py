@@ -6,6 +6,24 @@ The fitter works on ``B`` curves of ``m`` points each:
 - ``y``: (B, m); proportions in [0, 1] with the binomial likelihood, raw values without it;
 - ``n``: (B, m) trials, or None (least squares).
 
+How ``y`` is read (:func:`convert_y`, the ONE place that converts it) is set by ``y_kind``:
+
+==============  ==============================  ==============================================
+``y_kind``      ``y`` holds                     fitted as
+==============  ==============================  ==============================================
+"proportion"    proportions in [0, 1]           binomial with ``n``, least squares without
+"successes"     whole counts 0..n (needs ``n``)  binomial on ``y / n``
+"percent"       percentages in [0, 100]         ``y / 100``: binomial with ``n``, else LS
+"value"         any measurement (no ``n``)      least squares on the raw values
+"auto"          (default) guessed, see below    as the guess; ambiguous input warns or fails
+==============  ==============================  ==============================================
+
+"auto" reads proportions when every ``y`` lies in [0, 1]. Values above 1 with ``n`` are read as
+successes only if they are all whole numbers, with a warning (percentages look the same: pass
+``y_kind`` to say which); fractional values beside values above 1 (one mistyped proportion, or
+"2.5 successes") are an error naming them. Whole numbers without ``n`` warn that counts are being
+fitted by least squares. Every message names the offending values and the point they are at.
+
 An xarray ``y`` with more dims than the time dim is a batch: every other dim (subject, layer,
 seed, ...) indexes curves. They are stacked into B and the fit result un-stacks them again
 (``batch_dims``/``batch_coords``). A 2-D numpy ``y`` is read as (curve, point); a pandas
@@ -21,11 +39,13 @@ Examples
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-_Y_KINDS = ("auto", "proportion", "successes")
+#: Accepted values of ``y_kind`` (see the module docstring).
+Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
 
 
 @dataclass
@@ -41,6 +61,8 @@ class CurveData:
     time_name: str = "t"
     y_name: str = "y"
     time_attrs: dict = field(default_factory=dict)
+    y_kind: str = "value"     # how y was read: proportion, successes, percent or value
+    cluster: np.ndarray | None = None  # (m,) cluster label per point (one curve only), or None
 
     @property
     def likelihood(self) -> str:
@@ -91,6 +113,154 @@ def _check_finite(name: str, arr: np.ndarray):
         idx = np.argwhere(bad)[0].tolist()
         raise ValueError(f"{name} contains {int(bad.sum())} NaN/inf value(s) (first at index "
                          f"{idx}); drop those points or fill them before fitting")
+
+
+def _points(mask: np.ndarray, y: np.ndarray, t: np.ndarray | None, limit: int = 5) -> str:
+    """'1.5 (curve 0, point 3, t=8), ...' for the True entries of ``mask`` (B, m)."""
+    idx = np.argwhere(mask)
+    multi = y.shape[0] > 1
+    parts = []
+    for b, j in idx[:limit]:
+        where = (f"curve {b}, " if multi else "") + f"point {j}"
+        if t is not None:
+            tt = t[0 if t.shape[0] == 1 else b, j]
+            where += f", t={tt:g}"
+        parts.append(f"{y[b, j]:g} ({where})")
+    more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
+    return ", ".join(parts) + more
+
+
+def _whole(y: np.ndarray) -> np.ndarray:
+    return np.abs(y - np.round(y)) <= 1e-9 * np.maximum(1.0, np.abs(y))
+
+
+def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
+    """Read ``y`` as proportions, counts of successes, percentages or raw values: the one place.
+
+    Parameters
+    ----------
+    y : array_like
+        (B, m) or (m,) observations.
+    n : array_like, optional
+        Trials per point, broadcastable to ``y``; None for least squares.
+    y_kind : {"auto", "proportion", "successes", "percent", "value"}
+        What ``y`` holds (see the module docstring); "auto" guesses and says so.
+    t : array_like, optional
+        Times, only to name offending points in messages.
+    stacklevel : int
+        Of the warnings, so they point at the user's call.
+
+    Returns
+    -------
+    (y, kind) : (numpy.ndarray, str)
+        ``y`` as proportions (binomial or "proportion"/"percent") or raw values ("value"), and
+        the kind it was read as.
+
+    Raises
+    ------
+    ValueError
+        Values impossible for the kind (named, with their points), counts without ``n``,
+        ``n`` with ``y_kind="value"``.
+
+    Examples
+    --------
+    >>> convert_y([80, 60, 40], y_kind="percent")[0].tolist()
+    [[0.8, 0.6, 0.4]]
+    >>> convert_y([8, 6, 4], n=10, y_kind="successes")
+    (array([[0.8, 0.6, 0.4]]), 'successes')
+    >>> convert_y([0.8, 1.5, 0.4], n=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: y mixes values above 1 (1.5 (point 1)) with fractional values (0.8 (point 0), ...
+    """
+    if y_kind not in Y_KINDS:
+        raise ValueError(f"y_kind={y_kind!r}; use one of {Y_KINDS}")
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    tt = None if t is None else np.atleast_2d(np.asarray(t, dtype=float))
+    if n is not None:
+        n = np.broadcast_to(np.asarray(n, dtype=float), y.shape)
+    kind = y_kind
+    if kind == "value":
+        if n is not None:
+            raise ValueError("y_kind='value' means a measurement fitted by least squares, but n "
+                             "(trials) was given: drop n, or say what y counts with "
+                             "y_kind='successes', 'proportion' or 'percent'")
+        return y, "value"
+    if kind == "auto":
+        above = y > 1
+        if n is None:
+            if above.any() and (y >= 0).all() and _whole(y).all():
+                warnings.warn(
+                    f"y holds whole numbers up to {y.max():g}, like counts of successes, but n "
+                    "(trials per point) was not given: fitted by least squares on the raw "
+                    "values. Pass n for the binomial likelihood (with y_kind='successes'), or "
+                    "y_kind='value' if y is a measurement", UserWarning, stacklevel=stacklevel)
+            return y, "value"
+        if not above.any() and (y >= 0).all():
+            if np.isin(y, (0.0, 1.0)).all() and (n > 1).any():
+                warnings.warn(
+                    "y holds only 0s and 1s with n > 1: read as proportions (0% or 100% of n "
+                    "trials). If they are counts of successes, pass y_kind='successes'",
+                    UserWarning, stacklevel=stacklevel)
+            kind = "proportion"
+        elif (y < 0).any():
+            raise ValueError(f"y has negative values: {_points(y < 0, y, tt)}; proportions, "
+                             "percentages and counts of successes are all >= 0")
+        elif (~_whole(y) & ~above).any():
+            raise ValueError(
+                f"y mixes values above 1 ({_points(above, y, tt)}) with fractional values "
+                f"({_points(~_whole(y) & ~above, y, tt)}): neither proportions in [0, 1] nor "
+                "whole counts of successes. A mistyped proportion? Fix it. Percentages (0-100)? "
+                "Pass y_kind='percent'. Say what y holds with y_kind='proportion', 'successes' "
+                "or 'percent'")
+        elif not _whole(y).all():
+            raise ValueError(
+                f"y has values above 1, like counts of successes, but some are fractional: "
+                f"{_points(~_whole(y), y, tt)}; counts must be whole numbers. Percentages "
+                "(0-100)? Pass y_kind='percent'")
+        else:
+            over_n = y > n + 1e-9
+            if over_n.any():
+                raise ValueError(
+                    f"y has values above 1, so auto mode would read counts of successes, but "
+                    f"some exceed n: {_points(over_n, y, tt)} > n. Percentages (0-100)? Pass "
+                    "y_kind='percent'. Otherwise check that y and n are aligned")
+            warnings.warn(
+                f"y read as counts of successes out of n (y_kind='auto': values above 1 such as "
+                f"{_points(above, y, tt, limit=2)}). Percentages look the same: pass "
+                "y_kind='successes' to confirm (and silence this) or y_kind='percent'",
+                UserWarning, stacklevel=stacklevel)
+            kind = "successes"
+    if kind == "successes":
+        if n is None:
+            raise ValueError("y_kind='successes' needs n, the number of trials per point (counts "
+                             "without trials cannot be turned into proportions): pass n")
+        bad = (y < 0) | ~_whole(y)
+        if bad.any():
+            raise ValueError(f"counts of successes must be whole numbers >= 0; got "
+                             f"{_points(bad, y, tt)}. Proportions? Pass y_kind='proportion'. "
+                             "Percentages? y_kind='percent'")
+        over = y > n + 1e-9
+        if over.any():
+            raise ValueError(f"successes exceed n at {int(over.sum())} point(s): "
+                             f"{_points(over, y, tt)} > n ({_points(over, n, tt)}); check that "
+                             "y and n are aligned, or pass y_kind='percent' for percentages")
+        return y / n, "successes"
+    if kind == "percent":
+        bad = (y < 0) | (y > 100)
+        if bad.any():
+            raise ValueError(f"percentages must lie in [0, 100]; got {_points(bad, y, tt)}")
+        if (y <= 1).all():
+            warnings.warn(f"y_kind='percent' but every y is <= 1 (max {y.max():g}): these look "
+                          "like proportions; pass y_kind='proportion' if they are",
+                          UserWarning, stacklevel=stacklevel)
+        return y / 100.0, "percent"
+    bad = (y < 0) | (y > 1)                                            # "proportion"
+    if bad.any():
+        raise ValueError(f"proportions must lie in [0, 1]; got {_points(bad, y, tt)}. A typo? "
+                         "Fix it. Percentages (0-100)? Pass y_kind='percent'. Counts of "
+                         "successes out of n? y_kind='successes'")
+    return y, "proportion"
 
 
 def _from_xarray(t, y, n, dim, data_name):
@@ -160,7 +330,8 @@ def _from_xarray(t, y, n, dim, data_name):
                 time_attrs={k: v for k, v in t.attrs.items() if k in ("units", "long_name")})
 
 
-def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None) -> CurveData:
+def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluster=None,
+              stacklevel: int = 2) -> CurveData:
     """Validate and convert input to :class:`CurveData`.
 
     Parameters
@@ -171,8 +342,13 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None) -> Cur
     dim
         With xarray input: the time dimension of ``y``.
     y_kind
-        With ``n``: "proportion" (y in [0, 1]), "successes" (counts <= n) or "auto" (successes
-        if any y > 1, else proportions).
+        What ``y`` holds: "auto", "proportion", "successes", "percent" or "value" (see
+        :func:`convert_y`).
+    cluster
+        One label per point (subject, session) of a single curve: the fit pools them and a
+        cluster bootstrap resamples clusters. Without it, repeated times warn (pooling).
+    stacklevel
+        Of the warnings.
 
     Returns
     -------
@@ -180,12 +356,12 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None) -> Cur
 
     Examples
     --------
-    >>> c = as_curves([1, 2, 4], [9, 7, 5], n=10)
-    >>> c.y.round(2).tolist(), c.likelihood
-    ([[0.9, 0.7, 0.5]], 'binomial')
+    >>> c = as_curves([1, 2, 4], [9, 7, 5], n=10, y_kind="successes")
+    >>> c.y.round(2).tolist(), c.likelihood, c.y_kind
+    ([[0.9, 0.7, 0.5]], 'binomial', 'successes')
     """
-    if y_kind not in _Y_KINDS:
-        raise ValueError(f"y_kind={y_kind!r}; use one of {_Y_KINDS}")
+    if y_kind not in Y_KINDS:
+        raise ValueError(f"y_kind={y_kind!r}; use one of {Y_KINDS}")
     if data is not None:
         def col(v):
             if isinstance(v, str):
@@ -194,7 +370,7 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None) -> Cur
                                      f"{list(data.keys()) if hasattr(data, 'keys') else data})")
                 return data[v]
             return v
-        t, y, n = col(t), col(y), col(n)
+        t, y, n, cluster = col(t), col(y), col(n), col(cluster)
     y_label = "y"
     if _is_pandas(y) and getattr(y, "name", None) is not None:
         y_label = str(y.name)
@@ -256,31 +432,46 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None) -> Cur
     if n2 is not None:
         _check_finite("n", n2)
         if (n2 <= 0).any():
-            raise ValueError(f"n must be positive numbers of trials; min is {n2.min():g}")
-        if not np.allclose(n2, np.round(n2)):
-            raise ValueError("n must be whole numbers of trials (the binomial likelihood counts "
-                             "successes out of n)")
+            raise ValueError(f"n must be positive numbers of trials; got "
+                             f"{_points(n2 <= 0, n2, t2)}")
+        if not _whole(n2).all():
+            raise ValueError(f"n must be whole numbers of trials (the binomial likelihood counts "
+                             f"successes out of n); got {_points(~_whole(n2), n2, t2)}")
         n2 = np.round(n2)
-        kind = y_kind
-        if kind == "auto":
-            kind = "successes" if (y2 > 1).any() else "proportion"
-        if kind == "successes":
-            if (y2 < 0).any():
-                raise ValueError(f"successes must be >= 0; min is {y2.min():g}")
-            over = y2 > n2 + 1e-9
-            if over.any():
-                i = np.argwhere(over)[0].tolist()
-                raise ValueError(f"successes exceed n at {int(over.sum())} point(s) (first at "
-                                 f"index {i}: {y2[tuple(i)]:g} > {n2[tuple(i)]:g}); check that "
-                                 "y and n are aligned, or pass proportions")
-            y2 = y2 / n2
-        elif ((y2 < 0) | (y2 > 1)).any():
-            raise ValueError(f"proportions must lie in [0, 1]; y ranges {y2.min():g}..{y2.max():g}"
-                             " (pass y_kind='successes' if y holds counts)")
+    y2, kind = convert_y(y2, n2, y_kind, t2, stacklevel=stacklevel + 1)
+    if cluster is not None:
+        cl = np.asarray(cluster.to_numpy() if _is_pandas(cluster) else
+                        getattr(cluster, "values", cluster))
+        if y2.shape[0] != 1 or cl.ndim != 1 or cl.size != y2.shape[1]:
+            raise ValueError(f"cluster must give one label per point of ONE curve ({y2.shape[1]} "
+                             f"points); got shape {cl.shape} for {y2.shape[0]} curve(s)")
+        if np.unique(cl).size < 2:
+            raise ValueError("cluster has a single value: a cluster bootstrap needs at least 2 "
+                             "clusters (subjects, sessions, items)")
+        pieces["cluster"] = cl
+    else:
+        _warn_pooled(t2, stacklevel + 1)
     const = np.ptp(y2, axis=-1) <= 1e-12 * np.maximum(np.abs(y2).max(-1), 1e-300)
     if const.any():
         which = int(np.flatnonzero(const)[0])
         raise ValueError(f"y is constant in {int(const.sum())} curve(s) (first: curve {which}, "
                          f"y = {y2[which, 0]:g}): a constant curve has no decay to fit")
-    pieces.update(t=t2, y=y2, n=n2)
+    pieces.update(t=t2, y=y2, n=n2, y_kind=kind)
     return CurveData(**pieces)
+
+
+def _warn_pooled(t: np.ndarray, stacklevel: int):
+    """Warn when a curve repeats times: rows from several subjects pooled into one curve?"""
+    for row in t:
+        values, counts = np.unique(row, return_counts=True)
+        if (counts > 1).any():
+            rep = ", ".join(f"t={v:g} x{c}" for v, c in zip(values[counts > 1][:3],
+                                                           counts[counts > 1][:3]))
+            warnings.warn(
+                f"t repeats values ({rep}{', ...' if (counts > 1).sum() > 3 else ''}): those rows "
+                "are fitted as points of ONE pooled curve whose trials are treated as "
+                "independent. If they come from several subjects or sessions, fit each one "
+                "(an xarray dim or a 2-D y: one curve per row) or pass cluster= (the subject "
+                "per row) for cluster-bootstrap intervals of the pooled curve",
+                UserWarning, stacklevel=stacklevel)
+            return

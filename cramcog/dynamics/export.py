@@ -12,10 +12,13 @@ Examples
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 
-def fits_to_record(fits, skipped: dict | None = None):
+def fits_to_record(fits, skipped: dict | None = None, criterion: str | None = None,
+                   c_hat=None):
     """One record for fits of several families to the SAME data.
 
     Parameters
@@ -24,13 +27,20 @@ def fits_to_record(fits, skipped: dict | None = None):
         Fits sharing their data (as in one ``fit_consolidation_curve`` call).
     skipped : dict, optional
         Families left out, with reasons (stored as attrs).
+    criterion : str, optional
+        The ranking criterion (default: the fits' own, "q"-prefixed for quasi fits).
+    c_hat : array_like, optional
+        (B,) the common dispersion a quasi FitSet ranks with.
 
     Returns
     -------
     xarray.Dataset
-        ``estimate``, ``ci_low``, ``ci_high``, ``se`` over (family, parameter, *batch);
-        ``loglik``, ``aic``, ``bic``, ``converged``, ``message`` over (family, *batch);
-        ``formula`` over family; ``data_t``, ``data_y`` (``data_n``) over (*batch, point).
+        ``estimate``, ``ci_low``, ``ci_high``, ``se``, ``fixed`` (1 = held) over (family,
+        parameter, *batch); ``loglik``, ``aic``, ``aicc``, ``bic``, ``ic`` (the ranking
+        criterion, named in attrs ``criterion``), ``deviance``, ``pearson_chi2``, ``df_resid``,
+        ``dispersion``, ``converged``, ``message`` over (family, *batch) (and
+        ``quasi_dispersion`` for quasi fits); ``formula`` over family; ``data_t``, ``data_y``
+        (``data_n``) over (*batch, point).
     """
     from cramcog.records import new_record
 
@@ -56,8 +66,12 @@ def fits_to_record(fits, skipped: dict | None = None):
     se = per_param(lambda f: np.sqrt(np.maximum(np.diagonal(f.cov, axis1=1, axis2=2), 0)))
     fp = ("family", "parameter") + bdims
     fb = ("family",) + bdims
-    aic = per_fit(lambda f: 2 * f._k_aic - 2 * f.loglik_values)
-    bic = per_fit(lambda f: f._k_aic * np.log(f.n_points) - 2 * f.loglik_values)
+    crit = criterion or first.criterion_name
+    if crit.startswith("q") and c_hat is None:
+        c_hat = first.quasi_dispersion
+    ic = per_fit(lambda f: f._ic_values(crit, c_hat))
+    held = per_param(lambda f: np.broadcast_to(
+        np.array([float(p in f.fixed) for p in f.spec.param_names]), f.estimates.shape))
     data_vars = {
         "estimate": (fp, per_param(lambda f: f.estimates),
                      {"long_name": "maximum-likelihood estimate"}),
@@ -67,8 +81,26 @@ def fits_to_record(fits, skipped: dict | None = None):
                     {"long_name": f"upper {first.level:g} confidence limit ({first.ci_method})"}),
         "se": (fp, se, {"long_name": "Wald standard error"}),
         "loglik": (fb, per_fit(lambda f: f.loglik_values), {"long_name": "log-likelihood"}),
-        "aic": (fb, aic, {"long_name": "Akaike information criterion"}),
-        "bic": (fb, bic, {"long_name": "Bayesian information criterion (m = points)"}),
+        "aic": (fb, per_fit(lambda f: f._ic_values("aic")),
+                {"long_name": "Akaike information criterion"}),
+        "aicc": (fb, per_fit(lambda f: f._ic_values("aicc")),
+                 {"long_name": "AIC with the small-sample correction (m = points)"}),
+        "bic": (fb, per_fit(lambda f: f._ic_values("bic")),
+                {"long_name": "Bayesian information criterion (m = points)"}),
+        "ic": (fb, ic, {"long_name": f"ranking criterion ({crit})"}),
+        "fixed": (fp, held, {"long_name": "parameter held fixed (1) or estimated (0); NaN: "
+                                          "not a parameter of the family"}),
+        "deviance": (fb, per_fit(lambda f: f.deviance_values),
+                     {"long_name": "deviance (binomial) or residual sum of squares"}),
+        "pearson_chi2": (fb, per_fit(lambda f: f.pearson_values),
+                         {"long_name": "Pearson chi-square (binomial) or residual sum of "
+                                       "squares"}),
+        "df_resid": (("family",), np.array([f.df_resid for f in fits], dtype=np.int64),
+                     {"long_name": "residual degrees of freedom (points - estimated "
+                                   "parameters)"}),
+        "dispersion": (fb, per_fit(lambda f: f.dispersion_values),
+                       {"long_name": "Pearson chi-square / df (binomial; about 1 without "
+                                     "overdispersion) or residual variance"}),
         "converged": (fb, per_fit(lambda f: f.converged_flags, np.int8),
                       {"long_name": "fit passed every convergence check (1) or not (0)"}),
         "message": (fb, per_fit(lambda f: f.messages.astype(str), object).astype(str),
@@ -85,6 +117,10 @@ def fits_to_record(fits, skipped: dict | None = None):
     data_vars["data_y"] = (bdims + ("point",), first.curves.y.reshape(bshape + (m,)),
                            {"long_name": first.curves.y_name + (
                                " (proportion)" if first.likelihood == "binomial" else "")})
+    if first.quasi_dispersion is not None:
+        data_vars["quasi_dispersion"] = (
+            fb, per_fit(lambda f: f.quasi_dispersion),
+            {"long_name": "dispersion scaling this family's intervals (floored at 1)"})
     if first.curves.n is not None:
         data_vars["data_n"] = (bdims + ("point",), first.curves.n.reshape(bshape + (m,)),
                                {"long_name": "trials"})
@@ -98,8 +134,15 @@ def fits_to_record(fits, skipped: dict | None = None):
     for d in bdims:
         coords[d] = (d, np.asarray(first.batch_coords[d]))
     attrs = {"likelihood": first.likelihood, "ci_method": first.ci_method,
+             "y_kind": first.curves.y_kind, "criterion": crit,
+             "overdispersion": "quasi" if first.quasi_dispersion is not None else "none",
+             "fixed_json": json.dumps(first.fixed),
              "level": float(first.level), "n_points": int(m),
              "families_skipped": list((skipped or {}).keys()) or "",
              "skipped_reasons": "; ".join((skipped or {}).values())}
+    if c_hat is not None and crit.startswith("q"):
+        data_vars["c_hat"] = (bdims, np.asarray(c_hat, float).reshape(bshape),
+                              {"long_name": "dispersion used by the quasi criterion (all "
+                                            "families)"})
     return new_record(data_vars, coords=coords, kind="fit", config=first.config,
                       seed=first.seed, attrs=attrs)

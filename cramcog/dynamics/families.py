@@ -191,6 +191,22 @@ def _positive_rate(rate: Array, t: Array) -> Array:
     return np.where(np.isfinite(rate) & (rate > 0), rate, fallback)
 
 
+def _best_start(t, y, mean, candidates):
+    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE."""
+    best_p, best_sse = None, None
+    for p in candidates:
+        with np.errstate(all="ignore"):
+            sse = ((mean(t, p) - y) ** 2).sum(-1)
+        sse = np.where(np.isfinite(sse) & np.isfinite(p).all(-1), sse, np.inf)
+        if best_p is None:
+            best_p, best_sse = p, sse
+        else:
+            better = sse < best_sse
+            best_p = np.where(better[:, None], p, best_p)
+            best_sse = np.minimum(best_sse, sse)
+    return best_p
+
+
 # ----------------------------------------------------------------------------- base families
 
 def _exp_mean(t, p):
@@ -244,20 +260,12 @@ def _spow_start(t, y):
     lo, hi = np.nanmin(tpos, -1), np.nanmax(tpos, -1)
     lo = np.where(np.isfinite(lo), lo, 1.0)
     hi = np.where(np.isfinite(hi), hi, 1.0)
-    best_p, best_sse = None, None
+    cands = []
     for frac in np.linspace(-1.0, 1.0, 9):
         s = np.exp(np.log(lo) + (frac + 1) / 2 * (np.log(hi) - np.log(lo)))  # (B,)
         c0, c1 = _linfit(np.log1p(tb / s[:, None]), _safe_log(y), _log_weights(y))
-        p = np.stack([np.exp(c0), s, -c1], axis=-1)
-        sse = np.nansum((_spow_mean(t, p) - y) ** 2, -1)
-        sse = np.where(np.isfinite(sse), sse, np.inf)
-        if best_p is None:
-            best_p, best_sse = p, sse
-        else:
-            better = sse < best_sse
-            best_p = np.where(better[:, None], p, best_p)
-            best_sse = np.minimum(sse, best_sse)
-    return best_p
+        cands.append(np.stack([np.exp(c0), s, -c1], axis=-1))
+    return _best_start(t, y, _spow_mean, cands)
 
 
 def _hyp_mean(t, p):
@@ -306,22 +314,6 @@ def _log_jac(t, p):
 def _log_start(t, y):
     c0, c1 = _linfit(np.log(t), y)
     return np.stack([c0, -c1], axis=-1)
-
-
-def _best_start(t, y, mean, candidates):
-    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE."""
-    best_p, best_sse = None, None
-    for p in candidates:
-        with np.errstate(all="ignore"):
-            sse = ((mean(t, p) - y) ** 2).sum(-1)
-        sse = np.where(np.isfinite(sse) & np.isfinite(p).all(-1), sse, np.inf)
-        if best_p is None:
-            best_p, best_sse = p, sse
-        else:
-            better = sse < best_sse
-            best_p = np.where(better[:, None], p, best_p)
-            best_sse = np.minimum(best_sse, sse)
-    return best_p
 
 
 def _levels(y):
@@ -492,22 +484,13 @@ def with_asymptote(base: Family) -> Family:
         # Try a few asymptotes below the curve's minimum and keep the best linearised start.
         ymin = y.min(-1)
         span = y.max(-1) - ymin
-        best_p, best_sse = None, None
+        cands = []
         for c0 in (np.where(ymin > 0, 0.0, ymin - 0.05 * span),
                    np.where(ymin > 0, 0.5 * ymin, ymin - 0.2 * span),
                    np.where(ymin > 0, 0.9 * ymin, ymin - 0.5 * span)):
             pb = base.start(t, y - c0[:, None])
-            p = np.concatenate([pb, c0[:, None]], axis=-1)
-            with np.errstate(all="ignore"):
-                sse = ((mean(t, p) - y) ** 2).sum(-1)
-            sse = np.where(np.isfinite(sse), sse, np.inf)
-            if best_p is None:
-                best_p, best_sse = p, sse
-            else:
-                better = sse < best_sse
-                best_p = np.where(better[:, None], p, best_p)
-                best_sse = np.minimum(best_sse, sse)
-        return best_p
+            cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
+        return _best_start(t, y, mean, cands)
 
     return Family(
         name=base.name + "+c", formula=f"{base.formula} + c",

@@ -22,6 +22,16 @@ All three work on B curves at once.
   (resampling each point's trials), or least-squares residuals resampled with replacement
   (centred, scaled by sqrt(m / (m - k))). The times stay fixed in both, so no resample loses a
   point. Replicates that fail to converge are dropped and counted.
+  ``cluster``: the clusters (subjects, sessions) are resampled with replacement, each replicate
+  keeping all the points of the clusters it drew (as case weights), so the interval carries the
+  between-cluster variation that a binomial model of pooled trials ignores.
+
+Overdispersion (quasi-likelihood, binomial only). With a dispersion ``c`` (Pearson chi2 / df,
+floored at 1) the profile statistic becomes ``2 (obj(psi) - obj_hat) / c`` against F(1, m - k),
+Wald intervals use ``sqrt(c)`` x SE with Student t (m - k df), the same small-sample forms as
+least squares (McCullagh & Nelder 1989, sec. 4.5; R's quasibinomial), and the parametric
+bootstrap draws beta-binomial counts with the same dispersion: intra-point correlation
+``rho = (c - 1) / (n - 1)``.
 
 Examples
 --------
@@ -41,11 +51,11 @@ from scipy import stats
 from cramcog.dynamics.families import Family
 from cramcog.dynamics.optimizer import Problem, levenberg_marquardt
 
-BOOTSTRAP_KINDS = ("parametric", "nonparametric")
+BOOTSTRAP_KINDS = ("parametric", "nonparametric", "cluster")
 
 
 def critical_value(likelihood: str, level: float, m: int, k: int) -> float:
-    """Critical value of the profile statistic (chi2_1 for binomial, F(1, m-k) for LS).
+    """Critical value of the profile statistic: chi2_1 (binomial), F(1, m-k) (LS, quasi).
 
     Examples
     --------
@@ -58,7 +68,7 @@ def critical_value(likelihood: str, level: float, m: int, k: int) -> float:
 
 
 def wald_quantile(likelihood: str, level: float, m: int, k: int) -> float:
-    """Two-sided quantile for Wald intervals: normal (binomial) or t with m - k df (LS).
+    """Two-sided quantile for Wald intervals: normal (binomial), t with m - k df (LS, quasi).
 
     Examples
     --------
@@ -97,16 +107,20 @@ def seed_interval(values, level: float = 0.95) -> tuple[float, float, float, flo
 
 
 def profile_statistic(likelihood: str, obj: np.ndarray, obj_hat: np.ndarray, m: int,
-                      k: int) -> np.ndarray:
+                      k: int, dispersion=1.0) -> np.ndarray:
     """The profile statistic (see module docstring) from objectives; >= 0 up to round-off.
 
     Examples
     --------
     >>> float(profile_statistic("binomial", np.array(3.0), np.array(1.0), 10, 2)[()])
     4.0
+    >>> float(profile_statistic("quasi", np.array(3.0), np.array(1.0), 10, 2, 2.0)[()])
+    2.0
     """
     if likelihood == "binomial":
         return 2.0 * (obj - obj_hat)
+    if likelihood == "quasi":
+        return 2.0 * (obj - obj_hat) / dispersion
     return (obj - obj_hat) * (m - k) / np.maximum(obj_hat, 1e-300)
 
 
@@ -121,7 +135,8 @@ class ProfileResult:
 
 def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_hat: np.ndarray,
                       cov_theta: np.ndarray, level: float, *, params: list[int] | None = None,
-                      max_outer: int = 60, rtol: float = 1e-4) -> ProfileResult:
+                      max_outer: int = 60, rtol: float = 1e-4, fixed: np.ndarray | None = None,
+                      dispersion: np.ndarray | None = None) -> ProfileResult:
     """Profile-likelihood intervals for B curves, every parameter (or ``params``), both sides.
 
     Parameters
@@ -136,7 +151,11 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     level
         Confidence level.
     params
-        Indices of the parameters to profile (default: all).
+        Indices of the parameters to profile (default: all free ones).
+    fixed
+        (k,) bool: parameters held at their value (not estimated, not profiled, not counted).
+    dispersion
+        (B,) quasi-likelihood dispersion of a binomial fit (see the module docstring), or None.
     max_outer, rtol
         Root search: at most ``max_outer`` profile evaluations per endpoint, stop when the signed
         root is within ``rtol * z`` of its target ``z``.
@@ -159,16 +178,23 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     """
     nb, k = theta_hat.shape
     m = prob.y.shape[1]
+    held = np.zeros(k, bool) if fixed is None else np.asarray(fixed, bool)
+    k_free = int(k - held.sum())
     like = "binomial" if prob.binomial else "least_squares"
-    z = np.sqrt(critical_value(like, level, m, k))
-    params = list(range(k)) if params is None else list(params)
+    if dispersion is not None and prob.binomial:
+        like = "quasi"
+        disp = np.broadcast_to(np.asarray(dispersion, float), (nb,))
+    else:
+        disp = np.ones(nb)
+    z = np.sqrt(critical_value(like, level, m, k_free))
+    params = [j for j in range(k) if not held[j]] if params is None else list(params)
     # One row per (curve, parameter, side).
     cb, cj, cs = np.meshgrid(np.arange(nb), np.asarray(params), np.array([-1.0, 1.0]),
                              indexing="ij")
     cb, cj, cs = cb.ravel(), cj.ravel(), cs.ravel()
     q = cb.size
     sub = prob.take(cb)
-    fixed = np.zeros((q, k), bool)
+    fixed = np.broadcast_to(held, (q, k)).copy()
     fixed[np.arange(q), cj] = True
     th0 = theta_hat[cb]
     var_j = cov_theta[cb, cj, cj]
@@ -212,7 +238,7 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
             ridx = np.flatnonzero(retry)[take]
             fit.theta[ridx] = fit2.theta[take]
             fit.obj[ridx] = fit2.obj[take]
-        stat = profile_statistic(like, fit.obj, objh[act], m, k)
+        stat = profile_statistic(like, fit.obj, objh[act], m, k_free, disp[cb[act]])
         better[act] |= stat < -1e-6 * max(1.0, z * z)
         lower = fit.obj < low_obj[act]
         low_obj[act] = np.where(lower, fit.obj, low_obj[act])
@@ -288,10 +314,13 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
 
 
 def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,
-             rng: np.random.Generator, kind: str = "parametric") -> np.ndarray:
+             rng: np.random.Generator, kind: str = "parametric",
+             dispersion: np.ndarray | None = None) -> np.ndarray:
     """Bootstrap data sets: (n_boot, B, m) responses (proportions for the binomial likelihood).
 
-    See the module docstring for what ``parametric`` and ``nonparametric`` draw.
+    See the module docstring for what ``parametric`` and ``nonparametric`` draw; ``n_params``
+    counts the estimated parameters. A binomial ``dispersion`` (B,) > 1 draws beta-binomial
+    counts with that dispersion instead of binomial ones.
 
     Examples
     --------
@@ -301,12 +330,28 @@ def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,
     >>> ys.shape, bool(((ys * 20) % 1 == 0).all())
     ((5, 1, 3), True)
     """
-    if kind not in BOOTSTRAP_KINDS:
-        raise ValueError(f"bootstrap={kind!r}; use one of {BOOTSTRAP_KINDS}")
+    if kind not in ("parametric", "nonparametric"):
+        raise ValueError(f"simulate draws 'parametric' or 'nonparametric' data, not {kind!r}")
     nb, m = prob.y.shape
     if prob.binomial:
         p = np.clip(mu_hat if kind == "parametric" else prob.y, 0.0, 1.0)
         n_int = prob.n.astype(np.int64)
+        if dispersion is not None:
+            # Beta-binomial with Var = n p (1 - p) c: intra-point correlation rho = (c-1)/(n-1).
+            # Each replicate draws its own c = c_hat (m - k) / chi2_{m-k} (floored at 1), so the
+            # interval carries the uncertainty of c_hat, as the least-squares draw of sigma does.
+            c_hat = np.broadcast_to(np.asarray(dispersion, float), (nb,))
+            c = np.maximum(c_hat * (m - n_params) / rng.chisquare(m - n_params, (n_boot, nb)),
+                           1.0)[..., None]                                 # (R, B, 1)
+            rho = np.clip((c - 1.0) / np.maximum(prob.n - 1.0, 1.0), 0.0, 0.99)  # (R, B, m)
+            rho = np.where(prob.n > 1, rho, 0.0)
+            scale = np.where(rho > 0, (1.0 - rho) / np.where(rho > 0, rho, 1.0), np.inf)
+            pc = np.clip(p, 1e-9, 1 - 1e-9)
+            with np.errstate(invalid="ignore"):
+                draw = rng.beta(np.broadcast_to(pc * np.minimum(scale, 1e12), (n_boot, nb, m)),
+                                np.broadcast_to((1 - pc) * np.minimum(scale, 1e12),
+                                                (n_boot, nb, m)))
+            p = np.where(rho > 0, draw, p)
         return rng.binomial(n_int, p, size=(n_boot, nb, m)) / prob.n
     resid = prob.y - mu_hat                                                # (B, m)
     if kind == "parametric":
@@ -332,8 +377,14 @@ class BootstrapResult:
 
 def bootstrap_intervals(family: Family, prob: Problem, theta_hat: np.ndarray,
                         mu_hat: np.ndarray, level: float, n_boot: int, rng: np.random.Generator,
-                        kind: str = "parametric") -> BootstrapResult:
+                        kind: str = "parametric", *, fixed: np.ndarray | None = None,
+                        dispersion: np.ndarray | None = None,
+                        cluster: np.ndarray | None = None) -> BootstrapResult:
     """Percentile bootstrap intervals for B curves: every replicate fitted in one batch.
+
+    ``kind`` is "parametric", "nonparametric" or "cluster" (then ``cluster`` gives one label per
+    point of the single curve); ``fixed`` (k,) holds parameters at their value; a binomial
+    ``dispersion`` (B,) draws beta-binomial counts (see :func:`simulate`).
 
     Examples
     --------
@@ -350,15 +401,20 @@ def bootstrap_intervals(family: Family, prob: Problem, theta_hat: np.ndarray,
     """
     nb, k = theta_hat.shape
     m = prob.y.shape[1]
-    ystar = simulate(prob, mu_hat, k, n_boot, rng, kind)                  # (R, B, m)
-    flat_y = ystar.reshape(n_boot * nb, m)
+    held = np.zeros(k, bool) if fixed is None else np.asarray(fixed, bool)
     t = prob.t if prob.t.shape[0] == 1 else np.tile(prob.t, (n_boot, 1))
-    n = None if prob.n is None else np.tile(prob.n, (n_boot, 1))
-    big = Problem(t, flat_y, n)
+    if kind == "cluster":
+        big, const = _cluster_replicates(prob, cluster, n_boot, rng)
+    else:
+        ystar = simulate(prob, mu_hat, k - int(held.sum()), n_boot, rng, kind,
+                         dispersion)                                       # (R, B, m)
+        flat_y = ystar.reshape(n_boot * nb, m)
+        n = None if prob.n is None else np.tile(prob.n, (n_boot, 1))
+        big = Problem(t, flat_y, n)
+        # A resample whose values are all equal carries no decay; it cannot be fitted.
+        const = np.ptp(flat_y, axis=-1) == 0
     th0 = np.tile(theta_hat, (n_boot, 1))
-    # A resample whose values are all equal carries no decay; it cannot be fitted.
-    const = np.ptp(flat_y, axis=-1) == 0
-    fit = levenberg_marquardt(family, big, th0)
+    fit = levenberg_marquardt(family, big, th0, fixed=np.broadcast_to(held, th0.shape))
     ok = (fit.converged & ~const).reshape(n_boot, nb)
     draws = family.to_natural(fit.theta).reshape(n_boot, nb, k)
     masked = np.where(ok[..., None], draws, np.nan)
@@ -368,3 +424,24 @@ def bootstrap_intervals(family: Family, prob: Problem, theta_hat: np.ndarray,
         low = np.nanquantile(masked, alpha, axis=0)
         high = np.nanquantile(masked, 1 - alpha, axis=0)
     return BootstrapResult(draws=draws, ok=ok, low=low, high=high)
+
+
+def _cluster_replicates(prob: Problem, cluster, n_boot: int, rng: np.random.Generator):
+    """Cluster-bootstrap problems for ONE curve: each replicate draws the clusters with
+    replacement and weights every point by how often its cluster was drawn (0 = left out)."""
+    if prob.n_curves != 1 or cluster is None:
+        raise ValueError("a cluster bootstrap needs one curve and one cluster label per point")
+    labels, code = np.unique(np.asarray(cluster), return_inverse=True)
+    g = labels.size
+    picks = rng.integers(0, g, size=(n_boot, g))                          # (R, G) draws
+    times = np.zeros((n_boot, g))
+    np.add.at(times, (np.arange(n_boot)[:, None], picks), 1.0)
+    w = times[:, code]                                                    # (R, m) weights
+    y = np.broadcast_to(prob.y, w.shape)
+    n = None if prob.n is None else prob.n * w
+    big = Problem(prob.t, y, n, w=None if prob.binomial else w)
+    ys = np.where(w > 0, y, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        const = ~(np.nanmax(ys, -1) > np.nanmin(ys, -1))                # nothing left to fit
+    return big, const

@@ -44,18 +44,25 @@ _MU_EPS = 1e-12  # binomial means are kept in [eps, 1 - eps] inside logs
 class Problem:
     """Data of B curves: ``t`` (B or 1, m), ``y`` (B, m), ``n`` (B, m) or None (least squares).
 
-    For the binomial likelihood ``y`` holds proportions in [0, 1] and ``n`` the trials.
+    For the binomial likelihood ``y`` holds proportions in [0, 1] and ``n`` the trials (0 leaves
+    a point out). ``w`` (B, m): least-squares case weights (a cluster bootstrap's multiplicities;
+    the binomial folds them into ``n``), None for 1.
     """
 
     t: np.ndarray
     y: np.ndarray
     n: np.ndarray | None = None
+    w: np.ndarray | None = None
 
     def __post_init__(self):
         self.y = np.atleast_2d(np.asarray(self.y, dtype=float))
         self.t = np.atleast_2d(np.asarray(self.t, dtype=float))
         if self.n is not None:
             self.n = np.broadcast_to(np.asarray(self.n, dtype=float), self.y.shape)
+        if self.w is not None:
+            if self.n is not None:
+                raise ValueError("binomial problems take case weights folded into n, not w")
+            self.w = np.broadcast_to(np.asarray(self.w, dtype=float), self.y.shape)
         if self.t.shape[-1] != self.y.shape[-1]:
             raise ValueError(f"t has {self.t.shape[-1]} points per curve but y has "
                              f"{self.y.shape[-1]}")
@@ -76,14 +83,16 @@ class Problem:
     def take(self, idx: np.ndarray) -> "Problem":
         """The sub-problem of curves ``idx``."""
         t = self.t if self.t.shape[0] == 1 else self.t[idx]
-        return Problem(t, self.y[idx], None if self.n is None else self.n[idx])
+        return Problem(t, self.y[idx], None if self.n is None else self.n[idx],
+                       None if self.w is None else self.w[idx])
 
     # -- objective pieces ------------------------------------------------------------------
     def objective(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
         """obj per curve (B,) for means ``mu`` (B, m) of curves ``idx``."""
         y = self.y[idx]
         if self.n is None:
-            return 0.5 * ((y - mu) ** 2).sum(-1)
+            r2 = (y - mu) ** 2
+            return 0.5 * (r2 if self.w is None else self.w[idx] * r2).sum(-1)
         m = np.clip(mu, _MU_EPS, 1.0 - _MU_EPS)
         n = self.n[idx]
         ll = n * (y * np.log(m) + (1.0 - y) * np.log1p(-m))
@@ -95,7 +104,7 @@ class Problem:
 
     def weights(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
         if self.n is None:
-            return np.ones_like(mu)
+            return np.ones_like(mu) if self.w is None else self.w[idx] * np.ones_like(mu)
         m = np.clip(mu, _MU_EPS, 1.0 - _MU_EPS)
         return self.n[idx] / (m * (1.0 - m))
 

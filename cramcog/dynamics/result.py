@@ -1,4 +1,5 @@
-"""Fit results: one family (:class:`FitResult`) or several ranked by AIC (:class:`FitSet`).
+"""Fit results: one family (:class:`FitResult`); several ranked by AICc are a :class:`FitSet`
+(:mod:`cramcog.dynamics.ranking`, re-exported here).
 
 A result holds B curves (B = 1 for a plain 1-D fit). For one curve every statistic is a Python
 float (``fit.params["gamma"]``) and every interval a pair of floats. When the input had batch
@@ -18,13 +19,54 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
 import numpy as np
 
 from cramcog.dynamics.data import CurveData
 from cramcog.dynamics.families import Family
 from cramcog.dynamics.intervals import BootstrapResult, wald_quantile
+# FitSet is re-exported: ``from cramcog.dynamics.result import FitSet`` keeps working.
+from cramcog.dynamics.ranking import FitSet, information_criterion  # noqa: F401
+
+def _gof_p(likelihood: str, pearson: np.ndarray, df: int) -> np.ndarray:
+    """Pearson chi2 lack-of-fit p-value (binomial; NaN for least squares or df <= 0)."""
+    from scipy import stats
+    if likelihood != "binomial" or df <= 0:
+        return np.full(np.shape(pearson), np.nan)
+    return stats.chi2.sf(pearson, df)
+
+
+
+class MissingParameterError(KeyError):
+    """A parameter the family does not have (e.g. ``gamma`` of an exponential); a KeyError, so
+    ``except KeyError`` still catches it, with a message saying what to do instead."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted, as a key
+        return str(self.args[0]) if self.args else ""
+
+
+class Params(dict):
+    """Parameter name -> value, for one family; a missing name raises a clear
+    :class:`MissingParameterError` (``get`` returns None, as for any dict)."""
+
+    def __init__(self, values: dict, spec: Family):
+        super().__init__(values)
+        self._spec = spec
+
+    def __missing__(self, key):
+        spec = self._spec
+        shape = (f"its scale-free shape parameter is {spec.shape_param!r}" if spec.shape_param
+                 else "it has no scale-free shape parameter")
+        hint = ""
+        if key == "gamma":
+            from cramcog.dynamics.families import FAMILIES
+            with_gamma = [n for n, f in FAMILIES.items() if f.has_gamma]
+            hint = (f" Only power-law families have a gamma ({', '.join(with_gamma)}): check "
+                    "fit.has_gamma or use fit.params.get('gamma'); of a FitSet, "
+                    "fits.best_with('gamma') is the best family that has one.")
+        raise MissingParameterError(
+            f"family {spec.name!r} ({spec.formula}) has no parameter {key!r}; its parameters "
+            f"are {spec.param_names} and {shape}.{hint}")
 
 
 def _scalar_or_array(values: np.ndarray, batch_shape: tuple[int, ...]):
@@ -49,6 +91,11 @@ class FitResult:
         "profile", "bootstrap", "wald" or "none".
     level : float
         Confidence level of ``ci`` (and the default band level).
+    fixed : dict
+        Parameters held at a value (not estimated), name -> value.
+    criterion : str
+        The information criterion asked for ("aicc", "aic", "bic"); ``criterion_name`` is the
+        one used ("qaicc" etc. for quasi fits) and ``ic`` its value.
 
     Examples
     --------
@@ -56,7 +103,7 @@ class FitResult:
     >>> from cramcog.dynamics import fit_consolidation_curve
     >>> t = np.arange(1.0, 11.0)
     >>> k = np.array([45, 37, 33, 30, 29, 27, 26, 25, 24, 23])
-    >>> fit = fit_consolidation_curve(t, k, n=50, family="power")
+    >>> fit = fit_consolidation_curve(t, k, n=50, family="power", y_kind="successes")
     >>> lo, hi = fit.ci["gamma"]
     >>> lo < fit.params["gamma"] < hi
     True
@@ -76,6 +123,11 @@ class FitResult:
     seed: int
     config: dict = field(default_factory=dict)
     boot: BootstrapResult | None = None
+    fixed: dict = field(default_factory=dict)      # name -> value held fixed
+    deviance_values: np.ndarray | None = None      # (B,) binomial deviance, or RSS
+    pearson_values: np.ndarray | None = None       # (B,) Pearson chi2 (LS: RSS)
+    criterion: str = "aicc"                        # aicc, aic or bic
+    quasi_dispersion: np.ndarray | None = None     # (B,) c-hat of a quasi fit, else None
 
     # -- basic facts ---------------------------------------------------------------------------
     @property
@@ -96,8 +148,19 @@ class FitResult:
 
     @property
     def n_params(self) -> int:
-        """Number of curve parameters k (least-squares AIC/BIC add one for the noise variance)."""
-        return self.spec.n_params
+        """Number of estimated curve parameters k: held (``fixed``) ones are not counted; the
+        least-squares criteria add one for the noise variance."""
+        return self.spec.n_params - len(self.fixed)
+
+    @property
+    def has_gamma(self) -> bool:
+        """True if this family has a power-law exponent ``gamma``."""
+        return self.spec.has_gamma
+
+    @property
+    def shape_param(self) -> str | None:
+        """Name of the family's dimensionless shape parameter ("gamma", "k", "slope") or None."""
+        return self.spec.shape_param
 
     @property
     def batch_dims(self) -> tuple[str, ...]:
@@ -116,22 +179,30 @@ class FitResult:
 
     # -- estimates -------------------------------------------------------------------------
     @property
-    def params(self) -> dict:
-        """Parameter name -> estimate (float, or array over the batch dims)."""
-        return {p: self._out(self.estimates[:, j]) for j, p in enumerate(self.spec.param_names)}
+    def params(self) -> Params:
+        """Parameter name -> estimate (float, or array over the batch dims).
+
+        A name the family lacks raises :class:`MissingParameterError` (a KeyError) saying
+        which parameters it has; ``params.get(name)`` gives None instead.
+        """
+        return Params({p: self._out(self.estimates[:, j])
+                       for j, p in enumerate(self.spec.param_names)}, self.spec)
 
     @property
-    def se(self) -> dict:
-        """Parameter name -> Wald standard error (from the Fisher information / J^T J)."""
+    def se(self) -> Params:
+        """Parameter name -> Wald standard error (from the Fisher information / J^T J; scaled
+        by the dispersion for quasi fits; 0 for held parameters)."""
         sd = np.sqrt(np.maximum(np.diagonal(self.cov, axis1=1, axis2=2), 0.0))
         sd = np.where(np.isfinite(np.diagonal(self.cov, axis1=1, axis2=2)), sd, np.nan)
-        return {p: self._out(sd[:, j]) for j, p in enumerate(self.spec.param_names)}
+        return Params({p: self._out(sd[:, j]) for j, p in enumerate(self.spec.param_names)},
+                      self.spec)
 
     @property
-    def ci(self) -> dict:
-        """Parameter name -> (low, high) at ``level`` by ``ci_method`` (NaN when not computed)."""
-        return {p: (self._out(self.ci_low[:, j]), self._out(self.ci_high[:, j]))
-                for j, p in enumerate(self.spec.param_names)}
+    def ci(self) -> Params:
+        """Parameter name -> (low, high) at ``level`` by ``ci_method`` (NaN when not computed;
+        ``(value, value)`` for held parameters)."""
+        return Params({p: (self._out(self.ci_low[:, j]), self._out(self.ci_high[:, j]))
+                       for j, p in enumerate(self.spec.param_names)}, self.spec)
 
     @property
     def converged(self):
@@ -151,15 +222,77 @@ class FitResult:
     def _k_aic(self) -> int:
         return self.n_params + (1 if self.likelihood == "least_squares" else 0)
 
+    def _ic_values(self, name: str, c_hat=None) -> np.ndarray:
+        if name.startswith("q") and c_hat is None:
+            c_hat = self.quasi_dispersion
+        return information_criterion(name, self.loglik_values, self._k_aic, self.n_points,
+                                     c_hat)
+
     @property
     def aic(self):
         """AIC = 2 k - 2 loglik (least squares counts the profiled noise variance in k)."""
-        return self._out(2 * self._k_aic - 2 * self.loglik_values)
+        return self._out(self._ic_values("aic"))
+
+    @property
+    def aicc(self):
+        """AICc = AIC + 2 k (k + 1) / (m - k - 1), m data points (Hurvich & Tsai 1989)."""
+        return self._out(self._ic_values("aicc"))
 
     @property
     def bic(self):
         """BIC = k ln(m) - 2 loglik with m the number of data points (not trials)."""
-        return self._out(self._k_aic * np.log(self.n_points) - 2 * self.loglik_values)
+        return self._out(self._ic_values("bic"))
+
+    @property
+    def criterion_name(self) -> str:
+        """The criterion this fit is ranked by: ``criterion``, "q"-prefixed for quasi fits."""
+        return ("q" if self.quasi_dispersion is not None else "") + self.criterion
+
+    @property
+    def ic(self):
+        """Value of ``criterion_name`` (QAIC(c) of a quasi fit uses its own dispersion; a
+        FitSet ranks with one dispersion for all families)."""
+        return self._out(self._ic_values(self.criterion_name))
+
+    # -- goodness of fit -------------------------------------------------------------------
+    @property
+    def df_resid(self) -> int:
+        """Residual degrees of freedom m - k (k estimated curve parameters)."""
+        return self.n_points - self.n_params
+
+    @property
+    def deviance(self):
+        """Binomial deviance (2 x (saturated - fitted log-likelihood)); least squares: RSS."""
+        return self._out(self.deviance_values)
+
+    @property
+    def pearson_chi2(self):
+        """Pearson chi2 = sum n (y - mu)^2 / (mu (1 - mu)) (binomial); least squares: RSS."""
+        return self._out(self.pearson_values)
+
+    @property
+    def dispersion_values(self) -> np.ndarray:
+        """(B,) Pearson chi2 / (m - k): about 1 for binomial counts the model describes;
+        larger means overdispersion or lack of fit. Least squares: the residual variance."""
+        df = self.df_resid
+        if df <= 0:
+            return np.full(self.pearson_values.shape, np.nan)
+        return self.pearson_values / df
+
+    @property
+    def dispersion(self):
+        """Pearson dispersion (see ``dispersion_values``), per curve."""
+        return self._out(self.dispersion_values)
+
+    @property
+    def gof_p_values(self) -> np.ndarray:
+        """(B,) p-value of the Pearson chi2 lack-of-fit test (binomial only, else NaN)."""
+        return _gof_p(self.likelihood, self.pearson_values, self.df_resid)
+
+    @property
+    def gof_p(self):
+        """p-value of the Pearson chi2 lack-of-fit test (binomial only, else NaN)."""
+        return self._out(self.gof_p_values)
 
     @property
     def t(self) -> np.ndarray:
@@ -211,8 +344,8 @@ class FitResult:
         --------
         >>> import numpy as np
         >>> from cramcog.dynamics import fit_consolidation_curve
-        >>> t = np.array([1, 2, 4, 8.0])
-        >>> fit = fit_consolidation_curve(t, [1.0, 0.5, 0.26, 0.124], family="exponential")
+        >>> t = np.array([1, 2, 4, 8, 16.0])
+        >>> fit = fit_consolidation_curve(t, [1.0, 0.5, 0.26, 0.124, 0.02], family="exponential")
         >>> fit.predict([1, 2]).shape
         (2,)
         """
@@ -272,7 +405,8 @@ class FitResult:
                 mu = self.spec.mean(tn[None, :], self.estimates)                   # (B, q)
                 jac = self.spec.jacobian(tn[None, :], self.estimates)              # (B, q, k)
             var = np.einsum("bqk,bkl,bql->bq", jac, self.cov, jac)
-            q = wald_quantile(self.likelihood, level, self.n_points, self.n_params)
+            like = "quasi" if self.quasi_dispersion is not None else self.likelihood
+            q = wald_quantile(like, level, self.n_points, self.n_params)
             sd = np.sqrt(np.maximum(var, 0.0))
             low, high = mu - q * sd, mu + q * sd
         if self.likelihood == "binomial":
@@ -383,10 +517,14 @@ class FitResult:
             boot = BootstrapResult(draws=self.boot.draws[:, b:b + 1], ok=self.boot.ok[:, b:b + 1],
                                    low=self.boot.low[b:b + 1], high=self.boot.high[b:b + 1])
         sl = slice(b, b + 1)
+        qd = self.quasi_dispersion
         return replace(self, curves=one, estimates=self.estimates[sl], cov=self.cov[sl],
                        ci_low=self.ci_low[sl], ci_high=self.ci_high[sl],
                        converged_flags=self.converged_flags[sl], messages=self.messages[sl],
-                       loglik_values=self.loglik_values[sl], boot=boot)
+                       loglik_values=self.loglik_values[sl], boot=boot,
+                       deviance_values=self.deviance_values[sl],
+                       pearson_values=self.pearson_values[sl],
+                       quasi_dispersion=None if qd is None else qd[sl])
 
     def summary(self) -> str:
         """A short text summary (one line per parameter)."""
@@ -402,139 +540,42 @@ class FitResult:
         lines.append(f"  AIC {self.aic:.3f}  BIC {self.bic:.3f}  {self.message}")
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return f"<FitResult {self.summary()}>"
-
-
-class FitSet(Mapping):
-    """Several families fitted to the same data, ranked by AIC.
-
-    Behaves as a read-only dict ``family name -> FitResult``. ``best`` is the converged family
-    with the lowest AIC (summed over curves for a batched fit); ``skipped`` lists families that
-    ``family="all"`` left out because the data cannot support them, with the reason.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from cramcog.dynamics import fit_consolidation_curve
-    >>> t = np.arange(1.0, 11.0)
-    >>> k = np.array([45, 37, 33, 30, 29, 27, 26, 25, 24, 23])
-    >>> fits = fit_consolidation_curve(t, k, n=50, family=["power", "exponential"], ci="wald")
-    >>> fits.best.family
-    'power'
-    >>> list(fits.table()["family"])
-    ['power', 'exponential']
-    """
-
-    def __init__(self, fits: dict[str, FitResult], skipped: dict[str, str] | None = None):
-        if not fits:
-            raise ValueError("a FitSet needs at least one fit")
-        self._fits = dict(fits)
-        self.skipped = dict(skipped or {})
-
-    def __getitem__(self, name: str) -> FitResult:
-        try:
-            return self._fits[name]
-        except KeyError:
-            raise KeyError(f"{name!r} was not fitted; fitted families: "
-                           f"{list(self._fits)}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._fits)
-
-    def __len__(self) -> int:
-        return len(self._fits)
-
-    @property
-    def best(self) -> FitResult:
-        """The converged fit with the lowest AIC (lowest summed AIC for a batched fit).
-
-        If no family converged on every curve, the lowest-AIC fit is returned anyway; its
-        ``converged`` flag says it failed.
-        """
-        def total_aic(f):
-            return float(np.sum(np.atleast_1d(f.aic)))
-        ok = [f for f in self._fits.values() if np.all(f.converged)]
-        pool = ok or list(self._fits.values())
-        return min(pool, key=total_aic)
-
-    def table(self):
-        """A tidy pandas DataFrame ranked by AIC (within each curve for a batched fit).
-
-        Converged fits come first, ranked by AIC; fits that failed follow (also by AIC).
-
-        Columns: (batch dims,) family, formula, n_params, loglik, aic, delta_aic,
-        akaike_weight, bic, gamma, gamma_low, gamma_high, converged, message. ``delta_aic``
-        and Akaike weights use converged fits only (others get NaN); gamma columns are NaN for
-        families without a power-law exponent.
-        """
-        import pandas as pd
-
-        rows = []
-        for name, f in self._fits.items():
-            nb = f.estimates.shape[0]
-            has_g = "gamma" in f.spec.param_names
-            j = f.spec.param_names.index("gamma") if has_g else None
-            aic = 2 * f._k_aic - 2 * f.loglik_values
-            bic = f._k_aic * np.log(f.n_points) - 2 * f.loglik_values
-            index = np.unravel_index(np.arange(nb), f.batch_shape) if f.batch_shape else ()
-            for b in range(nb):
-                row = {d: f.batch_coords[d][index[i][b]] for i, d in enumerate(f.batch_dims)}
-                row.update(family=name, formula=f.formula, n_params=f.n_params,
-                           loglik=f.loglik_values[b], aic=aic[b], bic=bic[b],
-                           gamma=f.estimates[b, j] if has_g else np.nan,
-                           gamma_low=f.ci_low[b, j] if has_g else np.nan,
-                           gamma_high=f.ci_high[b, j] if has_g else np.nan,
-                           converged=bool(f.converged_flags[b]), message=f.messages[b])
-                rows.append(row)
-        df = pd.DataFrame(rows)
-        keys = list(next(iter(self._fits.values())).batch_dims)
-        conv_aic = df["aic"].where(df["converged"])
-        if keys:
-            best = conv_aic.groupby([df[k] for k in keys]).transform("min")
-        else:
-            best = conv_aic.min()
-        df["delta_aic"] = conv_aic - best
-        w = np.exp(-0.5 * df["delta_aic"])
-        norm = w.groupby([df[k] for k in keys]).transform("sum") if keys else w.sum()
-        df["akaike_weight"] = w / norm
-        # Converged fits first (a failed fit never outranks a valid one), then by AIC.
-        df["_failed"] = ~df["converged"]
-        df = df.sort_values(keys + ["_failed", "aic"], na_position="last", kind="stable")
-        cols = keys + ["family", "formula", "n_params", "loglik", "aic", "delta_aic",
-                       "akaike_weight", "bic", "gamma", "gamma_low", "gamma_high", "converged",
-                       "message"]
-        return df[cols].reset_index(drop=True)
-
-    def to_xarray(self):
-        """All fits as one record with dims (family, parameter, *batch dims).
-
-        Parameters missing from a family (e.g. ``gamma`` for ``exponential``) are NaN.
-        """
-        from cramcog.dynamics.export import fits_to_record
-        return fits_to_record(list(self._fits.values()), skipped=self.skipped)
-
-    def plot(self, ax=None, loglog: bool = False, band: bool = True, families=None):
-        """Data with every converged family's curve; the best one drawn bold with its band.
+    def report(self, max_curves: int = 20) -> str:
+        """A readable report in the spirit of lmfit's ``fit_report``: the model, data and
+        likelihood, convergence, goodness of fit (deviance, Pearson dispersion, lack-of-fit p),
+        information criteria, every parameter with its standard error and interval (held ones
+        marked), and the correlations of the estimates.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, optional
-        loglog : bool
-        band : bool
-            Draw the best family's confidence band.
-        families : list of str, optional
-            Subset to draw (default: all fitted).
+        max_curves : int
+            For a batched fit, the number of curves listed.
 
         Returns
         -------
-        matplotlib.axes.Axes
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cramcog.dynamics import fit_consolidation_curve
+        >>> t = np.array([1, 2, 4, 8, 16, 32.0])
+        >>> fit = fit_consolidation_curve(t, [41, 33, 29, 23, 20, 17], n=50, y_kind="successes")
+        >>> print(fit.report())                                      # doctest: +ELLIPSIS
+        [[Fit]] power: a * t**(-gamma)
+            likelihood  binomial (y read as successes), 6 points, 2 estimated parameters
+            converged   True
+        [[Goodness of fit]]
+            deviance    ...  (4 df)
+        ...
+        [[Parameters]]  profile 95% intervals
+            a       = ...
+            gamma   = 0.2586 ...  shape parameter
+        ...
         """
-        from cramcog.dynamics.plotting import plot_fits
-        names = list(self._fits) if families is None else list(families)
-        fits = [self[n] for n in names]
-        return plot_fits(fits, ax=ax, loglog=loglog, band=band, highlight=self.best.family,
-                         max_curves=1)
+        from cramcog.dynamics.report import fit_report
+        return fit_report(self, max_curves=max_curves)
 
     def __repr__(self) -> str:
-        return f"<FitSet {list(self._fits)}; best={self.best.family}>"
+        return f"<FitResult {self.summary()}>"
+

@@ -12,7 +12,8 @@ def test_profile_intervals_cover_true_gamma_binomial():
     rng = np.random.default_rng(2024)
     counts = rng.binomial(40, A * T ** -GAMMA, size=(500, T.size))
     y = xr.DataArray(counts, dims=("dataset", "lag"), coords={"lag": T})
-    fit = fit_consolidation_curve(None, y, n=40, dim="lag", family="power", ci="profile")
+    fit = fit_consolidation_curve(None, y, n=40,
+                                  y_kind="successes", dim="lag", family="power", ci="profile")
     assert np.all(fit.converged)
     lo, hi = fit.ci["gamma"]
     coverage = np.mean((lo < GAMMA) & (GAMMA < hi))

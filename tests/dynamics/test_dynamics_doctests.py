@@ -8,6 +8,7 @@ import pytest
 matplotlib.use("Agg")
 
 MODULES = ["cramcog.dynamics", "cramcog.dynamics.families", "cramcog.dynamics.data",
+           "cramcog.dynamics.report", "cramcog.dynamics.ranking",
            "cramcog.dynamics.optimizer", "cramcog.dynamics.intervals", "cramcog.dynamics.fit",
            "cramcog.dynamics.result", "cramcog.dynamics.export", "cramcog.dynamics.plotting"]
 

@@ -17,13 +17,14 @@ Y = 0.9 * T ** -0.4
     (np.r_[0.0, T[1:]], Y, {"family": ["exponential", "logarithmic"]}, "needs t > 0"),
     (np.r_[-1.0, T[1:]], Y, {"family": "exponential"}, "negative"),
     (T, Y * 2, {"n": 20, "y_kind": "proportion"}, r"proportions must lie in \[0, 1\]"),
-    (T, -Y, {"n": 20}, r"proportions must lie in \[0, 1\]"),
-    (T, np.array([25, 16, 12, 9, 7, 5]), {"n": 20}, "successes exceed n"),
+    (T, -Y, {"n": 20}, "negative values: -0.9 \\(point 0, t=1\\)"),
+    (T, np.array([25, 16, 12, 9, 7, 5]), {"n": 20, "y_kind": "successes"},
+     r"successes exceed n at 1 point\(s\): 25 \(point 0, t=1\) > n"),
     (T[:3], Y[:3], {"family": "power+c"}, "only 3 points"),
     (T[:2], Y[:2], {"family": "power"}, "only 2 points"),
     (T, Y[:-1], {}, "t has 6 points but y has 5"),
     (T, np.full(6, 0.5), {}, "constant"),
-    (T, np.full(6, 10), {"n": 20}, "constant"),
+    (T, np.full(6, 10), {"n": 20, "y_kind": "successes"}, "constant"),
     (T, Y, {"family": "powerlaw"}, "unknown family 'powerlaw'; valid names: .*exponential"),
     (T, Y, {"family": []}, "empty"),
     (T, Y, {"family": ["power", "power"]}, "duplicates"),
@@ -33,7 +34,7 @@ Y = 0.9 * T ** -0.4
     (T, Y, {"bootstrap": "cases"}, "bootstrap='cases'"),
     (T, Y, {"n": 0}, "n must be positive"),
     (T, Y, {"n": 20.5}, "whole numbers"),
-    (T, Y, {"y_kind": "percent"}, "y_kind"),
+    (T, Y, {"y_kind": "percents"}, "y_kind"),
 ])
 def test_bad_input_raises_value_error_saying_what_is_wrong(t, y, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -101,7 +102,7 @@ def test_binomial_fit_stuck_at_ceiling_is_flagged_with_advice():
     # lies on the edge mu = 1, which is flagged; ACT-R (bounded by 1) still converges.
     t = np.arange(1.0, 11.0)
     k = np.array([20, 17, 15, 14, 13, 12, 12, 11, 10, 10])
-    fits = fit_consolidation_curve(t, k, n=20, family=["power", "actr"])
+    fits = fit_consolidation_curve(t, k, n=20, y_kind="successes", family=["power", "actr"])
     assert fits["power"].converged is False
     assert "reached 0 or 1" in fits["power"].message and "100%" in fits["power"].message
     assert fits["actr"].converged and fits.best.family == "actr"
@@ -112,7 +113,7 @@ def test_a_tail_of_zero_counts_is_not_an_edge():
     # interior optimum, not the edge of [0, 1] (a regression: it used to be flagged).
     t = np.geomspace(0.5, 200, 12)
     k = np.array([19, 18, 17, 12, 13, 8, 1, 2, 0, 0, 0, 0])
-    fit = fit_consolidation_curve(t, k, n=20, family="exponential")
+    fit = fit_consolidation_curve(t, k, n=20, y_kind="successes", family="exponential")
     assert fit.converged, fit.message
     assert fit.predict(200.0) < 1e-9
     lo, hi = fit.ci["b"]

@@ -29,7 +29,8 @@ def test_recovers_parameters_from_noisy_binomial_data(name, true_params):
     rng = np.random.default_rng(7)
     n = np.full(T.size, 4000)
     k = rng.binomial(n, fam.mean(T[None, :], p[None, :])[0])
-    fit = fit_consolidation_curve(T, k, n=n, family=name, ci="profile", level=0.99)
+    fit = fit_consolidation_curve(T, k, n=n,
+                                  y_kind="successes", family=name, ci="profile", level=0.99)
     assert fit.converged, fit.message
     assert fit.likelihood == "binomial"
     for j, pname in enumerate(fam.param_names):
@@ -43,7 +44,7 @@ def test_agrees_with_statsmodels_binomial_glm_log_link():
     rng = np.random.default_rng(3)
     n = np.full(T.size, 60)
     k = rng.binomial(n, 0.8 * T ** -0.43)
-    fit = fit_consolidation_curve(T, k, n=n, family="power", ci="wald")
+    fit = fit_consolidation_curve(T, k, n=n, y_kind="successes", family="power", ci="wald")
     X = np.column_stack([np.ones(T.size), np.log(T)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels warns that log is not the canonical link
@@ -71,19 +72,20 @@ def test_agrees_with_scipy_curve_fit_least_squares():
     assert fit3.params["gamma"] == pytest.approx(popt3[2], rel=1e-3)
 
 
-def test_fitset_ranks_by_aic_and_picks_the_generating_family():
+def test_fitset_ranks_by_aicc_and_picks_the_generating_family():
     rng = np.random.default_rng(5)
     n = np.full(T.size, 200)
     k = rng.binomial(n, 0.9 * np.exp(-0.05 * T))
-    fits = fit_consolidation_curve(T, k, n=n, family="all", ci="wald")
+    fits = fit_consolidation_curve(T, k, n=n, y_kind="successes", family="all", ci="wald")
     assert isinstance(fits, FitSet) and set(fits) == set(FAMILIES)
     table = fits.table()
     ok = table[table["converged"]]
     assert ok.index.tolist() == list(range(len(ok))), "converged fits are ranked first"
-    assert ok["aic"].is_monotonic_increasing
-    assert table[~table["converged"]]["aic"].is_monotonic_increasing
-    assert table[~table["converged"]]["delta_aic"].isna().all()
-    assert table.loc[0, "delta_aic"] == 0.0
+    assert table.attrs["criterion"] == "aicc" and fits.criterion == "aicc"
+    assert ok["aicc"].is_monotonic_increasing
+    assert table[~table["converged"]]["aicc"].is_monotonic_increasing
+    assert table[~table["converged"]][["delta_aicc", "delta_aic"]].isna().all().all()
+    assert table.loc[0, "delta_aicc"] == 0.0
     assert table["akaike_weight"].sum() == pytest.approx(1.0)
     assert fits.best.family in ("exponential", "exponential+c")
     assert np.isnan(table.set_index("family").loc["exponential", "gamma"])
@@ -108,14 +110,14 @@ def test_batched_xarray_fits_every_curve_and_keeps_the_dim():
     mean = 0.9 * T[None, :] ** -gammas[:, None]
     y = xr.DataArray(rng.binomial(300, mean), dims=("subject", "lag"),
                      coords={"subject": ["s1", "s2", "s3", "s4"], "lag": T})
-    fit = fit_consolidation_curve(None, y, n=300, dim="lag")
+    fit = fit_consolidation_curve(None, y, n=300, y_kind="successes", dim="lag")
     assert fit.batch_dims == ("subject",)
     assert fit.params["gamma"].shape == (4,)
     assert np.all(fit.converged)
     lo, hi = fit.ci["gamma"]
     assert np.all((lo < gammas) & (gammas < hi))
     # Each curve's estimate equals the single-curve fit of that curve.
-    one = fit_consolidation_curve(T, y.sel(subject="s3").values, n=300)
+    one = fit_consolidation_curve(T, y.sel(subject="s3").values, n=300, y_kind="successes")
     assert fit.params["gamma"][2] == pytest.approx(one.params["gamma"], rel=1e-8)
     assert fit.ci["gamma"][0][2] == pytest.approx(one.ci["gamma"][0], rel=1e-5)
     assert fit.predict([1.0, 2.0]).shape == (4, 2)
@@ -140,9 +142,11 @@ def test_pandas_and_data_keyword_inputs_agree_with_numpy():
     rng = np.random.default_rng(9)
     k = rng.binomial(50, 0.8 * T ** -0.3)
     df = pd.DataFrame({"delay": T, "recalled": k, "trials": 50})
-    a = fit_consolidation_curve(T, k, n=50, ci="none")
-    b = fit_consolidation_curve(df["delay"], df["recalled"], n=df["trials"], ci="none")
-    c = fit_consolidation_curve("delay", "recalled", n="trials", data=df, ci="none")
+    a = fit_consolidation_curve(T, k, n=50, y_kind="successes", ci="none")
+    b = fit_consolidation_curve(df["delay"], df["recalled"], n=df["trials"],
+                                y_kind="successes", ci="none")
+    c = fit_consolidation_curve("delay", "recalled", n="trials",
+                                y_kind="successes", data=df, ci="none")
     assert a.params["gamma"] == b.params["gamma"] == c.params["gamma"]
     assert c.curves.time_name == "delay"
 
@@ -158,7 +162,7 @@ def test_two_d_numpy_and_multi_column_dataframe_are_batches():
 
 def test_proportions_and_successes_give_the_same_fit():
     k = np.array([40, 33, 29, 25, 22, 20, 17, 15, 14, 12])
-    a = fit_consolidation_curve(T, k, n=50, ci="none")
+    a = fit_consolidation_curve(T, k, n=50, y_kind="successes", ci="none")
     b = fit_consolidation_curve(T, k / 50, n=50, ci="none")
     c = fit_consolidation_curve(T, k / 50, n=50, ci="none", y_kind="proportion")
     assert a.params["gamma"] == pytest.approx(b.params["gamma"], rel=1e-12)
@@ -168,7 +172,7 @@ def test_proportions_and_successes_give_the_same_fit():
 def test_interval_methods_agree_roughly_and_bootstrap_is_seeded():
     rng = np.random.default_rng(10)
     k = rng.binomial(100, 0.85 * T ** -0.4)
-    fits = {ci: fit_consolidation_curve(T, k, n=100, ci=ci, n_boot=400, seed=1)
+    fits = {ci: fit_consolidation_curve(T, k, n=100, y_kind="successes", ci=ci, n_boot=400, seed=1)
             for ci in ("profile", "wald", "bootstrap")}
     widths = {ci: np.subtract(*f.ci["gamma"][::-1]) for ci, f in fits.items()}
     for ci, f in fits.items():
@@ -177,11 +181,13 @@ def test_interval_methods_agree_roughly_and_bootstrap_is_seeded():
         assert f.ci_method == ci and f.level == 0.95
     assert widths["bootstrap"] == pytest.approx(widths["wald"], rel=0.25)
     assert widths["profile"] == pytest.approx(widths["wald"], rel=0.1)
-    again = fit_consolidation_curve(T, k, n=100, ci="bootstrap", n_boot=400, seed=1)
+    again = fit_consolidation_curve(T, k, n=100,
+                                    y_kind="successes", ci="bootstrap", n_boot=400, seed=1)
     assert again.ci["gamma"] == fits["bootstrap"].ci["gamma"]
-    other = fit_consolidation_curve(T, k, n=100, ci="bootstrap", n_boot=400, seed=2)
+    other = fit_consolidation_curve(T, k, n=100,
+                                    y_kind="successes", ci="bootstrap", n_boot=400, seed=2)
     assert other.ci["gamma"] != fits["bootstrap"].ci["gamma"]
-    npb = fit_consolidation_curve(T, k, n=100, ci="bootstrap", n_boot=400,
+    npb = fit_consolidation_curve(T, k, n=100, y_kind="successes", ci="bootstrap", n_boot=400,
                                   bootstrap="nonparametric")
     assert npb.ci["gamma"][0] < npb.params["gamma"] < npb.ci["gamma"][1]
 
@@ -200,7 +206,7 @@ def test_profile_interval_is_asymmetric_for_a_positive_parameter_and_level_matte
 def test_predict_and_band():
     rng = np.random.default_rng(12)
     k = rng.binomial(80, 0.85 * T ** -0.4)
-    fit = fit_consolidation_curve(T, k, n=80, ci="wald")
+    fit = fit_consolidation_curve(T, k, n=80, y_kind="successes", ci="wald")
     grid = np.geomspace(1, 100, 7)
     mu = fit.predict(grid)
     lo, hi = fit.predict_band(grid)
@@ -209,7 +215,7 @@ def test_predict_and_band():
     lo99, hi99 = fit.predict_band(grid, level=0.99)
     assert np.all(hi99 - lo99 > hi - lo)
     assert np.ndim(fit.predict(5.0)) == 0
-    boot = fit_consolidation_curve(T, k, n=80, ci="bootstrap", n_boot=300)
+    boot = fit_consolidation_curve(T, k, n=80, y_kind="successes", ci="bootstrap", n_boot=300)
     blo, bhi = boot.predict_band(grid)
     assert np.all((blo < mu) & (mu < bhi))
     with pytest.raises(ValueError, match="t > 0"):
@@ -221,7 +227,7 @@ def test_batched_fitset_table_ranks_within_each_curve():
     gammas = np.array([[0.3], [0.5], [0.1]])
     y = xr.DataArray(rng.binomial(200, 0.9 * T[None, :] ** -gammas), dims=("subject", "t"),
                      coords={"subject": ["a", "b", "c"], "t": T})
-    fits = fit_consolidation_curve(None, y, n=200, dim="t",
+    fits = fit_consolidation_curve(None, y, n=200, y_kind="successes", dim="t",
                                    family=["power", "exponential", "hyperbolic"], ci="wald")
     table = fits.table()
     assert len(table) == 9 and list(table.columns[:2]) == ["subject", "family"]
@@ -238,7 +244,8 @@ def test_sel_returns_one_curve_of_a_batched_fit():
     rng = np.random.default_rng(14)
     y = xr.DataArray(rng.binomial(100, 0.9 * T[None, :] ** -np.array([[0.3], [0.5]])),
                      dims=("layer", "step"), coords={"layer": ["L0", "L1"], "step": T})
-    fit = fit_consolidation_curve(None, y, n=100, dim="step", ci="bootstrap", n_boot=200)
+    fit = fit_consolidation_curve(None, y, n=100,
+                                  y_kind="successes", dim="step", ci="bootstrap", n_boot=200)
     one = fit.sel(layer="L1")
     assert isinstance(one.params["gamma"], float) and isinstance(one.converged, bool)
     assert one.params["gamma"] == fit.params["gamma"][1]

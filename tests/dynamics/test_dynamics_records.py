@@ -18,7 +18,7 @@ K = np.array([44, 38, 33, 29, 26, 22, 19, 17])
 
 
 def test_single_fit_record_round_trips(tmp_path):
-    fit = fit_consolidation_curve(T, K, n=50, family="power")
+    fit = fit_consolidation_curve(T, K, n=50, y_kind="successes", family="power")
     ds = fit.to_xarray()
     assert ds.attrs["record_kind"] == "fit"
     assert ds["estimate"].dims == ("family", "parameter")
@@ -40,7 +40,7 @@ def test_fitset_record_keeps_union_of_parameters_and_batch_dims(tmp_path):
     rng = np.random.default_rng(1)
     y = xr.DataArray(rng.binomial(50, 0.9 * T[None, :] ** -np.array([[0.3], [0.5]])),
                      dims=("layer", "step"), coords={"layer": ["L0", "L1"], "step": T})
-    fits = fit_consolidation_curve(None, y, n=50, dim="step",
+    fits = fit_consolidation_curve(None, y, n=50, y_kind="successes", dim="step",
                                    family=["power", "exponential", "shifted_power"], ci="wald")
     ds = fits.to_xarray()
     assert ds["estimate"].dims == ("family", "parameter", "layer")
@@ -64,18 +64,19 @@ def test_skipped_families_are_recorded(tmp_path):
 
 
 def test_plots_return_axes_on_agg():
-    fit = fit_consolidation_curve(T, K, n=50, family="power", ci="wald")
+    fit = fit_consolidation_curve(T, K, n=50, y_kind="successes", family="power", ci="wald")
     ax = fit.plot()
     assert isinstance(ax, matplotlib.axes.Axes)
     assert len(ax.lines) >= 1 and len(ax.collections) >= 2  # data + band
     ax2 = fit.plot(loglog=True)
     assert ax2.get_xscale() == "log" and ax2.get_yscale() == "log"
-    fits = fit_consolidation_curve(T, K, n=50, family=["power", "exponential"], ci="wald")
+    fits = fit_consolidation_curve(T, K, n=50,
+                                   y_kind="successes", family=["power", "exponential"], ci="wald")
     fig, ax3 = plt.subplots()
     assert fits.plot(ax=ax3) is ax3
     labels = [t.get_text() for t in ax3.get_legend().get_texts()]
     assert "power" in labels and "exponential" in labels
-    batched = fit_consolidation_curve(T, np.stack([K, K - 3]), n=50, ci="none")
+    batched = fit_consolidation_curve(T, np.stack([K, K - 3]), n=50, y_kind="successes", ci="none")
     ax4 = batched.plot()
     assert isinstance(ax4, matplotlib.axes.Axes)
     assert "power curve=1" in [t.get_text() for t in ax4.get_legend().get_texts()]
