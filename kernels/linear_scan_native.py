@@ -54,22 +54,23 @@ def _lib():
 
 
 def linear_scan(a: torch.Tensor, b: torch.Tensor, reverse: bool = False):
-    """hs (L, ...) of the recurrence along dim 0, or None where the C loop does not apply (not
-    float32 contiguous CPU tensors of one shape, no compiler, ``CRAMCOG_NATIVE=0``): the caller
+    """hs (L, ...) of the recurrence along dim 0 (laid out as ``b``), or None where the C loop does not
+    apply (not float32 CPU tensors of one shape, no compiler, ``CRAMCOG_NATIVE=0``): the caller
     then runs its torch loop."""
     if not (a.dtype == b.dtype == torch.float32 and a.device.type == b.device.type == "cpu"
-            and a.shape == b.shape and a.is_contiguous() and b.is_contiguous()
-            and a.dim() >= 1):
+            and a.shape == b.shape and a.dim() >= 1):
         return None
     lib = _lib()
     if lib is None:
         return None
-    hs = torch.empty_like(b)
+    out = torch.empty_like(b)          # b's memory layout, as the torch loop returns
+    a, b = a.contiguous(), b.contiguous()
+    hs = out if out.is_contiguous() else torch.empty(b.shape, dtype=b.dtype)
     L = b.shape[0]
     R = b.numel() // L if L else 0
     f = lambda t: ctypes.cast(t.data_ptr(), _F)  # noqa: E731
     lib.linear_scan(f(a), f(b), f(hs), L, R, int(reverse))
-    return hs
+    return hs if hs is out else out.copy_(hs)
 
 
 __all__ = ["linear_scan"]
