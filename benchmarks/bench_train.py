@@ -13,9 +13,11 @@ route statistics. Two routing phases, because the cost of a step follows the rou
   (``paper/records/cram_small_seed0.nc``: ~2-3% attend, ~95% go to f_sem), as most of the 1600
   steps of ``make reproduce`` run.
 
-Each timing is the median of ``--repeats`` steps after two warm-up steps, the two backends
+Each timing is the median of ``--repeats`` steps after two warm-up steps, the contenders
 interleaved step by step so that load from other processes hits both alike; ``--runs`` repeats
-the whole measurement for the spread; the 1-minute load average is kept beside each run. Floor
+the whole measurement for the spread; the 1-minute load average is kept beside each run. Both the
+wall-clock time and the process CPU time are kept: on a shared, overloaded machine the wall time
+of a step swings 3x with other jobs, while at one thread the CPU time still measures the work. Floor
 (issue 13): the step time down by >= 2x. ``--out`` saves a record.
 
 Usage::
@@ -81,15 +83,20 @@ def time_phase(cfg, phase: str, repeats: int) -> dict:
         for _ in range(2):
             stats = steps[c](*args)
     times = {c: [] for c in CONTENDERS}
+    cpu = {c: [] for c in CONTENDERS}
     for _ in range(repeats):
         for c, args in CONTENDERS.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             steps[c](*args)
             times[c].append(time.perf_counter() - t0)
+            cpu[c].append(time.process_time() - c0)
     med = {c: statistics.median(t) for c, t in times.items()}
+    mcpu = {c: statistics.median(t) for c, t in cpu.items()}
     return {"native_s": med["native"], "torch_s": med["torch"],
             "native_bf16_s": med["native_bf16"], "speedup": med["torch"] / med["native"],
             "bf16_speedup": med["torch"] / med["native_bf16"],
+            "native_cpu_s": mcpu["native"], "torch_cpu_s": mcpu["torch"],
+            "cpu_speedup": mcpu["torch"] / mcpu["native"],
             "fractions": [float(x) for x in stats["fractions"]]}
 
 
@@ -117,21 +124,26 @@ def main(argv=None) -> int:
                 print(f"run {run} threads {threads} load {load:.1f} {phase:8s} step: native "
                       f"{r['native_s'] * 1e3:.0f} ms, torch reference {r['torch_s'] * 1e3:.0f} "
                       f"ms -> x{r['speedup']:.2f}; bf16 autocast {r['native_bf16_s'] * 1e3:.0f} ms "
-                      f"(x{r['bf16_speedup']:.2f}, other arithmetic) (routes working/episodic/semantic "
+                      f"(x{r['bf16_speedup']:.2f}, other arithmetic); CPU time native "
+                      f"{r['native_cpu_s'] * 1e3:.0f} ms, reference {r['torch_cpu_s'] * 1e3:.0f} ms"
+                      f" -> x{r['cpu_speedup']:.2f} (routes working/episodic/semantic "
                       f"{np.round(r['fractions'], 3).tolist()})", flush=True)
     print("\nsummary: step-time speed-up (torch reference / native), median [min, max] over runs")
     for threads in args.threads:
         for phase in args.phases:
-            v = [r["speedup"] for r in rows if r["threads"] == threads and r["phase"] == phase]
-            print(f"  threads {threads} {phase:8s} x{statistics.median(v):.2f} "
-                  f"[{min(v):.2f}, {max(v):.2f}]")
+            sel = [r for r in rows if r["threads"] == threads and r["phase"] == phase]
+            v, c = [r["speedup"] for r in sel], [r["cpu_speedup"] for r in sel]
+            print(f"  threads {threads} {phase:8s} wall x{statistics.median(v):.2f} "
+                  f"[{min(v):.2f}, {max(v):.2f}]; CPU time x{statistics.median(c):.2f} "
+                  f"[{min(c):.2f}, {max(c):.2f}]")
     if args.out:
         from cramcog import records
         runs = sorted({r["run"] for r in rows})
         dims = ("run", "threads", "phase")
         shape = (len(runs), len(args.threads), len(args.phases))
         data = {k: np.full(shape, np.nan) for k in ("native_s", "torch_s", "native_bf16_s",
-                                                     "speedup", "bf16_speedup", "load_avg")}
+                                                     "speedup", "bf16_speedup", "native_cpu_s",
+                                                     "torch_cpu_s", "cpu_speedup", "load_avg")}
         for r in rows:
             idx = (runs.index(r["run"]), args.threads.index(r["threads"]),
                    args.phases.index(r["phase"]))

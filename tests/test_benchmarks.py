@@ -46,3 +46,4 @@ def test_bench_train_writes_a_record(tmp_path):
     ds = records.open(out)
     assert ds.speedup.dims == ("run", "threads", "phase")
     assert np.isfinite(ds.speedup.values).all() and np.isfinite(ds.bf16_speedup.values).all()
+    assert (ds.native_cpu_s.values > 0).all() and np.isfinite(ds.cpu_speedup.values).all()
