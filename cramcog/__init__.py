@@ -4,7 +4,7 @@ Two halves share one record format (an xarray Dataset, saved as netCDF):
 
 - the CRAM model and its kernels (torch, triton): ``cramcog.model``, ``cramcog.train``;
 - the memory-dynamics layer (numpy, scipy, statsmodels): ``fit_consolidation_curve``,
-  ``compare_gamma``, ``cramcog.psych``.
+  ``compare_shape``, ``compare_gamma``, ``cramcog.psych``.
 
 ``import cramcog`` imports neither torch nor triton: heavy pieces load lazily on first use, so the
 dynamics layer works on a laptop without them.
@@ -33,6 +33,7 @@ _LAZY = {
     "redundancy": ("cramcog.redundancy", None),
     "fit_consolidation_curve": ("cramcog.dynamics", "fit_consolidation_curve"),
     "compare_gamma": ("cramcog.compare", "compare_gamma"),
+    "compare_shape": ("cramcog.shape", "compare_shape"),
     "train": ("cramcog.train", "train"),
 }
 

@@ -1,8 +1,26 @@
 """Compare a model's forgetting/consolidation exponent gamma with human data, honestly.
 
+Ask the shape first: a gamma means something only where a power law describes the curve, and the
+human strategy shift is not obviously a power law (CMPL vs instance theory; averaging artefacts).
+:func:`cramcog.shape.compare_shape` (re-exported here) fits the same families to the model's and
+the human curves and says whether the same family wins on both sides; read it before any gamma.
+
 :func:`compare_gamma` fits the SAME curve family to every human curve (a power law's gamma and a
 shifted power law's gamma are different quantities, so comparing across forms is meaningless),
 and sets the model's gamma against each one, with intervals for both and for their difference.
+
+Which human data (``human=``): ``"episodic_semantic"`` (the strategy-shift and remember/know
+curves: the question the CRAM comparison is about), a paradigm (``"strategy_shift"``,
+``"remember_know"``, ``"forgetting"``), ``"all"``, data set names, or curves. Every row says its
+``paradigm``: forgetting curves (retention against delay) answer a different question and are
+labelled as such. Every human curve is fitted in its falling orientation (a rising one, such as
+the Remember share over repetitions, as 1 - y; column ``orientation``).
+
+The model's gamma: a fit result, a fit set (its best family WITH a gamma, said so when the best
+family overall has none), a :class:`ReportedGamma`, or a per-pattern consolidation record of
+several seeds (CRAM or toy), whose gamma is SEED-POOLED: a power-law fit per seed, the mean and a
+Student-t interval over seeds (:func:`seed_pooled_gamma`), never one run's profile interval over
+its autocorrelated steps.
 
 How the verdict is decided (``level`` = 0.95 and ``margin`` = 0.1 by default):
 
@@ -36,15 +54,15 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 VERDICTS = ("consistent", "inconclusive", "different", "no fit")
-COLUMNS = ["source", "series", "family", "gamma", "ci_low", "ci_high", "model_gamma",
+COLUMNS = ["source", "series", "paradigm", "family", "gamma", "ci_low", "ci_high", "model_gamma",
            "model_ci_low", "model_ci_high", "diff", "diff_ci_low", "diff_ci_high", "verdict",
-           "n_points", "t_units", "measure", "reliability", "likelihood", "note"]
+           "n_points", "t_units", "measure", "reliability", "likelihood", "orientation", "note"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,8 @@ class ReportedGamma:
         Name shown in tables and figures.
     level
         Confidence level of ``ci``.
+    method
+        How the interval was obtained (e.g. "seed-pooled ..."), shown in tables.
 
     Examples
     --------
@@ -77,6 +97,7 @@ class ReportedGamma:
     family: str | None = None
     label: str = "model"
     level: float = 0.95
+    method: str = "as reported"
 
     def __post_init__(self):
         try:
@@ -117,7 +138,7 @@ def gamma_families() -> list[str]:
     """
     from cramcog.dynamics.families import FAMILIES
 
-    return [name for name, fam in FAMILIES.items() if "gamma" in fam.param_names]
+    return [name for name, fam in FAMILIES.items() if fam.has_gamma]
 
 
 def _family_name(fit) -> str | None:
@@ -137,13 +158,43 @@ def _is_fit_set(fit) -> bool:
     return hasattr(fit, "best") and hasattr(fit, "__getitem__")
 
 
-def _model_fits(fit, family) -> list[tuple[str, Any]]:
-    """[(family, fit-like)] for the model side, checking gamma, convergence and family."""
+def _has_gamma(fit) -> bool:
+    spec = getattr(fit, "spec", None)
+    if spec is not None:
+        return bool(spec.has_gamma)
+    return "gamma" in getattr(fit, "params", {})
+
+
+def _best_with_gamma(fit_set) -> tuple[Any, str]:
+    """The fit set's best converged family WITH a gamma (by its criterion, AICc by default),
+    and a note if it is not the best family overall."""
+    try:
+        best_gamma = fit_set.best_with("gamma")
+    except ValueError as err:
+        raise ValueError(f"{err}. Families with a gamma: {gamma_families()}. Fit one of those, "
+                         "or compare shapes instead (cramcog.compare.compare_shape): a gamma "
+                         "means nothing where no power law describes the curve") from None
+    best = fit_set.best
+    note = ""
+    if best is not best_gamma and bool(np.all(best.converged)):
+        gap = float(np.sum(fit_set.ic_values(best_gamma.family))
+                    - np.sum(fit_set.ic_values(best.family)))
+        note = (f"the best family, {best.family!r}, has no gamma; compared: the best family with "
+                f"one, {best_gamma.family!r}, {gap:.1f} {fit_set.criterion.upper()} worse: a "
+                "power-law exponent describes this curve only if a power law fits it")
+        warnings.warn(note, stacklevel=4)
+    return best_gamma, note
+
+
+def _model_fits(fit, family) -> tuple[list[tuple[str, Any]], str]:
+    """[(family, fit-like)] for the model side, checking gamma, convergence and family; a note."""
     requested = None if family is None else ([family] if isinstance(family, str) else
                                              list(family))
+    note = ""
     if _is_fit_set(fit):
         if requested is None:
-            requested = [_family_name(fit.best)]
+            best, note = _best_with_gamma(fit)
+            requested = [best.family]
         elif requested == ["all"]:
             requested = [f for f in gamma_families() if _safe_get(fit, f) is not None]
         pairs = []
@@ -155,7 +206,8 @@ def _model_fits(fit, family) -> list[tuple[str, Any]]:
     else:
         if not hasattr(fit, "params") or not hasattr(fit, "ci"):
             raise TypeError("compare_gamma needs a fit result with .params['gamma'] and "
-                            f".ci['gamma'] (or a ReportedGamma), got {type(fit).__name__}")
+                            ".ci['gamma'], a fit set, a ReportedGamma or a consolidation "
+                            f"record; got {type(fit).__name__}")
         own = _family_name(fit)
         if requested is None:
             if own is None:
@@ -168,8 +220,12 @@ def _model_fits(fit, family) -> list[tuple[str, Any]]:
                              "only): drop family= or refit the model")
         pairs = [(name, fit) for name in requested]
     for name, one in pairs:
-        if "gamma" not in one.params:
-            raise ValueError(f"family {name!r} has no gamma; use one of {gamma_families()}")
+        if not _has_gamma(one):
+            shape = getattr(getattr(one, "spec", None), "shape_param", None)
+            extra = f" (its shape parameter is {shape!r})" if shape else ""
+            raise ValueError(f"family {name!r} has no gamma{extra}; use one of "
+                             f"{gamma_families()}, or compare shapes with "
+                             "cramcog.compare.compare_shape")
         g, low, high = _gamma_interval(one)
         if not bool(np.all(one.converged)):
             raise ValueError(f"the model's {name!r} fit did not converge: a failed fit cannot be "
@@ -177,7 +233,7 @@ def _model_fits(fit, family) -> list[tuple[str, Any]]:
         if not math.isfinite(g) or math.isnan(low) or math.isnan(high):
             raise ValueError(f"the model's {name!r} gamma or its interval is undefined "
                              f"({g}, [{low}, {high}]): its interval computation failed")
-    return pairs
+    return pairs, note
 
 
 def _safe_get(fit_set, name):
@@ -185,23 +241,6 @@ def _safe_get(fit_set, name):
         return fit_set[name]
     except (KeyError, ValueError):
         return None
-
-
-def _human_curves(human, include_unreliable: bool):
-    from cramcog import psych
-
-    if isinstance(human, str):
-        if human == "all":
-            return psych.all_curves(include_unreliable=include_unreliable)
-        return psych.curves(human, include_unreliable=include_unreliable)
-    if isinstance(human, psych.Curve):
-        return [human]
-    if isinstance(human, Iterable):
-        out = []
-        for item in human:
-            out.extend(_human_curves(item, include_unreliable))
-        return out
-    return psych.curves(human, include_unreliable=include_unreliable)  # a Dataset
 
 
 def mover_interval(d1: float, l1: float, u1: float, d2: float, l2: float, u2: float):
@@ -245,18 +284,24 @@ def verdict(diff_low: float, diff_high: float, margin: float) -> str:
 
 def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = None,
                   level: float = 0.95, *, margin: float = 0.1, include_unreliable: bool = False,
-                  ci: str = "profile", seed: int = 0) -> pd.DataFrame:
+                  ci: str = "profile", seed: int = 0,
+                  overdispersion: str | None = "quasi") -> pd.DataFrame:
     """The model's gamma against each human data set's gamma fitted with the same family.
 
     Parameters
     ----------
     fit
         The model side: a fit result with ``params["gamma"]`` and ``ci["gamma"]`` (from
-        :func:`cramcog.fit_consolidation_curve`), a fit set (its ``best`` fit, or the families
-        named in ``family``; ``family="all"`` takes every fitted family with a gamma), or a
-        :class:`ReportedGamma`.
+        :func:`cramcog.fit_consolidation_curve`); a fit set (its best converged family WITH a
+        gamma by AICc, with a warning and a note when the best family overall has none; or the
+        families named in ``family``; ``family="all"`` takes every fitted family with a gamma);
+        a :class:`ReportedGamma`; or a per-pattern consolidation record of several seeds (CRAM
+        or toy; a path, toy results or :class:`cramcog.shape.ModelCurves` too), whose gamma is
+        seed-pooled (:func:`cramcog.shape.seed_pooled_gamma`).
     human
-        ``"all"`` (every bundled curve from :func:`cramcog.psych.all_curves`), a data set name, a
+        ``"all"`` (every bundled curve from :func:`cramcog.psych.all_curves`, each labelled with
+        its paradigm), ``"episodic_semantic"`` (strategy_shift + remember_know), a paradigm
+        (``"forgetting"``, ``"strategy_shift"``, ``"remember_know"``), a data set name, a
         Dataset from :func:`cramcog.psych.load_csv`, a :class:`cramcog.psych.Curve`, or a list
         of those.
     family
@@ -274,19 +319,26 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
         Interval method for the human fits (``"profile"``, ``"wald"`` or ``"bootstrap"``).
     seed
         Seed of the human fits (bootstrap resamples, optimiser restarts).
+    overdispersion
+        ``"quasi"`` (default): human curves with trial counts get intervals scaled by their
+        Pearson dispersion (floored at 1; :func:`cramcog.fit_consolidation_curve`), because
+        pooled trials cluster by participant or session (Meeter et al.'s binomial intervals are
+        ~2-2.6x too narrow otherwise). None: plain binomial intervals.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (human curve, family), columns ``COLUMNS``: source, series, family, gamma,
-        ci_low, ci_high, model_gamma, model_ci_low, model_ci_high, diff (model - human),
-        diff_ci_low, diff_ci_high, verdict, n_points, t_units, measure, reliability, likelihood,
-        note. ``df.attrs`` holds level, margin, the model label and the method.
+        One row per (human curve, family), columns ``COLUMNS``: source, series, paradigm,
+        family, gamma, ci_low, ci_high, model_gamma, model_ci_low, model_ci_high, diff (model -
+        human), diff_ci_low, diff_ci_high, verdict, n_points, t_units, measure, reliability,
+        likelihood, orientation, note. ``df.attrs`` holds level, margin, the model label, the
+        model interval's method and the method.
 
     Raises
     ------
     ValueError
-        The model has no gamma, did not converge, has an interval at another level, or its
+        The model has no gamma (a single fit of a family without one; a fit set without a
+        converged family with one), did not converge, has an interval at another level, or its
         family differs from ``family``; bad ``level`` / ``margin``.
 
     Examples
@@ -298,12 +350,20 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
     ('ebbinghaus_1885', True)
     """
     from cramcog.dynamics import fit_consolidation_curve
+    from cramcog.shape import _human_curves, _orient, is_model_side, seed_pooled_gamma
 
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if not (isinstance(margin, (int, float)) and margin > 0 and math.isfinite(margin)):
         raise ValueError(f"margin must be a positive number of gamma units, got {margin!r}")
-    pairs = _model_fits(fit, family)
+    model_interval = "the model fit's own interval"
+    if is_model_side(fit):
+        fams = [family] if isinstance(family, str) else list(family or ["power"])
+        if len(fams) != 1:
+            raise ValueError("compare one family at a time for a consolidation record")
+        fit = seed_pooled_gamma(fit, family=fams[0], level=level)
+        model_interval = fit.method
+    pairs, model_note = _model_fits(fit, family)
     model_level = getattr(pairs[0][1], "level", level)
     if model_level is not None and abs(float(model_level) - level) > 1e-9:
         raise ValueError(f"the model's interval is at level {model_level} but level={level}: "
@@ -318,15 +378,22 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
         mg, ml, mh = _gamma_interval(model_fit)
         for curve in curves:
             c = curve.positive()
-            row = {"source": c.source, "series": c.series, "family": fam, "model_gamma": mg,
+            y, orientation = _orient(c.t, c.y, c.n)
+            row = {"source": c.source, "series": c.series, "paradigm": c.paradigm,
+                   "family": fam, "model_gamma": mg,
                    "model_ci_low": ml, "model_ci_high": mh, "n_points": int(len(c.t)),
                    "t_units": c.t_units, "measure": c.measure, "reliability": c.reliability,
-                   "likelihood": "least squares" if c.n is None else "binomial", "note": ""}
+                   "likelihood": "least squares" if c.n is None else "binomial",
+                   "orientation": orientation, "note": ""}
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    hf = fit_consolidation_curve(c.t, c.y, n=c.n, family=fam, ci=ci, level=level,
-                                                 seed=seed)
+                    # a bundled curve that pools items at equal x says so in its metadata
+                    warnings.filterwarnings("ignore", message="t repeats values")
+                    hf = fit_consolidation_curve(
+                        c.t, y, n=c.n, family=fam, ci=ci, level=level, seed=seed,
+                        y_kind=c.y_kind,
+                        overdispersion=overdispersion if c.n is not None else None)
                 g, low, high = _gamma_interval(hf)
                 if not bool(hf.converged):
                     raise ValueError(f"the fit did not converge: {getattr(hf, 'message', '')}")
@@ -336,17 +403,21 @@ def compare_gamma(fit, human: Any = "all", family: str | Sequence[str] | None = 
             except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
                 row.update(gamma=np.nan, ci_low=np.nan, ci_high=np.nan, diff=np.nan,
                            diff_ci_low=np.nan, diff_ci_high=np.nan, verdict="no fit",
-                           note=str(err).splitlines()[0][:300])
+                           note="; ".join(n for n in (str(err).splitlines()[0][:300], model_note)
+                                          if n))
                 rows.append(row)
                 continue
             diff, dlow, dhigh = mover_interval(mg, ml, mh, g, low, high)
             row.update(gamma=g, ci_low=low, ci_high=high, diff=diff, diff_ci_low=dlow,
                        diff_ci_high=dhigh, verdict=verdict(dlow, dhigh, margin))
-            row["note"] = c.caveat
+            row["note"] = "; ".join(n for n in (c.caveat, model_note) if n)
             rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.attrs.update(level=level, margin=margin, model_label=label, human_ci=ci, seed=seed,
-                       diff_ci="MOVER (Zou & Donner 2008)", window="t > 0")
+                       diff_ci="MOVER (Zou & Donner 2008)", window="t > 0",
+                       model_interval=model_interval, model_note=model_note,
+                       human_overdispersion=str(overdispersion),
+                       orientation="every human curve fitted falling (a rising one as 1 - y)")
     return table
 
 
@@ -502,3 +573,9 @@ def plot_gamma_comparison(table: pd.DataFrame):
     grid.figure.suptitle("gamma: model vs human data, each family fitted to both", y=1.02)
     grid.figure.tight_layout()
     return grid
+
+
+# The shape-first comparison lives in cramcog.shape; it is part of this module's public API.
+from cramcog.shape import (SHAPE_FAMILIES, HumanComparison, ModelCurves,  # noqa: E402,F401
+                           compare_items, compare_shape, compare_with_humans, model_curves,
+                           seed_pooled_gamma, shape_summary)

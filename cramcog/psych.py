@@ -2,30 +2,49 @@
 
 Every bundled data set is a tidy CSV (its ``#`` header lines keep the original provenance notes)
 plus a JSON metadata file: full citation, the source the numbers were read from, how reliable they
-are, units, what x and y are, how they were obtained and the published fit, if any.
+are (overall and per value), units, what x and y are, how they were obtained, the published fit,
+if any, and its **paradigm**:
 
-:func:`load` returns an :class:`xarray.Dataset` with one layout for every forgetting-curve data set:
+- ``"forgetting"``: retention against delay (Ebbinghaus, Murre & Dros, Rubin et al., Meeter et al.);
+- ``"strategy_shift"``: look-up or algorithm -> direct retrieval with practice (Zbrodoff, Tenison);
+- ``"remember_know"``: Remember/Know judgments (Reder et al.);
+- ``"gist_detail"``: gist vs detail, semantic intrusions (Dooling & Christiaansen);
+- reference tables say what they are: ``"constants"`` (published exponents), ``"anchors"``
+  (published constraints on the shape of the shift), ``"index"`` (studies without numbers).
 
-- dim ``delay`` (the nominal delay: hours, days or intervening items; see its ``units`` attr), plus
-  one dim per series or condition (``series``, ``condition``, ``question_type``, ...);
-- coord ``x``: the delay actually used as the curve's abscissa (units in attrs; it may vary with
-  the series, e.g. the mean question age in a bin);
-- variable ``y``: the retention measure (a proportion), ``n`` where trial counts are known;
-- attrs: ``citation``, ``source_read``, ``reliability``, ``how_obtained``, ``notes`` and the
-  published fit as JSON (``published_fit_json``).
+``"episodic_semantic"`` names the two paradigms that ask the episodic-to-semantic question
+(strategy_shift + remember_know); forgetting curves answer a different one (retention against
+delay).
 
-Tables (published constants, the index of episodic-to-semantic studies) load with one dim,
-``entry``. :func:`curves` gives the curves that are suitable for fitting, as :class:`Curve` objects
-that unpack as ``(label, t, y, n)``; :func:`load_csv` loads a user's own curve the same way.
+:func:`load` returns an :class:`xarray.Dataset` in one of three layouts (the data set's ``kind``):
+
+- ``"curve"``: forgetting curves over dim ``delay`` (the nominal delay: hours, days or intervening
+  items; see its ``units`` attr) plus one dim per series (``series``, ``condition``, ...); coord
+  ``x`` (the abscissa actually used), variable ``y`` (a proportion), ``n`` where trial counts are
+  known;
+- ``"grid"``: measurements over categorical dims (condition x block x addend, subject x word
+  frequency x presentation number, ...), one variable per measured column;
+- ``"table"``: rows (dim ``entry``) of constants, statements, or counts from several analyses.
+
+attrs always hold ``citation``, ``source_read``, ``reliability``, ``reliability_per_value`` (JSON),
+``how_obtained``, ``paradigm``, ``notes`` and the published fit as JSON (``published_fit_json``).
+
+:func:`curves` gives the curves that are suitable for fitting, as :class:`Curve` objects that
+unpack as ``(label, t, y, n)``. Where a data set holds no proportion directly (Zbrodoff's RTs,
+Reder's Remember/Know/miss counts) the curve is DERIVED, and the Curve says how (``assumption``),
+what it is the analog of in a model (``analog``: "episodic" = the look-up / recollective route)
+and how the humans were averaged (``averaging``). :func:`load_csv` loads a user's own curve.
 
 Examples
 --------
 >>> from cramcog import psych
 >>> "ebbinghaus_1885" in psych.list()
 True
+>>> psych.list(paradigm="strategy_shift")
+['tenison_2016_pyramid_learning_phases', 'zbrodoff_1995_alpha_arithmetic']
 >>> ds = psych.load("ebbinghaus_1885")
->>> ds.x.attrs["units"], round(float(ds.y[0]), 3)
-('hours', 0.582)
+>>> ds.x.attrs["units"], round(float(ds.y[0]), 3), ds.attrs["paradigm"]
+('hours', 0.582, 'forgetting')
 >>> [c.label for c in psych.curves("murre_dros_2015")]
 ['murre_dros_2015/Mack', 'murre_dros_2015/Seitz', 'murre_dros_2015/Dros']
 """
@@ -34,7 +53,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -45,7 +64,13 @@ import pandas as pd
 import xarray as xr
 
 DATA_PACKAGE = "cramcog.psych_data"
-KINDS = ("curve", "table")
+KINDS = ("curve", "grid", "table")
+#: The experimental paradigms of the data sets (each data set has exactly one, or a table role).
+PARADIGMS = ("forgetting", "strategy_shift", "remember_know", "gist_detail")
+#: What the reference tables are (their ``paradigm``; ``covers`` lists the paradigms they concern).
+TABLE_ROLES = ("constants", "anchors", "index")
+#: Named groups of paradigms. "episodic_semantic" asks the question the CRAM comparison is about.
+PARADIGM_GROUPS = {"episodic_semantic": ("strategy_shift", "remember_know")}
 
 
 # ----------------------------------------------------------------------------- catalogue
@@ -65,28 +90,71 @@ def _catalogue() -> dict[str, dict]:
     return out
 
 
-def list(kind: str | None = None) -> builtins.list[str]:  # noqa: A001 - the public API name
-    """Names of the bundled human data sets.
+def list(kind: str | None = None,  # noqa: A001 - the public API name
+         paradigm: str | Sequence[str] | None = None) -> builtins.list[str]:
+    """Names of the bundled human data sets, optionally filtered by layout and paradigm.
 
     Parameters
     ----------
     kind
-        ``None`` for all; ``"curve"`` for data with a delay axis; ``"table"`` for tables of
-        constants or studies.
+        ``None`` for all; ``"curve"`` for forgetting curves over a delay axis; ``"grid"`` for
+        measurements over categorical dims; ``"table"`` for rows of constants, statements or
+        counts from several analyses.
+    paradigm
+        ``None`` for all; one of ``PARADIGMS`` ("forgetting", "strategy_shift",
+        "remember_know", "gist_detail"), a table role (``TABLE_ROLES``: "constants", "anchors",
+        "index"), a group (``"episodic_semantic"`` = strategy_shift + remember_know), or a list
+        of these.
 
     Returns
     -------
     list of str
 
+    Raises
+    ------
+    ValueError
+        An unknown kind or paradigm (the message lists the valid ones).
+
     Examples
     --------
     >>> from cramcog import psych
     >>> psych.list("table")
-    ['episodic_semantic_studies', 'published_constants']
+    ['episodic_semantic_studies', 'published_anchors_strategy_shift_rk', 'published_constants', \
+'reder_2000_remember_know_repetition_lag']
+    >>> psych.list(paradigm="remember_know")
+    ['reder_2000_remember_know_per_subject', 'reder_2000_remember_know_repetition_lag']
+    >>> psych.list("curve", paradigm="forgetting")[:2]
+    ['ebbinghaus_1885', 'meeter_murre_janssen_2005']
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be None or one of {KINDS}, got {kind!r}")
-    return [name for name, meta in _catalogue().items() if kind is None or meta["kind"] == kind]
+    wanted = None if paradigm is None else set(paradigms(paradigm))
+    return [name for name, meta in _catalogue().items()
+            if (kind is None or meta["kind"] == kind)
+            and (wanted is None or meta["paradigm"] in wanted)]
+
+
+def paradigms(spec: str | Sequence[str]) -> builtins.list[str]:
+    """Expand a paradigm, table role, group name or list of these into paradigm names.
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> psych.paradigms("episodic_semantic")
+    ['strategy_shift', 'remember_know']
+    >>> psych.paradigms(["forgetting", "anchors"])
+    ['forgetting', 'anchors']
+    """
+    items = [spec] if isinstance(spec, str) else builtins.list(spec)
+    valid = (*PARADIGMS, *TABLE_ROLES, *PARADIGM_GROUPS)
+    out: builtins.list[str] = []
+    for item in items:
+        if item not in valid:
+            raise ValueError(f"unknown paradigm {item!r}; valid: {', '.join(valid)}")
+        for p in PARADIGM_GROUPS.get(item, (item,)):
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def metadata(name: str) -> dict:
@@ -161,18 +229,34 @@ def load(name: str) -> xr.Dataset:
     if meta["kind"] == "table":
         ds = xr.Dataset({col: ("entry", df[col].to_numpy()) for col in df.columns},
                         coords={"entry": np.arange(len(df))})
+    elif meta["kind"] == "grid":
+        ds = _grid_dataset(df, meta)
     else:
         ds = _curve_dataset(df, meta)
+    for var, units in meta.get("units", {}).items():
+        if var in ds.variables:
+            ds[var].attrs["units"] = units
     ds.attrs.update(_dataset_attrs(meta))
     return ds
 
 
+def _grid_dataset(df: pd.DataFrame, meta: dict) -> xr.Dataset:
+    """Measurements over the categorical dims named in the metadata (one variable per column)."""
+    dims = meta["dims"]
+    if df.duplicated(dims).any():
+        raise ValueError(f"data set {meta['name']}: duplicate rows for {dims}")
+    return df.set_index(dims).to_xarray()
+
+
 def _dataset_attrs(meta: dict) -> dict[str, Any]:
     attrs = {key: meta.get(key, "") for key in (
-        "name", "title", "kind", "citation", "source_read", "reliability", "reliability_grade",
-        "how_obtained", "columns", "curve_notes")}
+        "name", "title", "kind", "paradigm", "citation", "source_read", "reliability",
+        "reliability_grade", "how_obtained", "columns", "curve_notes", "comparison_caveat")}
     attrs = {k: ("" if v is None else str(v)) for k, v in attrs.items()}
+    attrs["covers"] = [str(p) for p in meta.get("covers", [])] or [attrs["paradigm"]]
     attrs["notes"] = [str(n) for n in meta.get("notes", []) if n] or [""]
+    attrs["reliability_per_value_json"] = json.dumps(meta.get("reliability_per_value", {}))
+    attrs["comparison_curves_json"] = json.dumps(meta.get("comparison_curves", []))
     attrs["published_fit_json"] = json.dumps(meta.get("published_fit"))
     return attrs
 
@@ -331,18 +415,35 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
 
 @dataclass
 class Curve:
-    """One retention curve ready for fitting; unpacks as ``(label, t, y, n)``.
+    """One curve ready for fitting; unpacks as ``(label, t, y, n)``.
 
     Attributes
     ----------
     label : str
         ``"<source>/<series>"`` (or just the source for a single curve).
     t, y : numpy.ndarray, shape (points,)
-        Delay (in ``t_units``) and retention (a proportion); NaN points removed, sorted by t.
+        The abscissa (delay or practice, in ``t_units``) and the measure (a proportion); NaN
+        points removed, sorted by t.
     n : numpy.ndarray or None, shape (points,)
-        Trials per point where known (then ``y`` is the exact proportion correct).
+        Trials per point where known (then ``y`` is the exact proportion).
+    paradigm : str
+        One of ``PARADIGMS``.
+    x_kind : str
+        ``"delay"`` (time or items since study) or ``"exposures"`` (practice with THAT item).
+    analog : str
+        What ``y`` is the analog of in a model: ``"episodic"`` (the share answered by the
+        look-up / recollective route, as the model's share of recurring queries that still
+        attend) or ``"retention"`` (a forgetting curve).
+    averaging : str
+        How the humans were averaged: ``"by_exposure"`` (pooled at exact exposure counts),
+        ``"by_time"`` (means over blocks of trials, i.e. over windows of exposures),
+        ``"by_delay"`` or ``"single"`` (one subject); ``averaging_note`` says it in words.
+    x_low, x_high : numpy.ndarray or None
+        For block means (``by_time``): the window of x each point averages over.
+    assumption : str
+        How ``y`` was derived where the data hold no proportion directly ("" if measured).
     caveat : str
-        What to keep in mind when comparing this curve's exponent (from the metadata).
+        What to keep in mind when comparing this curve (from the metadata).
     """
 
     label: str
@@ -356,17 +457,44 @@ class Curve:
     reliability: str = ""
     notes: builtins.list[str] = field(default_factory=builtins.list)
     caveat: str = ""
+    paradigm: str = ""
+    x_kind: str = "delay"
+    analog: str = "retention"
+    averaging: str = ""
+    averaging_note: str = ""
+    assumption: str = ""
+    x_low: np.ndarray | None = None
+    x_high: np.ndarray | None = None
+    x_long_name: str = ""
+    y_long_name: str = ""
+    #: what ``y`` holds, for ``fit_consolidation_curve(t, y, n=n, y_kind=curve.y_kind)``: always
+    #: proportions (counts are divided by ``n`` when the curve is built)
+    y_kind: str = "proportion"
 
     def __iter__(self) -> Iterator:
         return iter((self.label, self.t, self.y, self.n))
 
+    def take(self, keep: np.ndarray) -> "Curve":
+        """The same curve restricted to the points where ``keep`` (a boolean mask) is True."""
+        def sub(a):
+            return None if a is None else np.asarray(a)[keep]
+        return replace(self, t=self.t[keep], y=self.y[keep], n=sub(self.n), x_low=sub(self.x_low),
+                       x_high=sub(self.x_high), notes=builtins.list(self.notes))
+
     def positive(self) -> "Curve":
         """The same curve restricted to t > 0 (what power-law families can fit)."""
-        keep = self.t > 0
-        return Curve(self.label, self.t[keep], self.y[keep],
-                     None if self.n is None else self.n[keep], self.source, self.series,
-                     self.t_units, self.measure, self.reliability, builtins.list(self.notes),
-                     self.caveat)
+        return self.take(self.t > 0)
+
+
+def _curve_kwargs(meta: dict) -> dict:
+    """Curve fields that come from a data set's metadata."""
+    paradigm = meta.get("paradigm", "")
+    return {"reliability": str(meta.get("reliability_grade", "")),
+            "notes": [str(v) for v in meta.get("notes", []) if v],
+            "caveat": str(meta.get("comparison_caveat", "")), "paradigm": paradigm,
+            "x_kind": "delay", "analog": "retention" if paradigm == "forgetting" else "",
+            "averaging": "single" if "single subject" in str(meta.get("title", "")).lower()
+            else "by_delay"}
 
 
 def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
@@ -387,8 +515,10 @@ def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
     Returns
     -------
     list of Curve
-        Empty for tables and for data that cannot identify a curve (fewer than 3 delays, such as
-        dooling_christiaansen_1977's two delays).
+        Forgetting curves from the delay layout; for grid and table data sets, the comparison
+        curves their metadata define (derived, each with its ``assumption``). Empty where no
+        curve can be identified: tables of constants or statements, fewer than 3 delays
+        (dooling_christiaansen_1977), or no practice axis (tenison_2016: learning phases).
 
     Examples
     --------
@@ -396,9 +526,16 @@ def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
     >>> label, t, y, n = psych.curves("meeter_murre_janssen_2005")[0]
     >>> label, len(t), int(n.sum())
     ('meeter_murre_janssen_2005/4AFC', 27, 169573)
+    >>> rk = psych.curves("reder_2000_remember_know_repetition_lag")[0]
+    >>> rk.label, rk.t.tolist()[:3], rk.analog, rk.x_kind
+    ('reder_2000_remember_know_repetition_lag/repetition/high', [1.0, 2.0, 3.0], 'episodic', \
+'exposures')
     """
     if isinstance(data, str):
         meta = _meta(data)
+        if meta.get("comparison_curves"):
+            return [c for spec in meta["comparison_curves"]
+                    for c in _comparison_curves(data, meta, spec)]
         if meta["kind"] != "curve":
             return []
         ds = load(data)
@@ -420,6 +557,9 @@ def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
     source = str(ds.attrs.get("name", "data"))
     series_dims = [d for d in ds["y"].dims if d != "delay"]
     stacked = ds.stack(_curve=series_dims) if series_dims else ds.expand_dims(_curve=[0])
+    extra = _curve_kwargs(meta) if meta else {
+        "reliability": str(ds.attrs.get("reliability_grade", "")),
+        "notes": [str(v) for v in np.atleast_1d(ds.attrs.get("notes", [])) if v]}
     out = []
     for i in range(stacked.sizes["_curve"]):
         one = stacked.isel(_curve=i)
@@ -439,22 +579,140 @@ def curves(data: str | xr.Dataset, *, include_unreliable: bool = False,
                          n=None if n is None else n[keep][order], source=source, series=series,
                          t_units=str(ds["x"].attrs.get("units", "")),
                          measure=str(ds["y"].attrs.get("measure", "")),
-                         reliability=str(ds.attrs.get("reliability_grade", "")),
-                         notes=[str(v) for v in np.atleast_1d(ds.attrs.get("notes", [])) if v],
-                         caveat=str(meta.get("comparison_caveat", ""))))
+                         x_long_name=str(ds["x"].attrs.get("long_name", "")),
+                         y_long_name=str(ds["y"].attrs.get("long_name", "")), **extra))
     return out
 
 
-def all_curves(**kwargs) -> builtins.list[Curve]:
-    """:func:`curves` of every bundled data set, in :func:`list` order.
+def all_curves(paradigm: str | Sequence[str] | None = None, **kwargs) -> builtins.list[Curve]:
+    """:func:`curves` of every bundled aggregate data set, in :func:`list` order.
+
+    Per-participant data sets (``aggregate: false`` in their metadata, e.g.
+    reder_2000_remember_know_per_subject) are left out: they hold the same trials as their
+    aggregate, and fitting both counts the data twice. Ask for them with :func:`curves`.
+
+    Parameters
+    ----------
+    paradigm
+        Only data sets of this paradigm, group or list (see :func:`list`); None for all.
+    **kwargs
+        Passed to :func:`curves`.
 
     Examples
     --------
     >>> from cramcog import psych
-    >>> len(psych.all_curves())
-    9
+    >>> len(psych.all_curves("forgetting")), len(psych.all_curves("episodic_semantic"))
+    (9, 5)
+    >>> sorted({c.paradigm for c in psych.all_curves()})
+    ['forgetting', 'remember_know', 'strategy_shift']
     """
-    return [c for name in list("curve") for c in curves(name, **kwargs)]
+    return [c for name in list(paradigm=paradigm) if _meta(name).get("aggregate", True)
+            for c in curves(name, **kwargs)]
+
+
+# ----------------------------------------------------------------------------- derived curves
+
+def zbrodoff_counting_share(retrieval_rt: float | None = None,
+                            counting_rt: Sequence[float] | None = None) -> pd.DataFrame:
+    """Zbrodoff's mean RTs turned into a counting share by a two-strategy mixture.
+
+    Every trial is assumed to be solved either by counting (RT ``C(addend)``) or by retrieving
+    the answer (RT ``R``, the same for every addend), so a cell's mean RT is
+    ``R + p (C(addend) - R)`` and ``p = (RT - R) / (C(addend) - R)``, clipped to [0, 1]: the
+    share of the counting cost left in the mean RT, a proxy for P(counting). It is NOT a measured
+    proportion of retrieval trials (none exists in this data set).
+
+    Parameters
+    ----------
+    retrieval_rt
+        ``R`` in seconds. Default: the fastest cell's mean RT (0.87 s: reverse, block 3, addend
+        4, 48-72 presentations), taken as pure retrieval. Retrieval keeps speeding up with
+        practice (Delaney et al. 1998), which a constant R ignores.
+    counting_rt
+        ``C`` for addends (2, 3, 4). Default: the line through the block-1 RTs of the two
+        least-practised cells (addend 2 in reverse, addend 4 in standard: 0-8 presentations
+        each), 2.25 s + 0.65 s per extra letter. Those cells get p = 1 by construction: p is
+        relative to the least-practised block.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (condition, block, addend): the table's columns plus ``x`` (presentations
+        of the equation before the block's midpoint), ``x_low``/``x_high`` (the block's window
+        of presentations) and ``counting_share``.
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> df = psych.zbrodoff_counting_share()
+    >>> float(df.counting_share.max()), float(df.counting_share.min())
+    (1.0, 0.0)
+    >>> row = df[(df.condition == "control") & (df.block == 3) & (df.addend == 4)].iloc[0]
+    >>> float(row.x), round(float(row.counting_share), 2)
+    (40.0, 0.11)
+    """
+    df = table("zbrodoff_1995_alpha_arithmetic").copy()
+    rt = df["mean_correct_rt_s"].to_numpy(float)
+    r = float(rt.min()) if retrieval_rt is None else float(retrieval_rt)
+    if counting_rt is None:
+        block1 = df[df["block"] == 1]
+        least = block1.loc[block1.groupby("addend")["cum_equation_presentations_block_end"]
+                           .idxmin()]
+        least = least[least["cum_equation_presentations_block_end"]
+                      == least["cum_equation_presentations_block_end"].min()]
+        slope, intercept = np.polyfit(least["addend"], least["mean_correct_rt_s"], 1)
+        c_by_addend = {a: intercept + slope * a for a in (2, 3, 4)}
+    else:
+        values = builtins.list(counting_rt)
+        if len(values) != 3:
+            raise ValueError(f"counting_rt gives C for addends (2, 3, 4): three values, got "
+                             f"{values!r}")
+        c_by_addend = dict(zip((2, 3, 4), map(float, values)))
+    c = df["addend"].map(c_by_addend).to_numpy(float)
+    if not (np.isfinite(r) and np.all(c > r)):
+        raise ValueError(f"the counting RTs {c_by_addend} must exceed the retrieval RT {r}")
+    df["x_low"] = df["cum_equation_presentations_block_start"].astype(float)
+    df["x_high"] = df["cum_equation_presentations_block_end"].astype(float)
+    df["x"] = (df["x_low"] + df["x_high"]) / 2
+    df["counting_share"] = np.clip((rt - r) / (c - r), 0.0, 1.0)
+    return df
+
+
+_DERIVATIONS = {"zbrodoff_counting_share": lambda: (zbrodoff_counting_share(), "counting_share")}
+
+
+def _comparison_curves(name: str, meta: dict, spec: dict) -> builtins.list[Curve]:
+    """The curves a data set's metadata defines (``comparison_curves``), built from its table."""
+    common = dict(_curve_kwargs(meta), source=name, t_units=spec["x"]["units"],
+                  measure=spec["y"]["measure"], x_long_name=spec["x"]["long_name"],
+                  y_long_name=spec["y"]["long_name"], x_kind=spec["x_kind"],
+                  analog=spec["analog"], averaging=spec["averaging"],
+                  averaging_note=spec.get("averaging_note", ""),
+                  assumption=spec.get("assumption", ""))
+    if "derive" in spec:
+        df, y_col = _DERIVATIONS[spec["derive"]]()
+        df = df.sort_values("x", kind="stable")
+        return [Curve(label=f"{name}/{spec['series']}", t=df["x"].to_numpy(float),
+                      y=df[y_col].to_numpy(float), n=None, series=spec["series"],
+                      x_low=df["x_low"].to_numpy(float), x_high=df["x_high"].to_numpy(float),
+                      **common)]
+    df = table(name)
+    for col, value in spec.get("rows", {}).items():
+        df = df[df[col].astype(str) == str(value)]
+    groups = df.groupby(spec["by"], sort=False) if spec.get("by") else [((), df)]
+    out = []
+    for key, sub in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        series = "/".join([spec["series"], *map(str, key)])
+        x = sub[spec["x_column"]].to_numpy(float) + float(spec.get("x_offset", 0))
+        k = sub[spec["successes"]].to_numpy(float).sum(1)
+        n = sub[spec["trials"]].to_numpy(float).sum(1)
+        keep = np.isfinite(x) & (n > 0)
+        order = np.argsort(x[keep], kind="stable")
+        out.append(Curve(label=f"{name}/{series}", t=x[keep][order],
+                         y=(k[keep] / n[keep])[order], n=n[keep][order], series=series,
+                         **common))
+    return out
 
 
 # ----------------------------------------------------------------------------- published fits

@@ -22,7 +22,10 @@
 #    items move from one to the other while novel items cannot;
 # 3. fit forgetting curves to real human data and see what the exponent **gamma** means;
 # 4. fit the same curve to the toy model and compare its gamma with the human ones, honestly;
-# 5. change the knobs (replay, recurrence, capacity) and see what happens.
+# 5. change the knobs (replay, recurrence, capacity) and see what happens;
+# 6. put the toy's and CRAM's consolidation curves beside human *episodic-to-semantic* data
+#    (a strategy shift and remember/know judgments) and ask which curve family fits each, and
+#    why "gamma" alone is not enough.
 #
 # Everything is seeded: rerunning gives the same numbers. Change the parameters in the next cell
 # and rerun the notebook (or just the cells below it) to experiment. `CRAMCOG_TINY=1` only runs
@@ -193,14 +196,15 @@ print(f"retention per decade of time: 10**-gamma = {10 ** -gamma_demo:.2f} for g
 # %% [markdown]
 # Now real data. `cramcog.psych` ships several human forgetting data sets, each with its citation
 # and a note on how far to trust it (`cramcog data show NAME` prints them). We fit both
-# functions to Ebbinghaus's curve by least squares and compare them with **AIC** (lower is
-# better; a difference above ~10 is decisive).
+# functions to Ebbinghaus's curve by least squares and compare them with **AICc** (Akaike's
+# criterion with the small-sample correction: lower is better; a difference above ~10 is
+# decisive).
 
 # %%
 ebb = psych.curves("ebbinghaus_1885")[0]
 print(psych.load("ebbinghaus_1885").attrs["citation"])
 ebb_fits = fit_consolidation_curve(ebb.t, ebb.y, family=["exponential", "power"])
-print(ebb_fits.table()[["family", "aic", "delta_aic", "gamma", "gamma_low", "gamma_high"]]
+print(ebb_fits.table()[["family", "aicc", "delta_aicc", "gamma", "gamma_low", "gamma_high"]]
       .round(3).to_string(index=False))
 ax = ebb_fits.plot(loglog=True)
 _ = ax.set(xlabel=f"delay ({ebb.t_units})", ylabel="savings",
@@ -210,9 +214,11 @@ _ = ax.set(xlabel=f"delay ({ebb.t_units})", ylabel="savings",
 # On log-log axes a power law is a straight line with slope $-\gamma$, and Ebbinghaus's points
 # lie close to one. The exponential bends away.
 #
-# **A small table of human gammas.** The same two functions fitted to every bundled human curve
-# (a binomial likelihood where trial counts are known, least squares otherwise; 95% profile
-# intervals). `dAIC(exp - power)` > 0 means the power law fits better.
+# **A small table of human gammas.** The same two functions fitted to every bundled human
+# *forgetting* curve (least squares where there are no trial counts; where there are, a
+# quasi-binomial likelihood: Meeter et al.'s trials cluster by participant session, so plain
+# binomial intervals would be too narrow, and the ranking is by QAICc; 95% profile intervals).
+# `dIC(exp - power)` > 0 means the power law fits better.
 
 # %%
 def measure_of(curve) -> str:
@@ -222,15 +228,19 @@ def measure_of(curve) -> str:
 
 
 rows = []
-for curve in psych.all_curves():
+for curve in psych.all_curves("forgetting"):
     c = curve.positive()
-    fits = fit_consolidation_curve(c.t, c.y, n=c.n, family=["exponential", "power"])
+    fits = fit_consolidation_curve(c.t, c.y, n=c.n, y_kind=c.y_kind,
+                                   family=["exponential", "power"],
+                                   overdispersion="quasi" if c.n is not None else None)
     power = fits["power"]
     low, high = power.ci["gamma"]
     rows.append({"data": c.label, "measure": measure_of(c), "delay in": c.t_units,
                  "gamma": power.params["gamma"], "ci_low": low, "ci_high": high,
                  "kept per decade": 10 ** -power.params["gamma"],
-                 "dAIC(exp - power)": fits["exponential"].aic - power.aic})
+                 "criterion": fits.criterion,
+                 "dIC(exp - power)": float(np.squeeze(fits.ic_values("exponential")
+                                                      - fits.ic_values("power")))})
 human = pd.DataFrame(rows)
 print(human.round(3).to_string(index=False))
 print(f"\nhuman gammas range from {human.gamma.min():.2f} to {human.gamma.max():.2f}")
@@ -238,7 +248,7 @@ print(f"\nhuman gammas range from {human.gamma.min():.2f} to {human.gamma.max():
 # %% [markdown]
 # Things to notice:
 #
-# * The power law fits better than the exponential on every curve: decisively (dAIC > 10) on
+# * The power law fits better than the exponential on every curve: decisively (dIC > 10) on
 #   most, not on Mack's and Dros's seven points each.
 # * There is no single "human gamma". Savings curves (Ebbinghaus, Mack, Seitz, Dros) give about
 #   0.1; news events over a year (Meeter et al.) 0.07-0.16; cued recall over intervening *items*
@@ -261,7 +271,7 @@ print(f"\nhuman gammas range from {human.gamma.min():.2f} to {human.gamma.max():
 t, share, lookups = run.curve("recurring")      # window: from the onset to the last episode
 toy_fits = fit_consolidation_curve(t, share,
                                    family=["exponential", "power", "exponential+c", "power+c"])
-print(toy_fits.table()[["family", "aic", "delta_aic", "gamma", "gamma_low", "gamma_high",
+print(toy_fits.table()[["family", "aicc", "delta_aicc", "gamma", "gamma_low", "gamma_high",
                         "converged"]].round(3).to_string(index=False))
 toy_power = toy_fits["power"]
 toy_gamma = toy_power.params["gamma"]
@@ -279,13 +289,13 @@ _ = ax.set(xlabel="episodes since the onset of consolidation",
 # consolidate. A power-law gamma can still be fitted and quoted, but it describes the curve's
 # overall slope on log axes over *this window*, not a mechanism.
 #
-# Now compare it with each human curve, the same function fitted to both, with
+# Now compare it with each human forgetting curve, the same function fitted to both, with
 # `cramcog.compare_gamma`. Its verdicts: **different** (the 95% interval of the difference
 # excludes 0), **consistent** (it contains 0 and lies within +-0.1), **inconclusive** (contains 0
 # but too wide to tell).
 
 # %%
-table = compare_gamma(toy_power, human="all", family="power")
+table = compare_gamma(toy_power, human="forgetting", family="power")
 print(table[["source", "series", "gamma", "ci_low", "ci_high", "diff", "diff_ci_low",
              "diff_ci_high", "verdict"]].round(3).to_string(index=False))
 print()
@@ -409,9 +419,9 @@ for knob, values in (("replay_rate", [1.0, 2.0, 4.0]), ("zipf_exponent", [0.0, 1
             fit = fit_consolidation_curve(t_s, y_s, family=["exponential", "power"], ci="none")
             gam.append({"knob": knob, "value": value, "seed": SEED + seed,
                         "gamma": fit["power"].params["gamma"],
-                        "dAIC(exp - power)": fit["exponential"].aic - fit["power"].aic})
+                        "dAICc(exp - power)": fit["exponential"].aicc - fit["power"].aicc})
 gam = pd.DataFrame(gam)
-print(gam.groupby(["knob", "value"])[["gamma", "dAIC(exp - power)"]].mean().round(3)
+print(gam.groupby(["knob", "value"])[["gamma", "dAICc(exp - power)"]].mean().round(3)
       .to_string())
 grid = sns.catplot(data=gam, x="value", y="gamma", col="knob", kind="point", errorbar="sd",
                    sharex=False, height=3.2, aspect=1.2)
@@ -419,14 +429,198 @@ _ = grid.set_axis_labels("knob value", "toy gamma (power law)")
 
 # %% [markdown]
 # A knob changes gamma: it is a property of the settings as much as of "consolidation". Look
-# also at `dAIC(exp - power)` for `zipf_exponent`: when every pool item recurs equally often
+# also at `dAICc(exp - power)` for `zipf_exponent`: when every pool item recurs equally often
 # (0) the power law's advantage over the exponential shrinks. The spread of recurrence rates
 # across items is much of what makes the averaged curve look like a power law, just as
 # averaging people who forget exponentially at different rates does in group data.
+
+# %% [markdown]
+# ## 6. The right question: episodic-to-semantic data, shape first
 #
+# A forgetting curve measures *retention after a delay*. The toy's (and CRAM's) curve measures
+# something else: *how often a look-up in episodic memory is still needed as an item is met again
+# and again*. The human data that ask that question are of two kinds (`cramcog.psych` ships
+# them, each with its citation and a note on how far to trust it):
+#
+# * **Strategy shift** (look-up or algorithm -> direct retrieval). In *alphabet arithmetic*
+#   (Zbrodoff, 1995) people verify "A + 3 = D" by counting through the alphabet at first (the
+#   answer time grows with the number to count), and later retrieve the answer from memory (it
+#   no longer does). The share of answers still counted is the analog of the episodic share.
+# * **Remember / Know** (Reder et al., 2000): on every trial people say whether they *remember*
+#   the word's earlier showing (recollection: episodic) or just *know* it was shown
+#   (familiarity). We plot the *Remember* share of "old" answers, over repetitions of the word
+#   and over the delay (lag) since its last showing.
+#
+# Neither data set measures the proportion of look-ups directly: Zbrodoff gives answer times, and
+# the counting share is derived with a stated assumption; Reder gives Remember/Know counts. Read
+# the assumption before you read a number:
+
+# %%
+human_es = psych.all_curves("episodic_semantic")
+print(pd.DataFrame([{"curve": c.label.split("/", 1)[1], "data set": c.source,
+                     "x": f"{c.x_long_name} [{c.t_units}]", "points": len(c.t),
+                     "counts": "binomial" if c.n is not None else "none (least squares)"}
+                    for c in human_es]).to_string(index=False))
+print("\nhow the Zbrodoff curve is derived:", human_es[-1].assumption)
+print("\nhow the Reder curves are derived:", human_es[0].assumption)
+
+# %% [markdown]
+# **What the literature says about the SHAPE of the shift.** Two theories disagree:
+#
+# * *Instance theory* (Logan, 1988): every trial races the algorithm against retrieval of the
+#   stored instances; answer times fall as a **power law** of practice.
+# * *CMPL* (Rickard, 1997, 2004): one strategy runs per trial. For each *item* the switch to
+#   retrieval is close to a **step** (complete after about 60 exposures to that item); the
+#   probability of retrieval is a **sigmoid** in practice, not a power law.
+#
+# And averaging hides the difference: steps at switch points that differ across items and people
+# average into a smooth curve that a power law fits well (Heathcote, Brown & Mewhort, 2000: in
+# 40 data sets the exponential beat the power law in *every* unaveraged one). So we ask first
+# which family describes each curve, on both sides, with the same families, and only then about
+# a family's parameter. Each family has a *dimensionless shape parameter*, comparable across
+# units: gamma (power law), k (Weibull: k = 1 is the exponential, k > 1 a delayed, step-like
+# fall), the logistic's slope.
+#
+# Next, the two models. The toy runs with several seeds (independent worlds). For CRAM we read a
+# committed record from `paper/records/`.
+
+# %%
+from cramcog.dynamics.toy_consolidation import consolidation_record  # noqa: E402
+from cramcog.figures.human import plot_human_comparison  # noqa: E402
+from cramcog.shape import compare_items, compare_shape, shape_summary  # noqa: E402
+
+SHAPE_SEEDS = max(N_SEEDS, 3)          # a seed interval needs several independent runs
+toy_record = consolidation_record([simulate_consolidation(config, seed=SEED + s)
+                                   for s in range(SHAPE_SEEDS)])
+
+
+def find_record(name: str):
+    """A committed record, looked up from the notebook folder or the repository root."""
+    import pathlib
+    for base in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents):
+        path = base / "paper" / "records" / name
+        if path.exists():
+            return path
+    return None
+
+
+def cram_from_training_grid(path, variant: str = "cram", every: int = 20):
+    """A STAND-IN for the per-pattern consolidation record, from the committed baselines grid.
+
+    Per seed: the share of recurring-query TOKENS in training batches routed to episodic
+    attention in the retrieving layer (the layer where novel queries attend), every `every`
+    steps, against training steps (proportional to exposures per pattern). No per-pattern data,
+    so no averaging by exposure and no per-item comparison.
+    """
+    from cramcog import records
+    grid = records.open(path).sel(variant=variant)
+    episodic = grid["route_fraction"].sel(tier="episodic")
+    steps = grid["step"].values[every - 1::every]
+    shares = []
+    for seed in grid["seed"].values:
+        one = episodic.sel(seed=seed)
+        layer = one.sel(category="novel_query").isel(step=slice(-100, None)).mean("step")
+        retrieving = str(layer.idxmax("layer").item())
+        shares.append(one.sel(category="recurring_query", layer=retrieving)
+                      .sel(step=steps).values)
+    shares = np.array(shares)[None]                                     # (variant, seed, step)
+    dims = ("variant", "seed", "eval_step")
+    return records.new_record(
+        {"recurring_attended": (dims, shares),
+         "recurring_probe_count": (dims, np.ones_like(shares)),
+         "exposures": (dims, np.broadcast_to(steps.astype(float), shares.shape))},
+        coords={"variant": [variant], "seed": grid["seed"].values, "eval_step": steps},
+        kind="evaluation", attrs={"model": "CRAM (stand-in from the baselines grid)"})
+
+
+cram_path = find_record("consolidation.nc")
+if cram_path is not None:
+    from cramcog import records
+    cram_record = records.open(cram_path)
+    CRAM_NOTE = f"CRAM: per-pattern consolidation record {cram_path.name}"
+else:
+    cram_record = cram_from_training_grid(find_record("baselines.nc"))
+    CRAM_NOTE = ("CRAM: NOTE - the per-pattern consolidation record (paper/records/"
+                 "consolidation.nc) is not committed yet; this is a stand-in from the committed "
+                 "baselines grid (3 seeds): recurring-query tokens routed to attention in the "
+                 "retrieving layer against training steps. Averaging by exposure and the "
+                 "per-item comparison need the per-pattern record.")
+print(CRAM_NOTE)
+
+# %% [markdown]
+# The comparison: `compare_shape` fits the same families to each human curve and to each model
+# seed (the model's intervals come from the spread over seeds, never from one run's steps), ranks
+# them by AICc on each side, and says whether the **same family wins on both**. Every curve is
+# fitted falling (a rising one as 1 - y), and the direction is reported separately: does the
+# episodic analog fall on both sides? The model is averaged the way each human curve was: in
+# blocks of trials for Zbrodoff, at exact exposure counts for Reder.
+
+# %%
+FAMILIES = ["exponential", "power", "logistic", "weibull", "exponential+c", "weibull+c"]
+CI = "wald" if TINY else "profile"
+shape_rows = []
+for label, model in (("toy model", toy_record), ("CRAM", cram_record)):
+    table = compare_shape(model, families=FAMILIES, ci=CI)
+    summary = shape_summary(table).assign(model=label)
+    shape_rows.append(summary)
+shapes = pd.concat(shape_rows, ignore_index=True)
+shapes["curve"] = shapes["human"].str.split("/", n=1).str[1]
+print(shapes[["model", "curve", "human_best", "model_best", "same_best", "direction_agrees",
+              "model_best_shape"]].to_string(index=False))
+
+# %%
+grid = plot_human_comparison({"toy model": toy_record, "CRAM": cram_record}, families=FAMILIES)
+
+# %% [markdown]
+# Per item: the toy knows every item's *switch point* (the exposure after which the episodic
+# store never had to answer it again). Under CMPL the averaged curve's spread (x at 10% of the
+# shift left / x at 90%) equals the spread of the switch points; and the shift should follow
+# exposures to THAT item, not total practice.
+
+# %%
+items = compare_items(toy_record)
+print(items[["side", "quantity", "value", "low", "high", "units", "source"]].round(3)
+      .to_string(index=False))
+
+# %% [markdown]
+# ### Questions for the class
+#
+# 1. **Which family fits each curve?** Look at `human_best` and `model_best` above, and at the
+#    figure. Does the counting share (strategy shift) fall like a power law, an exponential or a
+#    sigmoid? Do the Remember shares? Do the toy and CRAM fall the same way?
+# 2. **Same direction?** Repetition *raises* the Remember share (people recollect words they have
+#    seen often and recently), while the models' episodic share *falls* with repetition. Which
+#    human data does a consolidation model then resemble: the strategy shift or
+#    remember-to-know?
+# 3. **Why is gamma alone not enough?** Run the next cell: it fits a power law to every curve
+#    anyway. Every curve gets a gamma with an interval, even those where the power law is far
+#    from the best family. Two curves can share a gamma and still have different shapes, and a
+#    gamma can be tuned by a knob (section 5). What would you have to show before quoting one?
+# 4. **Averaging.** The toy's items each switch fairly abruptly, at different exposures. What does
+#    averaging them do to the curve's shape (compare `switch_spread` on both sides)?
+
+# %%
+gamma_rows = []
+for c in human_es:
+    y = c.y if c.y[-1] < c.y[0] else 1 - c.y          # every curve falling (a rising one: 1 - y)
+    fits = fit_consolidation_curve(c.t, y, n=c.n, y_kind=c.y_kind, ci="none",
+                                   family=["power", "exponential", "weibull"],
+                                   overdispersion="quasi" if c.n is not None else None)
+    gamma_rows.append({"curve": c.label.split("/", 1)[1], "power gamma": fits["power"]
+                       .params["gamma"], "criterion": fits.criterion,
+                       "power behind the best by": float(np.squeeze(
+                           fits.ic_values("power") - fits.ic_values(fits.best.family))),
+                       "best of 3": fits.best.family})
+print(pd.DataFrame(gamma_rows).round(3).to_string(index=False))
+
+# %% [markdown]
 # **Further reading.** McClelland, McNaughton & O'Reilly (1995), *Psychological Review* 102:419
 # (complementary learning systems); Wixted & Ebbesen (1991), *Psychological Science* 2:409
 # (power-law forgetting); Rubin & Wenzel (1996), *Psychological Review* 103:734 (a hundred
 # years of forgetting curves); Jost (1897) via Wixted (2004), *Annual Review of Psychology*
-# 55:235. In cramcog: `cramcog data list`, `cramcog fit my.csv`, and the
-# `teaching_forgetting` and `explore` notebooks.
+# 55:235. On the shape of the strategy shift: Logan (1988), *Psychological Review* 95:492
+# (instance theory); Rickard (1997), *JEP: General* 126:288 and (2004), *JEP: LMC* 30:65 (CMPL,
+# item-level steps); Heathcote, Brown & Mewhort (2000), *Psychonomic Bulletin & Review* 7:185
+# (the power law repealed); Reder et al. (2000), *JEP: LMC* 26:294 (remember/know). In
+# cramcog: `cramcog data list`, `cramcog fit my.csv`, and the `teaching_forgetting` and
+# `explore` notebooks.

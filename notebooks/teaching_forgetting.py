@@ -73,13 +73,14 @@ fig.tight_layout()
 #   length removes the same fraction.
 # * power law: $y = a\,t^{-\gamma}$ — every *doubling* of the delay removes the same fraction.
 #
-# We fit both by least squares (no trial counts for this data set) and compare them with AIC
-# (lower is better; a difference above ~10 is decisive).
+# We fit both by least squares (no trial counts for this data set) and compare them with AICc
+# (Akaike's criterion with the small-sample correction: lower is better; a difference above ~10
+# is decisive).
 
 # %%
 curve = psych.curves("ebbinghaus_1885")[0]
 fits = fit_consolidation_curve(curve.t, curve.y, family=["exponential", "power"])
-print(fits.table()[["family", "aic", "delta_aic", "gamma", "gamma_low", "gamma_high"]])
+print(fits.table()[["family", "aicc", "delta_aicc", "gamma", "gamma_low", "gamma_high"]])
 ax = fits.plot(loglog=True)
 ax.set_title("Ebbinghaus 1885: power law vs exponential")
 
@@ -135,11 +136,11 @@ correct = rng.binomial(trials, p_true)                            # (people, del
 average = correct.sum(0) / (trials * n_people)
 
 one = fit_consolidation_curve(t_sim, correct[0], n=trials, family=["exponential", "power"],
-                              ci="wald")
-group = fit_consolidation_curve(t_sim, correct.sum(0), n=trials * n_people,
+                              ci="wald", y_kind="successes")
+group = fit_consolidation_curve(t_sim, correct.sum(0), n=trials * n_people, y_kind="successes",
                                 family=["exponential", "power", "shifted_power"], ci="wald")
 print("one person, best:", one.best.family)
-print(group.table()[["family", "aic", "delta_aic", "gamma"]].round(2))
+print(group.table()[["family", "aicc", "delta_aicc", "gamma"]].round(2))
 # Theory: rates ~ Gamma(shape k, scale theta) average to (1 + theta t)^-k, a shifted power law
 # with gamma = k = 1 and s = 1/theta = 5 days.
 sp = group["shifted_power"]

@@ -179,3 +179,77 @@ def test_docstring_examples():
     module = importlib.import_module("cramcog.dynamics.toy_consolidation")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ----------------------------------------------------------------------------- per item
+
+def _hand_made(item_seen, item_episodic):
+    """A result whose per-item history is written by hand (one pool item per column)."""
+    seen = np.array(item_seen, dtype=bool)
+    episodes, pool = seen.shape
+    cfg = ToyConsolidationConfig(n_episodes=episodes, n_recurring=max(pool, 12))
+    pad = cfg.n_recurring - pool
+    seen = np.pad(seen, ((0, 0), (0, pad)))
+    epi = np.pad(np.array(item_episodic, dtype=bool), ((0, 0), (0, pad))) & seen
+    zeros = np.zeros((episodes, 2), dtype=np.int64)
+    return ToyConsolidationResult(config=cfg, episode=np.arange(1, episodes + 1), lookups=zeros,
+                                  episodic=zeros, semantic_correct=zeros,
+                                  pool_consolidated=np.zeros(episodes), item_seen=seen,
+                                  item_episodic=epi)
+
+
+def test_switch_point_is_the_first_exposure_answered_semantically_for_good():
+    #        item:  0  1  2  3  4
+    seen = [[1, 1, 1, 1, 0],
+            [1, 0, 1, 1, 0],
+            [1, 1, 1, 0, 0],
+            [1, 1, 1, 1, 0]]
+    episodic = [[1, 1, 1, 1, 0],
+                [0, 0, 0, 1, 0],   # item 2 answers semantically at its 2nd exposure ...
+                [1, 1, 1, 0, 0],   # ... but falls back to episodic at its 3rd
+                [0, 0, 0, 1, 0]]   # item 3 still episodic at its last lookup: never switched
+    r = _hand_made(seen, episodic)
+    sw = r.switch_exposures()
+    assert sw[0] == 4 and sw[1] == 3 and sw[2] == 4   # after its LAST episodic answer
+    assert np.isnan(sw[3]) and np.isnan(sw[4])        # never switched / never seen
+    np.testing.assert_array_equal(r.item_exposures()[:, 1], [1, 1, 2, 3])
+
+
+def test_per_item_history_matches_the_aggregate_counts(default_run):
+    k = KINDS.index("recurring")
+    np.testing.assert_array_equal(default_run.item_seen.sum(1), default_run.lookups[:, k])
+    np.testing.assert_array_equal(default_run.item_episodic.sum(1), default_run.episodic[:, k])
+    assert not (default_run.item_episodic & ~default_run.item_seen).any()
+    sw = default_run.switch_exposures()
+    # frequent items (low pool index, Zipf) switch; most of the pool does within 120 episodes
+    assert np.isfinite(sw[:4]).all() and np.isfinite(sw).mean() > 0.5
+    assert np.nanmin(sw) > 1  # semantic memory has learned nothing at an item's first exposure
+
+
+def test_consolidation_record_has_the_cram_layout(tmp_path):
+    from cramcog import records
+    from cramcog.dynamics.toy_consolidation import consolidation_record
+
+    runs = [simulate_consolidation(n_episodes=40, seed=s) for s in (0, 1, 2)]
+    ds = consolidation_record(runs, variant="toy")
+    assert dict(ds.sizes) == {"variant": 1, "seed": 3, "eval_step": 40, "pattern": 32}
+    one = ds.sel(variant="toy", seed=1)
+    np.testing.assert_allclose(one.recurring_attended, runs[1].episodic_share("recurring"))
+    np.testing.assert_array_equal(one.recurring_probe_count, 12)
+    np.testing.assert_allclose(one.exposures, runs[1].item_exposures().mean(1))
+    # per item: lookups answered episodically out of the item's lookups (CRAM's convention)
+    pa, pp = one.pattern_attended.values, one.pattern_probes.values
+    np.testing.assert_array_equal(pp, runs[1].item_seen)
+    assert ((pa <= pp) & (pa >= 0)).all()
+    np.testing.assert_array_equal(pa.sum(1), runs[1].episodic[:, 0])
+    np.testing.assert_array_equal(one.pattern_switch_exposures, runs[1].switch_exposures())
+    assert float(one.switch_exposures) == pytest.approx(np.nanmedian(runs[1].switch_exposures()))
+    back = records.open(records.save(ds, tmp_path / "toy.nc"))
+    np.testing.assert_array_equal(back.pattern_attended.values, ds.pattern_attended.values)
+    assert back.attrs["record_role"] == "consolidation"
+    with pytest.raises(ValueError, match="differ in more than the seed"):
+        consolidation_record([runs[0], simulate_consolidation(n_episodes=40, replay_rate=1.0)])
+    with pytest.raises(ValueError, match="duplicate seeds"):
+        consolidation_record([runs[0], runs[0]])
+    with pytest.raises(TypeError, match="ToyConsolidationResult"):
+        consolidation_record([ds])

@@ -21,7 +21,13 @@ episodes (think "days"). In every episode:
    Then ``W`` shrinks by ``semantic_decay``: slow forgetting, which only repeated replay beats.
 
 Recurring items are replayed again and again, so their familiarity crosses the threshold and the
-episodic store stops having to answer for them: that is *consolidation*. A novel item is replayed
+episodic store stops having to answer for them: that is *consolidation*. Every pool item's own
+history is kept (when it was studied, and which memory answered it), so consolidation can be read
+per item: its *switch point* (:meth:`ToyConsolidationResult.switch_exposures`) is the number of
+exposures after which the episodic store never had to answer it again, and
+:func:`consolidation_record` writes several seeds in the same layout as a trained CRAM's
+per-pattern consolidation record, so both go through the same comparison with human data
+(:func:`cramcog.shape.compare_shape`). A novel item is replayed
 after the only episode it appears in, which cannot help it: its episodic share stays near 1. With
 ``replay_rate=0`` the semantic memory never learns and nothing is consolidated. A linear memory
 over ``semantic_rank`` dims stores about ``semantic_rank`` items without interference: make it
@@ -167,6 +173,10 @@ class ToyConsolidationResult:
     pool_consolidated : numpy.ndarray, shape (episodes,)
         Share of the whole recurring pool whose familiarity is at or above the threshold after
         the episode's replay (including items not seen in that episode).
+    item_seen : numpy.ndarray of bool, shape (episodes, n_recurring)
+        Pool item i was studied (and looked up) in the episode.
+    item_episodic : numpy.ndarray of bool, shape (episodes, n_recurring)
+        ... and the episodic store had to answer it (False where not seen).
     """
 
     config: ToyConsolidationConfig
@@ -175,6 +185,8 @@ class ToyConsolidationResult:
     episodic: np.ndarray
     semantic_correct: np.ndarray
     pool_consolidated: np.ndarray
+    item_seen: np.ndarray
+    item_episodic: np.ndarray
 
     def _kind(self, kind: str) -> int:
         if kind not in KINDS:
@@ -275,6 +287,46 @@ class ToyConsolidationResult:
                              f"{self.config.recurrence}, n_episodes={self.config.n_episodes})")
         return ((self.episode[keep] - start + 1).astype(float), self.episodic_share(kind)[keep],
                 self.lookups[keep, k].astype(float))
+
+    def item_exposures(self) -> np.ndarray:
+        """Exposures of every pool item so far, (episodes, n_recurring), counting the episode's
+        own study (an item's first lookup happens at 1 exposure).
+
+        Examples
+        --------
+        >>> r = simulate_consolidation(n_episodes=10, seed=0)
+        >>> bool((r.item_exposures()[-1] == r.item_seen.sum(0)).all())
+        True
+        """
+        return np.cumsum(self.item_seen, axis=0)
+
+    def switch_exposures(self) -> np.ndarray:
+        """Each pool item's switch point, (n_recurring,): the exposure count of its first lookup
+        from which on semantic memory answered it every time (episodic never again).
+
+        NaN for items that never switched: never seen, or still answered episodically at their
+        last lookup. A step per item (the episodic store answers up to the switch, semantic
+        memory after) is what Rickard's CMPL says of the human strategy shift; an item whose
+        familiarity hovers around the threshold switches back and forth, and its switch point is
+        its LAST episodic answer plus one exposure.
+
+        Examples
+        --------
+        >>> r = simulate_consolidation(n_episodes=120, seed=0)
+        >>> sw = r.switch_exposures()
+        >>> sw.shape, bool(np.nanmin(sw) > 1)    # nothing is consolidated at the first exposure
+        ((32,), True)
+        """
+        expo = self.item_exposures()
+        out = np.full(self.config.n_recurring, np.nan)
+        for i in range(self.config.n_recurring):
+            seen = np.flatnonzero(self.item_seen[:, i])
+            if seen.size == 0 or self.item_episodic[seen[-1], i]:
+                continue
+            episodic = seen[self.item_episodic[seen, i]]
+            first_semantic = seen[0] if episodic.size == 0 else seen[seen > episodic[-1]][0]
+            out[i] = expo[first_semantic, i]
+        return out
 
     def to_frame(self):
         """A tidy pandas DataFrame: one row per (episode, kind), for seaborn.
@@ -396,6 +448,8 @@ def simulate_consolidation(config: ToyConsolidationConfig | None = None, **overr
     episodic = np.zeros((e, 2), dtype=np.int64)
     correct = np.zeros((e, 2), dtype=np.int64)
     pool_consolidated = np.zeros(e)
+    item_seen = np.zeros((e, cfg.n_recurring), dtype=bool)
+    item_episodic = np.zeros((e, cfg.n_recurring), dtype=bool)
     replays_per_episode = cfg.replay_rate * cfg.items_per_episode
     for ep in range(e):
         # 1. study: the episodic store holds exactly this episode's items
@@ -411,6 +465,8 @@ def simulate_consolidation(config: ToyConsolidationConfig | None = None, **overr
             lookups[ep, k] = mask.sum()
             episodic[ep, k] = (mask & ~semantic).sum()
             correct[ep, k] = (mask & semantic & right).sum()
+        item_seen[ep, idx] = True
+        item_episodic[ep, idx] = ~semantic[:n_rec]
         # 3. replay from the episodic store into semantic memory (delta rule), then forget a bit
         n_replay = int(replays_per_episode)
         n_replay += int(rng.random() < replays_per_episode - n_replay)  # unbiased rounding
@@ -422,4 +478,102 @@ def simulate_consolidation(config: ToyConsolidationConfig | None = None, **overr
         pool_consolidated[ep] = np.mean(pool_codes @ w[f] >= cfg.threshold)
     return ToyConsolidationResult(config=cfg, episode=np.arange(1, e + 1),
                                   lookups=lookups, episodic=episodic, semantic_correct=correct,
-                                  pool_consolidated=pool_consolidated)
+                                  pool_consolidated=pool_consolidated, item_seen=item_seen,
+                                  item_episodic=item_episodic)
+
+
+def consolidation_record(results, variant: str = "toy"):
+    """Toy runs (one per seed) as a per-pattern consolidation record, CRAM's layout.
+
+    The same variables as the record ``cramcog consolidation`` writes for trained CRAM runs, so
+    the toy and CRAM go through the same comparison with human data. An episode plays the part
+    of an evaluation step, a pool item that of a recurring pattern, "attended" means "answered
+    by the episodic store".
+
+    Parameters
+    ----------
+    results
+        :class:`ToyConsolidationResult` objects with the same config except the seed (the seeds
+        become the ``seed`` dim), or one result.
+    variant
+        Label of the ``variant`` dim (length 1).
+
+    Returns
+    -------
+    xarray.Dataset
+        A record (kind "evaluation", ``record_role = "consolidation"``) with dims (variant,
+        seed, eval_step, pattern): ``recurring_attended`` (share of recurring lookups answered
+        episodically), ``recurring_attended_count``, ``recurring_probe_count`` and
+        ``exposures`` (mean exposures per pool item) over (variant, seed, eval_step);
+        ``pattern_attended`` (lookups of the item answered by the episodic store: 0 or 1),
+        ``pattern_probes`` (lookups of the item: 0 where it was not studied), and
+        ``pattern_exposures`` over (variant, seed, eval_step, pattern);
+        ``pattern_switch_exposures`` (variant, seed, pattern; NaN = never switched) and
+        ``switch_exposures`` (variant, seed; the median over the items that switched).
+
+    Examples
+    --------
+    >>> runs = [simulate_consolidation(n_episodes=30, seed=s) for s in (0, 1)]
+    >>> ds = consolidation_record(runs)
+    >>> dict(ds.sizes)
+    {'variant': 1, 'seed': 2, 'eval_step': 30, 'pattern': 32}
+    >>> float(ds.recurring_attended.isel(eval_step=0).min())
+    1.0
+    """
+    from cramcog import records
+
+    results = [results] if isinstance(results, ToyConsolidationResult) else list(results)
+    if not results or not all(isinstance(r, ToyConsolidationResult) for r in results):
+        raise TypeError("consolidation_record takes ToyConsolidationResult objects (one per seed)")
+    base = {**asdict(results[0].config), "seed": 0}
+    for r in results[1:]:
+        if {**asdict(r.config), "seed": 0} != base:
+            raise ValueError("the runs differ in more than the seed: put different settings in "
+                             "different records (variants)")
+    seeds = [r.config.seed for r in results]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"duplicate seeds {seeds}: one run per seed")
+    k = KINDS.index("recurring")
+    count = np.stack([r.episodic[:, k] for r in results])                   # (seed, episode)
+    probes = np.stack([r.lookups[:, k] for r in results])                   # (seed, episode)
+    expo = np.stack([r.item_exposures() for r in results])                  # (seed, ep, pattern)
+    seen = np.stack([r.item_seen for r in results])
+    attended = np.stack([r.item_episodic for r in results]) & seen          # counts, as CRAM
+    switch = np.stack([r.switch_exposures() for r in results])              # (seed, pattern)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet_nanmean():
+        share = np.where(probes > 0, count / np.maximum(probes, 1), np.nan)
+        median_switch = np.nanmedian(switch, axis=1)
+
+    def v(*arrays):  # add the variant dim
+        return [a[None] for a in arrays]
+
+    sv, ev, pv = ("variant", "seed"), ("variant", "seed", "eval_step"), \
+        ("variant", "seed", "eval_step", "pattern")
+    (share, count, probes, mean_expo, attended, seen, expo, switch, median_switch) = v(
+        share, count, probes, expo.mean(-1), attended, seen, expo, switch, median_switch)
+    data = {
+        "recurring_attended": (ev, share, {"units": "share", "long_name": "share of recurring "
+                                           "lookups answered by the episodic store"}),
+        "recurring_attended_count": (ev, count.astype("int64"), {"units": "lookups"}),
+        "recurring_probe_count": (ev, probes.astype("int64"), {"units": "lookups"}),
+        "exposures": (ev, mean_expo, {"units": "exposures",
+                                      "long_name": "mean exposures per recurring item"}),
+        "pattern_attended": (pv, attended.astype("int64"), {
+            "units": "lookups", "long_name": "the item's lookups answered by the episodic store"}),
+        "pattern_probes": (pv, seen.astype("int64"), {"units": "lookups"}),
+        "pattern_exposures": (pv, expo.astype("int64"), {"units": "exposures"}),
+        "pattern_switch_exposures": (sv + ("pattern",), switch, {
+            "units": "exposures", "long_name": "exposures from which on the item was always "
+                                               "answered semantically (NaN: never)"}),
+        "switch_exposures": (sv, median_switch, {"units": "exposures",
+                                                 "long_name": "median switch point"}),
+    }
+    coords = {"variant": ("variant", np.array([variant])),
+              "seed": ("seed", np.array(seeds, dtype="int64")),
+              "eval_step": ("eval_step", results[0].episode.astype("int64"),
+                            {"units": "episodes"}),
+              "pattern": ("pattern", np.arange(results[0].config.n_recurring, dtype="int64"))}
+    return records.new_record(data, coords=coords, kind="evaluation", config=base,
+                              attrs={"record_role": "consolidation", "model": "toy "
+                                     "complementary-learning-systems model (cramcog.dynamics."
+                                     "toy_consolidation)"})

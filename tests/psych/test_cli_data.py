@@ -38,3 +38,20 @@ def test_data_without_action_prints_help(capsys):
     assert "list" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["data", "show"])  # NAME is required: argparse exits with usage
+
+
+def test_data_shapes_prints_the_ranked_families(capsys, tmp_path):
+    out = tmp_path / "shapes.csv"
+    assert main(["data", "shapes", "--human", "zbrodoff_1995_alpha_arithmetic", "--ci", "wald",
+                 "--top", "2", "--csv", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("| human curve |") and "zbrodoff_1995_alpha_arithmetic" in text
+    import pandas as pd
+    table = pd.read_csv(out)
+    assert table["rank"].min() == 1 and "shape_param" in table.columns
+
+
+def test_data_list_filters_by_paradigm(capsys):
+    assert main(["data", "list", "--paradigm", "episodic_semantic"]) == 0
+    out = capsys.readouterr().out
+    assert "zbrodoff_1995_alpha_arithmetic" in out and "ebbinghaus_1885" not in out

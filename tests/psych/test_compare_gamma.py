@@ -30,7 +30,8 @@ def human_curve(gamma: float, n: int, seed: int, label: str = "synthetic") -> ps
 def model_fit(gamma: float, n: int = 20000, seed: int = 1):
     from cramcog.dynamics import fit_consolidation_curve
 
-    return fit_consolidation_curve(T, power_counts(gamma, n, seed), n=n, family="power")
+    return fit_consolidation_curve(T, power_counts(gamma, n, seed), n=n, family="power",
+                                   y_kind="successes")
 
 
 def test_mover_reduces_to_the_root_sum_of_squares_for_symmetric_intervals():
@@ -97,7 +98,8 @@ def test_model_side_is_checked():
     curve = human_curve(0.3, n=200, seed=6)
     with pytest.raises(ValueError, match="same form only"):
         compare_gamma(model_fit(0.3), human=curve, family="shifted_power")
-    exp_fit = fit_consolidation_curve(T, power_counts(0.3, 2000, 7), n=2000, family="exponential")
+    exp_fit = fit_consolidation_curve(T, power_counts(0.3, 2000, 7), n=2000, family="exponential",
+                                      y_kind="successes")
     with pytest.raises(ValueError, match="has no gamma"):
         compare_gamma(exp_fit, human=curve)
     with pytest.raises(ValueError, match="level"):
@@ -113,7 +115,7 @@ def test_model_side_is_checked():
         compare_gamma(failed, human=curve)
     batch = fit_consolidation_curve(T, np.stack([power_counts(0.3, 500, 12),
                                                  power_counts(0.4, 500, 13)]), n=500,
-                                    family="power", ci="wald")
+                                    family="power", ci="wald", y_kind="successes")
     with pytest.raises(ValueError, match="batched fit"):
         compare_gamma(batch, human=curve, level=0.95)
     with pytest.raises(ValueError, match="contain gamma"):
@@ -124,7 +126,7 @@ def test_a_fit_set_compares_its_best_or_named_families():
     from cramcog.dynamics import fit_consolidation_curve
 
     n = 20000
-    fits = fit_consolidation_curve(T, power_counts(0.3, n, 8), n=n,
+    fits = fit_consolidation_curve(T, power_counts(0.3, n, 8), n=n, y_kind="successes",
                                    family=["power", "shifted_power", "exponential"])
     curve = human_curve(0.3, n=n, seed=9)
     both = compare_gamma(fits, human=curve, family=["power", "shifted_power"])
@@ -179,3 +181,17 @@ def test_bootstrap_intervals_are_seeded():
     pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols])
     assert not runs[0][cols].equals(runs[2][cols])
     assert runs[0].attrs["seed"] == 3
+
+
+def test_clustered_human_counts_get_quasi_intervals_by_default():
+    # Meeter et al.'s trials cluster by session: Pearson dispersion 4.3 (4AFC) and 6.9 (open),
+    # so the default quasi-binomial intervals are ~sqrt(dispersion) wider than plain binomial
+    paper = ReportedGamma(0.43, (0.39, 0.47), family="power")
+    quasi = compare_gamma(paper, human="meeter_murre_janssen_2005", ci="wald")
+    plain = compare_gamma(paper, human="meeter_murre_janssen_2005", ci="wald",
+                          overdispersion=None)
+    ratio = (quasi.ci_high - quasi.ci_low) / (plain.ci_high - plain.ci_low)
+    assert ratio.iloc[0] == pytest.approx(4.32 ** 0.5, rel=0.1)
+    assert ratio.iloc[1] == pytest.approx(6.91 ** 0.5, rel=0.1)
+    np.testing.assert_allclose(quasi.gamma, plain.gamma)
+    assert quasi.attrs["human_overdispersion"] == "quasi"

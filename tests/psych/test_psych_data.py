@@ -20,18 +20,63 @@ from cramcog import psych
 
 CURVE_SETS = ["dooling_christiaansen_1977", "ebbinghaus_1885", "meeter_murre_janssen_2005",
               "murre_dros_2015", "rubin_hinton_wenzel_1999"]
-TABLES = ["episodic_semantic_studies", "published_constants"]
+GRIDS = ["reder_2000_remember_know_per_subject", "tenison_2016_pyramid_learning_phases",
+         "zbrodoff_1995_alpha_arithmetic"]
+TABLES = ["episodic_semantic_studies", "published_anchors_strategy_shift_rk",
+          "published_constants", "reder_2000_remember_know_repetition_lag"]
+NEW_SHARED = ["zbrodoff_1995_alpha_arithmetic", "reder_2000_remember_know_repetition_lag",
+              "reder_2000_remember_know_per_subject", "tenison_2016_pyramid_learning_phases",
+              "published_anchors_strategy_shift_rk"]
 
 
 def test_list_names_every_bundled_data_set():
-    assert psych.list() == sorted(CURVE_SETS + TABLES)
+    assert psych.list() == sorted(CURVE_SETS + GRIDS + TABLES)
     assert psych.list("curve") == CURVE_SETS
+    assert psych.list("grid") == GRIDS
     assert psych.list("table") == TABLES
     with pytest.raises(ValueError, match="kind must be"):
         psych.list("curves")
 
 
-@pytest.mark.parametrize("name", CURVE_SETS + TABLES)
+def test_every_data_set_has_a_paradigm_and_list_filters_by_it():
+    for name in psych.list():
+        meta = psych.metadata(name)
+        assert meta["paradigm"] in psych.PARADIGMS + psych.TABLE_ROLES, name
+        assert psych.load(name).attrs["paradigm"] == meta["paradigm"]
+    assert psych.list(paradigm="forgetting") == ["ebbinghaus_1885", "meeter_murre_janssen_2005",
+                                                 "murre_dros_2015", "rubin_hinton_wenzel_1999"]
+    assert psych.list(paradigm="gist_detail") == ["dooling_christiaansen_1977"]
+    assert psych.list(paradigm="strategy_shift") == ["tenison_2016_pyramid_learning_phases",
+                                                     "zbrodoff_1995_alpha_arithmetic"]
+    assert psych.list(paradigm="episodic_semantic") == sorted(
+        psych.list(paradigm="strategy_shift") + psych.list(paradigm="remember_know"))
+    assert psych.list(paradigm="anchors") == ["published_anchors_strategy_shift_rk"]
+    assert psych.list("grid", paradigm="remember_know") == [
+        "reder_2000_remember_know_per_subject"]
+    assert psych.list(paradigm=["constants", "index"]) == ["episodic_semantic_studies",
+                                                          "published_constants"]
+    with pytest.raises(ValueError, match="unknown paradigm 'semantic'.*episodic_semantic"):
+        psych.list(paradigm="semantic")
+
+
+@pytest.mark.parametrize("name", NEW_SHARED)
+def test_new_shared_files_are_bundled_verbatim_with_every_provenance_line(name):
+    from pathlib import Path
+
+    from cramcog.psych import _data_dir
+
+    shared = Path("/work/shared/psych_data") / f"{name}.csv"
+    bundled = (_data_dir() / f"{name}.csv").read_text(encoding="utf-8")
+    lines = [line[1:].strip() for line in bundled.splitlines() if line.startswith("#")]
+    meta = psych.metadata(name)
+    assert meta["header"] == lines and len(lines) >= 4  # every '#' line kept, in order
+    assert meta["citation"] and meta["source_read"] and meta["reliability"]
+    assert meta["reliability_per_value"]  # how far to trust each kind of value
+    if shared.exists():  # the shared folder is there on development machines, not in CI
+        assert bundled == shared.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", CURVE_SETS + GRIDS + TABLES)
 def test_each_data_set_loads_with_its_provenance(name):
     ds = psych.load(name)
     assert isinstance(ds, xr.Dataset)
@@ -45,6 +90,9 @@ def test_each_data_set_loads_with_its_provenance(name):
         assert ds.x.attrs["units"] and ds.delay.attrs["units"]
         finite = ds.y.values[np.isfinite(ds.y.values)]
         assert finite.size and (finite >= 0).all() and (finite <= 1).all()  # proportions
+    elif name in GRIDS:
+        assert list(ds.dims) == meta["dims"]
+        assert int(np.prod(list(ds.sizes.values()))) == len(psych.table(name))  # a full grid
     else:
         assert ds.sizes["entry"] == len(psych.table(name))
 
@@ -77,7 +125,7 @@ def test_values_are_the_transcribed_ones():
 
 
 def test_curves_are_the_fittable_series():
-    labels = [c.label for c in psych.all_curves()]
+    labels = [c.label for c in psych.all_curves("forgetting")]
     assert labels == [
         "ebbinghaus_1885", "meeter_murre_janssen_2005/4AFC", "meeter_murre_janssen_2005/open",
         "murre_dros_2015/Mack", "murre_dros_2015/Seitz", "murre_dros_2015/Dros",
@@ -170,3 +218,78 @@ def test_load_csv_errors_say_what_is_wrong(tmp_path):
         psych.load_csv(path)
     with pytest.raises(TypeError):
         psych.curves(42)
+
+
+# ----------------------------------------------------------------------------- episodic-semantic
+
+def test_new_data_sets_hold_the_transcribed_values():
+    zb = psych.load("zbrodoff_1995_alpha_arithmetic")
+    assert float(zb.mean_correct_rt_s.sel(condition="standard", block=1, addend=4)) == 3.55
+    assert zb.mean_correct_rt_s.attrs["units"] == "s"
+    assert float(zb.block_addend_slope_s_per_letter.sel(condition="control", block=3,
+                                                        addend=2)) == 0.015
+    tn = psych.load("tenison_2016_pyramid_learning_phases")
+    solve = tn.mean_duration_s.sel(cognitive_stage="solve")
+    # the Solve stage collapses once the answer is retrieved (phases 2-3): 1.2-6.2 s -> < 0.11 s
+    assert float(solve.sel(learning_phase="1_compute").min()) > 1.2
+    assert float(solve.sel(learning_phase=["2_retrieve", "3_automatic"]).max()) < 0.11
+    rk = psych.table("reder_2000_remember_know_repetition_lag")
+    ps = psych.load("reder_2000_remember_know_per_subject")
+    assert ps.sizes["subject"] == 22
+    # the aggregate file's by-presentation rows are the column sums of the per-subject file
+    agg = rk[rk.analysis == "old_by_presentation_number"].copy()
+    agg["presentation_number"] = agg["presentation_number"].astype(int)
+    agg = agg.set_index(["word_frequency", "presentation_number"])
+    summed = ps[["n_trials", "n_remember", "n_know", "n_new"]].sum("subject").to_dataframe()
+    for col in ("n_trials", "n_remember", "n_know", "n_new"):
+        joined = agg[col].astype(int).sort_index()
+        assert (summed[col].astype(int).sort_index() == joined).all(), col
+    # and the Know share falls 0.53 -> 0.17 for high-frequency words, as the README says
+    assert float(agg.loc[("high", 2), "know_share_of_old_responses"]) == pytest.approx(0.53,
+                                                                                         abs=0.01)
+
+
+def test_episodic_semantic_curves_are_derived_with_their_assumption_stated():
+    labels = [c.label for c in psych.all_curves("episodic_semantic")]
+    assert labels == ["reder_2000_remember_know_repetition_lag/repetition/high",
+                      "reder_2000_remember_know_repetition_lag/repetition/low",
+                      "reder_2000_remember_know_repetition_lag/lag/high",
+                      "reder_2000_remember_know_repetition_lag/lag/low",
+                      "zbrodoff_1995_alpha_arithmetic/counting_share"]
+    for c in psych.all_curves("episodic_semantic"):
+        assert c.paradigm in ("strategy_shift", "remember_know")
+        assert c.analog == "episodic" and c.assumption and c.averaging_note
+        assert (c.y >= 0).all() and (c.y <= 1).all() and np.all(np.diff(c.t) >= 0)
+    rep = psych.curves("reder_2000_remember_know_repetition_lag")[0]
+    # Remember share of old responses from the counts (binomial n = R + K), x = prior showings
+    assert rep.t.tolist() == list(range(1, 10)) and rep.x_kind == "exposures"
+    assert rep.n[0] == 135 + 154 and rep.y[0] == pytest.approx(135 / 289)
+    assert rep.y[-1] > rep.y[0] + 0.3  # repetition RAISES the recollective share
+    lag = psych.curves("reder_2000_remember_know_repetition_lag")[2]
+    assert lag.x_kind == "delay" and lag.y[-1] < lag.y[0] - 0.2  # delay lowers it
+    zb = psych.curves("zbrodoff_1995_alpha_arithmetic")[0]
+    assert zb.n is None and zb.averaging == "by_time" and "mixture" in zb.assumption
+    assert (zb.x_low <= zb.t).all() and (zb.t <= zb.x_high).all()
+    assert psych.curves("tenison_2016_pyramid_learning_phases") == []  # phases, not practice
+    assert psych.curves("published_anchors_strategy_shift_rk") == []
+    subjects = psych.curves("reder_2000_remember_know_per_subject")
+    assert len(subjects) == 44 and subjects[0].label.endswith("repetition/1/high")
+    assert "reder_2000_remember_know_per_subject" not in {c.source for c in psych.all_curves()}
+
+
+def test_zbrodoff_counting_share_follows_the_mixture_formula():
+    df = psych.zbrodoff_counting_share()
+    r = 0.87
+    c = {2: 2.25, 3: 2.90, 4: 3.55}  # the line through the two least-practised cells
+    expected = np.clip((df.mean_correct_rt_s - r) / (df.addend.map(c) - r), 0, 1)
+    np.testing.assert_allclose(df.counting_share, expected, atol=1e-9)
+    # the share follows ITEM-specific practice: the most practised problems count the least
+    last = df[df.block == 3].set_index(["condition", "addend"]).counting_share
+    assert last[("reverse", 4)] < last[("reverse", 2)] and last[("standard", 2)] < \
+        last[("standard", 4)]
+    custom = psych.zbrodoff_counting_share(retrieval_rt=0.5, counting_rt=[2.5, 3.0, 3.5])
+    assert custom.counting_share.min() > 0.1  # a faster retrieval RT: no cell is pure retrieval
+    with pytest.raises(ValueError, match="three values"):
+        psych.zbrodoff_counting_share(counting_rt=[2.0, 3.0])
+    with pytest.raises(ValueError, match="must exceed"):
+        psych.zbrodoff_counting_share(retrieval_rt=5.0)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cramcog import records
+from cramcog import psych, records
 from cramcog.cli import main
 from cramcog.commands.reproduce import ReproduceConfig, compare_with_model, default_run_dir
 
@@ -22,19 +22,23 @@ def test_reproduce_writes_a_run_folder_and_prints_it(tmp_path, capsys):
             "forgetting_curves.png", "gamma_forest.png", "summary.md",
             "summary.json"} <= names
     fits = records.open(out / "human_fits.nc")
-    assert fits.cram.kind == "fit" and fits.sizes["curve"] == 9
+    n_curves = len(psych.all_curves())  # every paradigm, each row labelled with its own
+    assert fits.cram.kind == "fit" and fits.sizes["curve"] == n_curves
     assert fits.sizes["family"] >= 10
     power = fits["gamma"].sel(family="power")
-    assert np.isfinite(power).all() and (power > 0).all()
+    forgetting = [c.label for c in psych.all_curves("forgetting")]
+    assert np.isfinite(power).all() and (power.sel(curve=forgetting) > 0).all()
+    # the Remember share RISES with repetition: a negative "decay" exponent, reported as is
+    assert float(power.sel(curve="reder_2000_remember_know_repetition_lag/repetition/high")) < 0
     comparison = records.open(out / "comparison.nc")
     assert comparison.cram.kind == "comparison"
     assert comparison.cram.config["ci"] == "wald"
     table = pd.read_csv(out / "comparison.csv")
-    assert set(table.family) == {"power", "shifted_power"} and len(table) == 18
+    assert set(table.family) == {"power", "shifted_power"} and len(table) == 2 * n_curves
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best_family_by_aic"]["ebbinghaus_1885"]
     assert any("half-width" in a for a in summary["assumptions"])
-    assert sum(summary["verdicts"]["power"].values()) == 9
+    assert sum(summary["verdicts"]["power"].values()) == n_curves
     text = (out / "summary.md").read_text()
     assert "Assumptions" in text and "ebbinghaus_1885" in text
     assert "FSRS-6: w20 (default) = 0.1542" in text  # published exponents, for context
@@ -48,9 +52,9 @@ def test_a_model_fit_is_compared_in_its_own_family_only():
 
     t = np.array([1, 2, 4, 8, 16, 32, 64.0])
     k = np.random.default_rng(0).binomial(4000, 0.9 * t ** -0.35)
-    model = fit_consolidation_curve(t, k, n=4000, family="power", ci="wald")
+    model = fit_consolidation_curve(t, k, n=4000, family="power", ci="wald", y_kind="successes")
     table = compare_with_model(model, ReproduceConfig(ci="wald"))
-    assert set(table.family) == {"power"} and len(table) == 9
+    assert set(table.family) == {"power"} and len(table) == len(psych.all_curves())
     assert table.model_gamma.iloc[0] == pytest.approx(model.params["gamma"])
 
 

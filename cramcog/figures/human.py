@@ -1,0 +1,254 @@
+"""Model and human consolidation curves on shared axes: normalised x, proportion y, with bands.
+
+Each side keeps its own x (exposures, presentations, items of lag) until the figure: there every
+curve's x is divided by its own midpoint ``x50`` (where the curve has made half of its change,
+:func:`midpoint`), so curves of different units meet at 1 and differ only in SHAPE; log x. y is
+the proportion as measured: the model's share of recurring probes still attending (episodic) and
+the human curve's episodic analog (Zbrodoff's counting share, Reder's Remember share), so a
+direction that disagrees shows as a curve going the other way.
+
+- Model: one line per model (CRAM, the toy model, ...), averaged the way each panel's human
+  curves were (block means for strategy shift, pooled at exact exposures for remember/know; see
+  :meth:`cramcog.shape.ModelCurves.curves`): every seed normalised by its own ``x50``, then the
+  mean over seeds with a Student-t band over seeds (never a band from one run's steps), drawn
+  where at least two seeds reach that x / x50 and clipped to [0, 1].
+- Human: points with Wilson 95% intervals where trial counts exist, and the best family by AICc
+  (QAICc for counts: fitted in the falling orientation with quasi-binomial intervals, as
+  :func:`cramcog.shape.compare_shape` does) with its delta-method band.
+
+Examples
+--------
+>>> import matplotlib; matplotlib.use("Agg")
+>>> from cramcog.dynamics.toy_consolidation import simulate_consolidation
+>>> from cramcog.figures.human import plot_human_comparison
+>>> toy = [simulate_consolidation(n_episodes=60, seed=s) for s in (0, 1)]
+>>> grid = plot_human_comparison({"toy model": toy}, families=["exponential", "weibull"])
+>>> [ax.get_title() for ax in grid.axes.flat]
+['strategy shift', 'remember / know']
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cramcog.figures.style import _loglog, _plt, _sns
+
+PANEL_TITLES = {"strategy_shift": "strategy shift", "remember_know": "remember / know",
+                "forgetting": "forgetting", "gist_detail": "gist / detail"}
+GRID = np.geomspace(0.1, 10.0, 41)   # normalised x where the model's seeds are averaged
+
+
+def midpoint(t: np.ndarray, y: np.ndarray) -> float:
+    """x50: where the curve first gets halfway from its first to its last value (log x).
+
+    First and last values are the means of the first and last two points (less noise), see
+    :func:`cramcog.shape.crossing`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(midpoint(np.array([1, 2, 4, 8.0]), np.array([1, 1, 0, 0.0])), 3)
+    2.828
+    """
+    from cramcog.shape import crossing
+
+    return crossing(t, y, 0.5, ends=2 if len(t) >= 4 else 1)
+
+
+def wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of k successes out of n.
+
+    Examples
+    --------
+    >>> lo, hi = wilson(np.array([5.0]), np.array([10.0]))
+    >>> round(float(lo[0]), 3), round(float(hi[0]), 3)
+    (0.237, 0.763)
+    """
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _as_models(model) -> dict[str, Any]:
+    from cramcog.shape import is_model_side, model_curves
+
+    if model is None:
+        return {}
+    if isinstance(model, dict):
+        return {label: model_curves(m, label=label) for label, m in model.items()}
+    if is_model_side(model):
+        m = model_curves(model)
+        return {m.label: m}
+    return {model_curves(m).label: model_curves(m) for m in model}
+
+
+def human_comparison_frame(model=None, human: Any = "episodic_semantic",
+                           families: Sequence[str] | None = None, level: float = 0.95
+                           ) -> pd.DataFrame:
+    """Tidy rows for :func:`plot_human_comparison`.
+
+    Parameters
+    ----------
+    model
+        None, a model side (see :func:`cramcog.shape.model_curves`), a list of them, or a dict
+        ``{label: model side}``.
+    human
+        Human curves, as for :func:`cramcog.shape.compare_shape`.
+    families
+        Families tried for each human curve's fitted line (default
+        :data:`cramcog.shape.SHAPE_FAMILIES`).
+    level
+        Level of every band.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: source, side ("model" | "human"), element ("data" | "fit"), paradigm,
+        averaging, x (own units), x_norm (x / x50), y, y_low, y_high, family.
+
+    Examples
+    --------
+    >>> df = human_comparison_frame(human="zbrodoff_1995_alpha_arithmetic",
+    ...                             families=["exponential"])
+    >>> sorted(set(df.element)), bool(df.x_norm.gt(0).all())
+    (['data', 'fit'], True)
+    """
+    from cramcog.dynamics.intervals import seed_interval
+    from cramcog.shape import AVERAGINGS, SHAPE_FAMILIES, _fit_and_rank, _human_curves, _orient
+
+    families = list(families or SHAPE_FAMILIES)
+    curves = _human_curves(human)
+    if not curves:
+        raise ValueError(f"no human curve in {human!r}")
+    rows = []
+    for c in (c.positive() for c in curves):
+        x50 = midpoint(c.t, c.y)
+        if not math.isfinite(x50):
+            continue
+        low = high = np.full(c.t.shape, np.nan)
+        if c.n is not None:
+            low, high = wilson(c.y * c.n, c.n, level)
+        base = {"source": c.label, "side": "human", "paradigm": c.paradigm,
+                "averaging": c.averaging}
+        rows.append(pd.DataFrame({**base, "element": "data", "x": c.t, "x_norm": c.t / x50,
+                                  "y": c.y, "y_low": low, "y_high": high, "family": ""}))
+        yo, orientation = _orient(c.t, c.y, c.n)
+        fits, _, _, best, _ = _fit_and_rank(c.t, yo, c.n, families, "wald", level, 0, "quasi")
+        if best:
+            grid = np.geomspace(c.t.min(), c.t.max(), 60)
+            mu = fits[best].predict(grid)
+            lo, hi = fits[best].predict_band(grid, level)
+            if orientation.startswith("complement"):
+                mu, lo, hi = 1 - mu, 1 - hi, 1 - lo
+            rows.append(pd.DataFrame({**base, "element": "fit", "x": grid, "x_norm": grid / x50,
+                                      "y": mu, "y_low": lo, "y_high": hi, "family": best}))
+    averagings = {c.averaging if c.averaging in AVERAGINGS else "by_time" for c in curves}
+    paradigms = {c.paradigm for c in curves}
+    for label, m in _as_models(model).items():
+        for averaging in sorted(averagings):
+            if averaging == "by_exposure" and not m.has_items:
+                continue
+            on_grid = []
+            for t, y, _ in m.curves(averaging):
+                x50 = midpoint(t, y) if len(t) >= 2 else math.nan
+                if math.isfinite(x50):
+                    on_grid.append(np.interp(np.log(GRID), np.log(t / x50), y,
+                                             left=np.nan, right=np.nan))
+            if not on_grid:
+                continue
+            stack = np.array(on_grid)                                      # (seed, grid)
+            stats = [seed_interval(col, level) for col in stack.T]
+            enough = np.array([s[4] >= min(2, len(on_grid)) for s in stats])  # >= 2 seeds
+            mean = np.where(enough, [s[0] for s in stats], np.nan)
+            # a share's band stays in [0, 1]; with one seed there is no band (NaN)
+            lo = np.clip([s[1] for s in stats], 0, 1)
+            hi = np.clip([s[2] for s in stats], 0, 1)
+            for paradigm in paradigms:
+                panel_avg = {c.averaging for c in curves if c.paradigm == paradigm}
+                if averaging not in panel_avg and not (averaging == "by_time" and
+                                                       not panel_avg & set(AVERAGINGS)):
+                    continue
+                keep = np.isfinite(mean)
+                rows.append(pd.DataFrame({
+                    "source": f"{label} ({averaging.replace('_', ' ')})", "side": "model",
+                    "paradigm": paradigm, "averaging": averaging, "element": "fit",
+                    "x": np.nan, "x_norm": GRID[keep], "y": mean[keep], "y_low": lo[keep],
+                    "y_high": hi[keep], "family": ""}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def plot_human_comparison(model=None, human: Any = "episodic_semantic",
+                          families: Sequence[str] | None = None, level: float = 0.95,
+                          frame: pd.DataFrame | None = None):
+    """Model and human curves on shared axes (x / x50, proportion), one panel per paradigm.
+
+    Parameters
+    ----------
+    model, human, families, level
+        See :func:`human_comparison_frame`.
+    frame
+        A frame from :func:`human_comparison_frame` (then the other arguments are ignored).
+
+    Returns
+    -------
+    seaborn.FacetGrid
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> grid = plot_human_comparison(human="reder_2000_remember_know_repetition_lag",
+    ...                              families=["exponential", "power"])
+    >>> grid.axes.flat[0].get_xscale()
+    'log'
+    """
+    plt, sns = _plt(), _sns()
+    df = frame if frame is not None else human_comparison_frame(model, human, families, level)
+    panels = [p for p in PANEL_TITLES if p in set(df.paradigm)]
+    grid = sns.FacetGrid(df, col="paradigm", col_order=panels, height=3.6, aspect=1.25,
+                         sharex=True, sharey=True)
+    humans = list(dict.fromkeys(df.loc[df.side == "human", "source"]))
+    models = list(dict.fromkeys(df.loc[df.side == "model", "source"]))
+    palette = dict(zip(humans, sns.color_palette("colorblind", max(len(humans), 1))))
+    model_colors = dict(zip(models, sns.color_palette("dark", max(len(models), 1))[::-1]))
+    markers = "osD^vP*X"
+    for ax, paradigm in zip(grid.axes.flat, panels):
+        sub = df[df.paradigm == paradigm]
+        for i, source in enumerate(s for s in humans if s in set(sub.source)):
+            color = palette[source]
+            short = source.split("/", 1)[1] if "/" in source else source
+            data = sub[(sub.source == source) & (sub.element == "data")]
+            fit = sub[(sub.source == source) & (sub.element == "fit")]
+            best = f" (best: {fit.family.iloc[0]})" if len(fit) else " (no family fits)"
+            err = None
+            if data.y_low.notna().any():
+                err = np.vstack([data.y - data.y_low, data.y_high - data.y])
+            ax.errorbar(data.x_norm, data.y, yerr=err, fmt=markers[i % len(markers)],
+                        color=color, ms=4, capsize=2, lw=0.8, label=f"human: {short}{best}")
+            if len(fit):
+                ax.plot(fit.x_norm, fit.y, color=color, lw=1.2)
+                ax.fill_between(fit.x_norm, fit.y_low, fit.y_high, color=color, alpha=0.15,
+                                lw=0)
+        for source in (s for s in models if s in set(sub.source)):
+            m = sub[sub.source == source]
+            color = model_colors[source]
+            ax.plot(m.x_norm, m.y, color=color, lw=2.2, ls="--", label=f"model: {source}")
+            ax.fill_between(m.x_norm, m.y_low, m.y_high, color=color, alpha=0.2, lw=0)
+        ax.set_title(PANEL_TITLES[paradigm])
+        ax.set_ylim(-0.03, 1.03)
+        ax.axvline(1.0, color="0.6", lw=0.6, ls=":")
+        _loglog(ax, x=True, y=False)
+        ax.legend(fontsize="x-small", frameon=False, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0))
+    grid.set_axis_labels("x / x50 (each curve's own midpoint; log)",
+                         "share on the episodic / look-up route")
+    grid.figure.suptitle(f"model vs human: shape on shared axes (bands: {level:.0%}; model "
+                         "over seeds)", y=1.03)
+    grid.figure.tight_layout()
+    return grid
