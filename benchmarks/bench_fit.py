@@ -12,8 +12,17 @@ Side by side in one run:
 Prints both times, the ratio, and how far apart the two methods' gamma intervals are (they fit
 the same data, so they should agree). Targets (issue 2): cramcog <= 2 s, ratio >= 10.
 
+Then the grouped fit (issue 15): ``fit_consolidation_curve(..., by="subject", family="all")``
+on 200 simulated subjects x 8 delays (binomial, 50 trials per point, group gamma 0.35,
+between-subject SD 0.1): per-subject fits of every family (batched) + the random-effects group
+estimate + the pooled fit, timed with per-subject Wald intervals and with the default profile
+intervals, beside a Python loop of single-subject ``family="all"`` fits on the first
+``--group-loop`` subjects (per-subject times compared). Target: < 5 s.
+
 Run: ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_fit.py [--coverage]``
-(``--coverage`` first prints how often each interval method covers the true gamma.)
+(``--coverage`` first prints how often each interval method covers the true gamma;
+``--group-only`` runs the grouped-fit benchmark alone; ``--group-coverage`` prints how often
+the group intervals cover the true group gamma and between-subject SD.)
 """
 from __future__ import annotations
 
@@ -124,6 +133,94 @@ def coverage(n_sets: int = 500, n_boot: int = 400, seed: int = 11):
             print(f"  {label:14s} {name:28s} {cov:.3f}   ({time.perf_counter() - t0:.2f} s)")
 
 
+def make_subjects(n_subjects: int = 200, n_delays: int = 8, trials: int = 50, seed: int = 0):
+    """Long table of binomial power-law subjects: gamma_i ~ N(0.35, 0.1), a_i ~ 0.8 e^N(0, .05)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.geomspace(1, 128, n_delays)
+    gamma = rng.normal(0.35, 0.1, n_subjects)
+    a = 0.8 * np.exp(rng.normal(0, 0.05, n_subjects))
+    k = rng.binomial(trials, np.clip(a[:, None] * t[None, :] ** -gamma[:, None], 0, 1))
+    return pd.DataFrame({"subject": np.repeat(np.arange(n_subjects), n_delays),
+                         "day": np.tile(t, n_subjects), "recalled": k.ravel(), "n": trials})
+
+
+def group_benchmark(n_subjects: int = 200, n_delays: int = 8, loop: int = 40, seed: int = 0,
+                    repeat: int = 3):
+    """Time the grouped fit (all families) and a loop of single-subject fits, side by side."""
+    from cramcog.dynamics import fit_consolidation_curve
+
+    df = make_subjects(n_subjects, n_delays, seed=seed)
+
+    def grouped(ci, data=df):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit_consolidation_curve("day", "recalled", "n", data=data, by="subject",
+                                           family="all", y_kind="successes", ci=ci)
+
+    grouped("wald", df[df["subject"] < 20])  # warm imports / caches
+    print(f"\ngrouped fit: {n_subjects} subjects x {n_delays} delays, family='all', binomial "
+          f"(load average {os.getloadavg()[0]:.2f})")
+    timing, cpu = {}, {}
+    for ci in ("wald", "profile"):
+        walls, cpus = [], []
+        for _ in range(repeat if ci == "wald" else 1):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fits = grouped(ci)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        timing[ci], cpu[ci] = min(walls), min(cpus)
+        best = fits.best
+        lo, hi = best.ci["gamma"] if best.has_gamma else (np.nan, np.nan)
+        print(f"  per-subject {ci:7s} intervals: {min(walls):.2f} s wall, {min(cpus):.2f} s CPU "
+              f"({len(fits)} families; best {best.family}; group gamma "
+              f"{best.params.get('gamma', np.nan):.3f} [{lo:.3f}, {hi:.3f}], SD "
+              f"{best.sd.get('gamma', np.nan):.3f}; truth 0.35, SD 0.1)")
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for s in range(loop):
+            one = df[df["subject"] == s]
+            fit_consolidation_curve(one["day"].to_numpy(), one["recalled"].to_numpy(),
+                                    one["n"].to_numpy(), family="all", y_kind="successes",
+                                    ci="wald")
+    per_loop = (time.perf_counter() - t0) / loop
+    per_loop_cpu = (time.process_time() - c0) / loop
+    per_group, per_group_cpu = timing["wald"] / n_subjects, cpu["wald"] / n_subjects
+    print(f"  loop of single-subject family='all' fits (Wald, first {loop} subjects): "
+          f"{per_loop * 1000:.0f} ms per subject vs {per_group * 1000:.1f} ms grouped: "
+          f"{per_loop / per_group:.0f}x wall, {per_loop_cpu / per_group_cpu:.0f}x CPU (a loop "
+          f"over all {n_subjects}: ~{per_loop * n_subjects:.0f} s)")
+    print(f"  target: < 5 s  ->  Wald {timing['wald']:.2f} s ({cpu['wald']:.2f} s CPU), profile "
+          f"{timing['profile']:.2f} s ({cpu['profile']:.2f} s CPU)")
+
+
+def group_coverage(reps: int = 100, n_subjects: int = 20, trials: int = 20, seed: int = 100):
+    """How often the group intervals cover the true group gamma (0.35) and between-subject SD
+    (0.1), over ``reps`` simulated experiments (8 delays, binomial, power-law subjects)."""
+    from cramcog.dynamics import fit_consolidation_curve
+
+    hit_mu = hit_sd = 0
+    mus, sds = [], []
+    t0 = time.perf_counter()
+    for r in range(reps):
+        df = make_subjects(n_subjects, 8, trials=trials, seed=seed + r)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            group = fit_consolidation_curve("day", "recalled", "n", data=df, by="subject",
+                                            family="power", y_kind="successes", ci="wald")
+        (lo, hi), (slo, shi) = group.ci["gamma"], group.sd_ci["gamma"]
+        hit_mu += lo < 0.35 < hi
+        hit_sd += slo <= 0.1 <= shi
+        mus.append(group.params["gamma"])
+        sds.append(group.sd["gamma"])
+    print(f"group estimate, {reps} simulated experiments of {n_subjects} subjects x 8 delays x "
+          f"{trials} trials (gamma 0.35, SD 0.1): mean gamma {np.mean(mus):.3f}, mean SD "
+          f"{np.mean(sds):.3f}; 95% intervals cover gamma {hit_mu / reps:.2f}, SD "
+          f"{hit_sd / reps:.2f} ({time.perf_counter() - t0:.0f} s)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000)
@@ -131,7 +228,20 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--coverage", action="store_true",
                     help="also print interval coverage on 500 simulated curves per method")
+    ap.add_argument("--group-only", action="store_true",
+                    help="only the grouped-fit benchmark (200 subjects x 8 delays)")
+    ap.add_argument("--group-loop", type=int, default=40,
+                    help="subjects in the single-subject loop baseline (default 40)")
+    ap.add_argument("--group-coverage", action="store_true",
+                    help="only the coverage of the group intervals (simulated experiments)")
     args = ap.parse_args(argv)
+    if args.group_coverage:
+        for subjects, trials in ((20, 20), (20, 60), (8, 40)):
+            group_coverage(n_subjects=subjects, trials=trials)
+        return 0
+    if args.group_only:
+        group_benchmark(loop=args.group_loop, seed=args.seed)
+        return 0
     if args.coverage:
         coverage()
     t, y = make_curve(args.seed)
@@ -170,6 +280,7 @@ def main(argv=None):
     print(f"CI agreement (converged families): max |endpoint difference| / CI width = "
           f"{max(diffs):.3f}, median {np.median(diffs):.3f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    group_benchmark(loop=args.group_loop, seed=args.seed)
     return 0
 
 

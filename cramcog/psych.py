@@ -322,28 +322,187 @@ def _curve_dataset(df: pd.DataFrame, meta: dict) -> xr.Dataset:
     return xr.Dataset(data_vars, coords=coords)
 
 
+#: Time units accepted in delays written as text ("20min", "1h", "2d", "1h30min"), in seconds.
+DELAY_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0,
+               "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0,
+               "w": 604800.0, "wk": 604800.0, "week": 604800.0, "mo": 2629800.0,
+               "month": 2629800.0, "y": 31557600.0, "yr": 31557600.0, "year": 31557600.0}
+_UNIT_NAMES = {1.0: "seconds", 60.0: "minutes", 3600.0: "hours", 86400.0: "days",
+               604800.0: "weeks", 2629800.0: "months", 31557600.0: "years"}
+_DELIMITERS = ",;\t|"
+
+
+def _unit_seconds(unit: str) -> float | None:
+    """Seconds in a unit name ("h", "hours", "Days"...), or None if it is not a time unit."""
+    u = unit.strip().lower()
+    if u in DELAY_UNITS:
+        return DELAY_UNITS[u]
+    if u.endswith("s") and u[:-1] in DELAY_UNITS:   # plurals: days, hours, mins, secs, yrs
+        return DELAY_UNITS[u[:-1]]
+    return None
+
+
+def parse_delays(values, t_units: str = "", column: str = "t") -> tuple[np.ndarray, str]:
+    """Delays written as text ("20min", "1h", "2 d", "1h30min") as numbers in one unit.
+
+    Parameters
+    ----------
+    values : array_like of str or numbers
+        One delay per row. Bare numbers are in ``t_units``.
+    t_units : str
+        The unit wanted (any name in ``DELAY_UNITS``, plural or not); "" picks the coarsest unit
+        written in ``values``.
+    column : str
+        Column name, for messages.
+
+    Returns
+    -------
+    (delays, units) : (numpy.ndarray, str)
+        The delays as floats and the name of their unit ("hours", "days", ...).
+
+    Raises
+    ------
+    ValueError
+        A value that is neither a number nor number+unit pairs (the message lists the accepted
+        units), an ambiguous "m" (minutes or months?), or bare numbers beside values with units
+        when ``t_units`` is not a time unit.
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> psych.parse_delays(["20min", "1h", "9h", "1d", "2 days", "1d12h"])
+    (array([0.01388889, 0.04166667, 0.375     , 1.        , 2.        , 1.5       ]), 'days')
+    >>> psych.parse_delays(["20min", "1h", "2"], t_units="h")[0].round(3).tolist()
+    [0.333, 1.0, 2.0]
+    """
+    import re
+
+    pair = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]+)\s*")
+    texts = [str(v).strip() for v in np.asarray(values, dtype=object)]
+    seconds, bad, bare, used = [], [], [], set()
+    for text in texts:
+        try:
+            seconds.append(("bare", float(text)))
+            bare.append(text)
+            continue
+        except ValueError:
+            pass
+        pos, total, ok = 0, 0.0, bool(text)
+        while pos < len(text):
+            m = pair.match(text, pos)
+            if not m:
+                ok = False
+                break
+            unit = m.group(2)
+            if unit.lower() in ("m", "ms"):
+                raise ValueError(f"column {column!r}: {text!r} is ambiguous: write min for "
+                                 "minutes or mo for months")
+            sec = _unit_seconds(unit)
+            if sec is None:
+                ok = False
+                break
+            total += float(m.group(1)) * sec
+            used.add(sec)
+            pos = m.end()
+        if not ok:
+            bad.append(text)
+        seconds.append(("sec", total))
+    accepted = "s, min, h, d, w, mo, y (or sec, minute(s), hour(s), day(s), week(s), " \
+               "month(s), year(s))"
+    if bad:
+        raise ValueError(f"column {column!r} has delays that are neither numbers nor a number "
+                         f"with a time unit: {bad[:5]}; write them like 20min, 1h, 1.5d, 2w or "
+                         f"1d12h (units: {accepted})")
+    target = _unit_seconds(t_units) if t_units else (max(used) if used else None)
+    if t_units and target is None and used:
+        raise ValueError(f"column {column!r} holds delays with time units, but --t-units "
+                         f"{t_units!r} is not a time unit; use one of: {accepted}")
+    if bare and used and not t_units:
+        raise ValueError(f"column {column!r} mixes delays with units and bare numbers "
+                         f"({bare[:3]}): give every value a unit, or say the unit of the bare "
+                         "numbers with --t-units (t_units=)")
+    if target is None:   # all bare numbers in a non-time unit (items, trials, ...)
+        return np.array([v for _, v in seconds]), t_units
+    out = np.array([v / target if kind == "sec" else v for kind, v in seconds])
+    return out, _UNIT_NAMES.get(target, t_units)
+
+
+def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a user's CSV as :func:`load_csv` does: ``#`` comment lines skipped, the delimiter
+    sniffed (comma, semicolon, tab or bar; a decimal comma with semicolons or tabs), spaces
+    around header names and text cells stripped.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from cramcog import psych
+    >>> path = os.path.join(tempfile.mkdtemp(), "eu.csv")
+    >>> _ = open(path, "w").write("# lab notebook\\ndays ; recalled\\n1;0,8\\n2;0,7\\n")
+    >>> psych.read_user_csv(path).to_dict("list")
+    {'days': [1, 2], 'recalled': [0.8, 0.7]}
+    """
+    import csv
+    import io
+    import re
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV file at {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")        # -sig: a BOM from Excel
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise ValueError(f"{path.name}: no header row (the file is empty or all comments)")
+    sample = "\n".join(lines[:50])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        sep = ","
+    decimal = "," if sep != "," and re.search(r"\d,\d", sample) else "."
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, comment="#",
+                         skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].astype(str).str.strip().where(df[col].notna())
+            numeric = pd.to_numeric(df[col], errors="coerce")
+            if numeric.notna().sum() == df[col].notna().sum():   # "0.8 " was text: a number
+                df[col] = numeric
+    return df
+
+
 def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | None = None,
              series: str | Sequence[str] | None = None, t_units: str = "",
              y_units: str = "proportion", y_scale: float = 1.0, name: str | None = None,
-             citation: str = "") -> xr.Dataset:
+             citation: str = "", y_kind: str = "auto") -> xr.Dataset:
     """Load your own retention curve(s) from a CSV, in the same layout as :func:`load`.
 
     Parameters
     ----------
     path
-        A CSV file with a header row; ``#`` lines are skipped as comments.
+        A CSV file with a header row (read by :func:`read_user_csv`: ``#`` lines are comments,
+        the delimiter is sniffed, spaces around names are stripped).
     t, y, n
         Column names of the delay, the retention measure and (optionally) the number of trials.
-        With ``n``, ``y`` may hold proportions or numbers correct (it is divided by ``n`` when any
-        value exceeds 1).
+        Delays may be numbers or text such as "20min", "1h", "2d" (see :func:`parse_delays`).
     series
         Column(s) naming separate curves (a subject, condition, layer ...); each becomes a dim.
     t_units, y_units
-        Units stored in the attrs of ``x`` and ``y``.
+        Units stored in the attrs of ``x`` and ``y`` (``t_units`` is also the unit text delays
+        are converted to).
     y_scale
-        Factor applied to ``y`` (e.g. 0.01 for percentages).
+        Factor applied to ``y`` before it is read.
     name, citation
         Stored in attrs (``name`` defaults to the file's stem).
+    y_kind
+        What ``y`` holds: "auto", "proportion", "successes", "percent" or "value" (read ONCE,
+        by :func:`cramcog.dynamics.data.convert_y`; the stored ``y`` is a proportion, or the raw
+        value for "value"; ``y.attrs["y_kind"]`` says how it was read).
 
     Returns
     -------
@@ -355,7 +514,8 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
         No file at ``path``.
     ValueError
         A named column is missing (the message lists the columns found), values are not numeric,
-        or a (series, t) pair repeats.
+        y cannot be read as ``y_kind`` says (the values are named), or a delay repeats within a
+        curve (the message names the columns that could tell the curves apart).
 
     Examples
     --------
@@ -367,13 +527,10 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
     >>> ds.x.values.tolist(), ds.attrs["name"]
     ([1.0, 2.0, 4.0], 'mine')
     """
+    from cramcog.dynamics.data import convert_y
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no CSV file at {path}")
-    try:
-        df = pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+    df = read_user_csv(path)
     series_cols = [series] if isinstance(series, str) else builtins.list(series or [])
     wanted = {"--t": t, "--y": y, **({"--n": n} if n else {})}
     wanted.update({f"series[{i}]": s for i, s in enumerate(series_cols)})
@@ -383,27 +540,45 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
                          f"columns {builtins.list(map(str, df.columns))} (name them with "
                          "--t/--y/--n "
                          "or t=, y=, n=)")
-    for col in [t, y, *([n] if n else [])]:
+    if len(df) == 0:
+        raise ValueError(f"{path.name}: no data rows")
+    for col in [y, *([n] if n else [])]:
         if not pd.api.types.is_numeric_dtype(df[col]):
             raise ValueError(f"{path.name}: column {col!r} must be numeric, found values like "
                              f"{df[col].astype(str).head(3).tolist()}")
-    if len(df) == 0:
-        raise ValueError(f"{path.name}: no data rows")
-    y_values = df[y].astype(float) * float(y_scale)
-    if n and (y_values > 1).any():  # successes given: make them proportions
-        y_values = y_values / df[n].astype(float)
-    tidy = pd.DataFrame({"x": df[t].astype(float), "y": y_values})
+    if pd.api.types.is_numeric_dtype(df[t]):
+        x = df[t].to_numpy(float)
+    else:
+        x, t_units = parse_delays(df[t], t_units, column=t)
+    keys = series_cols + [t]
+    repeated = pd.Series(x).groupby([df[c] for c in series_cols] + [pd.Series(x)]).size() \
+        if series_cols else pd.Series(x).value_counts()
+    if (repeated > 1).any():
+        others = [c for c in df.columns if c not in (t, y, n, *series_cols)
+                  and df[c].nunique() > 1]
+        raise ValueError(f"{path.name}: duplicate delays within a curve ({(repeated > 1).sum()}"
+                         f" repeated {keys}, e.g. {repeated[repeated > 1].index[0]}): the "
+                         f"file holds several curves. Name the column that tells them apart: "
+                         f"--series COL (a fit per curve) or --by COL (a fit per subject and a "
+                         f"group estimate); in Python series= or by=. Columns that could: "
+                         f"{others or 'none (add one)'}")
+    y_raw = df[y].to_numpy(float) * float(y_scale)
+    n_raw = df[n].to_numpy(float) if n else None
+    y_values, kind = convert_y(y_raw, n_raw, y_kind, x, stacklevel=3)
+    tidy = pd.DataFrame({"x": x, "y": y_values[0]})
     for col in series_cols:
         tidy[col] = df[col].astype(str)
     meta = {"name": name or path.stem, "kind": "curve", "dims": series_cols,
-            "delay": {"column": "x", "long_name": f"delay ({t})", "units": t_units},
-            "x": {"column": "x", "long_name": f"delay ({t})", "units": t_units},
-            "y": {"column": "y", "long_name": f"retention ({y})", "units": y_units},
+            "delay": {"column": "x", "long_name": t, "units": t_units},
+            "x": {"column": "x", "long_name": t, "units": t_units},
+            "y": {"column": "y", "long_name": y,
+                  "units": y_units if kind == "value" else "proportion"},
             "n": None, "variables": {}}
     if n:
-        tidy["n"] = df[n].astype(float)
+        tidy["n"] = n_raw
         meta["n"] = {"column": "n", "long_name": f"trials ({n})", "units": "trials"}
     ds = _curve_dataset(tidy, meta)
+    ds["y"].attrs["y_kind"] = kind
     meta.update(title=f"user data from {path.name}", citation=citation, source_read=str(path),
                 reliability="user-supplied", reliability_grade="user", how_obtained="load_csv",
                 columns=f"t={t}, y={y}, n={n or ''}, series={series_cols}")

@@ -1,7 +1,16 @@
 """``cramcog fit FILE.csv``: fit forgetting/consolidation curve families to your own data.
 
-Prints a table of the fits (ranked by AIC with ``--family all``), and writes for each curve a
-record (``<stem>[_<series>]_fit.nc``) and a figure (``.png``) into ``--out``.
+Prints a table of the fits (ranked by AICc with ``--family all``), and writes for each curve a
+record (``<stem>[_<series>]_fit.nc``) and a figure (``.png``) into ``--out``. With ``--by
+subject`` it fits every subject and a group-level estimate instead, and writes one CSV for all
+subjects (``<stem>_subjects.csv``), the group estimates (``<stem>_group.csv``), the pooled vs
+per-subject vs group comparison (``<stem>_compare.csv``), a record and a faceted figure.
+
+Reading the file: ``#`` lines are comments, the delimiter is sniffed (comma, semicolon, tab),
+spaces around column names are stripped, a column named ``n`` is the trials (binomial
+likelihood) unless ``--n`` says otherwise, delays may be written "20min", "1h", "2d" (converted
+to ``--t-units``, or to the coarsest unit written), and ``y`` is read once, as ``--y-kind``
+says. Column names and units become the axis labels and are stored in the record.
 
 Examples
 --------
@@ -15,8 +24,13 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import sys
+import warnings
 from pathlib import Path
+
+Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
 
 
 def register(subparsers) -> None:
@@ -24,28 +38,44 @@ def register(subparsers) -> None:
         "fit", help="fit curve families to a CSV of (delay, retention) points",
         description="Fit forgetting/consolidation curve families (power, exponential, shifted "
                     "power, ...) to your own data: prints the fits, writes a record (.nc) and a "
-                    "figure (.png) per curve. With --n the likelihood is binomial, otherwise "
-                    "least squares.")
-    parser.add_argument("file", help="CSV file with a header row ('#' lines are comments)")
+                    "figure (.png) per curve. With trials (--n, or a column named n) the "
+                    "likelihood is binomial, otherwise least squares. With --by SUBJECT: a fit "
+                    "per subject and a group-level (random-effects) estimate.")
+    parser.add_argument("file", help="CSV file with a header row ('#' lines are comments; "
+                                     "comma, semicolon or tab separated)")
     parser.add_argument("--family", default="all",
                         help="'all' (default), one family, or a comma-separated list, e.g. "
                              "power,exponential")
-    parser.add_argument("--t", default="t", metavar="COL", help="delay column (default: t)")
-    parser.add_argument("--y", default="y", metavar="COL",
-                        help="retention column (default: y): proportions, or successes with --n")
+    parser.add_argument("--t", default="t", metavar="COL",
+                        help="delay column (default: t); numbers, or text like 20min, 1h, 2d")
+    parser.add_argument("--y", default="y", metavar="COL", help="retention column (default: y)")
     parser.add_argument("--n", default=None, metavar="COL",
-                        help="trials column: switches to the binomial likelihood")
-    parser.add_argument("--series", default=None, metavar="COL",
-                        help="column naming separate curves (subject, condition, ...): one fit "
-                             "per curve")
+                        help="trials column: binomial likelihood (default: the column named 'n' "
+                             "if the file has one; 'none' fits least squares)")
+    parser.add_argument("--y-kind", default="auto", choices=Y_KINDS,
+                        help="what y holds: proportions, successes (counts out of n), percent "
+                             "(0-100), value (a measurement, least squares); auto guesses and "
+                             "stops or warns when it cannot tell")
+    parser.add_argument("--series", default=None, metavar="COL[,COL]",
+                        help="column(s) naming separate curves (condition, ...): one fit per "
+                             "curve (with --by: one group estimate per level)")
+    parser.add_argument("--by", default=None, metavar="COL",
+                        help="subject column: a fit per subject AND a group-level estimate "
+                             "(random effects), one CSV for all subjects, faceted figure")
     parser.add_argument("--y-scale", type=float, default=1.0,
-                        help="multiply y by this (e.g. 0.01 for percentages)")
-    parser.add_argument("--t-units", default="", help="units of the delay, stored in the record")
+                        help="multiply y by this before reading it (prefer --y-kind percent "
+                             "for percentages)")
+    parser.add_argument("--t-units", default="",
+                        help="units of the delay, stored in the record and on the axis; text "
+                             "delays (1h, 2d) are converted to it")
     parser.add_argument("--ci", default="profile", choices=["profile", "wald", "bootstrap"],
                         help="confidence interval method (default: profile likelihood)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the bootstrap and optimiser restarts (default 0)")
+    parser.add_argument("--band", default="1", metavar="K",
+                        help="confidence bands for the best K families in the figure (default "
+                             "1; 'all'; 0 for none)")
     parser.add_argument("--loglog", action="store_true", help="log-log axes in the figure")
     parser.add_argument("--out", default=".", metavar="DIR",
                         help="folder for the record and figure (default: current folder)")
@@ -63,28 +93,80 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "curve"
 
 
+def _band(text: str):
+    if text == "all":
+        return "all"
+    try:
+        return max(int(text), 0)
+    except ValueError:
+        raise ValueError(f"--band must be a number of families or 'all', got {text!r}") from None
+
+
+def _cli_words(err: ValueError) -> ValueError:
+    """An input error in command-line words: y_kind='percent' -> --y-kind percent."""
+    text = re.sub(r"y_kind='(\w+)'", r"--y-kind \1", str(err))
+    text = text.replace("(t_units=)", "")
+    return ValueError(text)
+
+
+@contextlib.contextmanager
+def _said_warnings():
+    """Warnings (how y was read, a weak ranking, subjects left out) as one line each on
+    stderr, in command-line words, instead of Python's file:line form."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for w in caught:
+        print(f"cramcog fit: warning: {_cli_words(ValueError(str(w.message)))}", file=sys.stderr)
+
+
+def _trials_column(args, columns) -> str | None:
+    """--n, or by convention a column named 'n' (said on stdout); 'none' for least squares."""
+    if args.n is not None:
+        return None if args.n.lower() == "none" else args.n
+    if "n" in columns and "n" not in (args.t, args.y, args.by):
+        print("reading trials from column 'n' (binomial likelihood); --n none fits least "
+              "squares instead")
+        return "n"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # a CLI writes files; never open a window
-    import matplotlib.pyplot as plt
 
-    from cramcog import psych, records
+    from cramcog import psych
 
     if not 0 < args.level < 1:
         raise ValueError(f"--level must be in (0, 1), got {args.level}")
     family = _families(args.family)
-    ds = psych.load_csv(args.file, t=args.t, y=args.y, n=args.n, series=args.series,
-                        t_units=args.t_units, y_scale=args.y_scale)
-    curves = psych.curves(ds)
-    if not curves:
-        raise ValueError(f"{args.file}: a curve needs at least 3 distinct delays")
+    band = _band(args.band)
+    n_col = _trials_column(args, psych.read_user_csv(args.file).columns)
+    series = [c.strip() for c in (args.series or "").split(",") if c.strip()]
+    try:
+        with _said_warnings():
+            ds = psych.load_csv(args.file, t=args.t, y=args.y, n=n_col,
+                                series=series + ([args.by] if args.by else []),
+                                t_units=args.t_units, y_scale=args.y_scale, y_kind=args.y_kind)
+    except ValueError as err:
+        raise _cli_words(err) from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = _slug(Path(args.file).stem)
+    about = {"source_file": str(Path(args.file).resolve()), "t_column": args.t,
+             "y_column": args.y, "n_column": n_col or "", "y_kind": ds["y"].attrs["y_kind"],
+             "t_units": str(ds["x"].attrs.get("units", ""))}
+    if args.by:
+        return _run_group(args, ds, family, band, out, stem, about)
+    curves = psych.curves(ds)
+    if not curves:
+        raise ValueError(f"{args.file}: a curve needs at least 3 distinct delays")
     for curve in curves:
-        fits, failed = fit_families(curve.t, curve.y, curve.n, family, ci=args.ci,
-                                    level=args.level, seed=args.seed)
+        t, y, n = _named(curve.t, curve.y, curve.n, args, about)
+        with _said_warnings():
+            fits, failed = fit_families(t, y, n, family, ci=args.ci, level=args.level,
+                                        seed=args.seed, y_kind=_fit_kind(about))
         name = stem if not curve.series else f"{stem}_{_slug(curve.series)}"
         likelihood = "least squares" if curve.n is None else "binomial"
         print(f"== {curve.label}: {len(curve.t)} points, {likelihood}, {args.ci} "
@@ -93,16 +175,76 @@ def run(args: argparse.Namespace) -> int:
         for fam, why in failed.items():
             print(f"  {fam}: FAILED ({why})")
         record = fits.to_xarray()
-        record.attrs["source_file"] = str(Path(args.file).resolve())
-        record.attrs["curve"] = curve.label
-        nc = records.save(record, out / f"{name}_fit.nc")
-        ax = fits.plot(loglog=args.loglog)
-        figure = _figure_of(ax)
-        figure.suptitle(f"{curve.label} ({likelihood})")
-        png = out / f"{name}_fit.png"
-        figure.savefig(png, dpi=120, bbox_inches="tight")
-        plt.close(figure)
-        print(f"wrote {nc}\nwrote {png}")
+        record.attrs.update(about, curve=curve.label)
+        _write(out, name, record, fits.plot(loglog=args.loglog, band=band),
+               f"{curve.label} ({likelihood})")
+    return 0
+
+
+def _fit_kind(about: dict) -> str:
+    """load_csv read y once; the fit takes it as read (proportions, or raw values)."""
+    return "value" if about["y_kind"] == "value" else "proportion"
+
+
+def _named(t, y, n, args, about):
+    """t, y, n as DataArrays that carry the column names and units into records and labels."""
+    import xarray as xr
+
+    units = {"units": about["t_units"]} if about["t_units"] else {}
+    t = xr.DataArray(t, dims="point", name=args.t, attrs=units)
+    y = xr.DataArray(y, dims="point", name=args.y)
+    return t, y, None if n is None else xr.DataArray(n, dims="point")
+
+
+def _write(out: Path, name: str, record, plot, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from cramcog import records
+
+    nc = records.save(record, out / f"{name}_fit.nc")
+    figure = _figure_of(plot)
+    figure.suptitle(title, y=1.02)
+    png = out / f"{name}_fit.png"
+    figure.savefig(png, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    print(f"wrote {nc}\nwrote {png}")
+
+
+def _run_group(args, ds, family, band, out: Path, stem: str, about: dict) -> int:
+    """--by: a fit per subject and a group estimate; tables, record and faceted figure."""
+    import pandas as pd
+
+    from cramcog.dynamics import fit_consolidation_curve
+    from cramcog.dynamics.group import GroupFit, GroupFitSet
+
+    y = ds["y"].rename(args.y)
+    t = ds["x"].rename(args.t)
+    t.attrs = {"units": about["t_units"]} if about["t_units"] else {}
+    with _said_warnings():
+        fits = fit_consolidation_curve(t, y, ds["n"] if "n" in ds else None, family=family,
+                                       by=args.by, dim="delay", ci=args.ci, level=args.level,
+                                       seed=args.seed, y_kind=_fit_kind(about))
+    if isinstance(fits, GroupFit):
+        fits = GroupFitSet({fits.family: fits})
+    first = next(iter(fits.values()))
+    likelihood = "least squares" if "n" not in ds else "binomial"
+    print(f"== {stem}: {len(first.curves)} curves of {args.by}, {likelihood}, {args.ci} "
+          f"{args.level:.0%} intervals per subject; group: random effects (REML)")
+    print(fits.report())
+    compare = fits.compare()
+    with pd.option_context("display.width", 200, "display.max_columns", 40,
+                           "display.float_format", "{:.4g}".format):
+        print("\npooled curve vs per-subject fits vs group estimate:\n"
+              + compare.to_string(index=False))
+    for table, suffix in ((fits.table(), "subjects"), (fits.group_table(), "group"),
+                          (compare, "compare")):
+        path = out / f"{stem}_{suffix}.csv"
+        table.to_csv(path, index=False)
+        print(f"wrote {path}")
+    record = fits.to_xarray()
+    record.attrs.update(about)
+    _write(out, f"{stem}_group", record, fits.plot(loglog=args.loglog, band=bool(band)),
+           f"{stem}: {fits.best.family}, per {args.by} ({likelihood})")
     return 0
 
 
@@ -155,24 +297,39 @@ def fit_families(t, y, n, family, **kwargs):
 
 
 def _table_text(fits) -> str:
-    """A compact table (AIC ranking, gamma with interval), then any non-routine fit messages."""
+    """A table that fits a terminal: the ranking (criterion, its difference, Akaike weight),
+    the shape parameter with its interval and the dispersion per family; then any non-routine
+    fit messages. One family: every parameter with its interval."""
     import pandas as pd
 
     from cramcog.dynamics import FitSet
 
+    def interval(value, low, high):
+        return f"{value:.3g} [{low:.3g}, {high:.3g}]" if pd.notna(value) else ""
+
     if isinstance(fits, FitSet):
         table = fits.table()
+        crit = fits.criterion
+        shown = pd.DataFrame({
+            "family": table["family"], "k": table["n_params"],
+            crit: table[crit] if crit in table else table.get("aicc"),
+            "delta": table.get(f"delta_{crit}", table.get("delta_aicc")),
+            "weight": table["akaike_weight"],
+            "shape [CI]": [f"{p} {interval(v, lo, hi)}" if isinstance(p, str) and p else ""
+                           for p, v, lo, hi in zip(table["shape_param"], table["shape"],
+                                                   table["shape_low"], table["shape_high"])],
+            "dispersion": table["dispersion"], "converged": table["converged"]})
     else:  # one family: one row, every parameter with its interval
-        row = {"family": fits.family, "n_params": fits.n_params, "aic": fits.aic,
-               "converged": bool(fits.converged), "message": str(fits.message)}
+        row = {"family": fits.family, "n_params": fits.n_params, "aicc": fits.aicc,
+               "converged": bool(fits.converged)}
         for key, value in fits.params.items():
             low, high = fits.ci.get(key, (float("nan"), float("nan")))
             row[key], row[f"{key}_low"], row[f"{key}_high"] = value, low, high
-        table = pd.DataFrame([row])
-    shown = [c for c in table.columns if c not in ("formula", "message", "loglik", "bic")]
-    with pd.option_context("display.width", 200, "display.max_columns", 40,
+        shown = table = pd.DataFrame([{**row, "message": str(fits.message)}])
+        shown = shown.drop(columns="message")
+    with pd.option_context("display.width", 120, "display.max_columns", 40,
                            "display.float_format", "{:.4g}".format):
-        text = table[shown].to_string(index=False)
+        text = shown.to_string(index=False)
     notes = [f"  {r['family']}: {r['message']}" for _, r in table.iterrows()
              if str(r["message"]) != "converged"]
     return text + ("\nnotes:\n" + "\n".join(notes) if notes else "")

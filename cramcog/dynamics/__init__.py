@@ -13,7 +13,9 @@ at once by a batched numpy Levenberg-Marquardt optimiser. This package imports n
 Modules: ``families`` (the curve families, ``FAMILIES``), ``data`` (reading y, input checks),
 ``optimizer`` (batched Levenberg-Marquardt), ``intervals`` (Wald / profile / bootstrap, quasi),
 ``fit`` (the entry point), ``result`` (``FitResult``), ``ranking`` (``FitSet``, information
-criteria, Akaike weights), ``report`` (text reports), ``export`` (records), ``plotting``,
+criteria, Akaike weights), ``report`` (text reports), ``export`` (records), ``group`` (many
+subjects, ``by=``: per-subject fits and a random-effects group estimate, ``GroupFit``,
+``GroupFitSet``), ``plotting`` (labels, styles, Wilson bars, one panel per subject),
 ``consolidation`` (consolidation curves cut from training records in a stated window, and their
 gamma: ``ConsolidationWindow``, ``consolidation_curve``, ``fit_power``, ``gamma_frame``).
 
@@ -34,11 +36,13 @@ from cramcog.dynamics.consolidation import (ConsolidationCurve, ConsolidationWin
 from cramcog.dynamics.data import Y_KINDS, convert_y
 from cramcog.dynamics.families import FAMILIES, Family, make_actr_family, with_asymptote
 from cramcog.dynamics.fit import FitConfig, fit_consolidation_curve
+from cramcog.dynamics.group import GroupFit, GroupFitSet
 from cramcog.dynamics.result import FitResult, FitSet, MissingParameterError
 from cramcog.dynamics.toy_consolidation import (ToyConsolidationConfig, ToyConsolidationResult,
                                                 simulate_consolidation)
 
 __all__ = ["FAMILIES", "ConsolidationCurve", "ConsolidationWindow", "Family", "FitConfig",
+           "GroupFit", "GroupFitSet",
            "FitResult", "FitSet", "MissingParameterError", "Y_KINDS", "consolidation_curve",
            "convert_y", "cut_consolidation_curve",
            "fit_consolidation_curve", "fit_power", "gamma_frame", "make_actr_family",

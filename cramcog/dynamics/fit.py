@@ -470,7 +470,7 @@ def _stable_hash(name: str) -> int:
 def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.95,
                             n_boot=1000, seed=0, dim=None, *, data=None, y_kind="auto",
                             bootstrap="parametric", criterion="aicc", fixed=None, chance=None,
-                            force=False, overdispersion=None, cluster=None):
+                            force=False, overdispersion=None, cluster=None, by=None):
     """Fit forgetting / consolidation curve families by maximum likelihood, with intervals.
 
     Parameters
@@ -537,6 +537,10 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
         One label per point (subject, session, item) of ONE pooled curve, e.g. long data with
         several subjects per time. With ``ci="bootstrap"`` the clusters are resampled (a
         cluster bootstrap), so the intervals carry between-cluster variation.
+    by : str, list of str or array_like, optional
+        Many subjects: the subject column / dim (or each row's subject label). Fits every
+        subject and a group-level (random-effects) estimate: a :class:`GroupFit` (one family)
+        or :class:`GroupFitSet`; see :mod:`cramcog.dynamics.group`.
 
     Returns
     -------
@@ -589,6 +593,12 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     >>> fit.family, fit.fixed, fit.n_params
     ('exponential+c', {'c': 0.25}, 2)
     """
+    if by is not None:  # many subjects: per-subject fits and a group estimate (group.py)
+        from cramcog.dynamics.group import fit_group
+        return fit_group(t, y, n, family, by=by, data=data, dim=dim, y_kind=y_kind, ci=ci,
+                         level=level, n_boot=n_boot, seed=seed, bootstrap=bootstrap,
+                         criterion=criterion, fixed=fixed, chance=chance, force=force,
+                         overdispersion=overdispersion, cluster=cluster)
     cfg = FitConfig(ci="none" if ci is None else ci, level=level, n_boot=n_boot, seed=seed,
                     bootstrap=bootstrap, criterion=criterion,
                     overdispersion="none" if overdispersion is None else overdispersion,

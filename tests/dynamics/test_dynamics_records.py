@@ -77,7 +77,8 @@ def test_plots_return_axes_on_agg():
     labels = [t.get_text() for t in ax3.get_legend().get_texts()]
     assert "power" in labels and "exponential" in labels
     batched = fit_consolidation_curve(T, np.stack([K, K - 3]), n=50, y_kind="successes", ci="none")
-    ax4 = batched.plot()
+    assert len(batched.plot().axes.flat) == 2  # one panel per curve (a FacetGrid)
+    ax4 = batched.plot(ax=plt.subplots()[1])  # or all curves on the given axes
     assert isinstance(ax4, matplotlib.axes.Axes)
     assert "power curve=1" in [t.get_text() for t in ax4.get_legend().get_texts()]
     plt.close("all")
