@@ -85,6 +85,13 @@ def test_tiny_cpu_record_is_the_one_before_devices(backend):
         [115, 118], [118, 122], [110, 111], [115, 112], [116, 118], [118, 116]])
     assert rec.attrs["device"] == "cpu" and rec.attrs["dtype"] == "float32"
     assert rec.attrs["device_name"]
+    # the record names the kernels that computed it (the backends round differently)
+    if backend == "torch":
+        assert "ct_ode_scan=torch" in rec.attrs["kernel_backends"]
+    else:
+        from cramcog.kernels import resolve_backend
+        expected = resolve_backend("ct_ode_scan", torch.device("cpu"))
+        assert f"ct_ode_scan={expected}" in rec.attrs["kernel_backends"]
 
 
 def test_auto_means_cuda_when_present():
