@@ -414,7 +414,11 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
 # ----------------------------------------------------------------------------- curve fits
 
 def _is_power(fit) -> bool:
-    return bool(getattr(fit, "has_gamma", "gamma" in fit.spec.param_names))
+    """A family whose MEAN is a power law of t (power, shifted power, their +c). ACT-R also has a
+    ``gamma``, the decay of an activation inside a logistic link: its curve is a sigmoid in
+    log t, not a power law of the share, so it is compared as one of the alternatives."""
+    has_gamma = bool(getattr(fit, "has_gamma", "gamma" in fit.spec.param_names))
+    return has_gamma and not bool(getattr(fit.spec, "bounded01", False))
 
 
 def _shape_text(fit) -> str:
@@ -425,7 +429,10 @@ def _shape_text(fit) -> str:
         name = "gamma" if _is_power(fit) else None
     if not name:
         return ""
-    return f", {name} = {float(np.ravel(fit.params[name])[0]):.3g}"
+    value = float(np.ravel(fit.params[name])[0])
+    if name == "gamma" and not _is_power(fit):   # ACT-R: the decay of an activation
+        return f", activation decay d = {value:.3g} (a sigmoid in log t, not a power law)"
+    return f", {name} = {value:.3g}"
 
 
 def curve_points(ds: xr.Dataset, variant: str, seeds: Sequence[int] | None = None
@@ -472,8 +479,9 @@ def describe_fits(fits) -> dict[str, Any]:
     binomial fit (chi2 / residual df, at least 1; the fit layer's ``dispersion``): probe
     outcomes at one evaluation share the model's state (one router, one f_sem), so they are not
     independent trials and a binomial AIC overstates differences by about phi. gamma is
-    reported only where a power-law family (one with a ``gamma``) beats every other converged
-    family by >= :data:`POWER_WIN_AIC` in AIC AND in QAIC; the verdict names the contenders
+    reported only where a power-law family (a mean that is a power law of t: power, shifted
+    power, their +c; not ACT-R, a sigmoid in log t) beats every other converged family by
+    >= :data:`POWER_WIN_AIC` in AIC AND in QAIC; the verdict names the contenders
     (:data:`CONTENDERS`: the sigmoid families, the exponential) that did not converge, since a
     power law was not compared with them.
 
