@@ -45,6 +45,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -132,10 +133,12 @@ class Family:
     def n_params(self) -> int:
         return len(self.param_names)
 
-    @property
+    @cached_property
     def log_scaled(self) -> np.ndarray:
         """Boolean mask (k,): parameters optimised on the log scale (bounded below by 0)."""
-        return np.array([low == 0.0 for low, _ in self.bounds])
+        mask = np.array([low == 0.0 for low, _ in self.bounds])
+        mask.setflags(write=False)  # cached: shared by every caller
+        return mask
 
     @property
     def has_gamma(self) -> bool:
@@ -146,7 +149,8 @@ class Family:
 
     def to_natural(self, theta: Array) -> Array:
         """Internal parameters (..., k) -> natural parameters (..., k)."""
-        return np.where(self.log_scaled, np.exp(np.clip(theta, -700, 700)), theta)
+        return np.where(self.log_scaled, np.exp(np.minimum(np.maximum(theta, -700.0), 700.0)),
+                        theta)
 
     def to_internal(self, p: Array) -> Array:
         """Natural parameters (..., k) -> internal parameters (..., k)."""
@@ -155,7 +159,8 @@ class Family:
 
     def dnatural(self, theta: Array) -> Array:
         """d p / d theta, elementwise (..., k): p for log-scaled parameters, 1 otherwise."""
-        return np.where(self.log_scaled, np.exp(np.clip(theta, -700, 700)), 1.0)
+        return np.where(self.log_scaled, np.exp(np.minimum(np.maximum(theta, -700.0), 700.0)),
+                        1.0)
 
 
 # ----------------------------------------------------------------------------- start helpers

@@ -51,6 +51,10 @@ from scipy import stats
 from cramcog.dynamics.families import Family
 from cramcog.dynamics.optimizer import Problem, levenberg_marquardt
 
+#: Profile search: iterations of a trial's nuisance fit from the warm start / from the estimate
+#: (a retry), and the slice of iterations every unfinished row gets per pass.
+_WARM_ITER, _RETRY_ITER, _SLICE = 60, 100, 8
+
 BOOTSTRAP_KINDS = ("parametric", "nonparametric", "cluster")
 
 
@@ -122,6 +126,24 @@ def profile_statistic(likelihood: str, obj: np.ndarray, obj_hat: np.ndarray, m: 
     if likelihood == "quasi":
         return 2.0 * (obj - obj_hat) / dispersion
     return (obj - obj_hat) * (m - k) / np.maximum(obj_hat, 1e-300)
+
+
+def profile_objective(likelihood: str, stat, obj_hat: np.ndarray, m: int, k: int,
+                      dispersion=1.0) -> np.ndarray:
+    """The objective at which the profile statistic equals ``stat`` (inverse of
+    :func:`profile_statistic`).
+
+    Examples
+    --------
+    >>> float(profile_objective("binomial", 4.0, np.array(1.0), 10, 2)[()])
+    3.0
+    """
+    obj_hat = np.asarray(obj_hat, float)
+    if likelihood == "binomial":
+        return obj_hat + 0.5 * stat
+    if likelihood == "quasi":
+        return obj_hat + 0.5 * stat * dispersion
+    return obj_hat + stat * np.maximum(obj_hat, 1e-300) / (m - k)
 
 
 @dataclass
@@ -219,32 +241,87 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     low_obj = np.full(q, np.inf)       # lowest objective seen per row, and where
     low_theta = th0.copy()
     limit = np.where(family.log_scaled[cj], 30.0, 1e6 * (1 + np.abs(th0[np.arange(q), cj])))
-    for _ in range(max_outer):
-        act = np.flatnonzero(active)
-        if act.size == 0:
-            break
-        psi = th0[act, cj[act]] + cs[act] * delta[act]
-        start = best_theta[act] + slope[act] * (psi - best_theta[act, cj[act]])[:, None]
-        start[np.arange(act.size), cj[act]] = psi
-        fit = levenberg_marquardt(family, sub.take(act), start, fixed=fixed[act], max_iter=60)
-        # If the warm start landed badly, the plain estimate with psi plugged in is a 2nd try.
-        retry = ~fit.converged
+    # A trial whose objective is already clearly inside the interval (root below z_in) stops
+    # early: only its side of z matters, unless it reveals a better optimum than the estimate.
+    inside_obj = profile_objective(like, (z * (1.0 - 10.0 * rtol)) ** 2, objh, m, k_free,
+                                   disp[cb])
+    width1 = np.full(q, np.inf)   # bracket widths after the last two trials
+    width2 = np.full(q, np.inf)
+    d_prev = np.zeros(q)          # previous trial step and its root (extrapolation)
+    r_prev = np.zeros(q)
+    trials = np.zeros(q, int)     # profile evaluations so far
+    # The nuisance fit of a trial runs in slices of _SLICE iterations, every row at its own
+    # pace: a row whose fit has finished moves on to its next trial while slow fits continue,
+    # so one hard row costs its own iterations, not every row's. Phase 0 starts from the
+    # previous trial's fit (warm), phase 1 retries a fit that failed from the estimate with psi
+    # plugged in (if the warm start landed badly); the lower objective counts.
+    phase = np.zeros(q, int)
+    used = np.zeros(q, int)                    # iterations of the current phase so far
+    lam = np.full(q, 1e-3)
+    cur = th0.copy()                           # current nuisance fit of each row
+    first_obj = np.full(q, np.inf)             # phase 0's result while phase 1 runs
+    first_theta = th0.copy()
+    first_conv = np.zeros(q, bool)
+    # The last converged point of each row's profile path (the estimate to begin with): the
+    # secant from it to the next converged trial replaces the covariance slope, so warm starts
+    # follow the path of the nuisance parameters (a first-order extrapolation of it).
+    anchor = th0.copy()
+    caps = (_WARM_ITER, _RETRY_ITER)
+
+    def begin(rows):
+        """Start the next trial of ``rows``: psi from delta, nuisance warm-started."""
+        psi = th0[rows, cj[rows]] + cs[rows] * delta[rows]
+        st = best_theta[rows] + slope[rows] * (psi - best_theta[rows, cj[rows]])[:, None]
+        st[np.arange(rows.size), cj[rows]] = psi
+        cur[rows], lam[rows], used[rows], phase[rows] = st, 1e-3, 0, 0
+
+    begin(np.arange(q))
+    while active.any():
+        run = np.flatnonzero(active)
+        cap = np.where(phase[run] == 0, caps[0], caps[1])
+        fit = levenberg_marquardt(family, sub.take(run), cur[run], fixed=fixed[run],
+                                  max_iter=_SLICE, lam0=lam[run], budget=cap - used[run],
+                                  stop_below=inside_obj[run], floor=objh[run],
+                                  check_capped=False)
+        used[run] += fit.n_iter
+        cur[run], lam[run] = fit.theta, fit.lam
+        ended = ~fit.capped
+        inside = fit.obj < inside_obj[run]
+        # phase 0 over: retry a failed fit unless it already lies inside the interval
+        retry = ended & (phase[run] == 0) & ~fit.converged & ~inside
         if retry.any():
-            s2 = th0[act[retry]].copy()
-            s2[np.arange(retry.sum()), cj[act[retry]]] = psi[retry]
-            fit2 = levenberg_marquardt(family, sub.take(act[retry]), s2,
-                                       fixed=fixed[act[retry]], max_iter=100)
-            take = fit2.obj < fit.obj[retry]
-            ridx = np.flatnonzero(retry)[take]
-            fit.theta[ridx] = fit2.theta[take]
-            fit.obj[ridx] = fit2.obj[take]
-        stat = profile_statistic(like, fit.obj, objh[act], m, k_free, disp[cb[act]])
+            rr = run[retry]
+            first_obj[rr], first_theta[rr] = fit.obj[retry], fit.theta[retry]
+            first_conv[rr] = fit.converged[retry]
+            st = th0[rr].copy()
+            st[np.arange(rr.size), cj[rr]] = cur[rr, cj[rr]]
+            cur[rr], lam[rr], used[rr], phase[rr] = st, 1e-3, 0, 1
+        complete = ended & ~retry
+        if not complete.any():
+            continue
+        act = run[complete]
+        obj_t, theta_t = fit.obj[complete], fit.theta[complete]
+        was_retry = phase[act] == 1
+        keep_first = was_retry & ~(obj_t < first_obj[act])
+        obj_t = np.where(keep_first, first_obj[act], obj_t)
+        theta_t = np.where(keep_first[:, None], first_theta[act], theta_t)
+        conv_t = np.where(keep_first, first_conv[act], fit.converged[complete])
+        jj = cj[act]
+        step_j = theta_t[np.arange(act.size), jj] - anchor[act, jj]
+        upd = conv_t & np.isfinite(obj_t) & (np.abs(step_j) > 0)
+        if upd.any():
+            au = act[upd]
+            sl = (theta_t[upd] - anchor[au]) / step_j[upd, None]
+            slope[au] = np.where(np.isfinite(sl), sl, slope[au])
+            anchor[au] = theta_t[upd]
+        trials[act] += 1
+        stat = profile_statistic(like, obj_t, objh[act], m, k_free, disp[cb[act]])
         better[act] |= stat < -1e-6 * max(1.0, z * z)
-        lower = fit.obj < low_obj[act]
-        low_obj[act] = np.where(lower, fit.obj, low_obj[act])
-        low_theta[act] = np.where(lower[:, None], fit.theta, low_theta[act])
+        lower = obj_t < low_obj[act]
+        low_obj[act] = np.where(lower, obj_t, low_obj[act])
+        low_theta[act] = np.where(lower[:, None], theta_t, low_theta[act])
         root = np.sqrt(np.maximum(stat, 0.0))
-        best_theta[act] = np.where(np.isfinite(fit.obj)[:, None], fit.theta, best_theta[act])
+        best_theta[act] = np.where(np.isfinite(obj_t)[:, None], theta_t, best_theta[act])
         d = delta[act]
         below = root < z
         lo[act] = np.where(below, np.maximum(lo[act], d), lo[act])
@@ -267,21 +344,37 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
             sec = l - g_lo[act] * (h - l) / (g_hi[act] - g_lo[act])
         mid = 0.5 * (l + h)
         with np.errstate(all="ignore"):  # h = inf before a bracket exists
-            inside = np.isfinite(sec) & (sec > l + 1e-3 * (h - l)) & (sec < h - 1e-3 * (h - l))
-        nxt_b = np.where(inside, sec, mid)
+            # a secant step at least 1e-3 of the bracket inside it, so that the next trial
+            # lands on the other side of a root that lies right next to an end
+            sec = np.clip(sec, l + 1e-3 * (h - l), h - 1e-3 * (h - l))
+        # ... and bisection whenever the last two trials did not halve the bracket (a profile
+        # that jumps, or noisy nuisance fits, would otherwise creep along one end).
+        width = np.where(has_hi, h - l, np.inf)
+        slow = width > 0.5 * width2[act]
+        width2[act], width1[act] = width1[act], width
+        nxt_b = np.where(np.isfinite(sec) & ~slow, sec, mid)
+        # Before a bracket exists, extrapolate the secant through the last two trials (the first
+        # from the estimate, root 0), growing the step 1.2x to 4x: a profile that flattens out
+        # (an unbounded side) is crossed in a few trials, not 1.2x at a time.
         with np.errstate(all="ignore"):
-            grow = np.clip(z / np.maximum(root, 1e-12), 1.2, 4.0)
-        nxt_e = d * np.where(root > 0, grow, 4.0)
+            rate = (root - r_prev[act]) / (d - d_prev[act])
+            reach = np.where(rate > 0, d + (z - root) / rate, np.inf)
+        nxt_e = np.clip(np.where(np.isfinite(reach), reach, 4.0 * d), 1.2 * d, 4.0 * d)
+        d_prev[act], r_prev[act] = d, root
         nxt = np.where(has_hi, nxt_b, nxt_e)
         # A bracket this narrow without hitting the target means the profile jumps there (e.g. a
         # family degenerating at gamma -> 0): the jump is the endpoint.
-        narrow = has_hi & ((h - l) <= 1e-7 * (1.0 + np.abs(th0[act, cj[act]])))
+        # Located to the relative precision of a smooth endpoint (rtol of the step).
+        narrow = has_hi & ((h - l) <= rtol * h)
         found[act] |= narrow
         too_far = ~has_hi & (th0[act, cj[act]] + cs[act] * nxt > limit[act])
         too_far |= ~has_hi & (np.abs(cs[act] * nxt) > limit[act])
         unbounded[act] |= too_far & ~found[act]
         delta[act] = nxt
-        active[act] = ~(found[act] | unbounded[act])
+        active[act] = ~(found[act] | unbounded[act]) & (trials[act] < max_outer)
+        nxt_rows = act[active[act]]
+        if nxt_rows.size:
+            begin(nxt_rows)
     # Endpoint in internal units: the bracket end closest to the target.
     end = np.where(found, np.where(np.isfinite(hi) & (np.abs(r_hi - z) < np.abs(r_lo - z)),
                                    hi, lo), np.nan)

@@ -82,9 +82,16 @@ class Problem:
 
     def take(self, idx: np.ndarray) -> "Problem":
         """The sub-problem of curves ``idx``."""
-        t = self.t if self.t.shape[0] == 1 else self.t[idx]
-        return Problem(t, self.y[idx], None if self.n is None else self.n[idx],
-                       None if self.w is None else self.w[idx])
+        # Built directly (no re-validation, the saturated deviance sliced, not recomputed): the
+        # optimiser takes sub-problems every time some curves finish.
+        out = object.__new__(Problem)
+        out.t = self.t if self.t.shape[0] == 1 else self.t[idx]
+        out.y = self.y[idx]
+        out.n = None if self.n is None else self.n[idx]
+        out.w = None if self.w is None else self.w[idx]
+        if self.n is not None:
+            out._sat = self._sat[idx]
+        return out
 
     # -- objective pieces ------------------------------------------------------------------
     def objective(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
@@ -93,7 +100,7 @@ class Problem:
         if self.n is None:
             r2 = (y - mu) ** 2
             return 0.5 * (r2 if self.w is None else self.w[idx] * r2).sum(-1)
-        m = np.clip(mu, _MU_EPS, 1.0 - _MU_EPS)
+        m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
         n = self.n[idx]
         ll = n * (y * np.log(m) + (1.0 - y) * np.log1p(-m))
         # A mean outside (0, 1) is clipped, which costs ~27 n per point: finite, so a start
@@ -105,7 +112,7 @@ class Problem:
     def weights(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
         if self.n is None:
             return np.ones_like(mu) if self.w is None else self.w[idx] * np.ones_like(mu)
-        m = np.clip(mu, _MU_EPS, 1.0 - _MU_EPS)
+        m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
         return self.n[idx] / (m * (1.0 - m))
 
     def t_of(self, idx) -> np.ndarray:
@@ -136,6 +143,10 @@ class LMResult:
     n_iter: np.ndarray      # (B,) iterations used
     hessian: np.ndarray     # (B, k, k) J^T W J at theta (internal parameters)
     grad: np.ndarray        # (B, k) gradient of obj at theta
+    stopped: np.ndarray | None = None  # (B,) bool: left early below ``stop_below``
+    lam: np.ndarray | None = None      # (B,) damping at the end (to resume a capped curve)
+    capped: np.ndarray | None = None   # (B,) bool: still iterating when max_iter or its
+    #                                    budget ran out
 
 
 def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
@@ -150,23 +161,30 @@ def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=sli
     >>> np.allclose(g, 0), h.shape
     (True, (1, 2, 2))
     """
+    with np.errstate(all="ignore"):
+        return _gauss_newton(family, prob, theta, idx)
+
+
+def _gauss_newton(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
     p = family.to_natural(theta)
     t = prob.t_of(idx)
-    with np.errstate(all="ignore"):
-        mu = family.mean(t, p)                                        # (B, m)
-        jac = family.jacobian(t, p) * family.dnatural(theta)[:, None, :]  # (B, m, k)
-        w = prob.weights(mu, idx)                                     # (B, m)
-        r = prob.y[idx] - mu
-        jt = jac.transpose(0, 2, 1)                                   # (B, k, m)
-        g = -np.matmul(jt, (w * r)[..., None])[..., 0]                # (B, k)
-        h = np.matmul(jt * w[:, None, :], jac)                        # (B, k, k)
+    mu = family.mean(t, p)                                            # (B, m)
+    dnat = np.where(family.log_scaled, p, 1.0)                        # d p / d theta
+    jac = family.jacobian(t, p) * dnat[:, None, :]                    # (B, m, k)
+    w = prob.weights(mu, idx)                                         # (B, m)
+    r = prob.y[idx] - mu
+    jt = jac.transpose(0, 2, 1)                                       # (B, k, m)
+    g = -np.matmul(jt, (w * r)[..., None])[..., 0]                    # (B, k)
+    h = np.matmul(jt * w[:, None, :], jac)                            # (B, k, k)
     return mu, g, h
 
 
 def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                         fixed: np.ndarray | None = None, max_iter: int = 200,
                         ftol: float = 1e-12, decrement_tol: float = 1e-8,
-                        max_abs_theta: float = 25.0) -> LMResult:
+                        max_abs_theta: float = 25.0, stop_below: np.ndarray | None = None,
+                        floor: np.ndarray | None = None, lam0: np.ndarray | None = None,
+                        budget: np.ndarray | None = None, check_capped: bool = True) -> LMResult:
     """Minimise the objective of B curves at once.
 
     Parameters
@@ -180,7 +198,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     fixed
         (B, k) bool, parameters held at their starting value (profile likelihood); None = none.
     max_iter
-        Iteration cap per curve.
+        Iteration cap of this call.
     ftol
         Stop a curve when an accepted step lowers ``obj`` by less than ``ftol * (obj + scale)``.
     decrement_tol
@@ -189,6 +207,19 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     max_abs_theta
         Final check: a log-scaled parameter whose log exceeds this in size sits at its bound
         (e.g. an amplitude shrinking to 0), and the fit is flagged as not converged.
+    stop_below, floor
+        (B,) objective levels, or None. A curve whose objective has dropped below
+        ``stop_below`` stops early (``stopped``) once, at the rate of its last step, the
+        iterations it has left could not take it below ``floor``: profile likelihood only needs
+        to know that a trial value lies inside the interval, unless it reveals a better optimum
+        than the estimate (objective ``floor``). Stopped curves are not converged.
+    lam0, budget
+        (B,) starting damping (default 1e-3) and iterations each curve may still use (default
+        ``max_iter``): with ``max_iter`` smaller than the budgets, a caller can run curves a
+        slice of iterations at a time and resume the ``capped`` ones from ``theta`` and ``lam``.
+    check_capped
+        False: skip the final checks of capped curves (reason "paused"), for callers that will
+        resume them.
 
     Returns
     -------
@@ -207,54 +238,101 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         scale = np.full(nb, 1e-8)
     else:
         scale = 1e-20 * (prob.y ** 2).sum(-1) + 1e-300
-    lam = np.full(nb, 1e-3)
+    lam = np.full(nb, 1e-3) if lam0 is None else np.array(lam0, dtype=float, copy=True)
+    budget = np.full(nb, max_iter) if budget is None else np.asarray(budget)
     n_iter = np.zeros(nb, int)
-    p0 = family.to_natural(theta)
-    with np.errstate(all="ignore"):
-        obj = prob.objective(family.mean(prob.t_of(slice(None)), p0))
-    obj = np.where(np.isfinite(obj), obj, np.inf)
-    done = ~np.isfinite(obj)  # infeasible start: give up at once, flagged below
     eye = np.eye(k)
-
-    # Work on a compacted copy of the unfinished curves; compact again only when some finish,
-    # so per-iteration gathers of the data are avoided.
-    act = np.flatnonzero(~done)                      # global indices of the working set
     stalled = np.zeros(nb, bool)
-    sub = prob.take(act)
-    th, ob, lm, fx, sc = theta[act], obj[act], lam[act], fixed[act], scale[act]
-    for _ in range(max_iter):
-        if act.size == 0:
-            break
-        mu, g, h = gauss_newton_terms(family, sub, th)
-        bad = ~(np.isfinite(g).all(-1) & np.isfinite(h).all((-1, -2)))
-        g = np.where(fx | bad[:, None], 0.0, g)
-        h = np.where(bad[:, None, None], eye, h)
-        h = np.where(fx[:, :, None] | fx[:, None, :], 0.0, h) + fx[:, :, None] * eye
-        d = np.diagonal(h, axis1=1, axis2=2)
-        dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
-        step = -_solve(h + (lm[:, None] * dscale)[:, :, None] * eye, g)          # (A, k)
-        cand = th + step
-        with np.errstate(all="ignore"):
-            obj_c = sub.objective(family.mean(sub.t, family.to_natural(cand)))
-        obj_c = np.where(np.isfinite(obj_c), obj_c, np.inf)
-        accept = (obj_c <= ob) & ~bad
-        # |change| tiny: an accepted step that barely helps, or a rejected one that only lost
-        # to round-off (we sit at the optimum), both end the curve's iterations.
-        finished = (np.abs(ob - obj_c) <= ftol * (ob + sc)) | bad
-        th = np.where(accept[:, None], cand, th)
-        ob = np.where(accept, obj_c, ob)
-        lm = np.where(accept, np.maximum(lm * 0.3, 1e-12), lm * 8.0)
-        n_iter[act] += 1
-        stuck = lm > 1e12                            # stalled: no step helps any more
-        stalled[act[stuck]] = True
-        finished |= stuck
-        if finished.any():
-            theta[act], obj[act], lam[act] = th, ob, lm
-            keep = np.flatnonzero(~finished)
-            act, sub = act[keep], sub.take(keep)
-            th, ob, lm, fx, sc = th[keep], ob[keep], lm[keep], fx[keep], sc[keep]
-    theta[act], obj[act] = th, ob
+    stopped = np.zeros(nb, bool)
+    early = stop_below is not None
+    with np.errstate(all="ignore"):
+        obj = prob.objective(family.mean(prob.t, family.to_natural(theta)))
+        obj = np.where(np.isfinite(obj), obj, np.inf)
+        done = ~np.isfinite(obj) | (budget <= 0)  # infeasible start: give up, flagged below
 
+        # Work on a compacted copy of the unfinished curves; compact again only when some
+        # finish, so per-iteration gathers of the data are avoided.
+        act = np.flatnonzero(~done)                  # global indices of the working set
+        sub = prob.take(act)
+        th, ob, lm, sc, bu = theta[act], obj[act], lam[act], scale[act], budget[act]
+        sb = np.broadcast_to(np.inf if stop_below is None else stop_below, (nb,))[act]
+        fl = np.broadcast_to(-np.inf if floor is None else floor, (nb,))[act]
+
+        def held_terms(fx):
+            # Held parameters: zero gradient, identity rows/columns in the Hessian.
+            return (fx, fx[:, :, None] | fx[:, None, :], fx[:, :, None] * eye) if fx.any() \
+                else None
+        held = held_terms(fixed[act])
+        for it in range(1, max_iter + 1):
+            if act.size == 0:
+                break
+            mu, g, h = _gauss_newton(family, sub, th)
+            bad = ~np.isfinite(g.sum(-1) + h.sum((-1, -2)))
+            if held is not None:
+                g = np.where(held[0], 0.0, g)
+                h = np.where(held[1], 0.0, h) + held[2]
+            if bad.any():
+                g = np.where(bad[:, None], 0.0, g)
+                h = np.where(bad[:, None, None], eye, h)
+            d = np.diagonal(h, axis1=1, axis2=2)
+            dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
+            step = _solve(h + (lm[:, None] * dscale)[:, :, None] * eye, g)        # (A, k)
+            cand = th - step
+            obj_c = sub.objective(family.mean(sub.t, family.to_natural(cand)))
+            obj_c = np.where(np.isfinite(obj_c), obj_c, np.inf)
+            accept = (obj_c <= ob) & ~bad
+            # |change| tiny: an accepted step that barely helps, or a rejected one that only
+            # lost to round-off (we sit at the optimum), both end the curve's iterations.
+            finished = (np.abs(ob - obj_c) <= ftol * (ob + sc)) | bad
+            th = np.where(accept[:, None], cand, th)
+            ob_prev = ob
+            ob = np.where(accept, obj_c, ob)
+            lm = np.where(accept, np.maximum(lm * 0.3, 1e-12), lm * 8.0)
+            stuck = lm > 1e12                        # stalled: no step helps any more
+            finished |= stuck
+            if early:
+                # below the target, and the iterations left at this step's rate cannot reach
+                # the floor: nothing more to learn from this curve
+                leave = accept & (ob < sb) & (ob - fl > (ob_prev - ob) * (bu - it))
+                stopped[act[leave & ~finished]] = True
+                finished |= leave
+            finished |= bu <= it                     # this curve's budget is spent
+            if finished.any():
+                stalled[act[stuck]] = True
+                theta[act], obj[act], lam[act] = th, ob, lm
+                n_iter[act[finished]] = it
+                keep = np.flatnonzero(~finished)
+                act, sub = act[keep], sub.take(keep)
+                th, ob, lm, sc, bu = th[keep], ob[keep], lm[keep], sc[keep], bu[keep]
+                sb, fl = sb[keep], fl[keep]
+                if held is not None:
+                    held = held_terms(held[0][keep])
+    theta[act], obj[act], lam[act] = th, ob, lm
+    n_iter[act] = max_iter
+    capped = np.zeros(nb, bool)
+    capped[act] = True
+
+    if check_capped or not capped.any():
+        converged, reason, h, g = _final_checks(family, prob, theta, obj, fixed, stalled, scale,
+                                                decrement_tol, max_abs_theta)
+    else:
+        # Paused curves (capped, to be resumed) are left unchecked: not converged, no Hessian.
+        chk = np.flatnonzero(~capped)
+        converged, reason = np.zeros(nb, bool), np.full(nb, "paused", dtype=object)
+        h, g = np.full((nb, k, k), np.nan), np.full((nb, k), np.nan)
+        if chk.size:
+            converged[chk], reason[chk], h[chk], g[chk] = _final_checks(
+                family, prob.take(chk), theta[chk], obj[chk], fixed[chk], stalled[chk],
+                scale[chk], decrement_tol, max_abs_theta)
+    return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
+                    hessian=h, grad=g, stopped=stopped, lam=lam, capped=capped)
+
+
+def _final_checks(family, prob, theta, obj, fixed, stalled, scale, decrement_tol,
+                  max_abs_theta):
+    """Convergence checks of B curves: (converged, reason, Hessian, gradient)."""
+    nb, k = theta.shape
+    eye = np.eye(k)
     # Final checks, on every curve: gradient (Newton decrement), Hessian, bounds, feasibility.
     mu, g, h = gauss_newton_terms(family, prob, theta)
     free = ~fixed
@@ -300,6 +378,4 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     reason[high_grad & (reason == "")] = (
         "iteration cap reached with the gradient not zero: the fit may be drifting towards a "
         "limiting form of this family (e.g. a shift or rate running to 0 or infinity)")
-    converged = reason == ""
-    return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
-                    hessian=h, grad=g)
+    return reason == "", reason, h, g
