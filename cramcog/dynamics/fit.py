@@ -252,20 +252,27 @@ def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator, n_restarts
     th0 = _start(fam, prob, mask, values)
     held = np.broadcast_to(mask, th0.shape)
     res = levenberg_marquardt(fam, prob, th0, fixed=held)
-    for _ in range(n_restarts):
-        bad = np.flatnonzero(~res.converged)
-        if bad.size == 0:
-            break
-        # Perturb the start by a factor of e^(+-1.5) on log-scaled parameters and by up to
-        # +-150% on the others: enough to leave a poor basin, seeded so reruns agree.
-        jitter = np.where(mask, 0.0, rng.uniform(-1.5, 1.5, size=(bad.size, k)))
-        base = th0[bad]
-        trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + 0.1 * jitter)
-        r2 = levenberg_marquardt(fam, prob.take(bad), trial, fixed=held[bad], max_iter=200)
-        take = r2.converged | (~res.converged[bad] & (r2.obj < res.obj[bad]))
-        idx = bad[take]
-        for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
-            getattr(res, name)[idx] = getattr(r2, name)[take]
+    bad = np.flatnonzero(~res.converged)
+    if bad.size == 0 or n_restarts == 0:
+        return res
+    # Perturb the start by a factor of e^(+-1.5) on log-scaled parameters and by up to +-150%
+    # on the others: enough to leave a poor basin, seeded so reruns agree. All restarts of all
+    # failed curves run in one batch (rows: restart-major); a curve keeps its first converged
+    # restart, else the lowest objective found.
+    jitter = np.where(mask, 0.0, rng.uniform(-1.5, 1.5, size=(n_restarts, bad.size, k)))
+    base = th0[bad]
+    trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + 0.1 * jitter)
+    rows = np.tile(bad, n_restarts)
+    r2 = levenberg_marquardt(fam, prob.take(rows), trial.reshape(-1, k), fixed=held[rows],
+                             max_iter=200)
+    conv = r2.converged.reshape(n_restarts, bad.size)
+    obj = np.where(np.isfinite(r2.obj), r2.obj, np.inf).reshape(n_restarts, bad.size)
+    pick = np.where(conv.any(0), np.argmax(conv, 0), np.argmin(obj, 0))
+    chosen = pick * bad.size + np.arange(bad.size)          # row of r2 per failed curve
+    take = r2.converged[chosen] | (r2.obj[chosen] < res.obj[bad])
+    idx, src = bad[take], chosen[take]
+    for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
+        getattr(res, name)[idx] = getattr(r2, name)[src]
     return res
 
 
@@ -417,7 +424,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
                              "be a local optimum")
                 conv[b] = False
             free = ~mask
-            if not prof.ok[i][free].all():
+            if not prof.ok[i][free].all() and not prof.better_optimum[i]:
                 bad = [fam.param_names[j] for j in np.flatnonzero(~prof.ok[i] & free)]
                 notes.append(f"profile interval endpoint not found for {bad} (NaN)")
             unb = [fam.param_names[j] for j in range(k)

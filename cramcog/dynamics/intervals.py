@@ -245,6 +245,10 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     # early: only its side of z matters, unless it reveals a better optimum than the estimate.
     inside_obj = profile_objective(like, (z * (1.0 - 10.0 * rtol)) ** 2, objh, m, k_free,
                                    disp[cb])
+    # ... and a trial that at its rate of descent cannot get inside it (root below z_out)
+    # within its iterations stops too: it lies outside.
+    outside_obj = profile_objective(like, (z * (1.0 + 10.0 * rtol)) ** 2, objh, m, k_free,
+                                    disp[cb])
     width1 = np.full(q, np.inf)   # bracket widths after the last two trials
     width2 = np.full(q, np.inf)
     d_prev = np.zeros(q)          # previous trial step and its root (extrapolation)
@@ -268,12 +272,28 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     anchor = th0.copy()
     caps = (_WARM_ITER, _RETRY_ITER)
 
+    slope0 = slope.copy()
+    alt = th0.copy()                           # the retry's start
+
     def begin(rows):
-        """Start the next trial of ``rows``: psi from delta, nuisance warm-started."""
+        """Start the next trial of ``rows`` at psi = estimate + side x delta from the best of
+        four starts of the nuisance parameters (lowest objective): the last trial's fit moved
+        along the profile path's secant, the last fit as it is, the estimate, and the
+        estimate moved along the covariance slope. The second best is kept for a retry."""
         psi = th0[rows, cj[rows]] + cs[rows] * delta[rows]
-        st = best_theta[rows] + slope[rows] * (psi - best_theta[rows, cj[rows]])[:, None]
-        st[np.arange(rows.size), cj[rows]] = psi
-        cur[rows], lam[rows], used[rows], phase[rows] = st, 1e-3, 0, 0
+        ii = np.arange(rows.size)
+        cands = np.stack([best_theta[rows] + slope[rows] * (psi - best_theta[rows, cj[rows]])
+                          [:, None], best_theta[rows], th0[rows],
+                          th0[rows] + slope0[rows] * (psi - th0[rows, cj[rows]])[:, None]])
+        cands[:, ii, cj[rows]] = psi
+        part = sub.take(rows)
+        with np.errstate(all="ignore"):
+            objs = np.stack([part.objective(family.mean(part.t, family.to_natural(c)))
+                             for c in cands])
+        objs = np.where(np.isfinite(objs), objs, np.inf)
+        order = np.argsort(objs, axis=0, kind="stable")
+        cur[rows], alt[rows] = cands[order[0], ii], cands[order[1], ii]
+        lam[rows], used[rows], phase[rows] = 1e-3, 0, 0
 
     begin(np.arange(q))
     while active.any():
@@ -282,7 +302,7 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
         fit = levenberg_marquardt(family, sub.take(run), cur[run], fixed=fixed[run],
                                   max_iter=_SLICE, lam0=lam[run], budget=cap - used[run],
                                   stop_below=inside_obj[run], floor=objh[run],
-                                  check_capped=False)
+                                  stop_above=outside_obj[run], check_capped=False)
         used[run] += fit.n_iter
         cur[run], lam[run] = fit.theta, fit.lam
         ended = ~fit.capped
@@ -293,9 +313,7 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
             rr = run[retry]
             first_obj[rr], first_theta[rr] = fit.obj[retry], fit.theta[retry]
             first_conv[rr] = fit.converged[retry]
-            st = th0[rr].copy()
-            st[np.arange(rr.size), cj[rr]] = cur[rr, cj[rr]]
-            cur[rr], lam[rr], used[rr], phase[rr] = st, 1e-3, 0, 1
+            cur[rr], lam[rr], used[rr], phase[rr] = alt[rr], 1e-3, 0, 1
         complete = ended & ~retry
         if not complete.any():
             continue
@@ -317,6 +335,11 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
         trials[act] += 1
         stat = profile_statistic(like, obj_t, objh[act], m, k_free, disp[cb[act]])
         better[act] |= stat < -1e-6 * max(1.0, z * z)
+        # A curve with a better optimum than its estimate is refitted (and profiled again) or
+        # flagged as not converged: its other endpoints are not needed, so all its rows stop.
+        if better[act].any():
+            quit_rows = np.isin(cb, cb[act[better[act]]])
+            active[quit_rows] = False
         lower = obj_t < low_obj[act]
         low_obj[act] = np.where(lower, obj_t, low_obj[act])
         low_theta[act] = np.where(lower[:, None], theta_t, low_theta[act])
@@ -371,7 +394,7 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
         too_far |= ~has_hi & (np.abs(cs[act] * nxt) > limit[act])
         unbounded[act] |= too_far & ~found[act]
         delta[act] = nxt
-        active[act] = ~(found[act] | unbounded[act]) & (trials[act] < max_outer)
+        active[act] &= ~(found[act] | unbounded[act]) & (trials[act] < max_outer)
         nxt_rows = act[active[act]]
         if nxt_rows.size:
             begin(nxt_rows)

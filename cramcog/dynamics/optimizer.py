@@ -183,7 +183,8 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                         fixed: np.ndarray | None = None, max_iter: int = 200,
                         ftol: float = 1e-12, decrement_tol: float = 1e-8,
                         max_abs_theta: float = 25.0, stop_below: np.ndarray | None = None,
-                        floor: np.ndarray | None = None, lam0: np.ndarray | None = None,
+                        floor: np.ndarray | None = None, stop_above: np.ndarray | None = None,
+                        lam0: np.ndarray | None = None,
                         budget: np.ndarray | None = None, check_capped: bool = True) -> LMResult:
     """Minimise the objective of B curves at once.
 
@@ -213,6 +214,10 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         iterations it has left could not take it below ``floor``: profile likelihood only needs
         to know that a trial value lies inside the interval, unless it reveals a better optimum
         than the estimate (objective ``floor``). Stopped curves are not converged.
+    stop_above
+        (B,) objective levels, or None: a curve above its level stops early (``stopped``) once,
+        at the rate of its last step, the iterations it has left could not take it below it
+        (profile likelihood: a trial value clearly outside the interval).
     lam0, budget
         (B,) starting damping (default 1e-3) and iterations each curve may still use (default
         ``max_iter``): with ``max_iter`` smaller than the budgets, a caller can run curves a
@@ -244,7 +249,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     eye = np.eye(k)
     stalled = np.zeros(nb, bool)
     stopped = np.zeros(nb, bool)
-    early = stop_below is not None
+    early = stop_below is not None or stop_above is not None
     with np.errstate(all="ignore"):
         obj = prob.objective(family.mean(prob.t, family.to_natural(theta)))
         obj = np.where(np.isfinite(obj), obj, np.inf)
@@ -257,6 +262,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         th, ob, lm, sc, bu = theta[act], obj[act], lam[act], scale[act], budget[act]
         sb = np.broadcast_to(np.inf if stop_below is None else stop_below, (nb,))[act]
         fl = np.broadcast_to(-np.inf if floor is None else floor, (nb,))[act]
+        sa = np.broadcast_to(np.inf if stop_above is None else stop_above, (nb,))[act]
 
         def held_terms(fx):
             # Held parameters: zero gradient, identity rows/columns in the Hessian.
@@ -293,7 +299,9 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
             if early:
                 # below the target, and the iterations left at this step's rate cannot reach
                 # the floor: nothing more to learn from this curve
-                leave = accept & (ob < sb) & (ob - fl > (ob_prev - ob) * (bu - it))
+                # ... or above its level, and at this rate it cannot get below it in time
+                reach = (ob_prev - ob) * (bu - it)
+                leave = accept & (((ob < sb) & (ob - fl > reach)) | ((ob > sa) & (ob - sa > reach)))
                 stopped[act[leave & ~finished]] = True
                 finished |= leave
             finished |= bu <= it                     # this curve's budget is spent
@@ -304,7 +312,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                 keep = np.flatnonzero(~finished)
                 act, sub = act[keep], sub.take(keep)
                 th, ob, lm, sc, bu = th[keep], ob[keep], lm[keep], sc[keep], bu[keep]
-                sb, fl = sb[keep], fl[keep]
+                sb, fl, sa = sb[keep], fl[keep], sa[keep]
                 if held is not None:
                     held = held_terms(held[0][keep])
     theta[act], obj[act], lam[act] = th, ob, lm
