@@ -271,9 +271,14 @@ def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator, n_restarts
     chosen = pick * bad.size + np.arange(bad.size)          # row of r2 per failed curve
     take = r2.converged[chosen] | (r2.obj[chosen] < res.obj[bad])
     idx, src = bad[take], chosen[take]
-    for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
+    for name in _LM_FIELDS:
         getattr(res, name)[idx] = getattr(r2, name)[src]
     return res
+
+
+#: LMResult fields carried over when a curve's fit is replaced by a better one.
+_LM_FIELDS = ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad", "boundary",
+              "edge_pivot", "edge_row")
 
 
 def _loglik(prob: Problem, obj: np.ndarray) -> np.ndarray:
@@ -321,6 +326,17 @@ def _covariances(fam: Family, prob: Problem, res: LMResult, mask: np.ndarray | N
         cov_t[ok] = inv
     cov_t[:, mask, :] = 0.0
     cov_t[:, :, mask] = 0.0
+    edge = np.flatnonzero(res.boundary >= 0) if res.boundary is not None else []
+    if len(edge):
+        # Held on an edge of [0, 1]: the pivot follows the other parameters along it, so its
+        # (co)variance is theirs carried by d theta_pivot / d theta (conditional on the edge).
+        ii, piv = np.arange(len(edge)), res.edge_pivot[edge]
+        c = cov_t[edge]
+        c[ii, piv, :] = 0.0
+        c[ii, :, piv] = 0.0
+        tmat = np.broadcast_to(np.eye(k), c.shape).copy()
+        tmat[ii, piv, :] = res.edge_row[edge]
+        cov_t[edge] = tmat @ c @ tmat.transpose(0, 2, 1)
     if not prob.binomial:
         sigma2 = 2.0 * res.obj / (m - (k - int(mask.sum())))           # RSS / (m - k)
         cov_t = cov_t * sigma2[:, None, None]
@@ -341,7 +357,7 @@ def _refit_from_profile(fam, prob, cfg, res, ok, prof, mask=None, dispersion=Non
                              fixed=np.broadcast_to(mask, (redo.size, k)))
     take = r2.converged & (r2.obj < res.obj[redo])
     idx = redo[take]
-    for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
+    for name in _LM_FIELDS:
         getattr(res, name)[idx] = getattr(r2, name)[take]
     if dispersion is not None:  # the dispersion moves with the refitted means
         est = fam.to_natural(res.theta)
@@ -374,9 +390,24 @@ def _quasi_dispersion(fam, prob, est, obj, k_free) -> np.ndarray:
     return np.where(np.isfinite(c), np.maximum(c, 1.0), 1.0)
 
 
-def _messages(conv, reasons):
-    return np.array(["converged" if c else f"not converged: {r}" for c, r in zip(conv, reasons)],
-                    dtype=object)
+def _messages(conv, reasons, res: LMResult | None = None, prob: Problem | None = None):
+    out = np.array(["converged" if c else f"not converged: {r}" for c, r in zip(conv, reasons)],
+                   dtype=object)
+    if res is not None and res.boundary is not None:
+        for b in np.flatnonzero(conv & (res.boundary >= 0)):
+            out[b] = "converged; " + _edge_note(prob, b, int(res.boundary[b]))
+    return out
+
+
+def _edge_note(prob: Problem, b: int, j: int) -> str:
+    """What a fit held at 0 or 1 at point ``j`` of curve ``b`` means, for its message."""
+    t = prob.t[0 if prob.t.shape[0] == 1 else b, j]
+    n, y = prob.n[b, j], prob.y[b, j]
+    level = "1" if y >= 1 else "0"
+    return (f"on the edge: fitted probability {level} at t = {t:g}, where {y * n:g}/{n:g} = "
+            f"{y:.0%} were observed; the maximum likelihood within [0, 1] lies there (the "
+            "curve would need to pass beyond it to follow the other points). Wald SEs are "
+            "conditional on that edge; profile intervals respect it")
 
 
 def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
@@ -393,7 +424,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
     cov_t, cov_p = _covariances(fam, prob, res, mask, disp)
     nb, k = est.shape
     conv = res.converged.copy()
-    msgs = _messages(conv, res.reason)
+    msgs = _messages(conv, res.reason, res, prob)
     low = np.full((nb, k), np.nan)
     high = np.full((nb, k), np.nan)
     boot = None
@@ -415,7 +446,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
             res, cov_t, cov_p, est, prof = out[:5]
             disp = out[5] if quasi else None
             conv = res.converged.copy()
-            msgs = _messages(conv, res.reason)
+            msgs = _messages(conv, res.reason, res, prob)
         low[ok], high[ok] = prof.low, prof.high
         for i, b in enumerate(ok):
             notes = []
@@ -433,7 +464,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
             if unb:
                 notes.append(f"profile interval unbounded for {unb}: the data do not bound them")
             if notes:
-                msgs[b] = ("converged; " if conv[b] else "not converged: ") + "; ".join(notes)
+                msgs[b] = (msgs[b] + "; " if conv[b] else "not converged: ") + "; ".join(notes)
     elif cfg.ci == "bootstrap" and ok.size:
         sub = prob.take(ok)
         with np.errstate(all="ignore"):
@@ -452,7 +483,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
         frac = bres.ok.mean(0)
         for i, b in enumerate(ok):
             if frac[i] < 0.9:
-                msgs[b] = (f"converged; only {frac[i]:.0%} of bootstrap replicates converged: "
+                msgs[b] = (f"{msgs[b]}; only {frac[i]:.0%} of bootstrap replicates converged: "
                            "the interval uses those alone and may be unreliable")
     # Held parameters are known exactly; a failed fit gets no interval: NaN, never a
     # plausible-looking number.
@@ -466,7 +497,8 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
                      fixed={p: float(values[j]) for j, p in enumerate(fam.param_names)
                             if mask[j]},
                      deviance_values=deviance, pearson_values=pearson,
-                     criterion=cfg.criterion, quasi_dispersion=disp)
+                     criterion=cfg.criterion, quasi_dispersion=disp,
+                     edge_points=np.where(conv, res.boundary, -1))
 
 
 def _stable_hash(name: str) -> int:

@@ -17,6 +17,22 @@ The step solves ``(H + lam * diag(H)) delta = -g`` with ``H = J^T W J`` and
 ``g = -J^T W (y - mu)`` in the family's internal (transformed) parameters. Parameters listed in
 ``fixed`` stay put (used by profile likelihood).
 
+The edge of [0, 1]. The binomial likelihood is defined only for means in [0, 1]. A point
+observed at 100% (``y = 1``) gains from a mean up to 1 and is indifferent beyond, so a family
+that can exceed 1 (every one but ``actr``) may have its maximum ON the edge: mean exactly 1 at
+that point, the other points pulling the curve up (and likewise a mean of 0 at a 0% point for
+families that can go below 0, ``+c`` with ``c < 0`` and ``logarithmic``). Such a maximum is
+found as the constrained maximum (an active set): for families whose first parameter is an
+amplitude (``Family.amplitude_first``: ``mean = a f + g``, ``f > 0``) every trial point is
+projected back inside by moving ``a``, a curve whose mean reaches 1 (0) at a 100% (0%) point
+is optimised along that edge (``a`` solved from the others, the Gauss-Newton step taken in the
+remaining parameters) and released when the likelihood rises inside (the Lagrange multiplier's
+sign). Its result is ``converged`` with ``boundary`` naming the point; its covariance is that
+of the remaining parameters, carried to ``a`` along the edge. Where the amplitude is held
+(a profile of ``a``) another free parameter is the pivot, moved by Newton steps. Beyond the
+edge at such a point the mean costs ``1e8 n`` per unit on top of the clipped likelihood, so a
+fit never rests there.
+
 Examples
 --------
 >>> import numpy as np
@@ -38,6 +54,7 @@ import numpy as np
 from cramcog.dynamics.families import Family
 
 _MU_EPS = 1e-12  # binomial means are kept in [eps, 1 - eps] inside logs
+_OUTSIDE_COST = 1e8  # objective per trial and unit of a binomial mean outside [0, 1]
 
 
 @dataclass
@@ -71,6 +88,11 @@ class Problem:
         # Saturated part of the binomial deviance, constant per curve.
         if self.n is not None:
             self._sat = self.n * (_xlogx(self.y) + _xlogx(1.0 - self.y))
+            self._set_edgy(((self.y >= 1.0) | (self.y <= 0.0)).any(-1))
+
+    def _set_edgy(self, edgy: np.ndarray):
+        # curves with a point observed at 0% or 100% (see _gn_parts), and whether any has one
+        self._edgy, self._any_edgy = edgy, bool(edgy.any())
 
     @property
     def binomial(self) -> bool:
@@ -91,6 +113,7 @@ class Problem:
         out.w = None if self.w is None else self.w[idx]
         if self.n is not None:
             out._sat = self._sat[idx]
+            out._set_edgy(self._edgy[idx])
         return out
 
     # -- objective pieces ------------------------------------------------------------------
@@ -104,10 +127,15 @@ class Problem:
         n = self.n[idx]
         ll = n * (y * np.log(m) + (1.0 - y) * np.log1p(-m))
         # A mean outside (0, 1) is clipped, which costs ~27 n per point: finite, so a start
-        # outside the feasible region can still walk back in; the final check flags any fit
-        # that stays there.
-        obj = (self._sat[idx] - ll).sum(-1)
-        return np.where(np.isfinite(mu).all(-1), obj, np.inf)
+        # outside the feasible region can still walk back in. At a point observed at 100%
+        # (0%) the clipped likelihood would not mind a mean above 1 (below 0): there the mean
+        # costs _OUTSIDE_COST n per unit beyond the edge, so that no fit rests out there.
+        dev = self._sat[idx] - ll
+        if (self._any_edgy if isinstance(idx, slice) else self._edgy[idx].any()) and \
+                (mu.max(initial=0.0) > 1.0 or mu.min(initial=0.0) < 0.0):
+            dev = dev + _OUTSIDE_COST * n * (np.where(y >= 1.0, np.maximum(mu - 1.0, 0.0), 0.0)
+                                             + np.where(y <= 0.0, np.maximum(-mu, 0.0), 0.0))
+        return np.where(np.isfinite(mu).all(-1), dev.sum(-1), np.inf)
 
     def weights(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
         if self.n is None:
@@ -147,6 +175,9 @@ class LMResult:
     lam: np.ndarray | None = None      # (B,) damping at the end (to resume a capped curve)
     capped: np.ndarray | None = None   # (B,) bool: still iterating when max_iter or its
     #                                    budget ran out
+    boundary: np.ndarray | None = None  # (B,) int: point held at 0 or 1 (edge maximum), -1
+    edge_pivot: np.ndarray | None = None  # (B,) int: parameter that follows the others there
+    edge_row: np.ndarray | None = None  # (B, k): d theta_pivot / d theta along that edge
 
 
 def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
@@ -166,17 +197,201 @@ def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=sli
 
 
 def _gauss_newton(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
+    return _gn_sums(*_gn_parts(family, prob, theta, idx))
+
+
+def _gn_parts(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None),
+              observed: bool = False):
+    """mu (B, m), Jacobian in internal parameters (B, m, k), weights and residuals (B, m).
+
+    ``observed``: at binomial points observed at 0% or 100% use the observed information
+    (``n / mu^2``, ``n / (1 - mu)^2``) instead of the expected one (``n / (mu (1 - mu))``),
+    with the residual rescaled so that ``w r`` is still the score. The expected weight grows
+    without bound as the mean nears 0 or 1 there, which would make the steps towards an edge
+    maximum shrink geometrically and never reach it."""
     p = family.to_natural(theta)
     t = prob.t_of(idx)
     mu = family.mean(t, p)                                            # (B, m)
     dnat = np.where(family.log_scaled, p, 1.0)                        # d p / d theta
     jac = family.jacobian(t, p) * dnat[:, None, :]                    # (B, m, k)
     w = prob.weights(mu, idx)                                         # (B, m)
-    r = prob.y[idx] - mu
+    y = prob.y[idx]
+    r = y - mu
+    if observed and prob.binomial and \
+            (prob._any_edgy if isinstance(idx, slice) else prob._edgy[idx].any()):
+        top, bottom = y >= 1.0, y <= 0.0
+        m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
+        n = prob.n[idx]
+        w = np.where(top, n / (m * m), np.where(bottom, n / (1 - m) ** 2, w))
+        r = np.where(top, m, np.where(bottom, m - 1.0, r))
+        # Beyond the edge there (where the clipped likelihood is flat): a heavily weighted
+        # residual pulling the mean back to it, the Gauss-Newton form of the outside cost.
+        out = (top & (mu > 1.0)) | (bottom & (mu < 0.0))
+        if out.any():
+            w = np.where(out, _OUTSIDE_COST * n, w)
+            r = np.where(out, np.where(top, 1.0, 0.0) - mu, r)
+    return mu, jac, w, r
+
+
+def _gn_sums(mu, jac, w, r):
     jt = jac.transpose(0, 2, 1)                                       # (B, k, m)
     g = -np.matmul(jt, (w * r)[..., None])[..., 0]                    # (B, k)
     h = np.matmul(jt * w[:, None, :], jac)                            # (B, k, k)
     return mu, g, h
+
+
+# ----------------------------------------------------------------------------- the edge of [0, 1]
+
+def _edge_terms(family, prob, theta, tg, code):
+    """mu, g, H as :func:`_gauss_newton`, for curves held at an edge point taken along the
+    edge (the pivot follows the others: zero gradient, unit Hessian entry), and the edge codes
+    after releasing the curves whose likelihood rises inside. A released point is left out
+    of this one step (its clipped weight would freeze it at the edge)."""
+    k = theta.shape[1]
+    mu, jac, w, r = _gn_parts(family, prob, theta, observed=True)
+    was = code.copy()
+    jac, w, r, release, _ = _edge_reduce(jac, w, r, prob.n, mu, code, tg)
+    code = np.where(release, -1, code)
+    if release.any():
+        rel = np.flatnonzero(release)
+        w, r = w.copy(), r.copy()
+        w[rel, was[rel] // k] = 0.0
+        r[rel, was[rel] // k] = 0.0
+    mu, g, h = _gn_sums(mu, jac, w, r)
+    on = np.flatnonzero(code >= 0)
+    if on.size:
+        h[on, code[on] % k, code[on] % k] = 1.0
+    return mu, g, h, code
+
+
+def _edge_targets(family: Family, prob: Problem, fixed: np.ndarray) -> np.ndarray | None:
+    """(B, m) the value a point may be held at (1 at a 100% point, 0 at a 0% one; NaN for
+    other points), or None where no curve can use it (least squares, a family bounded to
+    (0, 1), nothing free, no such point)."""
+    if not prob.binomial or family.bounded01 or not prob._any_edgy:
+        return None
+    tg = np.where(prob.n > 0, np.where(prob.y >= 1.0, 1.0, np.where(prob.y <= 0.0, 0.0,
+                                                                        np.nan)), np.nan)
+    tg[fixed.all(-1)] = np.nan
+    return tg if np.isfinite(tg).any() else None
+
+
+def _split_amplitude(family: Family, t: np.ndarray, p: np.ndarray):
+    """mean = p0 f + g: (f, g), each (B, m), for an amplitude_first family."""
+    p0, p1 = p.copy(), p.copy()
+    p0[:, 0], p1[:, 0] = 0.0, 1.0
+    g = family.mean(t, p0)
+    return family.mean(t, p1) - g, g
+
+
+def _project_edges(family: Family, t: np.ndarray, theta: np.ndarray, fixed: np.ndarray,
+                   tg: np.ndarray, code: np.ndarray):
+    """Bring each curve's mean into [0, 1] at its 100% / 0% points by moving one parameter
+    (the pivot); a curve on an edge (``code`` >= 0) stays on it. The pivot is the amplitude
+    when it is free (``amplitude_first``: solved exactly), else the free parameter that moves
+    the worst point most (a few Newton steps). Returns (theta, code), ``code = point * k +
+    pivot`` of the point now held at 0 or 1, -1 for none (or where no pivot keeps every such
+    point inside)."""
+    b, k = theta.shape
+    theta, code = theta.copy(), code.copy()
+    amp = ~fixed[:, 0] if family.amplitude_first else np.zeros(b, bool)
+    if amp.any():                                     # exact: a along the line p0 f + g
+        ra = np.flatnonzero(amp)
+        ta = t if t.shape[0] == 1 else t[ra]
+        p = family.to_natural(theta[ra])
+        f, g = _split_amplitude(family, ta, p)
+        tga = tg[ra]
+        ok = np.isfinite(tga) & (f > 1e-300) & np.isfinite(g)
+        cap = np.where(ok & (tga == 1.0), (1.0 - g) / np.where(ok, f, 1.0), np.inf)
+        flo = np.where(ok & (tga == 0.0), -g / np.where(ok, f, 1.0), -np.inf)
+        j_hi, j_lo = np.argmin(cap, -1), np.argmax(flo, -1)
+        ii = np.arange(ra.size)
+        hi, lo = cap[ii, j_hi], flo[ii, j_lo]
+        usable = (lo <= hi) & ~(family.log_scaled[0] & ~(hi > 0))
+        ca = code[ra]
+        side = np.where(ca >= 0, tga[ii, np.maximum(ca, 0) // k], np.nan)
+        a = np.where(side == 1.0, hi, np.where(side == 0.0, lo, np.clip(p[:, 0], lo, hi)))
+        a = np.where(usable & np.isfinite(a), a, p[:, 0])
+        code[ra] = np.where(usable & (a == hi), j_hi * k,
+                            np.where(usable & (a == lo), j_lo * k, -1))
+        theta[ra, 0] = np.log(a) if family.log_scaled[0] else a
+    rest = np.flatnonzero(~amp)
+    if rest.size:                                     # Newton on the pivot
+        tr = t if t.shape[0] == 1 else t[rest]
+        th, cr, tgr, fxr = theta[rest], code[rest], tg[rest], fixed[rest]
+        mu = family.mean(tr, family.to_natural(th))
+        excess = np.where(tgr == 1.0, mu - 1.0, np.where(tgr == 0.0, -mu, -np.inf))
+        excess = np.where(np.isfinite(tgr), excess, -np.inf)
+        worst = np.argmax(excess, -1)
+        ii = np.arange(rest.size)
+        go = (cr >= 0) | (excess[ii, worst] > 0)
+        j = np.where(cr >= 0, cr // k, worst)
+        piv = np.where(cr >= 0, cr % k, -1)
+        for _ in range(4):
+            sel = np.flatnonzero(go)
+            if sel.size == 0:
+                break
+            p = family.to_natural(th[sel])
+            tj = tr if tr.shape[0] == 1 else tr[sel]
+            jac = family.jacobian(tj, p) * np.where(family.log_scaled, p, 1.0)[:, None, :]
+            jj = jac[np.arange(sel.size), j[sel]]                     # (S, k)
+            new = piv[sel] < 0
+            if new.any():
+                mov = np.where(fxr[sel[new]], 0.0, np.abs(jj[new]))
+                piv[sel[new]] = np.where(mov.max(-1) > 0, np.argmax(mov, -1), -1)
+                go[sel[new][mov.max(-1) <= 0]] = False      # nothing free moves this point
+            d = np.where(piv[sel] >= 0, jj[np.arange(sel.size), np.maximum(piv[sel], 0)], 0.0)
+            mj = family.mean(tj, p)[np.arange(sel.size), j[sel]]
+            with np.errstate(all="ignore"):
+                upd = np.where(d != 0, (mj - tgr[sel, j[sel]]) / d, 0.0)
+            th[sel, np.maximum(piv[sel], 0)] -= np.where(piv[sel] >= 0, upd, 0.0)
+        mu = family.mean(tr, family.to_natural(th))
+        hit = go & (piv >= 0) & (np.abs(mu[ii, j] - tgr[ii, j]) <= 1e-10)
+        cr = np.where(hit, j * k + np.maximum(piv, 0), -1)
+        theta[rest] = np.where(go[:, None] & hit[:, None], th, theta[rest])
+        code[rest] = cr
+    return theta, code
+
+
+def _edge_reduce(jac, w, r, n, mu, code, tg):
+    """For curves held at an edge point (``code`` >= 0): the Jacobian along the edge (the
+    pivot a function of the others, so its column is 0 and the point drops out), and whether
+    the likelihood would rise by leaving the edge (release: the multiplier's sign).
+
+    Returns (jac, w, r, release (B,), edge_row (B, k): d theta_pivot / d theta).
+    """
+    k = jac.shape[2]
+    rows = np.flatnonzero(code >= 0)
+    edge_row = np.zeros(jac.shape[::2])
+    release = np.zeros(code.shape, bool)
+    if rows.size == 0:
+        return jac, w, r, release, edge_row
+    j, piv = code[rows] // k, code[rows] % k
+    ii = np.arange(rows.size)
+    jj = jac[rows, j]                                                 # (R, k) d mu_j / d theta
+    side = tg[rows, j]
+    # d obj / d theta_pivot with point j's exact term (its clipped weight x zero residual is
+    # 0/0): -n y / mu at a 100% point, +n (1 - y) / (1 - mu) at a 0% point.
+    wr = (w[rows] * r[rows]) * jac[rows, :, piv]
+    wr[ii, j] = 0.0
+    nj, mj = n[rows, j], mu[rows, j]
+    own = np.where(side == 1.0, -nj / np.maximum(mj, 1e-300),
+                   nj / np.maximum(1.0 - mj, 1e-300)) * jj[ii, piv]
+    sg = np.sign(jj[ii, piv]) * (-wr.sum(-1) + own)     # along the pivot's outward direction
+    # Held at 1 (0): moving outward would help and is blocked; otherwise let go.
+    release[rows] = np.where(side == 1.0, sg > 0, sg < 0) | (jj[ii, piv] == 0)
+    keep = ~release[rows]
+    if keep.any():
+        rk, jk, pk = rows[keep], j[keep], piv[keep]
+        ratio = jj[keep] / jj[keep, pk][:, None]                     # (K, k)
+        jac = jac.copy()
+        jac[rk] = jac[rk] - jac[rk, :, pk][:, :, None] * ratio[:, None, :]
+        w, r = w.copy(), r.copy()
+        w[rk, jk] = 0.0
+        r[rk, jk] = 0.0
+        edge_row[rk] = -ratio
+        edge_row[rk, pk] = 0.0
+    return jac, w, r, release, edge_row
 
 
 def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
@@ -250,7 +465,13 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     stalled = np.zeros(nb, bool)
     stopped = np.zeros(nb, bool)
     early = stop_below is not None or stop_above is not None
+    tg = _edge_targets(family, prob, fixed)       # (B, m) 100% / 0% points, or None
+    apt = np.full(nb, -1)                          # the point each curve is held at (edge)
     with np.errstate(all="ignore"):
+        if tg is not None:                         # start inside [0, 1] at those points
+            er = np.flatnonzero(np.isfinite(tg).any(-1))
+            theta[er], apt[er] = _project_edges(family, prob.t_of(er), theta[er], fixed[er],
+                                                tg[er], apt[er])
         obj = prob.objective(family.mean(prob.t, family.to_natural(theta)))
         obj = np.where(np.isfinite(obj), obj, np.inf)
         done = ~np.isfinite(obj) | (budget <= 0)  # infeasible start: give up, flagged below
@@ -263,6 +484,8 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         sb = np.broadcast_to(np.inf if stop_below is None else stop_below, (nb,))[act]
         fl = np.broadcast_to(-np.inf if floor is None else floor, (nb,))[act]
         sa = np.broadcast_to(np.inf if stop_above is None else stop_above, (nb,))[act]
+        if tg is not None:
+            tgw, ap, fxw = tg[act], apt[act], fixed[act]
 
         def held_terms(fx):
             # Held parameters: zero gradient, identity rows/columns in the Hessian.
@@ -272,7 +495,11 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         for it in range(1, max_iter + 1):
             if act.size == 0:
                 break
-            mu, g, h = _gauss_newton(family, sub, th)
+            if tg is None:
+                mu, g, h = _gn_sums(*_gn_parts(family, sub, th, observed=True))
+            else:                                    # a release counts once its step is taken
+                ap_held = ap
+                mu, g, h, ap = _edge_terms(family, sub, th, tgw, ap)
             bad = ~np.isfinite(g.sum(-1) + h.sum((-1, -2)))
             if held is not None:
                 g = np.where(held[0], 0.0, g)
@@ -284,9 +511,21 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
             dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
             step = _solve(h + (lm[:, None] * dscale)[:, :, None] * eye, g)        # (A, k)
             cand = th - step
-            obj_c = sub.objective(family.mean(sub.t, family.to_natural(cand)))
+            mu_c = family.mean(sub.t, family.to_natural(cand))
+            if tg is not None:
+                # project the curves held on an edge and those that crossed one
+                ap_c = ap.copy()
+                need = np.flatnonzero((ap >= 0) | ((tgw == 1.0) & (mu_c > 1.0)).any(-1)
+                                      | ((tgw == 0.0) & (mu_c < 0.0)).any(-1))
+                if need.size:
+                    cand[need], ap_c[need] = _project_edges(
+                        family, sub.t_of(need), cand[need], fxw[need], tgw[need], ap[need])
+                    mu_c[need] = family.mean(sub.t_of(need), family.to_natural(cand[need]))
+            obj_c = sub.objective(mu_c)
             obj_c = np.where(np.isfinite(obj_c), obj_c, np.inf)
             accept = (obj_c <= ob) & ~bad
+            if tg is not None:
+                ap = np.where(accept, ap_c, ap_held)
             # |change| tiny: an accepted step that barely helps, or a rejected one that only
             # lost to round-off (we sit at the optimum), both end the curve's iterations.
             finished = (np.abs(ob - obj_c) <= ftol * (ob + sc)) | bad
@@ -310,39 +549,66 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                 theta[act], obj[act], lam[act] = th, ob, lm
                 n_iter[act[finished]] = it
                 keep = np.flatnonzero(~finished)
+                if tg is not None:
+                    apt[act[finished]] = ap[finished]
                 act, sub = act[keep], sub.take(keep)
                 th, ob, lm, sc, bu = th[keep], ob[keep], lm[keep], sc[keep], bu[keep]
                 sb, fl, sa = sb[keep], fl[keep], sa[keep]
                 if held is not None:
                     held = held_terms(held[0][keep])
+                if tg is not None:
+                    tgw, ap, fxw = tgw[keep], ap[keep], fxw[keep]
     theta[act], obj[act], lam[act] = th, ob, lm
+    if tg is not None:
+        apt[act] = ap
     n_iter[act] = max_iter
     capped = np.zeros(nb, bool)
     capped[act] = True
 
+    edge_row = np.zeros((nb, k))
     if check_capped or not capped.any():
-        converged, reason, h, g = _final_checks(family, prob, theta, obj, fixed, stalled, scale,
-                                                decrement_tol, max_abs_theta)
+        chk = np.arange(nb)
+        converged, reason, h, g = (np.zeros(nb, bool), np.full(nb, "", dtype=object),
+                                   np.zeros((nb, k, k)), np.zeros((nb, k)))
     else:
         # Paused curves (capped, to be resumed) are left unchecked: not converged, no Hessian.
         chk = np.flatnonzero(~capped)
         converged, reason = np.zeros(nb, bool), np.full(nb, "paused", dtype=object)
         h, g = np.full((nb, k, k), np.nan), np.full((nb, k), np.nan)
-        if chk.size:
-            converged[chk], reason[chk], h[chk], g[chk] = _final_checks(
-                family, prob.take(chk), theta[chk], obj[chk], fixed[chk], stalled[chk],
-                scale[chk], decrement_tol, max_abs_theta)
+    if chk.size:
+        sub = prob if chk.size == nb else prob.take(chk)
+        (converged[chk], reason[chk], h[chk], g[chk], edge_row[chk],
+         apt[chk]) = _final_checks(family, sub, theta[chk], obj[chk], fixed[chk], stalled[chk],
+                                   scale[chk], decrement_tol, max_abs_theta,
+                                   None if tg is None else tg[chk], apt[chk])
     return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
-                    hessian=h, grad=g, stopped=stopped, lam=lam, capped=capped)
+                    hessian=h, grad=g, stopped=stopped, lam=lam, capped=capped,
+                    boundary=np.where(apt >= 0, apt // k, -1),
+                    edge_pivot=np.where(apt >= 0, apt % k, -1), edge_row=edge_row)
 
 
 def _final_checks(family, prob, theta, obj, fixed, stalled, scale, decrement_tol,
-                  max_abs_theta):
-    """Convergence checks of B curves: (converged, reason, Hessian, gradient)."""
+                  max_abs_theta, tg=None, apt=None):
+    """Convergence checks of B curves: (converged, reason, Hessian, gradient, edge_row,
+    boundary)."""
     nb, k = theta.shape
     eye = np.eye(k)
+    apt = np.full(nb, -1) if apt is None else apt.copy()
+    edge_row = np.zeros((nb, k))
     # Final checks, on every curve: gradient (Newton decrement), Hessian, bounds, feasibility.
-    mu, g, h = gauss_newton_terms(family, prob, theta)
+    with np.errstate(all="ignore"):
+        mu, jac, w, r = _gn_parts(family, prob, theta)
+        wrong_side = np.zeros(nb, bool)
+        if tg is not None and (apt >= 0).any():
+            # On an edge: the checks below are those of the other parameters along it.
+            jac, w, r, wrong_side, edge_row = _edge_reduce(jac, w, r, prob.n, mu, apt, tg)
+        mu, g, h = _gn_sums(mu, jac, w, r)
+    on = (apt >= 0) & ~wrong_side
+    apt = np.where(on, apt, -1)
+    fixed = fixed.copy()
+    fixed[on, apt[on] % k] = True             # the pivot follows the edge
+    held_pt = np.zeros(mu.shape, bool)
+    held_pt[np.flatnonzero(on), apt[on] // k] = True
     free = ~fixed
     g = np.where(free, g, 0.0)
     h = np.where(free[:, :, None] & free[:, None, :], h, 0.0) + fixed[:, :, None] * eye
@@ -360,13 +626,19 @@ def _final_checks(family, prob, theta, obj, fixed, stalled, scale, decrement_tol
         # (log-likelihood -inf), or presses against 1 (no family but a bounded one, actr, can
         # sit within 1e-9 of 1 at an interior optimum). A mean near 0 where y = 0 is an
         # ordinary decaying tail, not an edge.
+        # The point a curve is held at (an edge maximum, checked above) is not one of these.
         y = prob.y
-        edge = finite & ((mu < 0) | (mu > 1) | ((mu <= 1e-9) & (y > 0))
-                         | ((mu >= 1 - 1e-9) & ((y < 1) | (not family.bounded01)))).any(-1)
+        edge = finite & (((mu < 0) | (mu > 1) | ((mu <= 1e-9) & (y > 0))
+                          | ((mu >= 1 - 1e-9) & ((y < 1) | (not family.bounded01))))
+                         & ~held_pt).any(-1)
+        reason[wrong_side & (reason == "")] = (
+            "stopped at 0 or 1 at a data point although the likelihood rises inside [0, 1]")
         reason[edge & (reason == "")] = (
             "fitted probability reached 0 or 1 at a data point: this family's binomial maximum "
             "lies on the edge of [0, 1] (e.g. a point at 0% or 100%, or an asymptote below 0); "
-            "drop such points, fit without n, or use a family bounded to [0, 1] such as actr")
+            "drop such points, fit without n, or use a family bounded to [0, 1] such as actr"
+            + (" (or do not hold the amplitude fixed: a free one lets the fit rest on the edge)"
+               if family.amplitude_first else ""))
     hs = np.where(finite[:, None, None], h, eye)
     dg = np.sqrt(np.maximum(np.diagonal(hs, axis1=1, axis2=2), 1e-300))
     corr = hs / dg[:, :, None] / dg[:, None, :]                      # scale-free Hessian
@@ -386,4 +658,4 @@ def _final_checks(family, prob, theta, obj, fixed, stalled, scale, decrement_tol
     reason[high_grad & (reason == "")] = (
         "iteration cap reached with the gradient not zero: the fit may be drifting towards a "
         "limiting form of this family (e.g. a shift or rate running to 0 or infinity)")
-    return reason == "", reason, h, g
+    return reason == "", reason, h, g, edge_row, apt
