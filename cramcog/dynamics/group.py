@@ -39,6 +39,11 @@ and gives the per-subject table every lab wants anyway. Its cost: it trusts each
 standard error, so subjects with very few trials per point (where a per-subject fit is itself
 unreliable) should be pooled or modelled jointly; subjects whose fit fails are left out of the
 group estimate and listed (``excluded``), and a warning says so when they are more than a fifth.
+So are fits held on the edge of [0, 1] (a point at 100% or 0%, see ``FitResult.on_edge``): a
+constrained maximum is no roughly normal estimate with a standard error (in simulation: 600
+power-law subjects, 8 delays x 15 trials, a = 0.8, 3 seeds, the 4-5% on the edge sat ~0.09
+above their true gamma and would move the group gamma by +0.003 to +0.004); they stay in the
+per-subject table.
 A simulation test (tests/dynamics/test_group.py) checks that the group gamma and the
 between-subject SD are recovered, with intervals that cover the true values.
 

@@ -11,9 +11,13 @@ All three work on B curves at once.
   ``(RSS(psi) - RSS_hat) / (RSS_hat / (m - k)) <= F(1, m - k; level)`` (the small-sample form
   used by R's ``confint.nls``/``profile.nls``), which is calibrated for short curves where the
   plain chi-square version is too narrow. Endpoints are found by a safeguarded secant search on
-  the signed root of the statistic, all (curve, parameter, side) triples together. Intervals are
-  invariant to the parameter transform. A side whose statistic never reaches the critical value
-  is unbounded (+-inf, or 0 for a positive parameter).
+  the signed root of the statistic, all (curve, parameter, side) triples together, each at its
+  own pace (the nuisance fits run a slice of iterations at a time, so a hard triple costs its
+  own iterations, not everyone's); a trial's nuisance fit stops as soon as its objective shows
+  the trial clearly inside (or, at its rate of descent, clearly outside) the interval, and a
+  curve whose profile reveals a better optimum than its estimate stops (it is refitted).
+  Intervals are invariant to the parameter transform. A side whose statistic never reaches the
+  critical value is unbounded (+-inf, or 0 for a positive parameter).
 - ``bootstrap``: percentile intervals from ``n_boot`` resampled data sets per curve, all fitted
   together by the batched optimiser, each warm-started at the estimate. ``parametric``: binomial
   counts drawn from the fitted probabilities, or Gaussian noise added to the fitted curve with

@@ -468,11 +468,15 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     tg = _edge_targets(family, prob, fixed)       # (B, m) 100% / 0% points, or None
     apt = np.full(nb, -1)                          # the point each curve is held at (edge)
     with np.errstate(all="ignore"):
+        mu0 = family.mean(prob.t, family.to_natural(theta))
         if tg is not None:                         # start inside [0, 1] at those points
-            er = np.flatnonzero(np.isfinite(tg).any(-1))
-            theta[er], apt[er] = _project_edges(family, prob.t_of(er), theta[er], fixed[er],
-                                                tg[er], apt[er])
-        obj = prob.objective(family.mean(prob.t, family.to_natural(theta)))
+            er = np.flatnonzero(((tg == 1.0) & (mu0 > 1.0)).any(-1)
+                                | ((tg == 0.0) & (mu0 < 0.0)).any(-1))
+            if er.size:
+                theta[er], apt[er] = _project_edges(family, prob.t_of(er), theta[er],
+                                                    fixed[er], tg[er], apt[er])
+                mu0[er] = family.mean(prob.t_of(er), family.to_natural(theta[er]))
+        obj = prob.objective(mu0)
         obj = np.where(np.isfinite(obj), obj, np.inf)
         done = ~np.isfinite(obj) | (budget <= 0)  # infeasible start: give up, flagged below
 
