@@ -322,6 +322,22 @@ def cpu_reference_rows(seed):
     t_naive = cpu_time(lambda: ct_ode_scan_naive(*args, K, 0.5).sum().backward())
     rows.append(dict(op="ct_ode_scan_ref", shape=f"B={B} N={N} C={C} G=1 K={K}", s_ref=t_ref,
                      baseline="autograd loop", s_baseline=t_naive, speedup=t_naive / t_ref))
+    from cramcog.kernels import ct_ode_native
+    if ct_ode_native.available():      # the compiled C loop, the CPU default, vs its reference
+        nat = ct_ode_native.ct_ode_scan_native
+        t_nat = cpu_time(lambda: nat(*args, K, 0.5).sum().backward())
+        rows.append(dict(op="ct_ode_scan_native", shape=f"B={B} N={N} C={C} G=1 K={K}",
+                         s_ref=t_nat, baseline="torch reference", s_baseline=t_ref,
+                         speedup=t_ref / t_nat))
+        one = [a[:1].detach() for a in args]
+        one[0] = torch.randn(1, 2048, C, generator=gen)
+        one[1] = torch.rand(1, 2048, C, generator=gen)
+        with torch.inference_mode():
+            t_nat = cpu_time(lambda: nat(*one, K, 0.5))
+            t_ref1 = cpu_time(lambda: ct_ode_scan_ref(*one, K, 0.5))
+        rows.append(dict(op="ct_ode_scan_native", shape=f"B=1 N=2048 C={C} K={K}, forward",
+                         s_ref=t_nat, baseline="torch reference", s_baseline=t_ref1,
+                         speedup=t_ref1 / t_nat))
     B, C, L, S = 8, 64, 512, 8
     args = (leaf(B, C, L), leaf(B, C, L, scale=0.5, rand=True), leaf(C, S, scale=-1.0, rand=True),
             leaf(B, S, L), leaf(B, S, L))

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "fit": [sys.executable, str(HERE / "bench_fit.py")],
     "tasks": [sys.executable, "-m", "cramcog.tasks.bench"],
     "cram": [sys.executable, str(HERE / "bench_cram.py")],
+    "train": [sys.executable, str(HERE / "bench_train.py")],
     "kernels": [sys.executable, str(HERE / "bench_kernels.py")],
 }
 

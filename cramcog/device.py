@@ -145,8 +145,30 @@ def describe(device, mode: str = "off") -> dict[str, str]:
     else:
         name = platform.processor() or platform.machine() or "cpu"
     dtype = "float32" if mode == "off" else "bfloat16 autocast (float32 weights)"
-    return {"device": str(device), "device_name": name, "dtype": dtype}
+    return {"device": str(device), "device_name": name, "dtype": dtype,
+            "kernel_backends": kernel_backends(device)}
+
+
+def kernel_backends(device) -> str:
+    """Which backend each kernel op uses on ``device``, e.g. ``"ct_ode_scan=native, ..."``.
+
+    Records keep it because backends round differently: the compiled C CT-ODE and the plain-torch
+    reference agree to ~1e-5 per call, but over hundreds of training steps a sampled route can
+    flip and two runs of one seed drift apart (statistically alike, not bitwise equal). To redo a
+    record bit for bit, use the backends it names (``CRAMCOG_NATIVE=0`` gives the torch CT-ODE).
+
+    Examples
+    --------
+    >>> import torch
+    >>> "routed_attention=torch" in kernel_backends(torch.device("cpu"))
+    True
+    """
+    from cramcog.kernels import resolve_backend
+
+    ops = ("ct_ode_scan", "selective_scan", "routed_attention")
+    return ", ".join(f"{op}={resolve_backend(op, device)}" for op in ops)
 
 
 __all__ = ["DEVICE_NAMES", "AUTOCAST_MODES", "check_device_name", "check_autocast",
-           "resolve_device", "generator", "autocast", "model_device", "describe"]
+           "resolve_device", "generator", "autocast", "model_device", "describe",
+           "kernel_backends"]

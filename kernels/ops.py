@@ -1,7 +1,10 @@
 """Public kernel ops and the dispatcher that picks their backend once per (op, device type).
 
 Backends:
-- ``"torch"``: the plain-torch references (``*_ref.py``), the default on CPU;
+- ``"torch"``: the plain-torch references (``*_ref.py``), the default on CPU, except:
+- ``"native"``: compiled C loops for CPU tensors (``ct_ode_scan`` only), the default on CPU for
+  the CT-ODE where a C compiler works (:mod:`cramcog.kernels.native`; ``CRAMCOG_NATIVE=0`` turns
+  it off);
 - ``"triton"``: the Triton kernels (``*_triton.py``), the default on CUDA; on CPU tensors they run
   only under the Triton interpreter (``TRITON_INTERPRET=1`` set before first use), which is how
   the tests exercise them;
@@ -22,7 +25,8 @@ from .ct_ode_ref import ct_ode_scan_ref
 from .routed_attention_ref import routed_attention_ref
 from .selective_scan_ref import selective_scan_ref
 
-BACKENDS = ("auto", "torch", "triton", "mamba")
+BACKENDS = ("auto", "torch", "native", "triton", "mamba")
+NATIVE_OPS = ("ct_ode_scan",)      # ops with a compiled C loop for CPU tensors
 _forced = contextvars.ContextVar("cramcog_kernels_backend", default="auto")
 
 
@@ -32,7 +36,7 @@ def use_backend(name: str):
 
     Parameters
     ----------
-    name : {"auto", "torch", "triton", "mamba"}
+    name : {"auto", "torch", "native", "triton", "mamba"}
         ``"triton"`` on CPU tensors needs ``TRITON_INTERPRET=1`` set before the first Triton use.
 
     Examples
@@ -76,7 +80,13 @@ def _auto_backend(op: str, device_type: str) -> str:
                 pass
         if triton_available():
             return "triton"
+    if device_type == "cpu" and op in NATIVE_OPS and _native_available(op):
+        return "native"
     return "torch"
+
+
+def _native_available(op: str) -> bool:
+    return _triton_module(f"{op.removesuffix('_scan')}_native").available()
 
 
 def resolve_backend(op: str, device, backend=None) -> str:
@@ -92,12 +102,22 @@ def resolve_backend(op: str, device, backend=None) -> str:
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     device_type = getattr(device, "type", str(device))
+    if name == "native" and backend is None and op not in NATIVE_OPS:
+        name = "auto"       # use_backend("native"): the C loops where they exist, else as usual
     if name == "auto":
         return _auto_backend(op, device_type)
     if name == "mamba" and op != "selective_scan":
         raise ValueError(f"the mamba backend only provides selective_scan, not {op}")
     if name == "mamba" and device_type != "cuda":
         raise ValueError("the mamba backend (mamba-ssm selective_scan_fn) needs CUDA tensors")
+    if name == "native":
+        if op not in NATIVE_OPS:
+            raise ValueError(f"the native backend only provides {NATIVE_OPS}, not {op}")
+        if device_type != "cpu":
+            raise ValueError("the native backend (compiled C loops) runs on CPU tensors only")
+        if not _native_available(op):
+            raise ValueError("the native backend is not available here (no working C compiler, "
+                             "or CRAMCOG_NATIVE=0); use backend='torch'")
     if name == "triton":
         if not triton_available():
             raise ValueError("backend='triton' needs triton installed (pip install 'cramcog[kernels]')")
@@ -169,7 +189,9 @@ def ct_ode_scan(u, gate, w_rec, h0, n_substeps=1, dt=1.0, *, backend=None):
         K Euler sub-steps per token.
     dt : float
         Euler step.
-    backend : {"auto", "torch", "triton"} or None
+    backend : {"auto", "torch", "native", "triton"} or None
+        None follows :func:`use_backend` (automatic: Triton on CUDA; on the CPU the compiled C
+        loop where a C compiler works, else the torch reference).
 
     Returns
     -------
@@ -186,6 +208,9 @@ def ct_ode_scan(u, gate, w_rec, h0, n_substeps=1, dt=1.0, *, backend=None):
     name = resolve_backend("ct_ode_scan", u.device, backend)
     if name == "triton":
         return _triton_module("ct_ode_triton").ct_ode_scan_triton(u, gate, w_rec, h0, n_substeps, dt)
+    if name == "native":
+        return _triton_module("ct_ode_native").ct_ode_scan_native(u, gate, w_rec, h0, n_substeps,
+                                                                  dt)
     return ct_ode_scan_ref(u, gate, w_rec, h0, n_substeps, dt)
 
 

@@ -44,12 +44,20 @@ def check_selective_scan_inputs(u, delta, A, Bm, Cm, D, z, delta_bias):
     return Bsz, C, L, S
 
 
-def linear_scan_loop(a, b, reverse=False):
+def linear_scan_loop(a, b, reverse=False, use_native=True):
     """h_t = a_t * h_{t-1} + b_t along dim 0 of time-major (L, ...) tensors (no autograd).
 
-    With ``reverse`` it runs from the end: h_t = a_t * h_{t+1} + b_t. Each step is one fused
-    multiply-add written in place into a contiguous slice of the output.
+    With ``reverse`` it runs from the end: h_t = a_t * h_{t+1} + b_t. Each step is one
+    multiply-add (``torch.addcmul``) written in place into a contiguous slice of the output. On
+    float32 CPU tensors the same operations run as a compiled C loop where one can be built
+    (:mod:`cramcog.kernels.linear_scan_native`: the same bits, tested); ``use_native=False``
+    forces the torch loop.
     """
+    if use_native:
+        from .linear_scan_native import linear_scan
+        hs = linear_scan(a, b, reverse)
+        if hs is not None:
+            return hs
     hs = torch.empty_like(b)
     steps = range(b.shape[0] - 1, -1, -1) if reverse else range(b.shape[0])
     h = None

@@ -152,7 +152,7 @@ def test_backend_context_and_errors():
 
 
 @pytest.mark.parametrize("module", ["flops", "ops", "alloc", "routed_attention_ref", "ct_ode_ref",
-                                    "selective_scan_ref", ""])
+                                    "selective_scan_ref", "native", "ct_ode_native", "linear_scan_native", ""])
 def test_docstring_examples_run(module):
     mod = importlib.import_module("cramcog.kernels" + ("." + module if module else ""))
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
@@ -187,6 +187,9 @@ def test_auto_backend_choices(monkeypatch):
     try:
         assert ops._auto_backend("selective_scan", "cuda") == "triton"
         assert ops._auto_backend("routed_attention", "cuda") == "triton"
-        assert ops._auto_backend("ct_ode_scan", "cpu") == "torch"
+        # the compiled C loop where a C compiler works (tests/kernels/test_ct_ode_native.py)
+        assert ops._auto_backend("ct_ode_scan", "cpu") == (
+            "native" if ops._native_available("ct_ode_scan") else "torch")
+        assert ops._auto_backend("selective_scan", "cpu") == "torch"
     finally:
         ops._auto_backend.cache_clear()
