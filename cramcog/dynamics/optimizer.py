@@ -88,11 +88,13 @@ class Problem:
         # Saturated part of the binomial deviance, constant per curve.
         if self.n is not None:
             self._sat = self.n * (_xlogx(self.y) + _xlogx(1.0 - self.y))
-            self._set_edgy(((self.y >= 1.0) | (self.y <= 0.0)).any(-1))
+            self._set_edgy(self.y >= 1.0, self.y <= 0.0)
 
-    def _set_edgy(self, edgy: np.ndarray):
-        # curves with a point observed at 0% or 100% (see _gn_parts), and whether any has one
-        self._edgy, self._any_edgy = edgy, bool(edgy.any())
+    def _set_edgy(self, top: np.ndarray, bottom: np.ndarray):
+        # points observed at 100% / 0% (see _gn_parts), the curves with one, and whether any
+        self._top, self._bottom = top, bottom
+        self._edgy = (top | bottom).any(-1)
+        self._any_edgy = bool(self._edgy.any())
 
     @property
     def binomial(self) -> bool:
@@ -113,7 +115,8 @@ class Problem:
         out.w = None if self.w is None else self.w[idx]
         if self.n is not None:
             out._sat = self._sat[idx]
-            out._set_edgy(self._edgy[idx])
+            out._top, out._bottom, out._edgy = self._top[idx], self._bottom[idx], self._edgy[idx]
+            out._any_edgy = self._any_edgy and bool(out._edgy.any())
         return out
 
     # -- objective pieces ------------------------------------------------------------------
@@ -202,6 +205,7 @@ def _gauss_newton(family: Family, prob: Problem, theta: np.ndarray, idx=slice(No
 
 def _gn_parts(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None),
               observed: bool = False):
+    # (observed applies at 100% points, and at 0% points unless the family is nonnegative)
     """mu (B, m), Jacobian in internal parameters (B, m, k), weights and residuals (B, m).
 
     ``observed``: at binomial points observed at 0% or 100% use the observed information
@@ -219,15 +223,17 @@ def _gn_parts(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None),
     r = y - mu
     if observed and prob.binomial and \
             (prob._any_edgy if isinstance(idx, slice) else prob._edgy[idx].any()):
-        top, bottom = y >= 1.0, y <= 0.0
+        top, bottom = prob._top[idx], prob._bottom[idx]
+        if family.nonnegative:
+            bottom = np.zeros_like(bottom)
         m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
         n = prob.n[idx]
         w = np.where(top, n / (m * m), np.where(bottom, n / (1 - m) ** 2, w))
         r = np.where(top, m, np.where(bottom, m - 1.0, r))
         # Beyond the edge there (where the clipped likelihood is flat): a heavily weighted
         # residual pulling the mean back to it, the Gauss-Newton form of the outside cost.
-        out = (top & (mu > 1.0)) | (bottom & (mu < 0.0))
-        if out.any():
+        if mu.max(initial=0.0) > 1.0 or mu.min(initial=0.0) < 0.0:
+            out = (top & (mu > 1.0)) | (bottom & (mu < 0.0))
             w = np.where(out, _OUTSIDE_COST * n, w)
             r = np.where(out, np.where(top, 1.0, 0.0) - mu, r)
     return mu, jac, w, r
@@ -249,6 +255,8 @@ def _edge_terms(family, prob, theta, tg, code):
     of this one step (its clipped weight would freeze it at the edge)."""
     k = theta.shape[1]
     mu, jac, w, r = _gn_parts(family, prob, theta, observed=True)
+    if not (code >= 0).any():                      # nothing held: the plain terms
+        return (*_gn_sums(mu, jac, w, r), code)
     was = code.copy()
     jac, w, r, release, _ = _edge_reduce(jac, w, r, prob.n, mu, code, tg)
     code = np.where(release, -1, code)
@@ -268,12 +276,20 @@ def _edge_targets(family: Family, prob: Problem, fixed: np.ndarray) -> np.ndarra
     """(B, m) the value a point may be held at (1 at a 100% point, 0 at a 0% one; NaN for
     other points), or None where no curve can use it (least squares, a family bounded to
     (0, 1), nothing free, no such point)."""
-    if not prob.binomial or family.bounded01 or not prob._any_edgy:
+    if not _has_edges(family, prob) or family.bounded01:
         return None
-    tg = np.where(prob.n > 0, np.where(prob.y >= 1.0, 1.0, np.where(prob.y <= 0.0, 0.0,
+    zero = 0.0 if not family.nonnegative else np.nan
+    tg = np.where(prob.n > 0, np.where(prob.y >= 1.0, 1.0, np.where(prob.y <= 0.0, zero,
                                                                         np.nan)), np.nan)
     tg[fixed.all(-1)] = np.nan
     return tg if np.isfinite(tg).any() else None
+
+
+def _has_edges(family: Family, prob: Problem) -> bool:
+    """Does any curve have a point the fit may have to hold at 1 (a 100% point) or at 0 (a 0%
+    point, for a family that can go below 0)?"""
+    return prob.binomial and (bool(prob._top.any()) or (not family.nonnegative
+                                                        and bool(prob._bottom.any())))
 
 
 def _split_amplitude(family: Family, t: np.ndarray, p: np.ndarray):
@@ -465,6 +481,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     stalled = np.zeros(nb, bool)
     stopped = np.zeros(nb, bool)
     early = stop_below is not None or stop_above is not None
+    edges = _has_edges(family, prob)
     tg = _edge_targets(family, prob, fixed)       # (B, m) 100% / 0% points, or None
     apt = np.full(nb, -1)                          # the point each curve is held at (edge)
     with np.errstate(all="ignore"):
@@ -500,7 +517,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
             if act.size == 0:
                 break
             if tg is None:
-                mu, g, h = _gn_sums(*_gn_parts(family, sub, th, observed=True))
+                mu, g, h = _gn_sums(*_gn_parts(family, sub, th, observed=edges))
             else:                                    # a release counts once its step is taken
                 ap_held = ap
                 mu, g, h, ap = _edge_terms(family, sub, th, tgw, ap)
@@ -519,8 +536,11 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
             if tg is not None:
                 # project the curves held on an edge and those that crossed one
                 ap_c = ap.copy()
-                need = np.flatnonzero((ap >= 0) | ((tgw == 1.0) & (mu_c > 1.0)).any(-1)
-                                      | ((tgw == 0.0) & (mu_c < 0.0)).any(-1))
+                if mu_c.max(initial=0.0) > 1.0 or mu_c.min(initial=0.0) < 0.0:
+                    need = np.flatnonzero((ap >= 0) | ((tgw == 1.0) & (mu_c > 1.0)).any(-1)
+                                          | ((tgw == 0.0) & (mu_c < 0.0)).any(-1))
+                else:
+                    need = np.flatnonzero(ap >= 0)
                 if need.size:
                     cand[need], ap_c[need] = _project_edges(
                         family, sub.t_of(need), cand[need], fxw[need], tgw[need], ap[need])
