@@ -521,28 +521,33 @@ _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
 
 _BASE = [
     Family("exponential", "a * exp(-b * t)", ("a", "b"), (_POS, _REAL),
-           _exp_mean, _exp_jac, _exp_start, needs_positive_t=False, amplitude_first=True, nonnegative=True,
+           _exp_mean, _exp_jac, _exp_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Exponential decay: a constant hazard of forgetting.",
            source="Ebbinghaus (1885), Ueber das Gedaechtnis; the constant-rate baseline in "
                   "Rubin & Wenzel (1996), Psychological Review 103:734-760."),
     Family("power", "a * t**(-gamma)", ("a", "gamma"), (_POS, _REAL),
-           _pow_mean, _pow_jac, _pow_start, needs_positive_t=True, amplitude_first=True, nonnegative=True,
+           _pow_mean, _pow_jac, _pow_start, needs_positive_t=True,
+           amplitude_first=True, nonnegative=True,
            doc="Power-law decay: the hazard falls as 1/t (Jost's law).",
            source="Wixted & Ebbesen (1991), Psychological Science 2:409-415; Rubin & Wenzel "
                   "(1996), Psychological Review 103:734-760."),
     Family("shifted_power", "a * (1 + t / s)**(-gamma)", ("a", "s", "gamma"), (_POS, _POS, _REAL),
-           _spow_mean, _spow_jac, _spow_start, needs_positive_t=False, amplitude_first=True, nonnegative=True,
+           _spow_mean, _spow_jac, _spow_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Shifted power law: finite at t = 0, power-law for t >> s (the form FSRS uses).",
            source="Wickelgren (1974), Memory & Cognition 2:775-780; Wixted & Carpenter (2007), "
                   "Psychological Science 18:133-134; FSRS (open-spaced-repetition) forgetting "
                   "curve R = (1 + F t / S)**(-decay)."),
     Family("hyperbolic", "a / (1 + b * t)", ("a", "b"), (_POS, _POS),
-           _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False, amplitude_first=True, nonnegative=True,
+           _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760; Mazur (1987) "
                   "hyperbolic discounting form."),
     Family("exp_sqrt", "a * exp(-b * sqrt(t))", ("a", "b"), (_POS, _REAL),
-           _esq_mean, _esq_jac, _esq_start, needs_positive_t=False, amplitude_first=True, nonnegative=True,
+           _esq_mean, _esq_jac, _esq_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Exponential in the square root of time (a stretched exponential, exponent 1/2).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760 (one of their "
                   "four best-fitting two-parameter forms)."),
@@ -553,7 +558,8 @@ _BASE = [
                   "103:734-760."),
     Family("logistic", "a / (1 + exp(-slope * (t / t50 - 1)))", ("a", "t50", "slope"),
            (_POS, _POS, _REAL), _logistic_mean, _logistic_jac, _logistic_start,
-           needs_positive_t=False, shape_param="slope", amplitude_first=True, nonnegative=True,
+           needs_positive_t=False, shape_param="slope", amplitude_first=True,
+           nonnegative=True,
            doc=("Logistic (sigmoid) in t: a strategy shift or a consolidation step. t50 is the "
                 "midpoint (half of a), slope = t50 x the logistic's rate = d logit(y/a) / d ln t "
                 "at the midpoint. Written this way slope is dimensionless: rescaling t (exposures "
@@ -570,7 +576,8 @@ _BASE = [
                    "theory); Delaney, Reder, Staszewski & Ritter (1998), Psychological Science "
                    "9:1-7.")),
     Family("weibull", "a * exp(-(t / s)**k)", ("a", "s", "k"), (_POS, _POS, _REAL),
-           _weibull_mean, _weibull_jac, _weibull_start, needs_positive_t=False, amplitude_first=True, nonnegative=True,
+           _weibull_mean, _weibull_jac, _weibull_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            shape_param="k",
            doc=("Weibull / stretched exponential: a hazard that changes as a power of t. k is "
                 "dimensionless (rescaling t changes the scale s only): k = 1 is exponential, "

@@ -609,7 +609,8 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     A fit that fails a convergence check has ``converged == False``, a ``message`` saying why,
     and NaN intervals. A binomial maximum on the edge of [0, 1] (a point observed at 100% or 0%
     that the curve could follow only by leaving [0, 1]) is the constrained maximum, held at
-    exactly 1 or 0 there: converged, ``on_edge`` True, and its ``message`` names the point. Wald standard errors (``se``) are always reported for converged fits.
+    exactly 1 or 0 there: converged, ``on_edge`` True, and its ``message`` names the point.
+    Wald standard errors (``se``) are always reported for converged fits.
     Every result carries its goodness of fit (``deviance``, ``pearson_chi2``, ``dispersion``)
     and ``report()`` prints it all, in the spirit of lmfit's ``fit_report``.
 
