@@ -22,7 +22,8 @@ intervals, beside a Python loop of single-subject ``family="all"`` fits on the f
 Run: ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_fit.py [--coverage]``
 (``--coverage`` first prints how often each interval method covers the true gamma;
 ``--group-only`` runs the grouped-fit benchmark alone; ``--group-coverage`` prints how often
-the group intervals cover the true group gamma and between-subject SD.)
+the group intervals cover the true group gamma and between-subject SD; ``--edge`` counts the
+power-law fits that converge, and those held at 1, on curves with a point at 100%.)
 """
 from __future__ import annotations
 
@@ -221,6 +222,47 @@ def group_coverage(reps: int = 100, n_subjects: int = 20, trials: int = 20, seed
           f"{hit_sd / reps:.2f} ({time.perf_counter() - t0:.0f} s)")
 
 
+def edge_counts(n_sim: int = 2000, seed: int = 4):
+    """Power-law fits (binomial) to curves with a point at 100%: how many converge, how many
+    hold the fitted probability at exactly 1 there (on the edge of [0, 1]). Not timed.
+
+    Reder et al.'s (2000) per-participant curves (22 participants x 2 word frequencies,
+    presentation numbers 2-10; remember, and remember + know, responses of old-item trials)
+    and ``n_sim`` simulated subjects (a = 0.9, gamma ~ N(0.35, 0.08), 20 trials x 6 delays).
+    """
+    from cramcog import psych
+    from cramcog.dynamics import fit_consolidation_curve
+
+    def count(t, k, n, label):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_consolidation_curve(t, k, n, family="power", y_kind="successes",
+                                          ci="wald")
+        conv = np.atleast_1d(fit.converged)
+        edge = np.atleast_1d(getattr(fit, "on_edge", np.zeros_like(conv)))
+        top = (k == n).any(-1).sum()
+        print(f"  {label}: {conv.size} curves, {top} with a 100% point: {conv.sum()} converged, "
+              f"{edge.sum()} of them on the edge")
+
+    df = psych.table("reder_2000_remember_know_per_subject")
+    print("power-law fits (binomial) to curves with a point at 100%")
+    for measure, cols in (("remember", ["n_remember"]), ("remember + know",
+                                                         ["n_remember", "n_know"])):
+        ks, ns = [], []
+        for _, g in df.groupby(["subject", "word_frequency"]):
+            g = g.sort_values("presentation_number")
+            ks.append(g[cols].sum(axis=1).to_numpy())
+            ns.append(g["n_trials"].to_numpy())
+            t = g["presentation_number"].to_numpy(float)
+        k, n = np.array(ks), np.array(ns)
+        varies = np.ptp(k / n, axis=1) > 0             # constant curves cannot be fitted
+        count(t, k[varies], n[varies], f"Reder et al. per participant, {measure}")
+    rng = np.random.default_rng(seed)
+    t = np.array([1.0, 2, 4, 8, 16, 32])
+    k = rng.binomial(20, 0.9 * t[None, :] ** -rng.normal(0.35, 0.08, n_sim)[:, None])
+    count(t, k, np.full(k.shape, 20), "simulated, a = 0.9, 20 trials x 6 delays")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000)
@@ -234,7 +276,13 @@ def main(argv=None):
                     help="subjects in the single-subject loop baseline (default 40)")
     ap.add_argument("--group-coverage", action="store_true",
                     help="only the coverage of the group intervals (simulated experiments)")
+    ap.add_argument("--edge", action="store_true",
+                    help="only the counts of power-law fits held on the edge of [0, 1] (points "
+                         "at 100%%: Reder et al. per participant, simulated subjects)")
     args = ap.parse_args(argv)
+    if args.edge:
+        edge_counts()
+        return 0
     if args.group_coverage:
         for subjects, trials in ((20, 20), (20, 60), (8, 40)):
             group_coverage(n_subjects=subjects, trials=trials)

@@ -45,6 +45,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -88,6 +89,15 @@ class Family:
     shape_param
         Name of the dimensionless shape parameter (invariant to rescaling ``t``), or None if the
         family has none. Defaults to ``"gamma"`` when the family has a ``gamma``.
+    amplitude_first
+        True if the mean is affine in the FIRST parameter with a positive slope,
+        ``mean = p[0] * f(t) + g(t)`` with ``f > 0`` (an amplitude ``a``, ``f`` and ``g``
+        depending on the other parameters). A binomial fit then keeps the mean inside [0, 1] at
+        points observed at 0% or 100% by moving the amplitude, and can find a maximum that
+        lies on that edge (see :mod:`cramcog.dynamics.optimizer`).
+    nonnegative
+        True if the mean is >= 0 whatever the parameters (an amplitude times a positive
+        shape): a 0% point can then never hold the fit at 0.
 
     Examples
     --------
@@ -108,6 +118,8 @@ class Family:
     source: str = ""
     bounded01: bool = False  # the mean stays in (0, 1) for any parameters (a probability link)
     shape_param: str | None = None  # dimensionless shape parameter ("gamma", "k", "slope")
+    amplitude_first: bool = False  # mean = p[0] * f + g with f > 0 (see above)
+    nonnegative: bool = False      # the mean is >= 0 for any parameters
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -132,10 +144,12 @@ class Family:
     def n_params(self) -> int:
         return len(self.param_names)
 
-    @property
+    @cached_property
     def log_scaled(self) -> np.ndarray:
         """Boolean mask (k,): parameters optimised on the log scale (bounded below by 0)."""
-        return np.array([low == 0.0 for low, _ in self.bounds])
+        mask = np.array([low == 0.0 for low, _ in self.bounds])
+        mask.setflags(write=False)  # cached: shared by every caller
+        return mask
 
     @property
     def has_gamma(self) -> bool:
@@ -146,7 +160,8 @@ class Family:
 
     def to_natural(self, theta: Array) -> Array:
         """Internal parameters (..., k) -> natural parameters (..., k)."""
-        return np.where(self.log_scaled, np.exp(np.clip(theta, -700, 700)), theta)
+        return np.where(self.log_scaled, np.exp(np.minimum(np.maximum(theta, -700.0), 700.0)),
+                        theta)
 
     def to_internal(self, p: Array) -> Array:
         """Natural parameters (..., k) -> internal parameters (..., k)."""
@@ -155,7 +170,8 @@ class Family:
 
     def dnatural(self, theta: Array) -> Array:
         """d p / d theta, elementwise (..., k): p for log-scaled parameters, 1 otherwise."""
-        return np.where(self.log_scaled, np.exp(np.clip(theta, -700, 700)), 1.0)
+        return np.where(self.log_scaled, np.exp(np.minimum(np.maximum(theta, -700.0), 700.0)),
+                        1.0)
 
 
 # ----------------------------------------------------------------------------- start helpers
@@ -447,6 +463,7 @@ def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
         name="actr", formula=f"1 / (1 + exp((gamma * ln t - b) / {s:g}))",
         param_names=("b", "gamma"), bounds=((-np.inf, np.inf), (-np.inf, np.inf)),
         mean=mean, jacobian=jac, start=start, needs_positive_t=True, bounded01=True,
+        nonnegative=True,
         doc=("ACT-R base-level learning: activation b - gamma ln t from one power-decayed trace, "
              f"logistic link to recall probability with fixed noise s = {s:g}."),
         source=("Anderson & Schooler (1991), Psychological Science 2:396-408; Anderson & Lebiere "
@@ -497,7 +514,7 @@ def with_asymptote(base: Family) -> Family:
         param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
         mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
         doc=base.doc + " Plus a free asymptote c (the level the curve decays towards).",
-        source=base.source, shape_param=base.shape_param)
+        source=base.source, shape_param=base.shape_param, amplitude_first=base.amplitude_first)
 
 
 _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
@@ -505,38 +522,44 @@ _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
 _BASE = [
     Family("exponential", "a * exp(-b * t)", ("a", "b"), (_POS, _REAL),
            _exp_mean, _exp_jac, _exp_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Exponential decay: a constant hazard of forgetting.",
            source="Ebbinghaus (1885), Ueber das Gedaechtnis; the constant-rate baseline in "
                   "Rubin & Wenzel (1996), Psychological Review 103:734-760."),
     Family("power", "a * t**(-gamma)", ("a", "gamma"), (_POS, _REAL),
            _pow_mean, _pow_jac, _pow_start, needs_positive_t=True,
+           amplitude_first=True, nonnegative=True,
            doc="Power-law decay: the hazard falls as 1/t (Jost's law).",
            source="Wixted & Ebbesen (1991), Psychological Science 2:409-415; Rubin & Wenzel "
                   "(1996), Psychological Review 103:734-760."),
     Family("shifted_power", "a * (1 + t / s)**(-gamma)", ("a", "s", "gamma"), (_POS, _POS, _REAL),
            _spow_mean, _spow_jac, _spow_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Shifted power law: finite at t = 0, power-law for t >> s (the form FSRS uses).",
            source="Wickelgren (1974), Memory & Cognition 2:775-780; Wixted & Carpenter (2007), "
                   "Psychological Science 18:133-134; FSRS (open-spaced-repetition) forgetting "
                   "curve R = (1 + F t / S)**(-decay)."),
     Family("hyperbolic", "a / (1 + b * t)", ("a", "b"), (_POS, _POS),
            _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760; Mazur (1987) "
                   "hyperbolic discounting form."),
     Family("exp_sqrt", "a * exp(-b * sqrt(t))", ("a", "b"), (_POS, _REAL),
            _esq_mean, _esq_jac, _esq_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            doc="Exponential in the square root of time (a stretched exponential, exponent 1/2).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760 (one of their "
                   "four best-fitting two-parameter forms)."),
     Family("logarithmic", "a - b * ln(t)", ("a", "b"), (_REAL, _REAL),
-           _log_mean, _log_jac, _log_start, needs_positive_t=True,
+           _log_mean, _log_jac, _log_start, needs_positive_t=True, amplitude_first=True,
            doc="Logarithmic decay (linear in log time); unbounded, so it has no +c variant.",
            source="Ebbinghaus (1885) savings fit; Rubin & Wenzel (1996), Psychological Review "
                   "103:734-760."),
     Family("logistic", "a / (1 + exp(-slope * (t / t50 - 1)))", ("a", "t50", "slope"),
            (_POS, _POS, _REAL), _logistic_mean, _logistic_jac, _logistic_start,
-           needs_positive_t=False, shape_param="slope",
+           needs_positive_t=False, shape_param="slope", amplitude_first=True,
+           nonnegative=True,
            doc=("Logistic (sigmoid) in t: a strategy shift or a consolidation step. t50 is the "
                 "midpoint (half of a), slope = t50 x the logistic's rate = d logit(y/a) / d ln t "
                 "at the midpoint. Written this way slope is dimensionless: rescaling t (exposures "
@@ -554,6 +577,7 @@ _BASE = [
                    "9:1-7.")),
     Family("weibull", "a * exp(-(t / s)**k)", ("a", "s", "k"), (_POS, _POS, _REAL),
            _weibull_mean, _weibull_jac, _weibull_start, needs_positive_t=False,
+           amplitude_first=True, nonnegative=True,
            shape_param="k",
            doc=("Weibull / stretched exponential: a hazard that changes as a power of t. k is "
                 "dimensionless (rescaling t changes the scale s only): k = 1 is exponential, "

@@ -252,21 +252,33 @@ def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator, n_restarts
     th0 = _start(fam, prob, mask, values)
     held = np.broadcast_to(mask, th0.shape)
     res = levenberg_marquardt(fam, prob, th0, fixed=held)
-    for _ in range(n_restarts):
-        bad = np.flatnonzero(~res.converged)
-        if bad.size == 0:
-            break
-        # Perturb the start by a factor of e^(+-1.5) on log-scaled parameters and by up to
-        # +-150% on the others: enough to leave a poor basin, seeded so reruns agree.
-        jitter = np.where(mask, 0.0, rng.uniform(-1.5, 1.5, size=(bad.size, k)))
-        base = th0[bad]
-        trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + 0.1 * jitter)
-        r2 = levenberg_marquardt(fam, prob.take(bad), trial, fixed=held[bad], max_iter=200)
-        take = r2.converged | (~res.converged[bad] & (r2.obj < res.obj[bad]))
-        idx = bad[take]
-        for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
-            getattr(res, name)[idx] = getattr(r2, name)[take]
+    bad = np.flatnonzero(~res.converged)
+    if bad.size == 0 or n_restarts == 0:
+        return res
+    # Perturb the start by a factor of e^(+-1.5) on log-scaled parameters and by up to +-150%
+    # on the others: enough to leave a poor basin, seeded so reruns agree. All restarts of all
+    # failed curves run in one batch (rows: restart-major); a curve keeps its first converged
+    # restart, else the lowest objective found.
+    jitter = np.where(mask, 0.0, rng.uniform(-1.5, 1.5, size=(n_restarts, bad.size, k)))
+    base = th0[bad]
+    trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + 0.1 * jitter)
+    rows = np.tile(bad, n_restarts)
+    r2 = levenberg_marquardt(fam, prob.take(rows), trial.reshape(-1, k), fixed=held[rows],
+                             max_iter=200)
+    conv = r2.converged.reshape(n_restarts, bad.size)
+    obj = np.where(np.isfinite(r2.obj), r2.obj, np.inf).reshape(n_restarts, bad.size)
+    pick = np.where(conv.any(0), np.argmax(conv, 0), np.argmin(obj, 0))
+    chosen = pick * bad.size + np.arange(bad.size)          # row of r2 per failed curve
+    take = r2.converged[chosen] | (r2.obj[chosen] < res.obj[bad])
+    idx, src = bad[take], chosen[take]
+    for name in _LM_FIELDS:
+        getattr(res, name)[idx] = getattr(r2, name)[src]
     return res
+
+
+#: LMResult fields carried over when a curve's fit is replaced by a better one.
+_LM_FIELDS = ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad", "boundary",
+              "edge_pivot", "edge_row")
 
 
 def _loglik(prob: Problem, obj: np.ndarray) -> np.ndarray:
@@ -314,6 +326,17 @@ def _covariances(fam: Family, prob: Problem, res: LMResult, mask: np.ndarray | N
         cov_t[ok] = inv
     cov_t[:, mask, :] = 0.0
     cov_t[:, :, mask] = 0.0
+    edge = np.flatnonzero(res.boundary >= 0) if res.boundary is not None else []
+    if len(edge):
+        # Held on an edge of [0, 1]: the pivot follows the other parameters along it, so its
+        # (co)variance is theirs carried by d theta_pivot / d theta (conditional on the edge).
+        ii, piv = np.arange(len(edge)), res.edge_pivot[edge]
+        c = cov_t[edge]
+        c[ii, piv, :] = 0.0
+        c[ii, :, piv] = 0.0
+        tmat = np.broadcast_to(np.eye(k), c.shape).copy()
+        tmat[ii, piv, :] = res.edge_row[edge]
+        cov_t[edge] = tmat @ c @ tmat.transpose(0, 2, 1)
     if not prob.binomial:
         sigma2 = 2.0 * res.obj / (m - (k - int(mask.sum())))           # RSS / (m - k)
         cov_t = cov_t * sigma2[:, None, None]
@@ -334,7 +357,7 @@ def _refit_from_profile(fam, prob, cfg, res, ok, prof, mask=None, dispersion=Non
                              fixed=np.broadcast_to(mask, (redo.size, k)))
     take = r2.converged & (r2.obj < res.obj[redo])
     idx = redo[take]
-    for name in ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad"):
+    for name in _LM_FIELDS:
         getattr(res, name)[idx] = getattr(r2, name)[take]
     if dispersion is not None:  # the dispersion moves with the refitted means
         est = fam.to_natural(res.theta)
@@ -367,9 +390,24 @@ def _quasi_dispersion(fam, prob, est, obj, k_free) -> np.ndarray:
     return np.where(np.isfinite(c), np.maximum(c, 1.0), 1.0)
 
 
-def _messages(conv, reasons):
-    return np.array(["converged" if c else f"not converged: {r}" for c, r in zip(conv, reasons)],
-                    dtype=object)
+def _messages(conv, reasons, res: LMResult | None = None, prob: Problem | None = None):
+    out = np.array(["converged" if c else f"not converged: {r}" for c, r in zip(conv, reasons)],
+                   dtype=object)
+    if res is not None and res.boundary is not None:
+        for b in np.flatnonzero(conv & (res.boundary >= 0)):
+            out[b] = "converged; " + _edge_note(prob, b, int(res.boundary[b]))
+    return out
+
+
+def _edge_note(prob: Problem, b: int, j: int) -> str:
+    """What a fit held at 0 or 1 at point ``j`` of curve ``b`` means, for its message."""
+    t = prob.t[0 if prob.t.shape[0] == 1 else b, j]
+    n, y = prob.n[b, j], prob.y[b, j]
+    level = "1" if y >= 1 else "0"
+    return (f"on the edge: fitted probability {level} at t = {t:g}, where {y * n:g}/{n:g} = "
+            f"{y:.0%} were observed; the maximum likelihood within [0, 1] lies there (the "
+            "curve would need to pass beyond it to follow the other points). Wald SEs are "
+            "conditional on that edge; profile intervals respect it")
 
 
 def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
@@ -386,7 +424,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
     cov_t, cov_p = _covariances(fam, prob, res, mask, disp)
     nb, k = est.shape
     conv = res.converged.copy()
-    msgs = _messages(conv, res.reason)
+    msgs = _messages(conv, res.reason, res, prob)
     low = np.full((nb, k), np.nan)
     high = np.full((nb, k), np.nan)
     boot = None
@@ -408,7 +446,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
             res, cov_t, cov_p, est, prof = out[:5]
             disp = out[5] if quasi else None
             conv = res.converged.copy()
-            msgs = _messages(conv, res.reason)
+            msgs = _messages(conv, res.reason, res, prob)
         low[ok], high[ok] = prof.low, prof.high
         for i, b in enumerate(ok):
             notes = []
@@ -417,7 +455,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
                              "be a local optimum")
                 conv[b] = False
             free = ~mask
-            if not prof.ok[i][free].all():
+            if not prof.ok[i][free].all() and not prof.better_optimum[i]:
                 bad = [fam.param_names[j] for j in np.flatnonzero(~prof.ok[i] & free)]
                 notes.append(f"profile interval endpoint not found for {bad} (NaN)")
             unb = [fam.param_names[j] for j in range(k)
@@ -426,7 +464,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
             if unb:
                 notes.append(f"profile interval unbounded for {unb}: the data do not bound them")
             if notes:
-                msgs[b] = ("converged; " if conv[b] else "not converged: ") + "; ".join(notes)
+                msgs[b] = (msgs[b] + "; " if conv[b] else "not converged: ") + "; ".join(notes)
     elif cfg.ci == "bootstrap" and ok.size:
         sub = prob.take(ok)
         with np.errstate(all="ignore"):
@@ -445,7 +483,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
         frac = bres.ok.mean(0)
         for i, b in enumerate(ok):
             if frac[i] < 0.9:
-                msgs[b] = (f"converged; only {frac[i]:.0%} of bootstrap replicates converged: "
+                msgs[b] = (f"{msgs[b]}; only {frac[i]:.0%} of bootstrap replicates converged: "
                            "the interval uses those alone and may be unreliable")
     # Held parameters are known exactly; a failed fit gets no interval: NaN, never a
     # plausible-looking number.
@@ -459,7 +497,8 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
                      fixed={p: float(values[j]) for j, p in enumerate(fam.param_names)
                             if mask[j]},
                      deviance_values=deviance, pearson_values=pearson,
-                     criterion=cfg.criterion, quasi_dispersion=disp)
+                     criterion=cfg.criterion, quasi_dispersion=disp,
+                     edge_points=np.where(conv, res.boundary, -1))
 
 
 def _stable_hash(name: str) -> int:
@@ -568,7 +607,10 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     Notes
     -----
     A fit that fails a convergence check has ``converged == False``, a ``message`` saying why,
-    and NaN intervals. Wald standard errors (``se``) are always reported for converged fits.
+    and NaN intervals. A binomial maximum on the edge of [0, 1] (a point observed at 100% or 0%
+    that the curve could follow only by leaving [0, 1]) is the constrained maximum, held at
+    exactly 1 or 0 there: converged, ``on_edge`` True, and its ``message`` names the point.
+    Wald standard errors (``se``) are always reported for converged fits.
     Every result carries its goodness of fit (``deviance``, ``pearson_chi2``, ``dispersion``)
     and ``report()`` prints it all, in the spirit of lmfit's ``fit_report``.
 

@@ -11,9 +11,13 @@ All three work on B curves at once.
   ``(RSS(psi) - RSS_hat) / (RSS_hat / (m - k)) <= F(1, m - k; level)`` (the small-sample form
   used by R's ``confint.nls``/``profile.nls``), which is calibrated for short curves where the
   plain chi-square version is too narrow. Endpoints are found by a safeguarded secant search on
-  the signed root of the statistic, all (curve, parameter, side) triples together. Intervals are
-  invariant to the parameter transform. A side whose statistic never reaches the critical value
-  is unbounded (+-inf, or 0 for a positive parameter).
+  the signed root of the statistic, all (curve, parameter, side) triples together, each at its
+  own pace (the nuisance fits run a slice of iterations at a time, so a hard triple costs its
+  own iterations, not everyone's); a trial's nuisance fit stops as soon as its objective shows
+  the trial clearly inside (or, at its rate of descent, clearly outside) the interval, and a
+  curve whose profile reveals a better optimum than its estimate stops (it is refitted).
+  Intervals are invariant to the parameter transform. A side whose statistic never reaches the
+  critical value is unbounded (+-inf, or 0 for a positive parameter).
 - ``bootstrap``: percentile intervals from ``n_boot`` resampled data sets per curve, all fitted
   together by the batched optimiser, each warm-started at the estimate. ``parametric``: binomial
   counts drawn from the fitted probabilities, or Gaussian noise added to the fitted curve with
@@ -50,6 +54,10 @@ from scipy import stats
 
 from cramcog.dynamics.families import Family
 from cramcog.dynamics.optimizer import Problem, levenberg_marquardt
+
+#: Profile search: iterations of a trial's nuisance fit from the warm start / from the estimate
+#: (a retry), and the slice of iterations every unfinished row gets per pass.
+_WARM_ITER, _RETRY_ITER, _SLICE = 60, 100, 8
 
 BOOTSTRAP_KINDS = ("parametric", "nonparametric", "cluster")
 
@@ -122,6 +130,24 @@ def profile_statistic(likelihood: str, obj: np.ndarray, obj_hat: np.ndarray, m: 
     if likelihood == "quasi":
         return 2.0 * (obj - obj_hat) / dispersion
     return (obj - obj_hat) * (m - k) / np.maximum(obj_hat, 1e-300)
+
+
+def profile_objective(likelihood: str, stat, obj_hat: np.ndarray, m: int, k: int,
+                      dispersion=1.0) -> np.ndarray:
+    """The objective at which the profile statistic equals ``stat`` (inverse of
+    :func:`profile_statistic`).
+
+    Examples
+    --------
+    >>> float(profile_objective("binomial", 4.0, np.array(1.0), 10, 2)[()])
+    3.0
+    """
+    obj_hat = np.asarray(obj_hat, float)
+    if likelihood == "binomial":
+        return obj_hat + 0.5 * stat
+    if likelihood == "quasi":
+        return obj_hat + 0.5 * stat * dispersion
+    return obj_hat + stat * np.maximum(obj_hat, 1e-300) / (m - k)
 
 
 @dataclass
@@ -219,32 +245,110 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     low_obj = np.full(q, np.inf)       # lowest objective seen per row, and where
     low_theta = th0.copy()
     limit = np.where(family.log_scaled[cj], 30.0, 1e6 * (1 + np.abs(th0[np.arange(q), cj])))
-    for _ in range(max_outer):
-        act = np.flatnonzero(active)
-        if act.size == 0:
-            break
-        psi = th0[act, cj[act]] + cs[act] * delta[act]
-        start = best_theta[act] + slope[act] * (psi - best_theta[act, cj[act]])[:, None]
-        start[np.arange(act.size), cj[act]] = psi
-        fit = levenberg_marquardt(family, sub.take(act), start, fixed=fixed[act], max_iter=60)
-        # If the warm start landed badly, the plain estimate with psi plugged in is a 2nd try.
-        retry = ~fit.converged
+    # A trial whose objective is already clearly inside the interval (root below z_in) stops
+    # early: only its side of z matters, unless it reveals a better optimum than the estimate.
+    inside_obj = profile_objective(like, (z * (1.0 - 10.0 * rtol)) ** 2, objh, m, k_free,
+                                   disp[cb])
+    # ... and a trial that at its rate of descent cannot get inside it (root below z_out)
+    # within its iterations stops too: it lies outside.
+    outside_obj = profile_objective(like, (z * (1.0 + 10.0 * rtol)) ** 2, objh, m, k_free,
+                                    disp[cb])
+    width1 = np.full(q, np.inf)   # bracket widths after the last two trials
+    width2 = np.full(q, np.inf)
+    d_prev = np.zeros(q)          # previous trial step and its root (extrapolation)
+    r_prev = np.zeros(q)
+    trials = np.zeros(q, int)     # profile evaluations so far
+    # The nuisance fit of a trial runs in slices of _SLICE iterations, every row at its own
+    # pace: a row whose fit has finished moves on to its next trial while slow fits continue,
+    # so one hard row costs its own iterations, not every row's. Phase 0 starts from the
+    # previous trial's fit (warm), phase 1 retries a fit that failed from the estimate with psi
+    # plugged in (if the warm start landed badly); the lower objective counts.
+    phase = np.zeros(q, int)
+    used = np.zeros(q, int)                    # iterations of the current phase so far
+    lam = np.full(q, 1e-3)
+    cur = th0.copy()                           # current nuisance fit of each row
+    first_obj = np.full(q, np.inf)             # phase 0's result while phase 1 runs
+    first_theta = th0.copy()
+    first_conv = np.zeros(q, bool)
+    # The last converged point of each row's profile path (the estimate to begin with): the
+    # secant from it to the next converged trial replaces the covariance slope, so warm starts
+    # follow the path of the nuisance parameters (a first-order extrapolation of it).
+    anchor = th0.copy()
+    caps = (_WARM_ITER, _RETRY_ITER)
+
+    slope0 = slope.copy()
+    alt = th0.copy()                           # the retry's start
+
+    def begin(rows):
+        """Start the next trial of ``rows`` at psi = estimate + side x delta from the best of
+        four starts of the nuisance parameters (lowest objective): the last trial's fit moved
+        along the profile path's secant, the last fit as it is, the estimate, and the
+        estimate moved along the covariance slope. The second best is kept for a retry."""
+        psi = th0[rows, cj[rows]] + cs[rows] * delta[rows]
+        ii = np.arange(rows.size)
+        cands = np.stack([best_theta[rows] + slope[rows] * (psi - best_theta[rows, cj[rows]])
+                          [:, None], best_theta[rows], th0[rows],
+                          th0[rows] + slope0[rows] * (psi - th0[rows, cj[rows]])[:, None]])
+        cands[:, ii, cj[rows]] = psi
+        part = sub.take(rows)
+        with np.errstate(all="ignore"):
+            objs = np.stack([part.objective(family.mean(part.t, family.to_natural(c)))
+                             for c in cands])
+        objs = np.where(np.isfinite(objs), objs, np.inf)
+        order = np.argsort(objs, axis=0, kind="stable")
+        cur[rows], alt[rows] = cands[order[0], ii], cands[order[1], ii]
+        lam[rows], used[rows], phase[rows] = 1e-3, 0, 0
+
+    begin(np.arange(q))
+    while active.any():
+        run = np.flatnonzero(active)
+        cap = np.where(phase[run] == 0, caps[0], caps[1])
+        fit = levenberg_marquardt(family, sub.take(run), cur[run], fixed=fixed[run],
+                                  max_iter=_SLICE, lam0=lam[run], budget=cap - used[run],
+                                  stop_below=inside_obj[run], floor=objh[run],
+                                  stop_above=outside_obj[run], check_capped=False)
+        used[run] += fit.n_iter
+        cur[run], lam[run] = fit.theta, fit.lam
+        ended = ~fit.capped
+        inside = fit.obj < inside_obj[run]
+        # phase 0 over: retry a failed fit unless it already lies inside the interval
+        retry = ended & (phase[run] == 0) & ~fit.converged & ~inside
         if retry.any():
-            s2 = th0[act[retry]].copy()
-            s2[np.arange(retry.sum()), cj[act[retry]]] = psi[retry]
-            fit2 = levenberg_marquardt(family, sub.take(act[retry]), s2,
-                                       fixed=fixed[act[retry]], max_iter=100)
-            take = fit2.obj < fit.obj[retry]
-            ridx = np.flatnonzero(retry)[take]
-            fit.theta[ridx] = fit2.theta[take]
-            fit.obj[ridx] = fit2.obj[take]
-        stat = profile_statistic(like, fit.obj, objh[act], m, k_free, disp[cb[act]])
+            rr = run[retry]
+            first_obj[rr], first_theta[rr] = fit.obj[retry], fit.theta[retry]
+            first_conv[rr] = fit.converged[retry]
+            cur[rr], lam[rr], used[rr], phase[rr] = alt[rr], 1e-3, 0, 1
+        complete = ended & ~retry
+        if not complete.any():
+            continue
+        act = run[complete]
+        obj_t, theta_t = fit.obj[complete], fit.theta[complete]
+        was_retry = phase[act] == 1
+        keep_first = was_retry & ~(obj_t < first_obj[act])
+        obj_t = np.where(keep_first, first_obj[act], obj_t)
+        theta_t = np.where(keep_first[:, None], first_theta[act], theta_t)
+        conv_t = np.where(keep_first, first_conv[act], fit.converged[complete])
+        jj = cj[act]
+        step_j = theta_t[np.arange(act.size), jj] - anchor[act, jj]
+        upd = conv_t & np.isfinite(obj_t) & (np.abs(step_j) > 0)
+        if upd.any():
+            au = act[upd]
+            sl = (theta_t[upd] - anchor[au]) / step_j[upd, None]
+            slope[au] = np.where(np.isfinite(sl), sl, slope[au])
+            anchor[au] = theta_t[upd]
+        trials[act] += 1
+        stat = profile_statistic(like, obj_t, objh[act], m, k_free, disp[cb[act]])
         better[act] |= stat < -1e-6 * max(1.0, z * z)
-        lower = fit.obj < low_obj[act]
-        low_obj[act] = np.where(lower, fit.obj, low_obj[act])
-        low_theta[act] = np.where(lower[:, None], fit.theta, low_theta[act])
+        # A curve with a better optimum than its estimate is refitted (and profiled again) or
+        # flagged as not converged: its other endpoints are not needed, so all its rows stop.
+        if better[act].any():
+            quit_rows = np.isin(cb, cb[act[better[act]]])
+            active[quit_rows] = False
+        lower = obj_t < low_obj[act]
+        low_obj[act] = np.where(lower, obj_t, low_obj[act])
+        low_theta[act] = np.where(lower[:, None], theta_t, low_theta[act])
         root = np.sqrt(np.maximum(stat, 0.0))
-        best_theta[act] = np.where(np.isfinite(fit.obj)[:, None], fit.theta, best_theta[act])
+        best_theta[act] = np.where(np.isfinite(obj_t)[:, None], theta_t, best_theta[act])
         d = delta[act]
         below = root < z
         lo[act] = np.where(below, np.maximum(lo[act], d), lo[act])
@@ -267,21 +371,37 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
             sec = l - g_lo[act] * (h - l) / (g_hi[act] - g_lo[act])
         mid = 0.5 * (l + h)
         with np.errstate(all="ignore"):  # h = inf before a bracket exists
-            inside = np.isfinite(sec) & (sec > l + 1e-3 * (h - l)) & (sec < h - 1e-3 * (h - l))
-        nxt_b = np.where(inside, sec, mid)
+            # a secant step at least 1e-3 of the bracket inside it, so that the next trial
+            # lands on the other side of a root that lies right next to an end
+            sec = np.clip(sec, l + 1e-3 * (h - l), h - 1e-3 * (h - l))
+        # ... and bisection whenever the last two trials did not halve the bracket (a profile
+        # that jumps, or noisy nuisance fits, would otherwise creep along one end).
+        width = np.where(has_hi, h - l, np.inf)
+        slow = width > 0.5 * width2[act]
+        width2[act], width1[act] = width1[act], width
+        nxt_b = np.where(np.isfinite(sec) & ~slow, sec, mid)
+        # Before a bracket exists, extrapolate the secant through the last two trials (the first
+        # from the estimate, root 0), growing the step 1.2x to 4x: a profile that flattens out
+        # (an unbounded side) is crossed in a few trials, not 1.2x at a time.
         with np.errstate(all="ignore"):
-            grow = np.clip(z / np.maximum(root, 1e-12), 1.2, 4.0)
-        nxt_e = d * np.where(root > 0, grow, 4.0)
+            rate = (root - r_prev[act]) / (d - d_prev[act])
+            reach = np.where(rate > 0, d + (z - root) / rate, np.inf)
+        nxt_e = np.clip(np.where(np.isfinite(reach), reach, 4.0 * d), 1.2 * d, 4.0 * d)
+        d_prev[act], r_prev[act] = d, root
         nxt = np.where(has_hi, nxt_b, nxt_e)
         # A bracket this narrow without hitting the target means the profile jumps there (e.g. a
         # family degenerating at gamma -> 0): the jump is the endpoint.
-        narrow = has_hi & ((h - l) <= 1e-7 * (1.0 + np.abs(th0[act, cj[act]])))
+        # Located to the relative precision of a smooth endpoint (rtol of the step).
+        narrow = has_hi & ((h - l) <= rtol * h)
         found[act] |= narrow
         too_far = ~has_hi & (th0[act, cj[act]] + cs[act] * nxt > limit[act])
         too_far |= ~has_hi & (np.abs(cs[act] * nxt) > limit[act])
         unbounded[act] |= too_far & ~found[act]
         delta[act] = nxt
-        active[act] = ~(found[act] | unbounded[act])
+        active[act] &= ~(found[act] | unbounded[act]) & (trials[act] < max_outer)
+        nxt_rows = act[active[act]]
+        if nxt_rows.size:
+            begin(nxt_rows)
     # Endpoint in internal units: the bracket end closest to the target.
     end = np.where(found, np.where(np.isfinite(hi) & (np.abs(r_hi - z) < np.abs(r_lo - z)),
                                    hi, lo), np.nan)

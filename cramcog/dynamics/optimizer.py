@@ -17,6 +17,22 @@ The step solves ``(H + lam * diag(H)) delta = -g`` with ``H = J^T W J`` and
 ``g = -J^T W (y - mu)`` in the family's internal (transformed) parameters. Parameters listed in
 ``fixed`` stay put (used by profile likelihood).
 
+The edge of [0, 1]. The binomial likelihood is defined only for means in [0, 1]. A point
+observed at 100% (``y = 1``) gains from a mean up to 1 and is indifferent beyond, so a family
+that can exceed 1 (every one but ``actr``) may have its maximum ON the edge: mean exactly 1 at
+that point, the other points pulling the curve up (and likewise a mean of 0 at a 0% point for
+families that can go below 0, ``+c`` with ``c < 0`` and ``logarithmic``). Such a maximum is
+found as the constrained maximum (an active set): for families whose first parameter is an
+amplitude (``Family.amplitude_first``: ``mean = a f + g``, ``f > 0``) every trial point is
+projected back inside by moving ``a``, a curve whose mean reaches 1 (0) at a 100% (0%) point
+is optimised along that edge (``a`` solved from the others, the Gauss-Newton step taken in the
+remaining parameters) and released when the likelihood rises inside (the Lagrange multiplier's
+sign). Its result is ``converged`` with ``boundary`` naming the point; its covariance is that
+of the remaining parameters, carried to ``a`` along the edge. Where the amplitude is held
+(a profile of ``a``) another free parameter is the pivot, moved by Newton steps. Beyond the
+edge at such a point the mean costs ``1e8 n`` per unit on top of the clipped likelihood, so a
+fit never rests there.
+
 Examples
 --------
 >>> import numpy as np
@@ -38,6 +54,7 @@ import numpy as np
 from cramcog.dynamics.families import Family
 
 _MU_EPS = 1e-12  # binomial means are kept in [eps, 1 - eps] inside logs
+_OUTSIDE_COST = 1e8  # objective per trial and unit of a binomial mean outside [0, 1]
 
 
 @dataclass
@@ -71,6 +88,13 @@ class Problem:
         # Saturated part of the binomial deviance, constant per curve.
         if self.n is not None:
             self._sat = self.n * (_xlogx(self.y) + _xlogx(1.0 - self.y))
+            self._set_edgy(self.y >= 1.0, self.y <= 0.0)
+
+    def _set_edgy(self, top: np.ndarray, bottom: np.ndarray):
+        # points observed at 100% / 0% (see _gn_parts), the curves with one, and whether any
+        self._top, self._bottom = top, bottom
+        self._edgy = (top | bottom).any(-1)
+        self._any_edgy = bool(self._edgy.any())
 
     @property
     def binomial(self) -> bool:
@@ -82,9 +106,18 @@ class Problem:
 
     def take(self, idx: np.ndarray) -> "Problem":
         """The sub-problem of curves ``idx``."""
-        t = self.t if self.t.shape[0] == 1 else self.t[idx]
-        return Problem(t, self.y[idx], None if self.n is None else self.n[idx],
-                       None if self.w is None else self.w[idx])
+        # Built directly (no re-validation, the saturated deviance sliced, not recomputed): the
+        # optimiser takes sub-problems every time some curves finish.
+        out = object.__new__(Problem)
+        out.t = self.t if self.t.shape[0] == 1 else self.t[idx]
+        out.y = self.y[idx]
+        out.n = None if self.n is None else self.n[idx]
+        out.w = None if self.w is None else self.w[idx]
+        if self.n is not None:
+            out._sat = self._sat[idx]
+            out._top, out._bottom, out._edgy = self._top[idx], self._bottom[idx], self._edgy[idx]
+            out._any_edgy = self._any_edgy and bool(out._edgy.any())
+        return out
 
     # -- objective pieces ------------------------------------------------------------------
     def objective(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
@@ -93,19 +126,24 @@ class Problem:
         if self.n is None:
             r2 = (y - mu) ** 2
             return 0.5 * (r2 if self.w is None else self.w[idx] * r2).sum(-1)
-        m = np.clip(mu, _MU_EPS, 1.0 - _MU_EPS)
+        m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
         n = self.n[idx]
         ll = n * (y * np.log(m) + (1.0 - y) * np.log1p(-m))
         # A mean outside (0, 1) is clipped, which costs ~27 n per point: finite, so a start
-        # outside the feasible region can still walk back in; the final check flags any fit
-        # that stays there.
-        obj = (self._sat[idx] - ll).sum(-1)
-        return np.where(np.isfinite(mu).all(-1), obj, np.inf)
+        # outside the feasible region can still walk back in. At a point observed at 100%
+        # (0%) the clipped likelihood would not mind a mean above 1 (below 0): there the mean
+        # costs _OUTSIDE_COST n per unit beyond the edge, so that no fit rests out there.
+        dev = self._sat[idx] - ll
+        if (self._any_edgy if isinstance(idx, slice) else self._edgy[idx].any()) and \
+                (mu.max(initial=0.0) > 1.0 or mu.min(initial=0.0) < 0.0):
+            dev = dev + _OUTSIDE_COST * n * (np.where(y >= 1.0, np.maximum(mu - 1.0, 0.0), 0.0)
+                                             + np.where(y <= 0.0, np.maximum(-mu, 0.0), 0.0))
+        return np.where(np.isfinite(mu).all(-1), dev.sum(-1), np.inf)
 
     def weights(self, mu: np.ndarray, idx=slice(None)) -> np.ndarray:
         if self.n is None:
             return np.ones_like(mu) if self.w is None else self.w[idx] * np.ones_like(mu)
-        m = np.clip(mu, _MU_EPS, 1.0 - _MU_EPS)
+        m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
         return self.n[idx] / (m * (1.0 - m))
 
     def t_of(self, idx) -> np.ndarray:
@@ -136,6 +174,13 @@ class LMResult:
     n_iter: np.ndarray      # (B,) iterations used
     hessian: np.ndarray     # (B, k, k) J^T W J at theta (internal parameters)
     grad: np.ndarray        # (B, k) gradient of obj at theta
+    stopped: np.ndarray | None = None  # (B,) bool: left early below ``stop_below``
+    lam: np.ndarray | None = None      # (B,) damping at the end (to resume a capped curve)
+    capped: np.ndarray | None = None   # (B,) bool: still iterating when max_iter or its
+    #                                    budget ran out
+    boundary: np.ndarray | None = None  # (B,) int: point held at 0 or 1 (edge maximum), -1
+    edge_pivot: np.ndarray | None = None  # (B,) int: parameter that follows the others there
+    edge_row: np.ndarray | None = None  # (B, k): d theta_pivot / d theta along that edge
 
 
 def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
@@ -150,23 +195,228 @@ def gauss_newton_terms(family: Family, prob: Problem, theta: np.ndarray, idx=sli
     >>> np.allclose(g, 0), h.shape
     (True, (1, 2, 2))
     """
+    with np.errstate(all="ignore"):
+        return _gauss_newton(family, prob, theta, idx)
+
+
+def _gauss_newton(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None)):
+    return _gn_sums(*_gn_parts(family, prob, theta, idx))
+
+
+def _gn_parts(family: Family, prob: Problem, theta: np.ndarray, idx=slice(None),
+              observed: bool = False):
+    # (observed applies at 100% points, and at 0% points unless the family is nonnegative)
+    """mu (B, m), Jacobian in internal parameters (B, m, k), weights and residuals (B, m).
+
+    ``observed``: at binomial points observed at 0% or 100% use the observed information
+    (``n / mu^2``, ``n / (1 - mu)^2``) instead of the expected one (``n / (mu (1 - mu))``),
+    with the residual rescaled so that ``w r`` is still the score. The expected weight grows
+    without bound as the mean nears 0 or 1 there, which would make the steps towards an edge
+    maximum shrink geometrically and never reach it."""
     p = family.to_natural(theta)
     t = prob.t_of(idx)
-    with np.errstate(all="ignore"):
-        mu = family.mean(t, p)                                        # (B, m)
-        jac = family.jacobian(t, p) * family.dnatural(theta)[:, None, :]  # (B, m, k)
-        w = prob.weights(mu, idx)                                     # (B, m)
-        r = prob.y[idx] - mu
-        jt = jac.transpose(0, 2, 1)                                   # (B, k, m)
-        g = -np.matmul(jt, (w * r)[..., None])[..., 0]                # (B, k)
-        h = np.matmul(jt * w[:, None, :], jac)                        # (B, k, k)
+    mu = family.mean(t, p)                                            # (B, m)
+    dnat = np.where(family.log_scaled, p, 1.0)                        # d p / d theta
+    jac = family.jacobian(t, p) * dnat[:, None, :]                    # (B, m, k)
+    w = prob.weights(mu, idx)                                         # (B, m)
+    y = prob.y[idx]
+    r = y - mu
+    if observed and prob.binomial and \
+            (prob._any_edgy if isinstance(idx, slice) else prob._edgy[idx].any()):
+        top, bottom = prob._top[idx], prob._bottom[idx]
+        if family.nonnegative:
+            bottom = np.zeros_like(bottom)
+        m = np.minimum(np.maximum(mu, _MU_EPS), 1.0 - _MU_EPS)
+        n = prob.n[idx]
+        w = np.where(top, n / (m * m), np.where(bottom, n / (1 - m) ** 2, w))
+        r = np.where(top, m, np.where(bottom, m - 1.0, r))
+        # Beyond the edge there (where the clipped likelihood is flat): a heavily weighted
+        # residual pulling the mean back to it, the Gauss-Newton form of the outside cost.
+        if mu.max(initial=0.0) > 1.0 or mu.min(initial=0.0) < 0.0:
+            out = (top & (mu > 1.0)) | (bottom & (mu < 0.0))
+            w = np.where(out, _OUTSIDE_COST * n, w)
+            r = np.where(out, np.where(top, 1.0, 0.0) - mu, r)
+    return mu, jac, w, r
+
+
+def _gn_sums(mu, jac, w, r):
+    jt = jac.transpose(0, 2, 1)                                       # (B, k, m)
+    g = -np.matmul(jt, (w * r)[..., None])[..., 0]                    # (B, k)
+    h = np.matmul(jt * w[:, None, :], jac)                            # (B, k, k)
     return mu, g, h
+
+
+# ----------------------------------------------------------------------------- the edge of [0, 1]
+
+def _edge_terms(family, prob, theta, tg, code):
+    """mu, g, H as :func:`_gauss_newton`, for curves held at an edge point taken along the
+    edge (the pivot follows the others: zero gradient, unit Hessian entry), and the edge codes
+    after releasing the curves whose likelihood rises inside. A released point is left out
+    of this one step (its clipped weight would freeze it at the edge)."""
+    k = theta.shape[1]
+    mu, jac, w, r = _gn_parts(family, prob, theta, observed=True)
+    if not (code >= 0).any():                      # nothing held: the plain terms
+        return (*_gn_sums(mu, jac, w, r), code)
+    was = code.copy()
+    jac, w, r, release, _ = _edge_reduce(jac, w, r, prob.n, mu, code, tg)
+    code = np.where(release, -1, code)
+    if release.any():
+        rel = np.flatnonzero(release)
+        w, r = w.copy(), r.copy()
+        w[rel, was[rel] // k] = 0.0
+        r[rel, was[rel] // k] = 0.0
+    mu, g, h = _gn_sums(mu, jac, w, r)
+    on = np.flatnonzero(code >= 0)
+    if on.size:
+        h[on, code[on] % k, code[on] % k] = 1.0
+    return mu, g, h, code
+
+
+def _edge_targets(family: Family, prob: Problem, fixed: np.ndarray) -> np.ndarray | None:
+    """(B, m) the value a point may be held at (1 at a 100% point, 0 at a 0% one; NaN for
+    other points), or None where no curve can use it (least squares, a family bounded to
+    (0, 1), nothing free, no such point)."""
+    if not _has_edges(family, prob) or family.bounded01:
+        return None
+    zero = 0.0 if not family.nonnegative else np.nan
+    tg = np.where(prob.n > 0, np.where(prob.y >= 1.0, 1.0, np.where(prob.y <= 0.0, zero,
+                                                                        np.nan)), np.nan)
+    tg[fixed.all(-1)] = np.nan
+    return tg if np.isfinite(tg).any() else None
+
+
+def _has_edges(family: Family, prob: Problem) -> bool:
+    """Does any curve have a point the fit may have to hold at 1 (a 100% point) or at 0 (a 0%
+    point, for a family that can go below 0)?"""
+    return prob.binomial and (bool(prob._top.any()) or (not family.nonnegative
+                                                        and bool(prob._bottom.any())))
+
+
+def _split_amplitude(family: Family, t: np.ndarray, p: np.ndarray):
+    """mean = p0 f + g: (f, g), each (B, m), for an amplitude_first family."""
+    p0, p1 = p.copy(), p.copy()
+    p0[:, 0], p1[:, 0] = 0.0, 1.0
+    g = family.mean(t, p0)
+    return family.mean(t, p1) - g, g
+
+
+def _project_edges(family: Family, t: np.ndarray, theta: np.ndarray, fixed: np.ndarray,
+                   tg: np.ndarray, code: np.ndarray):
+    """Bring each curve's mean into [0, 1] at its 100% / 0% points by moving one parameter
+    (the pivot); a curve on an edge (``code`` >= 0) stays on it. The pivot is the amplitude
+    when it is free (``amplitude_first``: solved exactly), else the free parameter that moves
+    the worst point most (a few Newton steps). Returns (theta, code), ``code = point * k +
+    pivot`` of the point now held at 0 or 1, -1 for none (or where no pivot keeps every such
+    point inside)."""
+    b, k = theta.shape
+    theta, code = theta.copy(), code.copy()
+    amp = ~fixed[:, 0] if family.amplitude_first else np.zeros(b, bool)
+    if amp.any():                                     # exact: a along the line p0 f + g
+        ra = np.flatnonzero(amp)
+        ta = t if t.shape[0] == 1 else t[ra]
+        p = family.to_natural(theta[ra])
+        f, g = _split_amplitude(family, ta, p)
+        tga = tg[ra]
+        ok = np.isfinite(tga) & (f > 1e-300) & np.isfinite(g)
+        cap = np.where(ok & (tga == 1.0), (1.0 - g) / np.where(ok, f, 1.0), np.inf)
+        flo = np.where(ok & (tga == 0.0), -g / np.where(ok, f, 1.0), -np.inf)
+        j_hi, j_lo = np.argmin(cap, -1), np.argmax(flo, -1)
+        ii = np.arange(ra.size)
+        hi, lo = cap[ii, j_hi], flo[ii, j_lo]
+        usable = (lo <= hi) & ~(family.log_scaled[0] & ~(hi > 0))
+        ca = code[ra]
+        side = np.where(ca >= 0, tga[ii, np.maximum(ca, 0) // k], np.nan)
+        a = np.where(side == 1.0, hi, np.where(side == 0.0, lo, np.clip(p[:, 0], lo, hi)))
+        a = np.where(usable & np.isfinite(a), a, p[:, 0])
+        code[ra] = np.where(usable & (a == hi), j_hi * k,
+                            np.where(usable & (a == lo), j_lo * k, -1))
+        theta[ra, 0] = np.log(a) if family.log_scaled[0] else a
+    rest = np.flatnonzero(~amp)
+    if rest.size:                                     # Newton on the pivot
+        tr = t if t.shape[0] == 1 else t[rest]
+        th, cr, tgr, fxr = theta[rest], code[rest], tg[rest], fixed[rest]
+        mu = family.mean(tr, family.to_natural(th))
+        excess = np.where(tgr == 1.0, mu - 1.0, np.where(tgr == 0.0, -mu, -np.inf))
+        excess = np.where(np.isfinite(tgr), excess, -np.inf)
+        worst = np.argmax(excess, -1)
+        ii = np.arange(rest.size)
+        go = (cr >= 0) | (excess[ii, worst] > 0)
+        j = np.where(cr >= 0, cr // k, worst)
+        piv = np.where(cr >= 0, cr % k, -1)
+        for _ in range(4):
+            sel = np.flatnonzero(go)
+            if sel.size == 0:
+                break
+            p = family.to_natural(th[sel])
+            tj = tr if tr.shape[0] == 1 else tr[sel]
+            jac = family.jacobian(tj, p) * np.where(family.log_scaled, p, 1.0)[:, None, :]
+            jj = jac[np.arange(sel.size), j[sel]]                     # (S, k)
+            new = piv[sel] < 0
+            if new.any():
+                mov = np.where(fxr[sel[new]], 0.0, np.abs(jj[new]))
+                piv[sel[new]] = np.where(mov.max(-1) > 0, np.argmax(mov, -1), -1)
+                go[sel[new][mov.max(-1) <= 0]] = False      # nothing free moves this point
+            d = np.where(piv[sel] >= 0, jj[np.arange(sel.size), np.maximum(piv[sel], 0)], 0.0)
+            mj = family.mean(tj, p)[np.arange(sel.size), j[sel]]
+            with np.errstate(all="ignore"):
+                upd = np.where(d != 0, (mj - tgr[sel, j[sel]]) / d, 0.0)
+            th[sel, np.maximum(piv[sel], 0)] -= np.where(piv[sel] >= 0, upd, 0.0)
+        mu = family.mean(tr, family.to_natural(th))
+        hit = go & (piv >= 0) & (np.abs(mu[ii, j] - tgr[ii, j]) <= 1e-10)
+        cr = np.where(hit, j * k + np.maximum(piv, 0), -1)
+        theta[rest] = np.where(go[:, None] & hit[:, None], th, theta[rest])
+        code[rest] = cr
+    return theta, code
+
+
+def _edge_reduce(jac, w, r, n, mu, code, tg):
+    """For curves held at an edge point (``code`` >= 0): the Jacobian along the edge (the
+    pivot a function of the others, so its column is 0 and the point drops out), and whether
+    the likelihood would rise by leaving the edge (release: the multiplier's sign).
+
+    Returns (jac, w, r, release (B,), edge_row (B, k): d theta_pivot / d theta).
+    """
+    k = jac.shape[2]
+    rows = np.flatnonzero(code >= 0)
+    edge_row = np.zeros(jac.shape[::2])
+    release = np.zeros(code.shape, bool)
+    if rows.size == 0:
+        return jac, w, r, release, edge_row
+    j, piv = code[rows] // k, code[rows] % k
+    ii = np.arange(rows.size)
+    jj = jac[rows, j]                                                 # (R, k) d mu_j / d theta
+    side = tg[rows, j]
+    # d obj / d theta_pivot with point j's exact term (its clipped weight x zero residual is
+    # 0/0): -n y / mu at a 100% point, +n (1 - y) / (1 - mu) at a 0% point.
+    wr = (w[rows] * r[rows]) * jac[rows, :, piv]
+    wr[ii, j] = 0.0
+    nj, mj = n[rows, j], mu[rows, j]
+    own = np.where(side == 1.0, -nj / np.maximum(mj, 1e-300),
+                   nj / np.maximum(1.0 - mj, 1e-300)) * jj[ii, piv]
+    sg = np.sign(jj[ii, piv]) * (-wr.sum(-1) + own)     # along the pivot's outward direction
+    # Held at 1 (0): moving outward would help and is blocked; otherwise let go.
+    release[rows] = np.where(side == 1.0, sg > 0, sg < 0) | (jj[ii, piv] == 0)
+    keep = ~release[rows]
+    if keep.any():
+        rk, jk, pk = rows[keep], j[keep], piv[keep]
+        ratio = jj[keep] / jj[keep, pk][:, None]                     # (K, k)
+        jac = jac.copy()
+        jac[rk] = jac[rk] - jac[rk, :, pk][:, :, None] * ratio[:, None, :]
+        w, r = w.copy(), r.copy()
+        w[rk, jk] = 0.0
+        r[rk, jk] = 0.0
+        edge_row[rk] = -ratio
+        edge_row[rk, pk] = 0.0
+    return jac, w, r, release, edge_row
 
 
 def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                         fixed: np.ndarray | None = None, max_iter: int = 200,
                         ftol: float = 1e-12, decrement_tol: float = 1e-8,
-                        max_abs_theta: float = 25.0) -> LMResult:
+                        max_abs_theta: float = 25.0, stop_below: np.ndarray | None = None,
+                        floor: np.ndarray | None = None, stop_above: np.ndarray | None = None,
+                        lam0: np.ndarray | None = None,
+                        budget: np.ndarray | None = None, check_capped: bool = True) -> LMResult:
     """Minimise the objective of B curves at once.
 
     Parameters
@@ -180,7 +430,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     fixed
         (B, k) bool, parameters held at their starting value (profile likelihood); None = none.
     max_iter
-        Iteration cap per curve.
+        Iteration cap of this call.
     ftol
         Stop a curve when an accepted step lowers ``obj`` by less than ``ftol * (obj + scale)``.
     decrement_tol
@@ -189,6 +439,23 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     max_abs_theta
         Final check: a log-scaled parameter whose log exceeds this in size sits at its bound
         (e.g. an amplitude shrinking to 0), and the fit is flagged as not converged.
+    stop_below, floor
+        (B,) objective levels, or None. A curve whose objective has dropped below
+        ``stop_below`` stops early (``stopped``) once, at the rate of its last step, the
+        iterations it has left could not take it below ``floor``: profile likelihood only needs
+        to know that a trial value lies inside the interval, unless it reveals a better optimum
+        than the estimate (objective ``floor``). Stopped curves are not converged.
+    stop_above
+        (B,) objective levels, or None: a curve above its level stops early (``stopped``) once,
+        at the rate of its last step, the iterations it has left could not take it below it
+        (profile likelihood: a trial value clearly outside the interval).
+    lam0, budget
+        (B,) starting damping (default 1e-3) and iterations each curve may still use (default
+        ``max_iter``): with ``max_iter`` smaller than the budgets, a caller can run curves a
+        slice of iterations at a time and resume the ``capped`` ones from ``theta`` and ``lam``.
+    check_capped
+        False: skip the final checks of capped curves (reason "paused"), for callers that will
+        resume them.
 
     Returns
     -------
@@ -207,56 +474,165 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         scale = np.full(nb, 1e-8)
     else:
         scale = 1e-20 * (prob.y ** 2).sum(-1) + 1e-300
-    lam = np.full(nb, 1e-3)
+    lam = np.full(nb, 1e-3) if lam0 is None else np.array(lam0, dtype=float, copy=True)
+    budget = np.full(nb, max_iter) if budget is None else np.asarray(budget)
     n_iter = np.zeros(nb, int)
-    p0 = family.to_natural(theta)
-    with np.errstate(all="ignore"):
-        obj = prob.objective(family.mean(prob.t_of(slice(None)), p0))
-    obj = np.where(np.isfinite(obj), obj, np.inf)
-    done = ~np.isfinite(obj)  # infeasible start: give up at once, flagged below
     eye = np.eye(k)
-
-    # Work on a compacted copy of the unfinished curves; compact again only when some finish,
-    # so per-iteration gathers of the data are avoided.
-    act = np.flatnonzero(~done)                      # global indices of the working set
     stalled = np.zeros(nb, bool)
-    sub = prob.take(act)
-    th, ob, lm, fx, sc = theta[act], obj[act], lam[act], fixed[act], scale[act]
-    for _ in range(max_iter):
-        if act.size == 0:
-            break
-        mu, g, h = gauss_newton_terms(family, sub, th)
-        bad = ~(np.isfinite(g).all(-1) & np.isfinite(h).all((-1, -2)))
-        g = np.where(fx | bad[:, None], 0.0, g)
-        h = np.where(bad[:, None, None], eye, h)
-        h = np.where(fx[:, :, None] | fx[:, None, :], 0.0, h) + fx[:, :, None] * eye
-        d = np.diagonal(h, axis1=1, axis2=2)
-        dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
-        step = -_solve(h + (lm[:, None] * dscale)[:, :, None] * eye, g)          # (A, k)
-        cand = th + step
-        with np.errstate(all="ignore"):
-            obj_c = sub.objective(family.mean(sub.t, family.to_natural(cand)))
-        obj_c = np.where(np.isfinite(obj_c), obj_c, np.inf)
-        accept = (obj_c <= ob) & ~bad
-        # |change| tiny: an accepted step that barely helps, or a rejected one that only lost
-        # to round-off (we sit at the optimum), both end the curve's iterations.
-        finished = (np.abs(ob - obj_c) <= ftol * (ob + sc)) | bad
-        th = np.where(accept[:, None], cand, th)
-        ob = np.where(accept, obj_c, ob)
-        lm = np.where(accept, np.maximum(lm * 0.3, 1e-12), lm * 8.0)
-        n_iter[act] += 1
-        stuck = lm > 1e12                            # stalled: no step helps any more
-        stalled[act[stuck]] = True
-        finished |= stuck
-        if finished.any():
-            theta[act], obj[act], lam[act] = th, ob, lm
-            keep = np.flatnonzero(~finished)
-            act, sub = act[keep], sub.take(keep)
-            th, ob, lm, fx, sc = th[keep], ob[keep], lm[keep], fx[keep], sc[keep]
-    theta[act], obj[act] = th, ob
+    stopped = np.zeros(nb, bool)
+    early = stop_below is not None or stop_above is not None
+    edges = _has_edges(family, prob)
+    tg = _edge_targets(family, prob, fixed)       # (B, m) 100% / 0% points, or None
+    apt = np.full(nb, -1)                          # the point each curve is held at (edge)
+    with np.errstate(all="ignore"):
+        mu0 = family.mean(prob.t, family.to_natural(theta))
+        if tg is not None:                         # start inside [0, 1] at those points
+            er = np.flatnonzero(((tg == 1.0) & (mu0 > 1.0)).any(-1)
+                                | ((tg == 0.0) & (mu0 < 0.0)).any(-1))
+            if er.size:
+                theta[er], apt[er] = _project_edges(family, prob.t_of(er), theta[er],
+                                                    fixed[er], tg[er], apt[er])
+                mu0[er] = family.mean(prob.t_of(er), family.to_natural(theta[er]))
+        obj = prob.objective(mu0)
+        obj = np.where(np.isfinite(obj), obj, np.inf)
+        done = ~np.isfinite(obj) | (budget <= 0)  # infeasible start: give up, flagged below
 
+        # Work on a compacted copy of the unfinished curves; compact again only when some
+        # finish, so per-iteration gathers of the data are avoided.
+        act = np.flatnonzero(~done)                  # global indices of the working set
+        sub = prob.take(act)
+        th, ob, lm, sc, bu = theta[act], obj[act], lam[act], scale[act], budget[act]
+        sb = np.broadcast_to(np.inf if stop_below is None else stop_below, (nb,))[act]
+        fl = np.broadcast_to(-np.inf if floor is None else floor, (nb,))[act]
+        sa = np.broadcast_to(np.inf if stop_above is None else stop_above, (nb,))[act]
+        if tg is not None:
+            tgw, ap, fxw = tg[act], apt[act], fixed[act]
+
+        def held_terms(fx):
+            # Held parameters: zero gradient, identity rows/columns in the Hessian.
+            return (fx, fx[:, :, None] | fx[:, None, :], fx[:, :, None] * eye) if fx.any() \
+                else None
+        held = held_terms(fixed[act])
+        for it in range(1, max_iter + 1):
+            if act.size == 0:
+                break
+            if tg is None:
+                mu, g, h = _gn_sums(*_gn_parts(family, sub, th, observed=edges))
+            else:                                    # a release counts once its step is taken
+                ap_held = ap
+                mu, g, h, ap = _edge_terms(family, sub, th, tgw, ap)
+            bad = ~np.isfinite(g.sum(-1) + h.sum((-1, -2)))
+            if held is not None:
+                g = np.where(held[0], 0.0, g)
+                h = np.where(held[1], 0.0, h) + held[2]
+            if bad.any():
+                g = np.where(bad[:, None], 0.0, g)
+                h = np.where(bad[:, None, None], eye, h)
+            d = np.diagonal(h, axis1=1, axis2=2)
+            dscale = np.maximum(d, 1e-12 * d.max(-1, keepdims=True) + 1e-300)
+            step = _solve(h + (lm[:, None] * dscale)[:, :, None] * eye, g)        # (A, k)
+            cand = th - step
+            mu_c = family.mean(sub.t, family.to_natural(cand))
+            if tg is not None:
+                # project the curves held on an edge and those that crossed one
+                ap_c = ap.copy()
+                if mu_c.max(initial=0.0) > 1.0 or mu_c.min(initial=0.0) < 0.0:
+                    need = np.flatnonzero((ap >= 0) | ((tgw == 1.0) & (mu_c > 1.0)).any(-1)
+                                          | ((tgw == 0.0) & (mu_c < 0.0)).any(-1))
+                else:
+                    need = np.flatnonzero(ap >= 0)
+                if need.size:
+                    cand[need], ap_c[need] = _project_edges(
+                        family, sub.t_of(need), cand[need], fxw[need], tgw[need], ap[need])
+                    mu_c[need] = family.mean(sub.t_of(need), family.to_natural(cand[need]))
+            obj_c = sub.objective(mu_c)
+            obj_c = np.where(np.isfinite(obj_c), obj_c, np.inf)
+            accept = (obj_c <= ob) & ~bad
+            if tg is not None:
+                ap = np.where(accept, ap_c, ap_held)
+            # |change| tiny: an accepted step that barely helps, or a rejected one that only
+            # lost to round-off (we sit at the optimum), both end the curve's iterations.
+            finished = (np.abs(ob - obj_c) <= ftol * (ob + sc)) | bad
+            th = np.where(accept[:, None], cand, th)
+            ob_prev = ob
+            ob = np.where(accept, obj_c, ob)
+            lm = np.where(accept, np.maximum(lm * 0.3, 1e-12), lm * 8.0)
+            stuck = lm > 1e12                        # stalled: no step helps any more
+            finished |= stuck
+            if early:
+                # below the target, and the iterations left at this step's rate cannot reach
+                # the floor: nothing more to learn from this curve
+                # ... or above its level, and at this rate it cannot get below it in time
+                reach = (ob_prev - ob) * (bu - it)
+                leave = accept & (((ob < sb) & (ob - fl > reach)) | ((ob > sa) & (ob - sa > reach)))
+                stopped[act[leave & ~finished]] = True
+                finished |= leave
+            finished |= bu <= it                     # this curve's budget is spent
+            if finished.any():
+                stalled[act[stuck]] = True
+                theta[act], obj[act], lam[act] = th, ob, lm
+                n_iter[act[finished]] = it
+                keep = np.flatnonzero(~finished)
+                if tg is not None:
+                    apt[act[finished]] = ap[finished]
+                act, sub = act[keep], sub.take(keep)
+                th, ob, lm, sc, bu = th[keep], ob[keep], lm[keep], sc[keep], bu[keep]
+                sb, fl, sa = sb[keep], fl[keep], sa[keep]
+                if held is not None:
+                    held = held_terms(held[0][keep])
+                if tg is not None:
+                    tgw, ap, fxw = tgw[keep], ap[keep], fxw[keep]
+    theta[act], obj[act], lam[act] = th, ob, lm
+    if tg is not None:
+        apt[act] = ap
+    n_iter[act] = max_iter
+    capped = np.zeros(nb, bool)
+    capped[act] = True
+
+    edge_row = np.zeros((nb, k))
+    if check_capped or not capped.any():
+        chk = np.arange(nb)
+        converged, reason, h, g = (np.zeros(nb, bool), np.full(nb, "", dtype=object),
+                                   np.zeros((nb, k, k)), np.zeros((nb, k)))
+    else:
+        # Paused curves (capped, to be resumed) are left unchecked: not converged, no Hessian.
+        chk = np.flatnonzero(~capped)
+        converged, reason = np.zeros(nb, bool), np.full(nb, "paused", dtype=object)
+        h, g = np.full((nb, k, k), np.nan), np.full((nb, k), np.nan)
+    if chk.size:
+        sub = prob if chk.size == nb else prob.take(chk)
+        (converged[chk], reason[chk], h[chk], g[chk], edge_row[chk],
+         apt[chk]) = _final_checks(family, sub, theta[chk], obj[chk], fixed[chk], stalled[chk],
+                                   scale[chk], decrement_tol, max_abs_theta,
+                                   None if tg is None else tg[chk], apt[chk])
+    return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
+                    hessian=h, grad=g, stopped=stopped, lam=lam, capped=capped,
+                    boundary=np.where(apt >= 0, apt // k, -1),
+                    edge_pivot=np.where(apt >= 0, apt % k, -1), edge_row=edge_row)
+
+
+def _final_checks(family, prob, theta, obj, fixed, stalled, scale, decrement_tol,
+                  max_abs_theta, tg=None, apt=None):
+    """Convergence checks of B curves: (converged, reason, Hessian, gradient, edge_row,
+    boundary)."""
+    nb, k = theta.shape
+    eye = np.eye(k)
+    apt = np.full(nb, -1) if apt is None else apt.copy()
+    edge_row = np.zeros((nb, k))
     # Final checks, on every curve: gradient (Newton decrement), Hessian, bounds, feasibility.
-    mu, g, h = gauss_newton_terms(family, prob, theta)
+    with np.errstate(all="ignore"):
+        mu, jac, w, r = _gn_parts(family, prob, theta)
+        wrong_side = np.zeros(nb, bool)
+        if tg is not None and (apt >= 0).any():
+            # On an edge: the checks below are those of the other parameters along it.
+            jac, w, r, wrong_side, edge_row = _edge_reduce(jac, w, r, prob.n, mu, apt, tg)
+        mu, g, h = _gn_sums(mu, jac, w, r)
+    on = (apt >= 0) & ~wrong_side
+    apt = np.where(on, apt, -1)
+    fixed = fixed.copy()
+    fixed[on, apt[on] % k] = True             # the pivot follows the edge
+    held_pt = np.zeros(mu.shape, bool)
+    held_pt[np.flatnonzero(on), apt[on] // k] = True
     free = ~fixed
     g = np.where(free, g, 0.0)
     h = np.where(free[:, :, None] & free[:, None, :], h, 0.0) + fixed[:, :, None] * eye
@@ -274,13 +650,19 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         # (log-likelihood -inf), or presses against 1 (no family but a bounded one, actr, can
         # sit within 1e-9 of 1 at an interior optimum). A mean near 0 where y = 0 is an
         # ordinary decaying tail, not an edge.
+        # The point a curve is held at (an edge maximum, checked above) is not one of these.
         y = prob.y
-        edge = finite & ((mu < 0) | (mu > 1) | ((mu <= 1e-9) & (y > 0))
-                         | ((mu >= 1 - 1e-9) & ((y < 1) | (not family.bounded01)))).any(-1)
+        edge = finite & (((mu < 0) | (mu > 1) | ((mu <= 1e-9) & (y > 0))
+                          | ((mu >= 1 - 1e-9) & ((y < 1) | (not family.bounded01))))
+                         & ~held_pt).any(-1)
+        reason[wrong_side & (reason == "")] = (
+            "stopped at 0 or 1 at a data point although the likelihood rises inside [0, 1]")
         reason[edge & (reason == "")] = (
             "fitted probability reached 0 or 1 at a data point: this family's binomial maximum "
             "lies on the edge of [0, 1] (e.g. a point at 0% or 100%, or an asymptote below 0); "
-            "drop such points, fit without n, or use a family bounded to [0, 1] such as actr")
+            "drop such points, fit without n, or use a family bounded to [0, 1] such as actr"
+            + (" (or do not hold the amplitude fixed: a free one lets the fit rest on the edge)"
+               if family.amplitude_first else ""))
     hs = np.where(finite[:, None, None], h, eye)
     dg = np.sqrt(np.maximum(np.diagonal(hs, axis1=1, axis2=2), 1e-300))
     corr = hs / dg[:, :, None] / dg[:, None, :]                      # scale-free Hessian
@@ -300,6 +682,4 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
     reason[high_grad & (reason == "")] = (
         "iteration cap reached with the gradient not zero: the fit may be drifting towards a "
         "limiting form of this family (e.g. a shift or rate running to 0 or infinity)")
-    converged = reason == ""
-    return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
-                    hessian=h, grad=g)
+    return reason == "", reason, h, g, edge_row, apt

@@ -128,6 +128,7 @@ class FitResult:
     pearson_values: np.ndarray | None = None       # (B,) Pearson chi2 (LS: RSS)
     criterion: str = "aicc"                        # aicc, aic or bic
     quasi_dispersion: np.ndarray | None = None     # (B,) c-hat of a quasi fit, else None
+    edge_points: np.ndarray | None = None          # (B,) point held at 0 or 1, -1 if none
 
     # -- basic facts ---------------------------------------------------------------------------
     @property
@@ -208,6 +209,13 @@ class FitResult:
     def converged(self):
         """True if the fit passed every convergence check (array over batch dims if batched)."""
         return self._out(self.converged_flags.astype(bool))
+
+    @property
+    def on_edge(self):
+        """True where the binomial maximum lies on the edge of [0, 1]: the fitted probability
+        is exactly 1 (0) at a point observed at 100% (0%), see ``message``."""
+        e = self.edge_points
+        return self._out(np.zeros(self.estimates.shape[0], bool) if e is None else e >= 0)
 
     @property
     def message(self):
@@ -524,7 +532,8 @@ class FitResult:
                        loglik_values=self.loglik_values[sl], boot=boot,
                        deviance_values=self.deviance_values[sl],
                        pearson_values=self.pearson_values[sl],
-                       quasi_dispersion=None if qd is None else qd[sl])
+                       quasi_dispersion=None if qd is None else qd[sl],
+                       edge_points=None if self.edge_points is None else self.edge_points[sl])
 
     def summary(self) -> str:
         """A short text summary (one line per parameter)."""
