@@ -1001,7 +1001,8 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
         note = (f"power-law gamma {pooled.gamma:.3g} [{pooled.interval[0]:.3g}, "
                 f"{pooled.interval[1]:.3g}] ({pooled.method}); the power law is the best "
                 f"family on the model side: {model_power}, on {wins} of "
-                f"{power.human.nunique()} human curves: read gamma only where it is")
+                f"{power.human.nunique()} human curves (compare gammas only where the power "
+                f"law is the best family on both sides)")
     except ValueError as err:
         note = f"not computed: {err}"
     return HumanComparison(shape=shape, summary=shape_summary(shape), items=items, gamma=gamma,
