@@ -406,6 +406,10 @@ def combine_cells(grid: AblationGrid, results: Mapping[tuple[str, int], xr.Datas
     """
     errors = dict(errors or {})
     variants, seeds = list(grid.variants), list(grid.seeds)
+    # a run's own non-index coords (e.g. which pattern each probe asks about) differ by seed:
+    # they stack as variables over (variant, seed) and become coords again in as_runs
+    cell_coords = sorted({str(c) for ds in results.values() for c in ds.coords
+                          if c not in ds.dims})
     parts = []
     for (variant, seed), ds in results.items():
         parts.append(_cell_for_concat(ds).expand_dims(variant=[variant], seed=[seed]))
@@ -446,7 +450,7 @@ def combine_cells(grid: AblationGrid, results: Mapping[tuple[str, int], xr.Datas
         attrs={"grid_name": grid.name, "parameter": grid.parameter,
                "description": grid.description, "n_cells": status.size, "n_ok": n_ok,
                "n_failed": n_failed, "n_pending": int(status.size - n_ok - n_failed),
-               "cell_kind": _common_kind(results)})
+               "cell_kind": _common_kind(results), "cell_coords": ",".join(cell_coords)})
 
 
 def _common_kind(results) -> str:
@@ -456,7 +460,7 @@ def _common_kind(results) -> str:
 
 def _cell_for_concat(ds: xr.Dataset) -> xr.Dataset:
     """A cell record ready to stack: bools as int8 (NaN-fillable), run attrs as variables."""
-    ds = ds.copy()
+    ds = ds.reset_coords([c for c in ds.coords if c not in ds.dims])
     for name, var in list(ds.data_vars.items()):
         if var.dtype == bool:
             ds[name] = var.astype("int8")

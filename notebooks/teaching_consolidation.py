@@ -504,48 +504,15 @@ def find_record(name: str):
     return None
 
 
-def cram_from_training_grid(path, variant: str = "cram", every: int = 20):
-    """A STAND-IN for the per-pattern consolidation record, from the committed baselines grid.
+from cramcog import records  # noqa: E402
 
-    Per seed: the share of recurring-query TOKENS in training batches routed to episodic
-    attention in the retrieving layer (the layer where novel queries attend), every `every`
-    steps, against training steps (proportional to exposures per pattern). No per-pattern data,
-    so no averaging by exposure and no per-item comparison.
-    """
-    from cramcog import records
-    grid = records.open(path).sel(variant=variant)
-    episodic = grid["route_fraction"].sel(tier="episodic")
-    steps = grid["step"].values[every - 1::every]
-    shares = []
-    for seed in grid["seed"].values:
-        one = episodic.sel(seed=seed)
-        layer = one.sel(category="novel_query").isel(step=slice(-100, None)).mean("step")
-        retrieving = str(layer.idxmax("layer").item())
-        shares.append(one.sel(category="recurring_query", layer=retrieving)
-                      .sel(step=steps).values)
-    shares = np.array(shares)[None]                                     # (variant, seed, step)
-    dims = ("variant", "seed", "eval_step")
-    return records.new_record(
-        {"recurring_attended": (dims, shares),
-         "recurring_probe_count": (dims, np.ones_like(shares)),
-         "exposures": (dims, np.broadcast_to(steps.astype(float), shares.shape))},
-        coords={"variant": [variant], "seed": grid["seed"].values, "eval_step": steps},
-        kind="evaluation", attrs={"model": "CRAM (stand-in from the baselines grid)"})
-
-
+# the committed per-pattern record of `cramcog consolidation` (test seeds 1-5); its CRAM variant
 cram_path = find_record("consolidation.nc")
-if cram_path is not None:
-    from cramcog import records
-    cram_record = records.open(cram_path)
-    CRAM_NOTE = f"CRAM: per-pattern consolidation record {cram_path.name}"
-else:
-    cram_record = cram_from_training_grid(find_record("baselines.nc"))
-    CRAM_NOTE = ("CRAM: NOTE - the per-pattern consolidation record (paper/records/"
-                 "consolidation.nc) is not committed yet; this is a stand-in from the committed "
-                 "baselines grid (3 seeds): recurring-query tokens routed to attention in the "
-                 "retrieving layer against training steps. Averaging by exposure and the "
-                 "per-item comparison need the per-pattern record.")
-print(CRAM_NOTE)
+if cram_path is None:
+    raise FileNotFoundError("paper/records/consolidation.nc not found: run this notebook from the "
+                            "repository (see paper/REPRODUCTION.md for the command that makes it)")
+cram_record = records.open(cram_path).sel(variant=["cram"])
+print(f"CRAM: {cram_path.name}, seeds {list(cram_record.seed.values)}")
 
 # %% [markdown]
 # The comparison: `compare_shape` fits the same families to each human curve and to each model

@@ -47,7 +47,7 @@ import xarray as xr
 from cramcog.analysis.metrics import (_test_query_attended, fall_from_warmup_end,
                                       queries_per_sequence, run_retrieving_layer)
 from cramcog.analysis.probes import retrieving_layer
-from cramcog.analysis.runs import AnalysisError, _scalar, as_runs
+from cramcog.analysis.runs import AnalysisError, _scalar, as_runs, warmup_end_step
 
 POWER_WIN_AIC = 10.0            # a power family must beat every other family by this much
 # what a power law is tested against: the sigmoid families (item-wise steps average to them)
@@ -169,7 +169,9 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
                             f"{missing or ['probe_kind']}); train it with probe_per_pattern > 0")
     layer = run_retrieving_layer(run)
     kind = np.asarray(run["probe_kind"].values).astype(str)
-    pattern = np.asarray(run["probe_pattern"].values)
+    # a probe padded in an ablation record (NaN: another cell had more probes) is no pattern
+    pattern = np.nan_to_num(np.asarray(run["probe_pattern"].values, dtype=float),
+                            nan=-1).astype(np.int64)
     att = run["probe_attended"].transpose("eval_step", "layer", "probe").values[:, layer]
     correct = run["probe_correct"].transpose("eval_step", "probe").values.astype(float)
     steps = np.asarray(run["eval_step"].values, dtype=np.int64)
@@ -182,7 +184,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
     att_p = np.stack([np.bincount(pattern[rec], weights=a[rec], minlength=P) for a in att])
     with np.errstate(invalid="ignore", divide="ignore"):
         share_p = att_p / probes_p
-    warm = int(run.attrs.get("warmup_end_step", -1))
+    warm = warmup_end_step(run)
     start = int(np.searchsorted(steps, warm)) if warm >= 0 else len(steps)
     switch = switch_exposures(share_p, exp_p, start, switch_threshold) if start < len(steps) \
         else np.full(P, np.nan)

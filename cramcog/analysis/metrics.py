@@ -31,7 +31,7 @@ import xarray as xr
 
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import (QUERY_KINDS, _held_out, _last_finite, _need, _scalar,
-                                   accuracy_of, as_runs)
+                                   accuracy_of, as_runs, warmup_end_step)
 
 # causal-test variables of a training record -> final_metrics columns
 CAUSAL_COLUMNS = {
@@ -154,7 +154,7 @@ def fall_from_warmup_end(run: xr.Dataset, layer: int | None = None) -> tuple[flo
     nan = (float("nan"), float("nan"))
     n_rec, n_nov = queries_per_sequence(run)
     ceiling = (n_rec + n_nov) / n_nov if n_nov > 0 else float("nan")
-    warm = int(run.attrs.get("warmup_end_step", -1))
+    warm = warmup_end_step(run)
     evals = _category_attended(run, "eval_")
     if warm < 0 or evals is None or not np.isfinite(ceiling):
         return nan[0], ceiling
@@ -205,7 +205,7 @@ def _consolidation_transition(run: xr.Dataset, layer: int, window: int = 3) -> f
             return np.nan
         steps = da["eval_step"].values
         y = np.asarray(da.sel(category="recurring_query").isel(layer=layer).values, float)
-    warm = float(run.attrs.get("warmup_end_step", -1))
+    warm = float(warmup_end_step(run))
     keep = np.isfinite(y) & (np.asarray(steps, float) >= max(warm, 0))
     steps, y = np.asarray(steps, float)[keep], y[keep]
     med = np.array([np.median(y[max(0, i - window + 1):i + 1]) for i in range(y.size)])
@@ -273,7 +273,8 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
         row.update(_test_query_attended(run, layer))
         row["fall_from_warmup_end"], row["fall_ceiling"] = fall_from_warmup_end(run, layer)
         row["transition_step"] = _consolidation_transition(run, layer)
-        row["warmup_end_step"] = float(run.attrs.get("warmup_end_step", np.nan))
+        warm = warmup_end_step(run)
+        row["warmup_end_step"] = float(warm) if warm >= 0 else np.nan
         for var, col in CAUSAL_COLUMNS.items():
             row[col] = float(run[var]) if var in run else np.nan
         if "parameter_value" in run.coords:

@@ -92,7 +92,10 @@ def as_runs(data: Any, kinds: Sequence[str] = ("training", "ablation"),
                         continue
                     run = ds.sel(variant=variant, seed=seed).drop_vars(
                         [v for v in ("variant", "seed") if v in ds.coords])
-                    # a cell is a run record again: its own kind, config and seed
+                    # a cell is a run record again: its own coords, kind, config and seed
+                    cell_coords = [c for c in str(ds.attrs.get("cell_coords", "")).split(",")
+                                   if c in run.data_vars]
+                    run = run.set_coords(cell_coords)
                     run.attrs = dict(ds.attrs)
                     run.attrs.update(
                         record_kind=str(ds.attrs.get("cell_kind") or "training").split(",")[0],
@@ -199,6 +202,13 @@ def _scalar(run: xr.Dataset, name: str) -> float:
         return float(np.nanmean(run[name].values))
     value = run.attrs.get(name)
     return float(value) if isinstance(value, (int, float, np.number)) else float("nan")
+
+
+def warmup_end_step(run: xr.Dataset) -> int:
+    """The step the run's attention warm-up ended, -1 if it has none: an attr of a training
+    record, a variable of a cell split from an ablation record."""
+    value = _scalar(run, "warmup_end_step")
+    return int(value) if np.isfinite(value) else -1
 
 
 def parse_runs(items: list[str]) -> dict[str, list[str]]:

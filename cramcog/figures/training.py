@@ -9,7 +9,7 @@ import xarray as xr
 
 from cramcog.analysis.metrics import final_metrics
 from cramcog.analysis.runs import (QUERY_KINDS, FigureError, _check_record, _scalar, as_runs,
-                                   attention_frame)
+                                   attention_frame, warmup_end_step)
 from cramcog.figures.style import _loglog, _sns
 
 
@@ -54,7 +54,7 @@ def plot_attention_over_training(data: Any, mark_transition: bool = True):
         floor = np.nanmean([_scalar(r, "attention_floor") for r in runs[variant]])
         if np.isfinite(floor) and floor > 0:
             ax.axhline(floor, color="0.4", ls="--", lw=1, label="floor")
-        warm = [int(r.attrs.get("warmup_end_step", -1)) for r in runs[variant]]
+        warm = [warmup_end_step(r) for r in runs[variant]]
         warm = [w for w in warm if w > 0]
         if mark_transition and warm:
             ax.axvline(min(warm), color="tab:red", ls=":", lw=1.5)

@@ -166,3 +166,29 @@ def test_actr_is_not_counted_as_a_power_law():
     # ...but it is not one: the power laws proper (shifted power first) lose to it
     assert np.isnan(d["gamma"]) and d["power_margin"] < 0
     assert "power law describes" not in d["verdict"] and "sigmoid in log t" in d["verdict"]
+
+
+def test_an_ablation_record_of_probe_runs_stacks_and_splits_back():
+    """Each seed probes its patterns in its own order: the probe coords differ by seed, so they
+    stack as variables over (variant, seed) and are coords of each run again after as_runs."""
+    from cramcog.ablations import AblationGrid, combine_cells
+    from cramcog.analysis.runs import as_runs
+
+    runs = {}
+    for seed in (1, 2):
+        run = probe_run(_switches(P=20, seed=seed), seed=seed, n_eval=16, every=100)
+        order = np.random.default_rng(seed).permutation(run.sizes["probe"])
+        runs[("cram", seed)] = run.isel(probe=order).assign_coords(probe=np.arange(order.size))
+    assert not np.array_equal(runs[("cram", 1)].probe_pattern, runs[("cram", 2)].probe_pattern)
+    grid = AblationGrid(name="g", base={"steps": 5, "seed": 0}, variants={"cram": {}},
+                        seeds=(1, 2))
+    stacked = combine_cells(grid, runs)
+    assert stacked.probe_pattern.dims == ("variant", "seed", "probe")
+    for _, seed, run in as_runs(stacked):
+        assert "probe_pattern" in run.coords and "probe_kind" in run.coords
+        np.testing.assert_array_equal(run.probe_pattern, runs[("cram", seed)].probe_pattern)
+    from_grid = analysis.consolidation_record(stacked)
+    from_runs = analysis.consolidation_record(list(runs.values()))
+    np.testing.assert_allclose(from_grid.recurring_attended, from_runs.recurring_attended)
+    np.testing.assert_allclose(from_grid.pattern_switch_exposures,
+                               from_runs.pattern_switch_exposures)
