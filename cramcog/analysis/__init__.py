@@ -6,7 +6,8 @@ Modules: ``runs`` (records to runs), ``metrics`` (final metrics judged in the re
 ``phase`` (phase detection), ``curves`` (attention-use curves in a stated window and their
 power-law gamma), ``probes`` (per-pattern probe set, exposures, the retrieving layer),
 ``causal`` (the causal test), ``consolidation`` (the per-pattern consolidation record, its curve
-fits and the step-mixture check).
+fits and the step-mixture check), ``items`` (does a pattern switch after its own exposures or
+at a shared training step?).
 
 Examples
 --------
@@ -23,6 +24,8 @@ from cramcog.analysis.consolidation import (POWER_WIN_AIC, consolidation_record,
 from cramcog.analysis.curves import (ConsolidationCurve, ConsolidationWindow,
                                      consolidation_curve, cut_consolidation_curve, fit_power,
                                      gamma_frame)
+from cramcog.analysis.items import (item_specificity, item_specificity_summary,
+                                    pattern_switch_steps, unequal_rates)
 from cramcog.analysis.metrics import (SUMMARY_METRICS, fall_from_warmup_end, final_metrics,
                                       run_retrieving_layer, variant_summary)
 from cramcog.analysis.phase import PhaseTransition, detect_phase_transition
@@ -35,6 +38,7 @@ __all__ = ["POWER_WIN_AIC", "SUMMARY_METRICS", "AnalysisError", "ConsolidationCu
            "curve_points", "pattern_frame",
            "cut_consolidation_curve", "describe_fits", "detect_phase_transition",
            "fall_from_warmup_end", "final_metrics", "fit_consolidation", "fit_power",
+           "item_specificity", "item_specificity_summary", "pattern_switch_steps", "unequal_rates",
            "gamma_frame", "plateau_step", "retrieving_layer", "run_retrieving_layer",
            "step_mixture_check", "switch_exposures", "variant_label", "variant_summary",
            "with_fits"]

@@ -3,7 +3,9 @@
 Reads training runs trained with per-pattern probes (``probe_per_pattern`` > 0, the default) and
 writes one record (:func:`cramcog.analysis.consolidation_record`) with dims (variant, seed,
 eval_step, pattern), the curve fits of every family (:func:`cramcog.analysis.fit_consolidation`)
-and the causal test, then prints the per-run table and the family verdicts. RUNS are record
+and the causal test, then prints the per-run table and the family verdicts (and, for runs trained
+with unequal pattern frequencies, whether patterns switch after their own exposures:
+:mod:`cramcog.analysis.items`; ``--csv`` then also writes ``<prefix>_items.csv``). RUNS are record
 files, run folders, or ``NAME=PATH[,PATH...]`` to name a variant (default: ``cram``,
 ``cram_no_consolidation`` or the model kind, from each run's config).
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+
+import numpy as np
 
 
 def register(subparsers) -> None:
@@ -76,6 +80,29 @@ def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
     return ds, consolidation_summary(ds), fits
 
 
+def _item_specificity(ds):
+    """With unequal pattern frequencies: print and return the per-run item-specificity slopes
+    (log switch step on log exposure rate: -1 own exposures, 0 a shared step); else None."""
+    from cramcog.analysis.items import item_specificity, item_specificity_summary, unequal_rates
+
+    variants = [str(v) for v in ds.variant.values if unequal_rates(ds, str(v))]
+    if not variants:
+        return None
+    import pandas as pd
+
+    items = pd.concat([item_specificity(ds, v) for v in variants
+                       if np.isfinite(ds["pattern_switch_exposures"].sel(variant=v)).any()],
+                      ignore_index=True)
+    print("\nitem specificity: slope of log(switch step) on log(the pattern's exposure rate); "
+          "-1 = after its own exposures, 0 = at a shared training step")
+    print(items.to_string(index=False, float_format="{:.3g}".format))
+    for row in item_specificity_summary(items).itertuples():
+        print(f"{row.variant}: slope {row.slope:.2f} [{row.slope_low:.2f}, {row.slope_high:.2f}] "
+              f"over {row.n_seeds} seeds (rarer half: {row.slope_rare:.2f} "
+              f"[{row.slope_rare_low:.2f}, {row.slope_rare_high:.2f}])")
+    return items
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -98,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
             for row in fits.itertuples():
                 who = "pooled" if row.seed < 0 else f"seed {row.seed}"
                 print(f"{row.variant} ({who}, {row.n_points} points): {row.verdict}")
+    items = _item_specificity(ds)
     if args.csv:
         table.to_csv(f"{args.csv}_runs.csv", index=False, float_format="%.6g")
         if not fits.empty:
             fits.to_csv(f"{args.csv}_fits.csv", index=False, float_format="%.6g")
+        if items is not None:
+            items.to_csv(f"{args.csv}_items.csv", index=False, float_format="%.6g")
     print(f"wrote {args.out}")
     return 0

@@ -177,6 +177,56 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
     return fig
 
 
+def plot_item_specificity(ds: xr.Dataset, variant: str = "cram"):
+    """Does a pattern switch at its own exposure count or at a shared step? (one panel per seed)
+
+    x: the pattern's exposure rate (training queries per step, log); y: the step at which its
+    probes stopped attending (log; hollow: never switched, drawn at the last evaluation). Lines
+    through the median pattern: slope -1 (each pattern after the same number of ITS OWN
+    exposures) and slope 0 (all at one training step); the fitted slope in the title
+    (:func:`cramcog.analysis.items.item_specificity`). Needs unequal pattern frequencies.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from cramcog.analysis.items import item_specificity, pattern_switch_steps
+
+    _sns()
+    plt = _plt()
+    table = item_specificity(ds, variant)
+    seeds = list(table.seed)
+    fig, axes = plt.subplots(1, len(seeds), figsize=(3.0 * len(seeds) + 0.6, 3.2),
+                             sharex=True, sharey=True, squeeze=False)
+    for ax, (_, row) in zip(axes.flat, table.iterrows()):
+        df = pattern_switch_steps(ds, variant, int(row.seed))
+        warm = float(ds["warmup_end_step"].sel(variant=variant, seed=row.seed)) \
+            if "warmup_end_step" in ds else np.nan
+        on = df[df.switched]
+        ax.scatter(on.rate, on.switch_step, s=10, color="tab:blue", label="switched")
+        off = df[~df.switched]
+        if len(off):
+            ax.scatter(off.rate, off.switch_step, s=14, facecolors="none", edgecolors="tab:red",
+                       label="not yet (last evaluation)")
+        x0, y0 = float(np.median(df.rate)), float(np.median(df.switch_step))
+        xs = np.geomspace(df.rate.min(), df.rate.max(), 20)
+        ax.plot(xs, y0 * (xs / x0) ** -1.0, "k--", lw=1, label="own exposures (slope -1)")
+        ax.plot(xs, np.full_like(xs, y0), "k:", lw=1, label="shared step (slope 0)")
+        if np.isfinite(warm) and warm >= 0:
+            ax.axhline(warm, color="tab:red", lw=0.8, alpha=0.6, label="warm-up end")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"seed {int(row.seed)}: slope {row.slope:.2f} ± {row.slope_se:.2f}",
+                     fontsize=8)
+        ax.set_xlabel("pattern's exposures per step")
+    axes.flat[0].set_ylabel("step of the switch")
+    axes.flat[-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"{variant}: does each pattern leave attention after its own exposures?",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_causal_test(ds: xr.Dataset):
     """The causal test per variant: recurring queries on the semantic route (clean, f_sem
     swapped between patterns, f_sem zeroed) and novel queries (with and without attention).

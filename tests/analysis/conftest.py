@@ -15,12 +15,13 @@ def probe_run(switch, *, per_pattern=8, n_novel=40, every=50, n_eval=40, warm_ev
     """A training record whose pattern p's probes attend (in layer ``retrieving``) until the
     pattern's exposures reach ``switch[p]`` (inf: never), and stop at once after: per-pattern
     steps. Novel probes attend in the retrieving layer only; the other layer attends nowhere.
-    Exposures grow by ``per_step`` per optimizer step for every pattern. ``slip``: each
+    Exposures grow by ``per_step`` (a number, or one per pattern) per optimizer step. ``slip``: each
     recurring probe's route is flipped with this probability at each evaluation (seeded)."""
     switch = np.asarray(switch, dtype=float)
     P = switch.size
     steps = every * np.arange(1, n_eval + 1)
-    exposures = np.outer(steps * per_step, np.ones(P))                        # (E, P)
+    rate = np.broadcast_to(np.asarray(per_step, dtype=float), (P,))         # per pattern
+    exposures = np.outer(steps, rate)                                         # (E, P)
     pattern = np.r_[np.repeat(np.arange(P), per_pattern), np.full(n_novel, -1)]
     kind = np.where(pattern >= 0, "recurring", "novel")
     Q, E = pattern.size, steps.size

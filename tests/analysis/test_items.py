@@ -1,0 +1,82 @@
+"""Item-specific consolidation: the slope of log(switch step) on log(exposure rate) tells a switch
+after the pattern's own exposures (-1) from a switch at a shared training step (0)."""
+import numpy as np
+import pytest
+
+from cramcog import analysis
+from cramcog.analysis.items import item_specificity, item_specificity_summary, unequal_rates
+
+from .conftest import probe_run
+
+P = 30
+RATES = np.geomspace(0.4, 4.0, P)          # exposures per step, a 10x range as with Zipf
+
+
+def _record(switch_exposures, seeds=(1, 2, 3), rates=RATES, n_eval=80):
+    runs = [probe_run(switch_exposures(np.random.default_rng(s)), per_step=rates, seed=s,
+                      n_eval=n_eval, every=50, warm_eval=3) for s in seeds]
+    return analysis.consolidation_record(runs)
+
+
+def test_a_switch_after_the_patterns_own_exposures_has_slope_minus_one():
+    ds = _record(lambda rng: rng.normal(1000, 150, P))        # each at ~1000 OWN exposures
+    table = item_specificity(ds)
+    assert (table.n_switched == P).all()
+    assert np.allclose(table.slope, -1.0, atol=0.15), table.slope.tolist()
+    assert (table.rho_exposures_rate.abs() < 0.6).all()
+    summary = item_specificity_summary(table)
+    assert summary.slope_high[0] < -0.8
+
+
+def test_a_switch_at_a_shared_step_has_slope_zero():
+    # every pattern leaves at about step 1500 whatever its frequency: total practice
+    ds = _record(lambda rng: RATES * rng.normal(1500, 60, P))
+    table = item_specificity(ds)
+    assert np.allclose(table.slope, 0.0, atol=0.1), table.slope.tolist()
+    assert (table.rho_exposures_rate > 0.9).all()
+    assert item_specificity_summary(table).slope_low[0] > -0.2
+
+
+def test_patterns_that_never_switch_count_at_the_last_evaluation():
+    switch = np.full(P, 1200.0)                               # all at 1200 of their own exposures
+    full = item_specificity(_record(lambda rng: switch, seeds=(1,))).iloc[0]
+    # stopped at step 2000: the rarest patterns (< 0.6 exposures per step) have not switched yet
+    short = item_specificity(_record(lambda rng: switch, seeds=(1,), n_eval=40)).iloc[0]
+    assert full.n_switched == P and short.n_switched == int((RATES * 2000 >= 1200).sum()) < P
+    assert full.slope < short.slope < -0.5                    # a bound, pulled toward 0
+
+
+def test_equal_frequencies_cannot_separate_the_hypotheses():
+    ds = _record(lambda rng: rng.normal(1200, 100, P), seeds=(1,), rates=np.full(P, 1.44))
+    assert not unequal_rates(ds)
+    with pytest.raises(analysis.AnalysisError, match="pattern_zipf"):
+        item_specificity(ds)
+
+
+def test_the_figure_draws_one_panel_per_seed():
+    import matplotlib
+    matplotlib.use("Agg")
+    from cramcog.figures import figures_for, plot_item_specificity
+
+    ds = _record(lambda rng: rng.normal(1200, 100, P), seeds=(1, 2))
+    assert unequal_rates(ds)
+    fig = plot_item_specificity(ds)
+    assert len(fig.axes) == 2 and "slope" in fig.axes[0].get_title()
+    assert "c_items" in figures_for([ds], names=["c"])
+
+
+def test_the_command_prints_and_writes_the_slopes(tmp_path, capsys):
+    from cramcog import records
+    from cramcog.cli import main
+
+    paths = []
+    for seed in (1, 2):
+        run = probe_run(np.random.default_rng(seed).normal(1000, 150, P), per_step=RATES,
+                        seed=seed, n_eval=80, every=50, warm_eval=3)
+        paths.append(str(tmp_path / f"c{seed}.nc"))
+        records.save(run, paths[-1])
+    assert main(["consolidation", *paths, "--out", str(tmp_path / "c.nc"), "--no-fit",
+                 "--csv", str(tmp_path / "c")]) == 0
+    printed = capsys.readouterr().out
+    assert "item specificity" in printed and "cram: slope -1" in printed
+    assert len((tmp_path / "c_items.csv").read_text().splitlines()) == 3
