@@ -239,12 +239,161 @@ def item_specificity_summary(table: pd.DataFrame, level: float = 0.95) -> pd.Dat
 
     rows = []
     for v, part in table.groupby("variant", sort=False):
-        row = {"variant": v, "n_seeds": int(part.slope.notna().sum())}
-        for col in ("slope", "slope_rare"):
+        main = "slope" if "slope" in part else "index"
+        row = {"variant": v, "n_seeds": int(part[main].notna().sum())}
+        for col in [c for c in ("slope", "slope_rare", "index") if c in part]:
             mean, low, high, _, _ = seed_interval(part[col], level)
             row.update({col: mean, f"{col}_low": low, f"{col}_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def practice_glm(share, item_exposures, total_practice, n=None, level: float = 0.95,
+                 seed: int = 0) -> dict:
+    """Which practice drives the shift? A quasi-binomial GLM on both clocks at once:
+
+        logit(share) = a + b_item log(item exposures) + b_total log(total practice)
+
+    and the item-specificity index ``b_item / (b_item + b_total)``: 1 when only the item's own
+    exposures matter, 0 when only total practice does (for a switch at a fixed share it equals
+    minus the switch-step slope of :func:`item_specificity`). Both coefficients are identified only
+    when item exposures and total practice vary apart (unequal item frequencies).
+
+    Parameters
+    ----------
+    share
+        Share still on the episodic / algorithmic route, per point (in [0, 1]).
+    item_exposures, total_practice
+        The item's own exposures and all training so far, per point (> 0).
+    n
+        Trials behind each share (binomial weights); None: every point weighs the same.
+    level
+        Interval level; the index's interval comes from 20000 draws of the coefficients from
+        their (dispersion-scaled) covariance.
+    seed
+        Seeds those draws.
+
+    Returns
+    -------
+    dict
+        ``b_item``, ``b_item_se``, ``b_total``, ``b_total_se``, ``index``, ``index_low``,
+        ``index_high``, ``dispersion`` (Pearson), ``n_points``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(1, 100, 300); t = rng.uniform(10, 1000, 300)
+    >>> p = 1 / (1 + np.exp(-(6 - 2.0 * np.log(x) - 0.5 * np.log(t))))
+    >>> out = practice_glm(rng.binomial(40, p) / 40, x, t, n=np.full(300, 40))
+    >>> round(out["index"], 1)
+    0.8
+    """
+    import statsmodels.api as sm
+
+    share = np.asarray(share, dtype=float)
+    x = np.asarray(item_exposures, dtype=float)
+    t = np.asarray(total_practice, dtype=float)
+    w = np.ones_like(share) if n is None else np.asarray(n, dtype=float)
+    ok = np.isfinite(share) & np.isfinite(x) & np.isfinite(t) & (x > 0) & (t > 0) & (w > 0)
+    if ok.sum() < 4:
+        raise AnalysisError(f"practice_glm: {int(ok.sum())} usable points (need >= 4 with "
+                            "positive exposures and practice)")
+    share, x, t, w = share[ok], x[ok], t[ok], w[ok]
+    if not (np.all(share >= 0) and np.all(share <= 1)):
+        raise AnalysisError("practice_glm: shares must lie in [0, 1]")
+    X = np.column_stack([np.ones_like(x), np.log(x), np.log(t)])
+    if np.linalg.matrix_rank(X) < 3 or abs(np.corrcoef(X[:, 1], X[:, 2])[0, 1]) > 0.999:
+        raise AnalysisError("practice_glm: item exposures and total practice move together "
+                            "(equal item frequencies): their effects cannot be told apart")
+    fit = sm.GLM(share, X, family=sm.families.Binomial(), var_weights=w).fit(scale="X2")
+    b, cov = np.asarray(fit.params), np.asarray(fit.cov_params())
+    draws = np.random.default_rng(seed).multivariate_normal(b, cov, 20000)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        idx = draws[:, 1] / (draws[:, 1] + draws[:, 2])
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(idx, [tail, 100 - tail])
+    return {"b_item": float(b[1]), "b_item_se": float(np.sqrt(cov[1, 1])),
+            "b_total": float(b[2]), "b_total_se": float(np.sqrt(cov[2, 2])),
+            "index": float(b[1] / (b[1] + b[2])), "index_low": float(low),
+            "index_high": float(high), "dispersion": float(fit.scale),
+            "n_points": int(ok.sum())}
+
+
+def item_practice_index(ds: xr.Dataset, variant: str | None = None) -> pd.DataFrame:
+    """:func:`practice_glm` per run of a consolidation record: each pattern's share of probes
+    attending at each evaluation after the warm-up, against its exposures and the step.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (variant, seed) with the columns of :func:`practice_glm`; see
+        :func:`item_specificity_summary` for the interval over seeds (column ``index``).
+
+    Examples
+    --------
+    >>> steps = np.arange(50, 3201, 50)
+    >>> exposures = np.outer(steps, np.geomspace(0.5, 4, 30))
+    >>> ds = item_record_from_arrays(steps, exposures, [np.nan] * 30)
+    >>> ds["pattern_attended"] = ds.pattern_exposures * 0 + 8.0 * (ds.pattern_exposures < 1000)
+    >>> ds["pattern_probes"] = ds.pattern_exposures * 0 + 8.0
+    >>> ds["pattern_attended"][..., 10, 0] = 4.0              # not a perfect step: finite slopes
+    >>> round(float(item_practice_index(ds)["index"][0]), 1)
+    1.0
+    """
+    need = ("pattern_attended", "pattern_probes", "pattern_exposures")
+    if not isinstance(ds, xr.Dataset) or any(v not in ds for v in need):
+        raise AnalysisError("item_practice_index reads a consolidation record "
+                            "(cramcog consolidation RUNS --out FILE.nc)")
+    variants = [variant] if variant is not None else [str(v) for v in ds.variant.values]
+    rows = []
+    for v in variants:
+        for seed in ds.seed.values:
+            run = ds.sel(variant=v, seed=seed)
+            order = ("eval_step", "pattern")
+            att = run["pattern_attended"].transpose(*order).values.astype(float)
+            probes = run["pattern_probes"].transpose(*order).values.astype(float)
+            exp_p = run["pattern_exposures"].transpose(*order).values.astype(float)
+            steps = np.broadcast_to(np.asarray(run["eval_step"].values, float)[:, None],
+                                    exp_p.shape)
+            # no variable: a record without a warm-up; -1 / NaN: the warm-up never ended
+            warm = float(run["warmup_end_step"]) if "warmup_end_step" in run else 0.0
+            after = (steps > warm) & np.isfinite(att) & (probes > 0)
+            if not after.any() or not np.isfinite(warm) or warm < 0:
+                continue       # never left the warm-up, or a pending cell
+            try:
+                out = practice_glm(att[after] / probes[after], exp_p[after], steps[after],
+                                   n=probes[after])
+            except AnalysisError:
+                continue
+            rows.append({"variant": v, "seed": int(seed), **out})
+    if not rows:
+        raise AnalysisError("item_practice_index: no run with evaluations after its warm-up and "
+                            "unequal pattern frequencies")
+    return pd.DataFrame(rows)
+
+
+def zbrodoff_practice_index(level: float = 0.95, seed: int = 0) -> dict:
+    """The same index for people: Zbrodoff (1995) alphabet arithmetic, whose frequency
+    conditions make item presentations and total trials vary apart.
+
+    y: the counting share of each (condition, block, addend) cell's mean RT
+    (:func:`cramcog.psych.zbrodoff_counting_share`, a two-strategy mixture: a proxy for
+    P(counting), not a measured proportion); item exposures: presentations of the equation before
+    the block's midpoint; total practice: trials before it ((block - 0.5) x 192). Cell means
+    with unknown N: every cell weighs the same and the interval is quasi-binomial (indicative).
+
+    Examples
+    --------
+    >>> out = zbrodoff_practice_index()
+    >>> 0.5 < out["index"] < 1.0, out["n_points"]
+    (True, 27)
+    """
+    from cramcog import psych
+
+    df = psych.zbrodoff_counting_share()
+    total = (df["block"].to_numpy(float) - 0.5) * 192.0
+    return practice_glm(df["counting_share"].to_numpy(float), df["x"].to_numpy(float), total,
+                        level=level, seed=seed)
 
 
 def item_record_from_arrays(steps, exposures, switch, variant: str = "cram",

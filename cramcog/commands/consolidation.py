@@ -83,7 +83,9 @@ def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
 def _item_specificity(ds):
     """With unequal pattern frequencies: print and return the per-run item-specificity slopes
     (log switch step on log exposure rate: -1 own exposures, 0 a shared step); else None."""
-    from cramcog.analysis.items import item_specificity, item_specificity_summary, unequal_rates
+    from cramcog.analysis.items import (item_practice_index, item_specificity,
+                                        item_specificity_summary, unequal_rates,
+                                        zbrodoff_practice_index)
 
     variants = [str(v) for v in ds.variant.values if unequal_rates(ds, str(v))]
     if not variants:
@@ -93,13 +95,23 @@ def _item_specificity(ds):
     items = pd.concat([item_specificity(ds, v) for v in variants
                        if np.isfinite(ds["pattern_switch_exposures"].sel(variant=v)).any()],
                       ignore_index=True)
-    print("\nitem specificity: slope of log(switch step) on log(the pattern's exposure rate); "
-          "-1 = after its own exposures, 0 = at a shared training step")
+    index = item_practice_index(ds.sel(variant=variants))
+    items = items.merge(index[["variant", "seed", "b_item", "b_total", "index"]],
+                        on=["variant", "seed"], how="left")
+    print("\nitem specificity: slope of log(switch step) on log(the pattern's exposure rate) "
+          "(-1 = after its own exposures, 0 = at a shared training step); item-practice index "
+          "b_item / (b_item + b_total) of logit(share attending) on log(own exposures) and "
+          "log(step) (1 = own exposures, 0 = total practice)")
     print(items.to_string(index=False, float_format="{:.3g}".format))
     for row in item_specificity_summary(items).itertuples():
         print(f"{row.variant}: slope {row.slope:.2f} [{row.slope_low:.2f}, {row.slope_high:.2f}] "
               f"over {row.n_seeds} seeds (rarer half: {row.slope_rare:.2f} "
-              f"[{row.slope_rare_low:.2f}, {row.slope_rare_high:.2f}])")
+              f"[{row.slope_rare_low:.2f}, {row.slope_rare_high:.2f}]); item-practice index "
+              f"{row.index:.2f} [{row.index_low:.2f}, {row.index_high:.2f}]")
+    human = zbrodoff_practice_index()
+    print(f"people (Zbrodoff 1995, counting share of cell mean RTs): item-practice index "
+          f"{human['index']:.2f} [{human['index_low']:.2f}, {human['index_high']:.2f}] "
+          "(1 = own exposures only, 0 = total practice only)")
     return items
 
 

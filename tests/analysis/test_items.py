@@ -80,3 +80,31 @@ def test_the_command_prints_and_writes_the_slopes(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "item specificity" in printed and "cram: slope -1" in printed
     assert len((tmp_path / "c_items.csv").read_text().splitlines()) == 3
+
+
+def test_the_practice_index_tells_own_exposures_from_total_practice():
+    from cramcog.analysis.items import item_practice_index
+
+    own = item_practice_index(_record(lambda rng: rng.normal(1000, 150, P)))
+    shared = item_practice_index(_record(lambda rng: RATES * rng.normal(1500, 60, P)))
+    assert (own["index"] > 0.8).all(), own["index"].tolist()
+    assert (shared["index"].abs() < 0.2).all(), shared["index"].tolist()
+    assert (own.index_low <= own["index"]).all() and (own["index"] <= own.index_high).all()
+
+
+def test_the_practice_index_needs_exposures_and_practice_to_vary_apart():
+    from cramcog.analysis.items import practice_glm
+
+    t = np.arange(1.0, 41.0)
+    with pytest.raises(analysis.AnalysisError, match="cannot be told apart"):
+        practice_glm(np.linspace(0.9, 0.1, 40), 3 * t, t)
+    with pytest.raises(analysis.AnalysisError, match="\\[0, 1\\]"):
+        practice_glm(np.linspace(1.5, 0.1, 40), t ** 2, t)
+
+
+def test_people_in_zbrodoff_1995_shift_mostly_with_their_own_item_practice():
+    from cramcog.analysis.items import zbrodoff_practice_index
+
+    out = zbrodoff_practice_index()
+    assert out["b_item"] < 0 and out["index_low"] > 0.5      # item practice dominates
+    assert out["n_points"] == 27
