@@ -550,6 +550,30 @@ print(items[["side", "quantity", "value", "low", "high", "units", "source"]].rou
       .to_string(index=False))
 
 # %% [markdown]
+# **Own practice or total practice?** In the summary above the toy's shift follows each item's own
+# exposures by construction. For people and for CRAM it has to be measured, and only where item
+# frequencies differ, so that an item's exposures and total practice vary apart: Zbrodoff's
+# frequency conditions for people; CRAM trained with Zipf-distributed pattern frequencies
+# (`--set task.pattern_zipf=0.75`). `practice_glm` fits logit(share still on the episodic route)
+# on log(own exposures) and log(total practice) at once; the index b_item / (b_item + b_total) is
+# 1 for a purely item-specific shift and 0 for one driven by total practice.
+
+# %%
+from cramcog.analysis.items import item_practice_index, zbrodoff_practice_index  # noqa: E402
+from cramcog.analysis.items import item_specificity_summary  # noqa: E402
+
+people = zbrodoff_practice_index()
+print(f"people (Zbrodoff 1995): index {people['index']:.2f} "
+      f"[{people['index_low']:.2f}, {people['index_high']:.2f}]")
+zipf_path = find_record("consolidation_zipf.nc")
+if zipf_path is not None:
+    per_seed = item_practice_index(records.open(zipf_path), "cram")
+    crams = item_specificity_summary(per_seed).iloc[0]
+    print(f"CRAM (Zipf frequencies, {int(crams.n_seeds)} seeds): index {crams['index']:.2f} "
+          f"[{crams.index_low:.2f}, {crams.index_high:.2f}]; per seed "
+          f"{per_seed['index'].round(2).tolist()}")
+
+# %% [markdown]
 # ### Questions for the class
 #
 # 1. **Which family fits each curve?** Look at `human_best` and `model_best` above, and at the
@@ -565,6 +589,10 @@ print(items[["side", "quantity", "value", "low", "high", "units", "source"]].rou
 #    gamma can be tuned by a knob (section 5). What would you have to show before quoting one?
 # 4. **Averaging.** The toy's items each switch fairly abruptly, at different exposures. What does
 #    averaging them do to the curve's shape (compare `switch_spread` on both sides)?
+# 5. **Whose practice?** Neither people nor CRAM reach an index of 1. What, in a network whose
+#    semantic memory is one set of weights shared by every pattern, could make a rare pattern
+#    consolidate after fewer of its own exposures than a frequent one? And why can a data set with
+#    equal item frequencies never answer this question?
 
 # %%
 gamma_rows = []

@@ -1,9 +1,9 @@
 """Item-specific consolidation: does a pattern leave attention at ITS OWN exposure count, or at a
 training step shared by all patterns?
 
-In people the strategy shift (look-up -> retrieval) is item-specific: an item switches after
-enough practice on that item, not after enough practice overall (Logan 1988; Rickard 1997;
-Zbrodoff 1995; psych_data/ shape constraints). On SRCD with equally frequent patterns the two
+In people the strategy shift (look-up -> retrieval) is largely item-specific: an item switches
+after enough practice on that item more than after enough practice overall (Logan 1988; Rickard
+1997; Zbrodoff 1995; psych_data/ shape constraints). On SRCD with equally frequent patterns the two
 cannot be told apart (exposures are proportional to steps for every pattern). With Zipf
 frequencies (``task.pattern_zipf`` > 0) they can: a pattern seen r times per step that switches
 after E* of its own exposures switches at step E* / r, so
@@ -17,6 +17,13 @@ toward 0 whatever the mechanism, so a b near -1 is conservative evidence: patter
 switched when training stops (counted at the last evaluation, a lower bound on their switch step)
 and frequent patterns that reach E* during the attention warm-up (they cannot switch before it
 ends); ``slope_rare`` repeats the fit on the rarer half of the patterns, far from that floor.
+
+The second measure uses every evaluation, not only the switch points, and applies to people as
+well: :func:`practice_glm` fits logit(share still attending) on log(own exposures) and
+log(total practice) at once; the item-practice index b_item / (b_item + b_total) is 1 for a shift
+driven by the item's own practice and 0 for one driven by total practice
+(:func:`item_practice_index` for a consolidation record, :func:`zbrodoff_practice_index` for
+Zbrodoff's (1995) frequency conditions, where the two vary apart by design).
 
 Examples
 --------

@@ -145,10 +145,19 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
         note = " (the warm-up never ended: all evaluations)"
     if df.empty:
         raise FigureError(f"plot_pattern_curves: {variant}/seed {seed} has no evaluation")
+    from cramcog.analysis.items import unequal_rates
+
     fig, ax = plt.subplots(figsize=(6.2, 3.8))
     for p, g in list(df.groupby("pattern"))[:max_patterns]:
         ax.plot(g.exposures, g.share, color="0.5", lw=0.5, alpha=0.35)
-    avg = df.groupby("eval_step")[["exposures", "share"]].mean()
+    unequal = unequal_rates(ds, variant)
+    if unequal:  # patterns at different rates: average at equal OWN exposures (log bins)
+        edges = np.geomspace(max(df.exposures[df.exposures > 0].min(), 1.0),
+                             df.exposures.max() * 1.001, 30)
+        df = df.assign(exposure_bin=np.digitize(df.exposures, edges))
+        avg = df.groupby("exposure_bin")[["exposures", "share"]].mean()
+    else:          # equal rates: every pattern has the same exposures at an evaluation
+        avg = df.groupby("eval_step")[["exposures", "share"]].mean()
     ax.plot(avg.exposures, avg.share, color="tab:blue", lw=2.2, label="average over patterns")
     switch = df.drop_duplicates("pattern").switch_exposures.values
     first = ds["pattern_first_off_exposures"].sel(variant=variant, seed=seed).values \
@@ -163,11 +172,18 @@ def plot_pattern_curves(ds: xr.Dataset, variant: str | None = None, seed: int | 
     fin = switch[np.isfinite(switch)]
     if fin.size:
         twin = ax.twinx()
-        twin.hist(fin, bins=20, color="tab:green", alpha=0.25)
+        log_bins = unequal and fin.min() > 0
+        twin.hist(fin, bins=np.geomspace(fin.min(), fin.max() * 1.001, 20) if log_bins else 20,
+                  color="tab:green", alpha=0.25)
         twin.set_ylabel("patterns switching", color="tab:green")
         twin.grid(False)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("the pattern's exposures (training queries)")
+    if unequal:
+        ax.set_xscale("log")
+        for other in fig.axes:        # the histogram's twin axis shares x
+            other.set_xscale("log")
+    ax.set_xlabel("the pattern's exposures (training queries)"
+                  + (", log: patterns at unequal rates" if unequal else ""))
     ax.set_ylabel("share of its probes attending")
     ax.set_title(f"{variant}, seed {seed}: per-pattern consolidation "
                  f"({np.isfinite(switch).sum()} of {switch.size} patterns switched){note}",
