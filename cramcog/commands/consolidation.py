@@ -86,18 +86,22 @@ def _item_specificity(ds):
     from cramcog.analysis.items import (item_practice_index, item_specificity,
                                         item_specificity_summary, unequal_rates,
                                         zbrodoff_practice_index)
+    from cramcog.analysis.runs import AnalysisError
 
-    variants = [str(v) for v in ds.variant.values if unequal_rates(ds, str(v))]
+    # variants whose patterns recur at unequal rates and of which some pattern switched
+    variants = [str(v) for v in ds.variant.values if unequal_rates(ds, str(v))
+                and np.isfinite(ds["pattern_switch_exposures"].sel(variant=v)).any()]
     if not variants:
         return None
     import pandas as pd
 
-    items = pd.concat([item_specificity(ds, v) for v in variants
-                       if np.isfinite(ds["pattern_switch_exposures"].sel(variant=v)).any()],
-                      ignore_index=True)
-    index = item_practice_index(ds.sel(variant=variants))
-    items = items.merge(index[["variant", "seed", "b_item", "b_total", "index"]],
-                        on=["variant", "seed"], how="left")
+    items = pd.concat([item_specificity(ds, v) for v in variants], ignore_index=True)
+    try:
+        index = item_practice_index(ds.sel(variant=variants))
+        items = items.merge(index[["variant", "seed", "b_item", "b_total", "index"]],
+                            on=["variant", "seed"], how="left")
+    except AnalysisError:   # no evaluation after a warm-up: the slopes still stand
+        items = items.assign(b_item=np.nan, b_total=np.nan, index=np.nan)
     print("\nitem specificity: slope of log(switch step) on log(the pattern's exposure rate) "
           "(-1 = after its own exposures, 0 = at a shared training step); item-practice index "
           "b_item / (b_item + b_total) of logit(share attending) on log(own exposures) and "

@@ -108,7 +108,10 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
             out[f"{name}_curves"] = plot_consolidation_curves(ds)
             out[f"{name}_causal"] = plot_causal_test(ds)
             if unequal_rates(ds):   # only runs trained with unequal pattern frequencies
-                out[f"{name}_items"] = plot_item_specificity(ds)
+                try:
+                    out[f"{name}_items"] = plot_item_specificity(ds)
+                except FigureError as err:   # e.g. no pattern has switched yet
+                    warnings.warn(f"{name}: no item-specificity figure ({err})", stacklevel=2)
             if human is not None:   # the CRAM variant beside the episodic-to-semantic data
                 from cramcog.figures.human import plot_human_comparison
                 try:

@@ -78,6 +78,9 @@ def test_fits_say_no_gamma_for_a_mixture_of_steps():
     check = analysis.step_mixture_check(ds, "cram", 0)
     assert check["step_curve_rmse"] < 0.03                   # the average IS the step mixture
     assert check["median_switch_width"] < 0.5 * check["switch_iqr"]
+    # a run without consolidation never switches: nothing to check, not a perfect score
+    never = analysis.consolidation_record({"cram": probe_run(np.full(100, np.inf))})
+    assert np.isnan(analysis.step_mixture_check(never, "cram", 0)["step_curve_rmse"])
 
 
 def test_fits_report_gamma_where_a_power_law_wins():

@@ -108,3 +108,21 @@ def test_people_in_zbrodoff_1995_shift_mostly_with_their_own_item_practice():
     out = zbrodoff_practice_index()
     assert out["b_item"] < 0 and out["index_low"] > 0.5      # item practice dominates
     assert out["n_points"] == 27
+
+
+def test_runs_in_which_no_pattern_switched_are_reported_not_crashed(tmp_path, capsys):
+    import matplotlib
+    matplotlib.use("Agg")
+    from cramcog import records
+    from cramcog.cli import main
+    from cramcog.figures import figures_for
+
+    run = probe_run(np.full(P, np.inf), per_step=RATES, seed=1, n_eval=40, every=50,
+                    warm_eval=3)
+    records.save(run, tmp_path / "c1.nc")
+    assert main(["consolidation", str(tmp_path / "c1.nc"), "--out", str(tmp_path / "c.nc"),
+                 "--no-fit"]) == 0
+    assert "item specificity" not in capsys.readouterr().out
+    with pytest.warns(UserWarning, match="no item-specificity figure"):
+        figs = figures_for([records.open(tmp_path / "c.nc")], names=["c"])
+    assert "c_items" not in figs and "c_curves" in figs
