@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from cramcog import records
+from cramcog.analysis.causal import CAUSAL_VARIABLES
 from cramcog.analysis.probes import count_exposures
 from cramcog.configs import ATTENTION_WARMUP_KINDS, TrainConfig, named_config
 from cramcog.device import autocast, describe, generator, model_device, resolve_device
@@ -307,7 +308,7 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
         coords.update(pcoords)
     if causal:
         for k, v in causal.items():
-            if k.startswith("causal_") and k != "causal_chance":
+            if k in CAUSAL_VARIABLES:
                 data[k] = ((), float(v), fr("1", k.replace("_", " ")))
     attrs = {"attention_floor": float(floor), "model_kind": cfg.model_kind, "name": cfg.name,
              "steps_done": int(len(steps)), "warmup_end_step": int(state.get("cost_on_step", -1)),

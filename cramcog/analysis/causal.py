@@ -26,11 +26,17 @@ from __future__ import annotations
 
 import numpy as np
 
-CAUSAL_VARIABLES = (
-    "causal_recurring_semantic_queries", "causal_recurring_accuracy_clean",
-    "causal_recurring_accuracy_swap", "causal_recurring_swap_partner_share",
-    "causal_recurring_accuracy_zero", "causal_novel_queries", "causal_novel_accuracy_clean",
-    "causal_novel_accuracy_skip")
+# record variable of the causal test -> its column in final_metrics / the consolidation record
+CAUSAL_COLUMNS = {
+    "causal_recurring_accuracy_clean": "semantic_accuracy_recurring",
+    "causal_recurring_accuracy_swap": "swap_accuracy_recurring",
+    "causal_recurring_swap_partner_share": "swap_partner_share",
+    "causal_recurring_accuracy_zero": "zero_accuracy_recurring",
+    "causal_recurring_semantic_queries": "semantic_recurring_queries",
+    "causal_novel_accuracy_clean": "causal_accuracy_novel",
+    "causal_novel_accuracy_skip": "skip_accuracy_novel",
+}
+CAUSAL_VARIABLES = (*CAUSAL_COLUMNS, "causal_novel_queries")   # what the training record keeps
 
 
 def swap_partners(pattern: np.ndarray) -> np.ndarray:

@@ -44,24 +44,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cramcog.analysis.causal import CAUSAL_COLUMNS
 from cramcog.analysis.metrics import (_test_query_attended, fall_from_warmup_end,
                                       queries_per_sequence, run_retrieving_layer)
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, _scalar, as_runs, warmup_end_step
+from cramcog.dynamics.ranking import information_criterion
 
 POWER_WIN_AIC = 10.0            # a power family must beat every other family by this much
 # what a power law is tested against: the sigmoid families (item-wise steps average to them)
 # and the exponential; a verdict names those of them that did not converge
 CONTENDERS = (("logistic", "logistic+c", "weibull", "weibull+c"), ("exponential", "exponential+c"))
 SWITCH_THRESHOLD = 0.5          # a pattern has switched once at most this share still attends
-CAUSAL = {"swap_accuracy_recurring": "causal_recurring_accuracy_swap",
-          "zero_accuracy_recurring": "causal_recurring_accuracy_zero",
-          "swap_partner_share": "causal_recurring_swap_partner_share",
-          "semantic_accuracy_recurring": "causal_recurring_accuracy_clean",
-          "semantic_recurring_queries": "causal_recurring_semantic_queries",
-          "skip_accuracy_novel": "causal_novel_accuracy_skip",
-          "causal_accuracy_novel": "causal_novel_accuracy_clean",
-          "causal_novel_queries": "causal_novel_queries"}
+# the causal test's record variables, by the consolidation record's names
+CAUSAL = {column: var for var, column in CAUSAL_COLUMNS.items()} | {
+    "causal_novel_queries": "causal_novel_queries"}
 
 
 def variant_label(run: xr.Dataset) -> str:
@@ -506,7 +503,8 @@ def describe_fits(fits) -> dict[str, Any]:
     best = fits[ranking[0]]
     phi = max(1.0, float(conv.dispersion.iloc[0])) if np.isfinite(conv.dispersion.iloc[0]) \
         else 1.0
-    qaic = -2 * conv.loglik / phi + 2 * conv.n_params
+    qaic = information_criterion("qaic", conv.loglik.to_numpy(float),
+                                 conv.n_params.to_numpy(float), len(conv), c_hat=phi)
     is_power = conv.family.map(lambda f: _is_power(fits[f])).to_numpy()
     missing = [" / ".join(group) for group in CONTENDERS
                if not any(f in set(conv.family) for f in group)]

@@ -29,20 +29,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cramcog.analysis.causal import CAUSAL_COLUMNS
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import (QUERY_KINDS, _held_out, _last_finite, _need, _scalar,
                                    accuracy_of, as_runs, warmup_end_step)
-
-# causal-test variables of a training record -> final_metrics columns
-CAUSAL_COLUMNS = {
-    "causal_recurring_accuracy_clean": "semantic_accuracy_recurring",
-    "causal_recurring_accuracy_swap": "swap_accuracy_recurring",
-    "causal_recurring_swap_partner_share": "swap_partner_share",
-    "causal_recurring_accuracy_zero": "zero_accuracy_recurring",
-    "causal_recurring_semantic_queries": "semantic_recurring_queries",
-    "causal_novel_accuracy_clean": "causal_accuracy_novel",
-    "causal_novel_accuracy_skip": "skip_accuracy_novel",
-}
 
 
 # ----------------------------------------------------------------------------- per run
