@@ -46,7 +46,7 @@ import xarray as xr
 
 from cramcog.analysis.causal import CAUSAL_COLUMNS
 from cramcog.analysis.metrics import (_test_query_attended, fall_from_warmup_end,
-                                      queries_per_sequence, run_retrieving_layer)
+                                      run_retrieving_layer)
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, _scalar, as_runs, warmup_end_step
 from cramcog.dynamics.ranking import information_criterion
@@ -214,7 +214,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
     for name, var in CAUSAL.items():
         per_run[name] = float(run[var]) if var in run else np.nan
     return {
-        "eval_step": steps, "layer": layer,
+        "eval_step": steps,
         "recurring_attended_count": att[:, rec].sum(1),
         "recurring_probe_count": np.full(len(steps), float(rec.sum())),
         "novel_attended_count": att[:, nov].sum(1),
@@ -225,7 +225,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "pattern_attended": att_p, "pattern_probes": np.broadcast_to(probes_p, att_p.shape),
         "pattern_exposures": exp_p, "pattern_switch_exposures": switch,
         "pattern_first_off_exposures": first_off, "pattern_returns": returns.astype(float),
-        "per_run": per_run, "queries": queries_per_sequence(run),
+        "per_run": per_run,
     }
 
 
@@ -233,8 +233,7 @@ def _runs_of(data: Any):
     return as_runs(data, kinds=("training", "ablation"), what="consolidation_record")
 
 
-def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
-                         labels: dict | None = None) -> xr.Dataset:
+def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) -> xr.Dataset:
     """The consolidation record of training runs with per-pattern probes (module docstring).
 
     Parameters
@@ -245,8 +244,6 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
     switch_threshold
         A pattern has stopped attending once at most this share of its probes attend, at that
         evaluation and every later one.
-    labels
-        Optional ``{(variant, seed): new variant name}``.
 
     Returns
     -------
@@ -267,14 +264,14 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
     from cramcog import records
 
     named = isinstance(data, dict)
-    runs = []
+    runs, chance = [], set()
     for variant, seed, run in _runs_of(data):
         if not named and run.attrs.get("record_kind") == "training" \
                 and not run.attrs.get("ablation_variant"):
             variant = variant_label(run)
-        if labels:
-            variant = labels.get((variant, seed), variant)
         runs.append((variant, seed, run_consolidation(run, switch_threshold)))
+        if "causal_chance" in run.attrs:
+            chance.add(float(run.attrs["causal_chance"]))
     keys = [(v, s) for v, s, _ in runs]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -382,8 +379,6 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD,
               "pattern": ("pattern", np.arange(P, dtype="int64"))}
     layers = per_run["retrieving_layer"]
     warm = per_run["warmup_end_step"]
-    chance = {float(run.attrs["causal_chance"]) for _, _, run in _runs_of(data)
-              if "causal_chance" in run.attrs}
     attrs = {
         "study": "consolidation",
         "retrieving_layer": "per run (variable retrieving_layer): the layer where the most "

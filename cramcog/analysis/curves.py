@@ -46,11 +46,6 @@ _WINDOW_HELP = ("START is 'peak', 'K*peak' (K > 0), 'transition' or an int step;
                 "'F*end' (0 < F <= 1, a fraction of the logged span) or an int step")
 
 
-def _error(message: str) -> ValueError:
-    """An AnalysisError (a ValueError): the error type the records layer and its callers expect."""
-    return AnalysisError(message)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -164,7 +159,7 @@ class ConsolidationWindow:
             start = peak
         elif self.start == "transition":
             if pt is None:
-                raise _error("window start 'transition': attention never falls 2x from its "
+                raise AnalysisError("window start 'transition': attention never falls 2x from its "
                              "peak, so this run has no phase transition")
             start = float(pt.step)
         elif _is_int(self.start):
@@ -233,11 +228,11 @@ def cut_consolidation_curve(run, window: ConsolidationWindow | str | None = None
     step = mean["step"].values.astype(float)
     y = mean.values.astype(float)
     if y.size < 3:
-        raise _error(f"consolidation_curve: {y.size} logged steps; need at least 3")
+        raise AnalysisError(f"consolidation_curve: {y.size} logged steps; need at least 3")
     start, stop = window.resolve(step, y)
     keep = (step >= start) & (step <= stop) & (y > 0)
     if keep.sum() < 3:
-        raise _error(f"consolidation window {window.label} = [{start:g}, {stop:g}] holds "
+        raise AnalysisError(f"consolidation window {window.label} = [{start:g}, {stop:g}] holds "
                      f"{keep.sum()} points with attention > 0; need at least 3 (widen the "
                      "window)")
     dt = float(np.median(np.diff(step)))

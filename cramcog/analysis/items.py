@@ -140,15 +140,13 @@ def unequal_rates(ds: xr.Dataset, variant: str = "cram",
 
 
 def _ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Slope of y on x and its standard error (NaN with fewer than 3 points)."""
+    """Slope of y on x and its standard error (NaN with fewer than 3 points or constant x)."""
+    from scipy import stats
+
     if x.size < 3 or np.ptp(x) == 0:
         return np.nan, np.nan
-    X = np.column_stack([np.ones_like(x), x])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ coef
-    s2 = float(resid @ resid) / (x.size - 2)
-    cov = s2 * np.linalg.inv(X.T @ X)
-    return float(coef[1]), float(np.sqrt(cov[1, 1]))
+    fit = stats.linregress(x, y)
+    return float(fit.slope), float(fit.stderr)
 
 
 def item_specificity(ds: xr.Dataset, variant: str | None = None,

@@ -154,9 +154,10 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     config
         :class:`ReproduceConfig` (defaults if None).
     model
-        The model side of the comparison: a fit result with a gamma (e.g. a power-law fit to a
-        trained CRAM's attention-use curve) or a :class:`cramcog.compare.ReportedGamma`.
-        Default: the CRAM paper's reported gamma, with its assumptions stated in the summary.
+        The model side of the comparison: a fit result with a gamma or a
+        :class:`cramcog.compare.ReportedGamma`. Default: the CRAM paper's reported gamma, with
+        its assumptions stated in the summary (one trained run has no seed-pooled interval, so
+        the run trained here is measured, not compared by its gamma).
 
     Returns
     -------
@@ -172,9 +173,7 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     folder.mkdir(parents=True, exist_ok=True)
     assumptions = []
     if model is None and config.train != "none":
-        model, note = train_and_fit(config, folder)
-        if note:
-            assumptions.append(note)
+        assumptions.append(train_and_measure(config, folder))
     if model is None:
         half = PAPER_GAMMA_PLUSMINUS
         model = ReportedGamma(PAPER_GAMMA, (PAPER_GAMMA - half, PAPER_GAMMA + half),
@@ -205,8 +204,8 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     return folder
 
 
-def train_and_fit(config: ReproduceConfig, folder: Path):
-    """Train CRAM and measure its consolidation per pattern; return ``(None, note)``.
+def train_and_measure(config: ReproduceConfig, folder: Path) -> str:
+    """Train CRAM and measure its consolidation per pattern; return the summary's note.
 
     Writes ``train/`` (record, checkpoints), ``consolidation.nc``, ``training_summary.json`` and
     the figures into ``folder``. The human comparison then uses the paper's reported gamma: one
@@ -282,7 +281,7 @@ def train_and_fit(config: ReproduceConfig, folder: Path):
               "evaluations is too narrow), so the gamma the paper reports is compared with the "
               "forgetting curves below; the shape comparison with the episodic-to-semantic "
               "data is in human_comparison.md.")
-    return None, note
+    return note
 
 
 COMMITTED_RECORD = Path(__file__).resolve().parents[2] / "paper" / "records" / "consolidation.nc"
@@ -527,7 +526,7 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
         if comparison.exists():  # the shape-first comparison (write_human_comparison)
             lines += [comparison.read_text().replace("# ", "## ", 1), ""]
         trained = folder / "training_summary.json"
-        if trained.exists():  # the CRAM run this job trained (train_and_fit)
+        if trained.exists():  # the CRAM run this job trained (train_and_measure)
             headline = json.loads(trained.read_text())
             lines += ["## The CRAM run (held-out test sequences; train/record.nc)", ""]
             lines += [f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}"
