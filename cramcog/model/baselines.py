@@ -220,7 +220,7 @@ class FixedCapacityLayer(CRAMLayer):
                            q=none, cons_err=none, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
                                                                    cfg.head_dim),
-                           executed=self.episodic.executed(routed))
+                           executed=self.episodic.executed(routed, bi.numel()))
         return out, trace
 
 

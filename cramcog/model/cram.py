@@ -182,7 +182,7 @@ class CRAMLayer(nn.Module):
                            cons_err=cons_err, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
                                                                    cfg.head_dim),
-                           executed=self.episodic.executed(routed))
+                           executed=self.episodic.executed(routed, bi.numel()))
         return out, trace
 
 

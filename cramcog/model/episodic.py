@@ -53,13 +53,16 @@ class EpisodicMemory(nn.Module):
             with torch.no_grad():
                 self.kv.weight[:d].copy_(self.q.weight.mul_(cfg.qk_init_gain))
 
-    def uses_dense(self, routed: torch.Tensor) -> bool:
-        """True when this routing takes the dense path (more than ``dense_threshold`` routed)."""
-        return routed.sum().item() > self.cfg.dense_threshold * routed.numel()
+    def uses_dense(self, n_routed: int, n_tokens: int) -> bool:
+        """True when routing ``n_routed`` of ``n_tokens`` takes the dense path (more than
+        ``dense_threshold`` of them routed). Counts, not the mask: callers already have them
+        (a count read from a GPU tensor is a host sync)."""
+        return n_routed > self.cfg.dense_threshold * n_tokens
 
-    def executed(self, routed: torch.Tensor) -> torch.Tensor:
+    def executed(self, routed: torch.Tensor, n_routed: int | None = None) -> torch.Tensor:
         """(B, N) bool: the tokens that execute attention under this routing. All of them on the
-        dense path (one SDPA over every position), else exactly the routed ones.
+        dense path (one SDPA over every position), else exactly the routed ones. ``n_routed``:
+        ``routed.sum()`` if the caller has it.
 
         Examples
         --------
@@ -71,7 +74,8 @@ class EpisodicMemory(nn.Module):
         >>> m.executed(torch.tensor([[True, True, True, False]])).tolist()
         [[True, True, True, True]]
         """
-        return torch.ones_like(routed) if self.uses_dense(routed) else routed
+        m = int(routed.sum()) if n_routed is None else int(n_routed)
+        return torch.ones_like(routed) if self.uses_dense(m, routed.numel()) else routed
 
     def forward(self, z: torch.Tensor, routed: torch.Tensor):
         """Args: z (B, N, d) layer input; routed (B, N) bool.
@@ -85,7 +89,7 @@ class EpisodicMemory(nn.Module):
         k, v = self.kv(z).view(B, N, 2, H, Dh).unbind(2)                       # (B, N, H, Dh) each
         batch_idx, pos = routed.nonzero(as_tuple=True)                          # (M,), row-major
         M = batch_idx.numel()
-        if self.uses_dense(routed):
+        if self.uses_dense(M, B * N):
             q = self.q(z).view(B, N, H, Dh).transpose(1, 2)                      # (B, H, N, Dh)
             mask = causal_window_mask(N, cfg.window, z.device)
             att = F.scaled_dot_product_attention(
