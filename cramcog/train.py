@@ -397,8 +397,8 @@ def _record_probes(model, probes, history: dict, state: dict, n_layers: int,
         return
     res = evaluate_probes(model, probes, n_layers, autocast_mode)
     for key in ("attended", "route", "correct"):
-        history.setdefault(f"probe_{key}", []).append(res[key])
-    history.setdefault("pattern_exposures", []).append(state["exposures"].copy())
+        history[f"probe_{key}"].append(res[key])
+    history["pattern_exposures"].append(state["exposures"].copy())
 
 
 def _set_attention_warmup(model, state: dict) -> None:
@@ -514,6 +514,12 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         history, state = ckpt["history"], ckpt["state"]
+        missing = sorted(set(_empty_history()) - set(history)) + \
+            ([] if "exposures" in state else ["exposures"])
+        if missing:   # written before per-pattern probes and honest counters existed
+            raise ValueError(f"{ckpt_path} was written by an older cramcog (it lacks "
+                             f"{missing}): this run cannot be continued; use another out_dir "
+                             "or resume=False to start over")
     here = describe(device, cfg.autocast)
     state.setdefault("devices", [])
     if not state["devices"] or state["devices"][-1] != here["device"]:
@@ -581,10 +587,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
                    "q_hat_by_category": np.full(4, math.nan),
                    "attended_fraction": np.ones(4)}] * L
         for k in ("fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean",
-                  "q_hat_mean", "q_by_category", "q_hat_by_category"):
+                  "q_hat_mean", "q_by_category", "q_hat_by_category", "attended_fraction"):
             history[k].append([s[k] for s in st])
-        history.setdefault("attended_fraction", []).append(
-            [s.get("attended_fraction", np.ones(4)) for s in st])
         state["step"] = step + 1
         state["wall_seconds"] += time.perf_counter() - t0
         att = float(np.mean([s["fractions"][1] for s in st]))
@@ -602,7 +606,7 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
                 history["eval_fractions"].append(ev["fractions"])
                 history["eval_route_fraction"].append(ev["route_fraction"])
                 history["eval_flops_ratio"].append(ev["flops_ratio"])
-                history.setdefault("eval_attended_fraction", []).append(ev["attended_fraction"])
+                history["eval_attended_fraction"].append(ev["attended_fraction"])
             _record_probes(model, probes, history, state, L, cfg.autocast)
             if not state["cost_on"] and ev["accuracy"]["novel"] >= cfg.warmup_novel_accuracy:
                 # retrieval is learned: end the attention warm-up, switch the hinge cost on
@@ -647,6 +651,8 @@ def load_model(run_dir: str | os.PathLike, device: str = "cpu"):
     model = build_model(cfg.model_kind, cfg.model, **task_sizes(make_task(cfg)))
     model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu",
                                      weights_only=True))
+    if "warmup_end_step" in rec.attrs:   # a run whose warm-up never ended was tested with it on
+        _set_attention_warmup(model, {"cost_on": int(rec.attrs["warmup_end_step"]) >= 0})
     return model.to(target).eval()
 
 

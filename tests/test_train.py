@@ -159,3 +159,26 @@ def test_mod_like_warmup_adds_attention_ungated():
     with torch.no_grad():
         _, trace = layer(x, batch["dt"], sample=False)
     assert not bool(trace.executed.all())
+
+
+def test_a_checkpoint_from_before_the_probes_says_it_cannot_be_resumed(tmp_path):
+    import torch
+
+    cfg = named_config("tiny", steps=4)
+    train(cfg, out_dir=tmp_path, progress=False, stop_after=2)
+    ckpt_path = tmp_path / "checkpoint.pt"
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    del ckpt["history"]["probe_attended"], ckpt["state"]["exposures"]     # an older writer
+    torch.save(ckpt, ckpt_path)
+    with pytest.raises(ValueError, match="older cramcog") as err:
+        train(cfg, out_dir=tmp_path, progress=False)
+    assert "probe_attended" in str(err.value) and "exposures" in str(err.value)
+
+
+def test_a_mod_like_run_whose_warm_up_never_ended_loads_as_it_was_tested(tmp_path):
+    from cramcog.train import load_model
+
+    train(named_config("tiny", steps=2, eval_every=2, model_kind="mod_like"), out_dir=tmp_path,
+          progress=False)
+    assert records.open(tmp_path / RECORD_FILE).attrs["warmup_end_step"] == -1
+    assert load_model(tmp_path).attention_warmup            # every token attends, as in its test

@@ -249,7 +249,8 @@ class MoDLike(CRAM):
     @property
     def attention_warmup(self) -> bool:
         """True while every token attends (the attention warm-up CRAM also gets); the training
-        loop sets it from its warm-up state. False (the fixed capacity) after training."""
+        loop sets it from its warm-up state, and ``cramcog.train.load_model`` as the run ended
+        (True only for a run whose warm-up never ended)."""
         return all(layer.attention_warmup for layer in self.layers)
 
     @attention_warmup.setter
