@@ -179,6 +179,8 @@ def test_model_working_memory_runs_native_and_matches_the_reference():
     torch.manual_seed(0)
     wm = CTODEMemory(CRAMConfig(d_model=32, n_heads=2, wm_groups=2))
     x, dtau = torch.randn(3, 40, 32), torch.rand(3, 40)
+    from cramcog.kernels.ops import resolve_backend
+    assert resolve_backend("ct_ode_scan", x.device) == "native"   # the model's default on CPU
     out = wm(x, dtau)
     grads = torch.autograd.grad(out.square().sum(), list(wm.parameters()))
     with use_backend("torch"):
