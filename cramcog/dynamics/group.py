@@ -783,9 +783,7 @@ class GroupFit:
         """The fit to the pooled (averaged) curve, as a FitResult (name a condition if any)."""
         if self._pooled is None:
             raise ValueError("no pooled fit: fit with pooled=True")
-        hit = np.ones(len(self._pooled_curves.index), bool)
-        for col, value in conditions.items():
-            hit &= self._pooled_curves.index[col].astype(str).to_numpy() == str(value)
+        hit = self._pooled_hit(conditions)
         if hit.sum() != 1:
             raise ValueError(f"name one level of each condition {self.conditions}")
         c = int(np.flatnonzero(hit)[0])
@@ -793,6 +791,28 @@ class GroupFit:
             if c in rows:
                 return fit.sel(curve=c)
         raise ValueError(f"the pooled curve was not fitted: {self._pooled.msgs[c]}")
+
+    def _pooled_hit(self, conditions: dict) -> np.ndarray:
+        """Which pooled curves have these condition levels (compared as text)."""
+        idx = self._pooled_curves.index
+        hit = np.ones(len(idx), bool)
+        for col, value in conditions.items():
+            hit &= idx[col].astype(str).to_numpy() == str(value)
+        return hit
+
+    def _pooled_rows(self) -> np.ndarray:
+        """The pooled curve (row of the pooled fits) of each group, -1 where there is none.
+
+        The pooled curves cover only conditions with a fitted curve, in the order their first
+        fitted curve appears, so pooled row ``i`` need not be group ``i``."""
+        rows = np.full(len(self.groups), -1)
+        if self._pooled is None:
+            return rows
+        for gi in range(len(self.groups)):
+            hit = self._pooled_hit(self.groups.iloc[gi].to_dict() if self.conditions else {})
+            if hit.sum() == 1:
+                rows[gi] = int(np.flatnonzero(hit)[0])
+        return rows
 
     # -- tables --------------------------------------------------------------------------------
     def table(self):
@@ -1004,11 +1024,13 @@ class GroupFitSet(Mapping):
                              f"gamma; those are {have}")
         rank = self._ranking()
         rows = []
+        pooled_row = first._pooled_rows()
         for gi in range(len(first.groups)):
             cond = first.groups.iloc[gi].to_dict() if first.conditions else {}
             # pooled: one curve, ranked by its own AICc
             if first._pooled is not None:
-                crit = {n: g._pooled.crit[gi] if g._pooled.conv[gi] else np.nan
+                pr = pooled_row[gi]
+                crit = {n: g._pooled.crit[pr] if pr >= 0 and g._pooled.conv[pr] else np.nan
                         for n, g in self._fits.items()}
                 best = np.nanmin(list(crit.values())) if np.isfinite(
                     list(crit.values())).any() else np.nan
@@ -1022,8 +1044,9 @@ class GroupFitSet(Mapping):
                            "share_best": np.nan, "n_ranked": pooled_n}
                     if n == gamma_family:
                         j = g.spec.param_names.index("gamma")
-                        row.update(gamma=g._pooled.est[gi, j], gamma_low=g._pooled.low[gi, j],
-                                   gamma_high=g._pooled.high[gi, j], gamma_sd=np.nan,
+                        est, low, high = ((a[pr, j] if pr >= 0 else np.nan) for a in
+                                          (g._pooled.est, g._pooled.low, g._pooled.high))
+                        row.update(gamma=est, gamma_low=low, gamma_high=high, gamma_sd=np.nan,
                                    n_gamma=pooled_n)
                     rows.append(row)
             sub = rank
@@ -1189,10 +1212,19 @@ def _group_record(fits: dict[str, GroupFit]):
         "formula": (("family",), np.array([g.formula for g in fits.values()], dtype=str)),
     }
     if first._pooled is not None:
-        data_vars["pooled_estimate"] = (fpg, grid(lambda g, j: g._pooled.est[:, j], (ng,)),
+        pooled_row = first._pooled_rows()
+
+        def by_group(a):
+            """Pooled-fit values ``a`` (one row per pooled curve) per group, NaN if none."""
+            out = np.full((ng,) + a.shape[1:], np.nan)
+            out[pooled_row >= 0] = a[pooled_row[pooled_row >= 0]]
+            return out
+
+        data_vars["pooled_estimate"] = (fpg, grid(lambda g, j: by_group(g._pooled.est)[:, j],
+                                                  (ng,)),
                                         {"long_name": "estimate from the pooled curve"})
         data_vars["pooled_aicc"] = (("family", "group"),
-                                    np.stack([g._pooled.crit for g in fits.values()]))
+                                    np.stack([by_group(g._pooled.crit) for g in fits.values()]))
     m = max(len(t) for t in first._curves.t)
     pad = lambda arrs: np.array([np.pad(a, (0, m - len(a)), constant_values=np.nan)  # noqa
                                  for a in arrs])
