@@ -1086,7 +1086,10 @@ class GroupFitSet(Mapping):
 
         with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
             ranking = self.ranking().to_string(index=False)
-        return f"families ranked by AICc summed over subjects:\n{ranking}\n\n" + \
+        from cramcog.dynamics.ranking import CRITERION_LABELS
+
+        label = CRITERION_LABELS.get(self.criterion, self.criterion)
+        return f"families ranked by {label} summed over subjects:\n{ranking}\n\n" + \
             self.best.report()
 
     def to_xarray(self):
@@ -1176,6 +1179,7 @@ def _group_record(fits: dict[str, GroupFit]):
             return np.exp(v) if natural and g.spec.log_scaled[j] else v
         return get
 
+    crit = first._fits.criterion
     se = grid(lambda g, j: g._internal()[1][:, j] * np.where(g.spec.log_scaled[j],
                                                              g._fits.est[:, j], 1.0), (nc,))
     fpc, fpg = ("family", "parameter", "curve"), ("family", "parameter", "group")
@@ -1191,8 +1195,8 @@ def _group_record(fits: dict[str, GroupFit]):
         "converged": (("family", "curve"), np.stack([g._fits.conv for g in fits.values()])
                       .astype(np.int8), {"long_name": "per-subject fit converged (1) or not"}),
         "loglik": (("family", "curve"), np.stack([g._fits.loglik for g in fits.values()])),
-        "aicc": (("family", "curve"), np.stack([g._fits.crit for g in fits.values()]),
-                 {"long_name": "small-sample AIC per subject"}),
+        "ic": (("family", "curve"), np.stack([g._fits.crit for g in fits.values()]),
+               {"long_name": f"ranking criterion ({crit}) per subject"}),
         "message": (("family", "curve"), np.stack([g._fits.msgs.astype(str)
                                                    for g in fits.values()]).astype(str)),
         "group_estimate": (fpg, grid(per_group("mu", True), (ng,)),
@@ -1223,8 +1227,10 @@ def _group_record(fits: dict[str, GroupFit]):
         data_vars["pooled_estimate"] = (fpg, grid(lambda g, j: by_group(g._pooled.est)[:, j],
                                                   (ng,)),
                                         {"long_name": "estimate from the pooled curve"})
-        data_vars["pooled_aicc"] = (("family", "group"),
-                                    np.stack([by_group(g._pooled.crit) for g in fits.values()]))
+        data_vars["pooled_ic"] = (("family", "group"),
+                                  np.stack([by_group(g._pooled.crit) for g in fits.values()]),
+                                  {"long_name": f"ranking criterion ({crit}) of the pooled "
+                                                "curve"})
     m = max(len(t) for t in first._curves.t)
     pad = lambda arrs: np.array([np.pad(a, (0, m - len(a)), constant_values=np.nan)  # noqa
                                  for a in arrs])
@@ -1246,7 +1252,7 @@ def _group_record(fits: dict[str, GroupFit]):
         coords[f"group_{col}"] = ("group", first.groups[col].astype(str).to_numpy())
     coords["scale"] = (("family", "parameter"), np.array(
         [[g.scale.get(p, "") for p in params] for g in fits.values()], dtype=str))
-    attrs = {"likelihood": first.likelihood, "y_kind": first._curves.y_kind,
+    attrs = {"likelihood": first.likelihood, "y_kind": first._curves.y_kind, "criterion": crit,
              "level": first.level, "subject": first.subject,
              "conditions": first.conditions or "", "group_model":
              "random effects on per-subject estimates: REML tau, HKSJ interval of the mean, "

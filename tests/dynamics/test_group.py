@@ -301,6 +301,13 @@ def test_fit_options_pass_through_chance_criterion_and_clear_missing_gamma():
     assert fits.criterion == "bic"
     assert {"bic", "delta_bic"} <= set(fits.table().columns)
     assert "summed_bic" in fits.ranking().columns
+    assert fits.report().startswith("families ranked by BIC summed over subjects")
+    ds = fits.to_xarray()
+    assert ds.attrs["criterion"] == "bic" and "aicc" not in ds and "pooled_aicc" not in ds
+    assert "(bic)" in ds["ic"].attrs["long_name"] and "(bic)" in ds["pooled_ic"].attrs["long_name"]
+    s0 = fits["power"].subject_fit(0)
+    assert ds["ic"].sel(family="power").values[0] == pytest.approx(s0.bic)
+    assert s0.bic != pytest.approx(s0.aicc)
     with pytest.raises(KeyError, match="has no parameter 'gamma'"):
         fits["exponential"].params["gamma"]
     assert fits["exponential"].params.get("gamma") is None
