@@ -208,20 +208,17 @@ def _internal_variance(spec: Family, t: np.ndarray, n, theta: np.ndarray,
     """Diagonal of the inverse expected information (B, k) of the ``free`` parameters on the
     optimiser's scale (NaN for held ones), up to the least-squares noise variance, which
     cancels in the ratios it is used for."""
-    p = spec.to_natural(theta)
-    mu = spec.mean(t, p)                                            # (B, m)
-    jac = (spec.jacobian(t, p) * spec.dnatural(theta)[:, None, :])[:, :, free]  # (B, m, k_free)
-    w = np.ones_like(mu) if n is None else n / np.clip(mu * (1 - mu), 1e-12, None)
-    info = np.einsum("bmk,bm,bml->bkl", jac, w, jac)
+    from cramcog.dynamics.fit import _safe_inv
+    from cramcog.dynamics.optimizer import Problem, gauss_newton_terms
+
+    y = np.full((theta.shape[0], np.shape(t)[-1]), 0.5)       # the information ignores y
+    _, _, h = gauss_newton_terms(spec, Problem(t, y, n), theta)
+    info = h[:, free][:, :, free]
     out = np.full(theta.shape, np.nan)
     ok = np.isfinite(info).all((-1, -2))
     if ok.any():
-        try:
-            diag = np.diagonal(np.linalg.inv(info[ok]), axis1=1, axis2=2)
-        except np.linalg.LinAlgError:
-            diag = np.diagonal(np.linalg.pinv(info[ok]), axis1=1, axis2=2)
         sub = out[ok]
-        sub[:, free] = diag
+        sub[:, free] = np.diagonal(_safe_inv(info[ok]), axis1=1, axis2=2)
         out[ok] = sub
     return out
 
