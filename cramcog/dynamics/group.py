@@ -1177,8 +1177,12 @@ def _group_record(fits: dict[str, GroupFit]):
         return get
 
     crit = first._fits.criterion
-    se = grid(lambda g, j: g._internal()[1][:, j] * np.where(g.spec.log_scaled[j],
-                                                             g._fits.est[:, j], 1.0), (nc,))
+    def wald_se(g, j):
+        var = np.diagonal(g._fits.cov, axis1=1, axis2=2)[:, j]
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.where(var >= 0, var, np.nan))
+
+    se = grid(wald_se, (nc,))
     fpc, fpg = ("family", "parameter", "curve"), ("family", "parameter", "group")
     data_vars = {
         "estimate": (fpc, grid(per_curve("est"), (nc,)),
