@@ -681,7 +681,7 @@ class GroupFit:
 
     @property
     def has_gamma(self) -> bool:
-        return "gamma" in self.spec.param_names
+        return self.spec.has_gamma
 
     @property
     def n_subjects(self):
