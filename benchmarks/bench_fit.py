@@ -239,7 +239,7 @@ def edge_counts(n_sim: int = 2000, seed: int = 4):
             fit = fit_consolidation_curve(t, k, n, family="power", y_kind="successes",
                                           ci="wald")
         conv = np.atleast_1d(fit.converged)
-        edge = np.atleast_1d(getattr(fit, "on_edge", np.zeros_like(conv)))
+        edge = np.atleast_1d(fit.on_edge)
         top = (k == n).any(-1).sum()
         print(f"  {label}: {conv.size} curves, {top} with a 100% point: {conv.sum()} converged, "
               f"{edge.sum()} of them on the edge")

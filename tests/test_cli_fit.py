@@ -303,3 +303,11 @@ def test_all_family_table_fits_a_terminal_and_warnings_are_one_line(counts_csv, 
     assert "aicc" in table[0] and "weight" in table[0] and "shape [CI]" in table[0]
     assert "gamma " in out.out                     # the shape parameter, named, with its CI
     assert "cramcog fit: warning: only 6 points" in out.err and "UserWarning" not in out.err
+
+
+def test_cli_y_kinds_are_the_fitters():
+    """The CLI keeps its own copy (importing the fitter would slow every command down)."""
+    from cramcog.commands import fit as fit_command
+    from cramcog.dynamics.data import Y_KINDS
+
+    assert fit_command.Y_KINDS == Y_KINDS

@@ -30,6 +30,8 @@ import sys
 import warnings
 from pathlib import Path
 
+# = cramcog.dynamics.data.Y_KINDS, not imported: that loads the whole fitting stack (~0.8 s) on
+# every cramcog command, --help included (tests/test_cli_fit.py checks that they agree).
 Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
 
 
@@ -312,8 +314,7 @@ def _table_text(fits) -> str:
         crit = fits.criterion
         shown = pd.DataFrame({
             "family": table["family"], "k": table["n_params"],
-            crit: table[crit] if crit in table else table.get("aicc"),
-            "delta": table.get(f"delta_{crit}", table.get("delta_aicc")),
+            crit: table[crit], "delta": table[f"delta_{crit}"],
             "weight": table["akaike_weight"],
             "shape [CI]": [f"{p} {interval(v, lo, hi)}" if isinstance(p, str) and p else ""
                            for p, v, lo, hi in zip(table["shape_param"], table["shape"],

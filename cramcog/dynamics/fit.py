@@ -307,6 +307,15 @@ def _goodness(fam: Family, prob: Problem, est: np.ndarray, obj: np.ndarray):
     return 2.0 * obj, pearson
 
 
+def _safe_inv(a: np.ndarray) -> np.ndarray:
+    """Batched inverse of (B, k, k) matrices; the pseudo-inverse of all if any is singular."""
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            return np.linalg.pinv(a)
+
+
 def _covariances(fam: Family, prob: Problem, res: LMResult, mask: np.ndarray | None = None,
                  dispersion: np.ndarray | None = None):
     """Wald covariance of internal (B, k, k) and natural (B, k, k) parameters; held
@@ -318,12 +327,7 @@ def _covariances(fam: Family, prob: Problem, res: LMResult, mask: np.ndarray | N
     cov_t = np.full((nb, k, k), np.nan)
     ok = np.isfinite(h).all((-1, -2))
     if ok.any():
-        with np.errstate(all="ignore"):
-            try:
-                inv = np.linalg.inv(h[ok])
-            except np.linalg.LinAlgError:
-                inv = np.linalg.pinv(h[ok])
-        cov_t[ok] = inv
+        cov_t[ok] = _safe_inv(h[ok])
     cov_t[:, mask, :] = 0.0
     cov_t[:, :, mask] = 0.0
     edge = np.flatnonzero(res.boundary >= 0) if res.boundary is not None else []

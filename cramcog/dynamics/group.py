@@ -208,20 +208,17 @@ def _internal_variance(spec: Family, t: np.ndarray, n, theta: np.ndarray,
     """Diagonal of the inverse expected information (B, k) of the ``free`` parameters on the
     optimiser's scale (NaN for held ones), up to the least-squares noise variance, which
     cancels in the ratios it is used for."""
-    p = spec.to_natural(theta)
-    mu = spec.mean(t, p)                                            # (B, m)
-    jac = (spec.jacobian(t, p) * spec.dnatural(theta)[:, None, :])[:, :, free]  # (B, m, k_free)
-    w = np.ones_like(mu) if n is None else n / np.clip(mu * (1 - mu), 1e-12, None)
-    info = np.einsum("bmk,bm,bml->bkl", jac, w, jac)
+    from cramcog.dynamics.fit import _safe_inv
+    from cramcog.dynamics.optimizer import Problem, gauss_newton_terms
+
+    y = np.full((theta.shape[0], np.shape(t)[-1]), 0.5)       # the information ignores y
+    _, _, h = gauss_newton_terms(spec, Problem(t, y, n), theta)
+    info = h[:, free][:, :, free]
     out = np.full(theta.shape, np.nan)
     ok = np.isfinite(info).all((-1, -2))
     if ok.any():
-        try:
-            diag = np.diagonal(np.linalg.inv(info[ok]), axis1=1, axis2=2)
-        except np.linalg.LinAlgError:
-            diag = np.diagonal(np.linalg.pinv(info[ok]), axis1=1, axis2=2)
         sub = out[ok]
-        sub[:, free] = diag
+        sub[:, free] = np.diagonal(_safe_inv(info[ok]), axis1=1, axis2=2)
         out[ok] = sub
     return out
 
@@ -684,7 +681,7 @@ class GroupFit:
 
     @property
     def has_gamma(self) -> bool:
-        return "gamma" in self.spec.param_names
+        return self.spec.has_gamma
 
     @property
     def n_subjects(self):
@@ -783,9 +780,7 @@ class GroupFit:
         """The fit to the pooled (averaged) curve, as a FitResult (name a condition if any)."""
         if self._pooled is None:
             raise ValueError("no pooled fit: fit with pooled=True")
-        hit = np.ones(len(self._pooled_curves.index), bool)
-        for col, value in conditions.items():
-            hit &= self._pooled_curves.index[col].astype(str).to_numpy() == str(value)
+        hit = self._pooled_hit(conditions)
         if hit.sum() != 1:
             raise ValueError(f"name one level of each condition {self.conditions}")
         c = int(np.flatnonzero(hit)[0])
@@ -793,6 +788,28 @@ class GroupFit:
             if c in rows:
                 return fit.sel(curve=c)
         raise ValueError(f"the pooled curve was not fitted: {self._pooled.msgs[c]}")
+
+    def _pooled_hit(self, conditions: dict) -> np.ndarray:
+        """Which pooled curves have these condition levels (compared as text)."""
+        idx = self._pooled_curves.index
+        hit = np.ones(len(idx), bool)
+        for col, value in conditions.items():
+            hit &= idx[col].astype(str).to_numpy() == str(value)
+        return hit
+
+    def _pooled_rows(self) -> np.ndarray:
+        """The pooled curve (row of the pooled fits) of each group, -1 where there is none.
+
+        The pooled curves cover only conditions with a fitted curve, in the order their first
+        fitted curve appears, so pooled row ``i`` need not be group ``i``."""
+        rows = np.full(len(self.groups), -1)
+        if self._pooled is None:
+            return rows
+        for gi in range(len(self.groups)):
+            hit = self._pooled_hit(self.groups.iloc[gi].to_dict() if self.conditions else {})
+            if hit.sum() == 1:
+                rows[gi] = int(np.flatnonzero(hit)[0])
+        return rows
 
     # -- tables --------------------------------------------------------------------------------
     def table(self):
@@ -1004,11 +1021,13 @@ class GroupFitSet(Mapping):
                              f"gamma; those are {have}")
         rank = self._ranking()
         rows = []
+        pooled_row = first._pooled_rows()
         for gi in range(len(first.groups)):
             cond = first.groups.iloc[gi].to_dict() if first.conditions else {}
             # pooled: one curve, ranked by its own AICc
             if first._pooled is not None:
-                crit = {n: g._pooled.crit[gi] if g._pooled.conv[gi] else np.nan
+                pr = pooled_row[gi]
+                crit = {n: g._pooled.crit[pr] if pr >= 0 and g._pooled.conv[pr] else np.nan
                         for n, g in self._fits.items()}
                 best = np.nanmin(list(crit.values())) if np.isfinite(
                     list(crit.values())).any() else np.nan
@@ -1022,8 +1041,9 @@ class GroupFitSet(Mapping):
                            "share_best": np.nan, "n_ranked": pooled_n}
                     if n == gamma_family:
                         j = g.spec.param_names.index("gamma")
-                        row.update(gamma=g._pooled.est[gi, j], gamma_low=g._pooled.low[gi, j],
-                                   gamma_high=g._pooled.high[gi, j], gamma_sd=np.nan,
+                        est, low, high = ((a[pr, j] if pr >= 0 else np.nan) for a in
+                                          (g._pooled.est, g._pooled.low, g._pooled.high))
+                        row.update(gamma=est, gamma_low=low, gamma_high=high, gamma_sd=np.nan,
                                    n_gamma=pooled_n)
                     rows.append(row)
             sub = rank
@@ -1063,7 +1083,10 @@ class GroupFitSet(Mapping):
 
         with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
             ranking = self.ranking().to_string(index=False)
-        return f"families ranked by AICc summed over subjects:\n{ranking}\n\n" + \
+        from cramcog.dynamics.ranking import CRITERION_LABELS
+
+        label = CRITERION_LABELS.get(self.criterion, self.criterion)
+        return f"families ranked by {label} summed over subjects:\n{ranking}\n\n" + \
             self.best.report()
 
     def to_xarray(self):
@@ -1153,8 +1176,13 @@ def _group_record(fits: dict[str, GroupFit]):
             return np.exp(v) if natural and g.spec.log_scaled[j] else v
         return get
 
-    se = grid(lambda g, j: g._internal()[1][:, j] * np.where(g.spec.log_scaled[j],
-                                                             g._fits.est[:, j], 1.0), (nc,))
+    crit = first._fits.criterion
+    def wald_se(g, j):
+        var = np.diagonal(g._fits.cov, axis1=1, axis2=2)[:, j]
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.where(var >= 0, var, np.nan))
+
+    se = grid(wald_se, (nc,))
     fpc, fpg = ("family", "parameter", "curve"), ("family", "parameter", "group")
     data_vars = {
         "estimate": (fpc, grid(per_curve("est"), (nc,)),
@@ -1168,8 +1196,8 @@ def _group_record(fits: dict[str, GroupFit]):
         "converged": (("family", "curve"), np.stack([g._fits.conv for g in fits.values()])
                       .astype(np.int8), {"long_name": "per-subject fit converged (1) or not"}),
         "loglik": (("family", "curve"), np.stack([g._fits.loglik for g in fits.values()])),
-        "aicc": (("family", "curve"), np.stack([g._fits.crit for g in fits.values()]),
-                 {"long_name": "small-sample AIC per subject"}),
+        "ic": (("family", "curve"), np.stack([g._fits.crit for g in fits.values()]),
+               {"long_name": f"ranking criterion ({crit}) per subject"}),
         "message": (("family", "curve"), np.stack([g._fits.msgs.astype(str)
                                                    for g in fits.values()]).astype(str)),
         "group_estimate": (fpg, grid(per_group("mu", True), (ng,)),
@@ -1189,10 +1217,21 @@ def _group_record(fits: dict[str, GroupFit]):
         "formula": (("family",), np.array([g.formula for g in fits.values()], dtype=str)),
     }
     if first._pooled is not None:
-        data_vars["pooled_estimate"] = (fpg, grid(lambda g, j: g._pooled.est[:, j], (ng,)),
+        pooled_row = first._pooled_rows()
+
+        def by_group(a):
+            """Pooled-fit values ``a`` (one row per pooled curve) per group, NaN if none."""
+            out = np.full((ng,) + a.shape[1:], np.nan)
+            out[pooled_row >= 0] = a[pooled_row[pooled_row >= 0]]
+            return out
+
+        data_vars["pooled_estimate"] = (fpg, grid(lambda g, j: by_group(g._pooled.est)[:, j],
+                                                  (ng,)),
                                         {"long_name": "estimate from the pooled curve"})
-        data_vars["pooled_aicc"] = (("family", "group"),
-                                    np.stack([g._pooled.crit for g in fits.values()]))
+        data_vars["pooled_ic"] = (("family", "group"),
+                                  np.stack([by_group(g._pooled.crit) for g in fits.values()]),
+                                  {"long_name": f"ranking criterion ({crit}) of the pooled "
+                                                "curve"})
     m = max(len(t) for t in first._curves.t)
     pad = lambda arrs: np.array([np.pad(a, (0, m - len(a)), constant_values=np.nan)  # noqa
                                  for a in arrs])
@@ -1214,7 +1253,7 @@ def _group_record(fits: dict[str, GroupFit]):
         coords[f"group_{col}"] = ("group", first.groups[col].astype(str).to_numpy())
     coords["scale"] = (("family", "parameter"), np.array(
         [[g.scale.get(p, "") for p in params] for g in fits.values()], dtype=str))
-    attrs = {"likelihood": first.likelihood, "y_kind": first._curves.y_kind,
+    attrs = {"likelihood": first.likelihood, "y_kind": first._curves.y_kind, "criterion": crit,
              "level": first.level, "subject": first.subject,
              "conditions": first.conditions or "", "group_model":
              "random effects on per-subject estimates: REML tau, HKSJ interval of the mean, "

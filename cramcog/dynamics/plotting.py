@@ -314,6 +314,7 @@ def plot_panels(fits, loglog: bool = False, band=True, highlight: str | None = N
     banded = _banded(fits, band, highlight)
     t_all = first.curves.t
     grid_t = _grid(t_all[:shown], loglog or any(f.spec.needs_positive_t for f in fits))
+    bands: dict = {}
     for b, name in enumerate(names):
         ax = grid.axes_dict[name]
         tb = t_all[0] if t_all.shape[0] == 1 else t_all[b]
@@ -331,9 +332,12 @@ def plot_panels(fits, loglog: bool = False, band=True, highlight: str | None = N
                     lw=2.0 if bold else 1.1 if ok else 0.8,
                     label=f.family + ("" if ok else " (failed)"))
             if f.family in banded and ok:
-                lo, hi = f.predict_band(g)
-                lo, hi = np.asarray(lo).reshape(nb, -1)[b], np.asarray(hi).reshape(nb, -1)[b]
-                ax.fill_between(g, lo, hi, color=style["color"], alpha=0.18, lw=0)
+                if f.family not in bands:          # every curve's band at once, once
+                    lo, hi = f.predict_band(g)
+                    bands[f.family] = (np.asarray(lo).reshape(nb, -1),
+                                       np.asarray(hi).reshape(nb, -1))
+                lo, hi = bands[f.family]
+                ax.fill_between(g, lo[b], hi[b], color=style["color"], alpha=0.18, lw=0)
         ax.set_title(name)
         _finish(ax, "", "", loglog, legend=False)
     grid.set_axis_labels(xlabel, ylabel)

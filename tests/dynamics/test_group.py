@@ -174,6 +174,35 @@ def test_conditions_get_their_own_group_estimate():
         group.subject_fit("s03")
 
 
+def test_pooled_values_stay_with_their_condition_when_a_first_curve_is_excluded():
+    """The pooled curves follow the first FITTED curve of each condition: with s0/A excluded,
+    B's pooled curve comes first; compare() and the record must still put A's on A."""
+    rng = np.random.default_rng(0)
+    t = np.array([1, 2, 4, 8, 16, 32.0])
+    rows = []
+    for s in range(8):
+        for cond, g in (("A", 0.2), ("B", 0.8)):
+            tt = t[:2] if (s == 0 and cond == "A") else t     # s0/A: too few delays
+            rows += [(s, cond, x, rng.binomial(60, 0.9 * x ** -g), 60) for x in tt]
+    df = pd.DataFrame(rows, columns=["subject", "cond", "day", "k", "n"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs = fit_consolidation_curve("day", "k", "n", data=df, by=["cond", "subject"],
+                                     y_kind="successes", family=["power", "exponential"],
+                                     ci="wald")
+    g = gs["power"]
+    want = {c: g.pooled_fit(cond=c).params["gamma"] for c in ("A", "B")}
+    assert want["A"] < 0.5 < want["B"]
+    cmp = gs.compare("power")
+    pooled = cmp[(cmp.approach == "pooled") & (cmp.family == "power")].set_index("cond")
+    assert pooled.loc["A", "gamma"] == pytest.approx(want["A"])
+    assert pooled.loc["B", "gamma"] == pytest.approx(want["B"])
+    ds = gs.to_xarray()
+    got = ds["pooled_estimate"].sel(family="power", parameter="gamma").values
+    assert list(ds["group_cond"].values) == ["A", "B"]
+    np.testing.assert_allclose(got, [want["A"], want["B"]])
+
+
 def test_subject_fit_matches_a_fit_of_that_subject_alone():
     df, _ = simulate(5, seed=9)
     group = fit(df, family="power", ci="profile")
@@ -272,6 +301,13 @@ def test_fit_options_pass_through_chance_criterion_and_clear_missing_gamma():
     assert fits.criterion == "bic"
     assert {"bic", "delta_bic"} <= set(fits.table().columns)
     assert "summed_bic" in fits.ranking().columns
+    assert fits.report().startswith("families ranked by BIC summed over subjects")
+    ds = fits.to_xarray()
+    assert ds.attrs["criterion"] == "bic" and "aicc" not in ds and "pooled_aicc" not in ds
+    assert "(bic)" in ds["ic"].attrs["long_name"] and "(bic)" in ds["pooled_ic"].attrs["long_name"]
+    s0 = fits["power"].subject_fit(0)
+    assert ds["ic"].sel(family="power").values[0] == pytest.approx(s0.bic)
+    assert s0.bic != pytest.approx(s0.aicc)
     with pytest.raises(KeyError, match="has no parameter 'gamma'"):
         fits["exponential"].params["gamma"]
     assert fits["exponential"].params.get("gamma") is None
