@@ -243,7 +243,7 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
     for k in ("loss", "loss_retrieval", "loss_dynamics", "loss_consolidation",
               "loss_familiarity", "loss_router"):
         data[k] = (("step",), np.asarray(h[k], float), fr("nats or MSE", k.replace("_", " ")))
-    if h.get("attended_fraction"):
+    if h["attended_fraction"]:
         data["attended_fraction"] = (
             ("step", "layer", "category"),
             np.asarray(h["attended_fraction"], float).reshape(S, L, 4),
@@ -271,7 +271,6 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                 ("eval_step", "layer", "category", "tier"),
                 np.asarray(h["eval_route_fraction"], float).reshape(E, L, 4, 3),
                 fr("fraction of the category's tokens", "held-out router decisions per category"))
-        if h.get("eval_attended_fraction"):
             data["eval_attended_fraction"] = (
                 ("eval_step", "layer", "category"),
                 np.asarray(h["eval_attended_fraction"], float).reshape(E, L, 4),
