@@ -263,28 +263,38 @@ def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
     return y, "proportion"
 
 
-def _from_xarray(t, y, n, dim, data_name):
-    """Stack an xarray y (and aligned t, n) into (B, m) arrays; returns CurveData pieces."""
-    import xarray as xr
-
+def _time_of(t, y, dim, candidates, which_dims: str):
+    """The time coordinate and the time dim of an xarray ``y``: ``t`` a coordinate name, a
+    DataArray, an array or None (``y``'s coordinate along ``dim``); ``dim`` None: ``t``'s own dim,
+    else the only one of ``candidates`` (the dims that can be time). ``which_dims`` ends the
+    error asking for ``dim=`` (what the other dims mean to the caller)."""
     if isinstance(t, str):
         if t not in y.coords:
             raise ValueError(f"t={t!r} is not a coordinate of y (coords: {list(y.coords)})")
         t = y.coords[t]
     if dim is None:
-        if _is_xr(t) and t.ndim == 1 and t.dims[0] in y.dims:
+        if _is_xr(t) and t.ndim == 1 and t.dims[0] in candidates:
             dim = t.dims[0]
-        elif y.ndim == 1:
-            dim = y.dims[0]
+        elif len(candidates) == 1:
+            dim = candidates[0]
         else:
-            raise ValueError(f"y has dims {y.dims}: pass dim= naming the time dimension (the "
-                             "other dims are fitted as separate curves)")
-    if dim not in y.dims:
-        raise ValueError(f"dim={dim!r} is not a dimension of y (dims: {y.dims})")
+            raise ValueError(f"y has dims {y.dims}: pass dim= naming the time dimension "
+                             f"({which_dims})")
+    if dim not in candidates:
+        raise ValueError(f"dim={dim!r} is not a dimension of y that can be the time dim (those "
+                         f"are {list(candidates)}; y has dims {y.dims})")
     if t is None:
         if dim not in y.coords:
             raise ValueError(f"t is None and y has no coordinate {dim!r}; pass t")
         t = y.coords[dim]
+    return t, dim
+
+
+def _from_xarray(t, y, n, dim, data_name):
+    """Stack an xarray y (and aligned t, n) into (B, m) arrays; returns CurveData pieces."""
+    import xarray as xr
+
+    t, dim = _time_of(t, y, dim, list(y.dims), "the other dims are fitted as separate curves")
     if not _is_xr(t):
         t_arr = _numeric("t", t)
         if t_arr.ndim != 1 or t_arr.size != y.sizes[dim]:

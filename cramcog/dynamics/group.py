@@ -311,32 +311,16 @@ def _long_table(t, y, n, by, data, dim) -> _Long:
 def _long_from_xarray(t, y, n, names, dim) -> _Long:
     import xarray as xr
 
-    from cramcog.dynamics.data import _is_xr
+    from cramcog.dynamics.data import _is_xr, _time_of
 
     if names is None:
         raise TypeError(f"with an xarray y, by names its subject dim (y has dims {y.dims})")
     missing = [b for b in names if b not in y.dims]
     if missing:
         raise ValueError(f"by={names} but y has no dim {missing} (dims: {y.dims})")
-    if isinstance(t, str):
-        if t not in y.coords:
-            raise ValueError(f"t={t!r} is not a coordinate of y (coords: {list(y.coords)})")
-        t = y.coords[t]
     free = [d for d in y.dims if d not in names]
-    if dim is None:
-        if _is_xr(t) and t.ndim == 1 and t.dims[0] in free:
-            dim = t.dims[0]
-        elif len(free) == 1:
-            dim = free[0]
-        else:
-            raise ValueError(f"y has dims {y.dims}; pass dim= naming the time dim (by= names the "
-                             "subjects, any other dim is a condition with its own group estimate)")
-    if dim not in free:
-        raise ValueError(f"dim={dim!r} must be a dim of y other than by={names}")
-    if t is None:
-        if dim not in y.coords:
-            raise ValueError(f"t is None and y has no coordinate {dim!r}; pass t")
-        t = y.coords[dim]
+    t, dim = _time_of(t, y, dim, free, f"by={names} names the subjects, any other dim is a "
+                      "condition with its own group estimate")
     if not _is_xr(t):
         t = xr.DataArray(np.asarray(t, dtype=float), dims=(dim,))
     conditions = [d for d in free if d != dim]
