@@ -1,6 +1,6 @@
 """Experiment records: xarray Datasets with a fixed, validated schema, saved as netCDF.
 
-Every training run, fit, comparison and ablation in cramcog is a *record*. The rules (DESIGN.md):
+Every training run, fit, comparison and ablation in cramcog is a *record*. The rules (docs/DESIGN.md, Records):
 
 - dims name what varies: ``(step, layer)`` for a training run, ``(variant, seed, step, layer)`` for
   an ablation, ``(family, parameter)`` for fits; coordinates carry ``units`` and ``long_name``;

@@ -1,4 +1,4 @@
-"""The top-level names DESIGN.md promises resolve to callables, whatever was imported first."""
+"""The top-level names docs/DESIGN.md promises (Public API) resolve to callables, whatever was imported first."""
 import subprocess
 import sys
 

@@ -154,7 +154,7 @@ def attention_frame(data: Any, variable: str = "attention_fraction") -> pd.DataF
 def accuracy_of(run: xr.Dataset, kind: str = "overall") -> xr.DataArray | None:
     """Retrieval accuracy over evaluation steps for one query kind, or None if the run has none.
 
-    Accepts ``retrieval_accuracy(eval_step, query_kind)`` (DESIGN.md) or one variable per kind
+    Accepts ``retrieval_accuracy(eval_step, query_kind)`` (docs/DESIGN.md, retrieval_accuracy) or one variable per kind
     (``retrieval_accuracy_<kind>``).
     """
     if "retrieval_accuracy" in run and "query_kind" in run["retrieval_accuracy"].dims:

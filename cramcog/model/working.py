@@ -1,7 +1,7 @@
 """Working memory: the paper's CT-ODE and a time-gap-aware selective SSM (one per CRAM layer).
 
 Both read the time gap dtau_t between events, so they handle irregular sampling; both end in an
-RMS-norm of the state (DESIGN.md: without it the slow channels grew with t, swamped the key
+RMS-norm of the state (docs/DESIGN.md, RMS-norm: without it the slow channels grew with t, swamped the key
 identity, and training diverged).
 """
 from __future__ import annotations
