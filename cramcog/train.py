@@ -7,7 +7,7 @@ noise come from seeds derived from (config.seed, step), and checkpoints hold the
 and schedule state, so a run killed mid-way and resumed writes the same record as an
 uninterrupted one.
 
-The attention warm-up (DESIGN.md): the router starts biased toward attention and pays no attention
+The attention warm-up (docs/DESIGN.md, Attention warm-up): the router starts biased toward attention and pays no attention
 cost until held-out novel-query accuracy passes ``warmup_novel_accuracy``; then a hinge cost
 applies to each layer whose attention fraction exceeds ``budget_factor x floor``. The MoD-like
 baseline gets the same warm-up (every token attends until then, then its fixed capacity).
@@ -156,6 +156,7 @@ def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: 
     count = {k: 0 for k in QUERY_KINDS}
     sq_err = n_dyn = 0.0
     layer_acc: list[list[dict]] = []
+    flops: list[np.ndarray] = []
     with torch.no_grad():
         for i in range(n_batches):
             batch = task.sample(cfg.eval_batch_size, split=split,
@@ -171,10 +172,13 @@ def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: 
             sq_err += float(losses["mse_token"].sum())
             n_dyn += float(batch["dyn_mask"].sum())
             layer_acc.append([layer_stats(t, batch["category"]) for t in out.layers])
+            flops.append(flops_per_token(model, out, batch))
     model.train()
     result = {"accuracy": {k: correct[k] / count[k] if count[k] else math.nan
                            for k in QUERY_KINDS},
               "dynamics_mse": sq_err / max(n_dyn, 1.0)}
+    if flops:
+        result["executed_flops"] = np.mean(flops, 0)
     if layer_acc and layer_acc[0]:
         L = len(layer_acc[0])
         result["fractions"] = np.mean([[b[l]["fractions"] for l in range(L)] for b in layer_acc], 0)
@@ -189,20 +193,101 @@ def evaluate(model, task, cfg: TrainConfig, split: str, n_batches: int, stream: 
 
 # ----------------------------------------------------------------------------- the record
 
+# Every list the training history keeps, per logged step or per evaluation (checkpoints hold it)
+HISTORY_KEYS = (
+    "step", "loss", "loss_retrieval", "loss_dynamics", "loss_consolidation", "loss_familiarity",
+    "loss_router", "cost_on", "train_acc_recurring", "train_acc_novel", "fractions",
+    "route_fraction", "flops_ratio", "replay_fraction", "q_mean", "q_hat_mean", "q_by_category",
+    "q_hat_by_category", "executed_flops", "eval_step", "eval_accuracy", "eval_dynamics_mse",
+    "eval_fractions", "eval_route_fraction", "eval_flops_ratio", "attended_fraction",
+    "eval_attended_fraction", "probe_attended", "probe_route", "probe_correct",
+    "pattern_exposures")
+LOSS_KEYS = ("loss_retrieval", "loss_dynamics", "loss_consolidation", "loss_familiarity",
+             "loss_router")
+# per-layer statistics of a step (layer_stats), one list entry per layer
+LAYER_KEYS = ("fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean",
+              "q_hat_mean", "q_by_category", "q_hat_by_category", "attended_fraction")
+
+
 def _empty_history() -> dict[str, list]:
-    return {k: [] for k in (
-        "step", "loss", "loss_retrieval", "loss_dynamics", "loss_consolidation",
-        "loss_familiarity", "loss_router", "cost_on", "train_acc_recurring", "train_acc_novel",
-        "fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean", "q_hat_mean",
-        "q_by_category", "q_hat_by_category", "eval_step", "eval_accuracy", "eval_dynamics_mse", "eval_fractions",
-        "eval_route_fraction", "eval_flops_ratio", "attended_fraction", "eval_attended_fraction",
-        "probe_attended", "probe_route", "probe_correct", "pattern_exposures")}
+    return {k: [] for k in HISTORY_KEYS}
+
+
+def flops_per_token(model, result, batch) -> np.ndarray:
+    """Executed FLOPs per token of one forward pass, by component (``compute.COMPONENTS``): the
+    CRAM model's from its layer traces, a dense Transformer's from its shape."""
+    from cramcog.model.compute import COMPONENTS, executed_flops, transformer_flops_per_token
+    B, N = batch["kind"].shape
+    obs_dim, n_values = batch["obs"].shape[-1], result.value_logits.shape[-1] - 1
+    if result.layers:
+        flops = executed_flops(model.cfg, result.layers, B * N, obs_dim, n_values)
+        return np.array([flops[c] for c in COMPONENTS]) / (B * N)
+    flops = transformer_flops_per_token(model.cfg, N, obs_dim, n_values)
+    return np.array([flops[c] for c in COMPONENTS])
+
+
+def step_statistics(result, batch, n_layers: int) -> list[dict]:
+    """Per-layer route statistics of a forward pass (:func:`layer_stats`); the dense baseline's
+    every token attends with dense FLOPs."""
+    if result.layers:
+        return [layer_stats(t, batch["category"]) for t in result.layers]
+    return [{"fractions": np.array([0.0, 1.0, 0.0]),
+             "route_fraction": np.tile([0.0, 1.0, 0.0], (4, 1)), "flops_ratio": 1.0,
+             "replay_fraction": 0.0, "q_mean": math.nan, "q_hat_mean": math.nan,
+             "q_by_category": np.full(4, math.nan), "q_hat_by_category": np.full(4, math.nan),
+             "attended_fraction": np.ones(4)}] * n_layers
+
+
+def make_optimizer(model, cfg: TrainConfig):
+    """AdamW with three parameter groups and the linear learning-rate warm-up schedule.
+
+    Separate step sizes: the router (a noisy REINFORCE signal) and f_sem (consolidation: how fast
+    the weights absorb the recurring bindings, measured slow at the base rate).
+    """
+    import torch
+    router_params = [p for n, p in model.named_parameters() if ".router.proj." in n]
+    semantic_params = [p for n, p in model.named_parameters() if ".semantic." in n]
+    special = {id(p) for p in router_params + semantic_params}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in special]}]
+    if router_params:
+        groups.append({"params": router_params, "lr": cfg.lr * cfg.router_lr_scale})
+    if semantic_params:
+        groups.append({"params": semantic_params, "lr": cfg.lr * cfg.semantic_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
+    return opt, sched
+
+
+def train_step(model, opt, sched, batch, cfg: TrainConfig, *, cost_on: bool, floor: float,
+               generator=None, device=None):
+    """One optimiser step: the sampled forward pass with routing noise, the CRAM objective,
+    backward, gradient clip, AdamW and the schedule. What :func:`train`, the transfer experiment
+    and ``benchmarks/bench_train.py`` run.
+
+    Returns (loss, logs, result): the loss tensor (detached), its parts, the ModelOutput.
+    """
+    import torch
+    from cramcog.model import cram_objective
+    device = model_device(model) if device is None else device
+    with autocast(device, cfg.autocast):
+        result = model(batch, sample=True, generator=generator)
+        loss, logs = cram_objective(result, batch, cfg, cost_on=cost_on, floor=floor)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    sched.step()
+    return loss.detach(), logs, result
 
 
 def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers: int,
-                 test: dict | None, extra_attrs: dict, probes=None, causal: dict | None = None):
+                 test: dict | None, extra_attrs: dict, probes=None, causal: dict | None = None,
+                 dense_flops=None):
     """The training record (xarray.Dataset) from the history lists (and the probe set and causal
-    test results, where the run has them)."""
+    test results, where the run has them). ``dense_flops``: the same-width dense Transformer's
+    FLOPs per token by component (``compute.COMPONENTS``), the executed compute's yardstick."""
+    from cramcog.model.compute import COMPONENTS
     steps = np.asarray(h["step"], dtype="int64")
     layers = np.array([f"L{i}" for i in range(n_layers)])
     S, L = len(steps), n_layers
@@ -249,6 +334,15 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
             np.asarray(h["attended_fraction"], float).reshape(S, L, 4),
             fr("fraction of the category's tokens", "tokens that executed attention, per "
                "category (every token on the dense path)"))
+    if h["executed_flops"]:
+        data["executed_flops_per_token"] = (
+            ("step", "component"), np.asarray(h["executed_flops"], float).reshape(S, -1),
+            fr("FLOPs per token", "executed forward FLOPs per token by component (training "
+               "forward pass: its sampled routes, replay and consolidation teacher included)"))
+    if dense_flops is not None:
+        data["transformer_flops_per_token"] = (
+            ("component",), np.asarray(dense_flops, float),
+            fr("FLOPs per token", "the same-width dense Transformer's forward FLOPs per token"))
     E = len(h["eval_step"])
     if E:
         acc = np.array([[a[k] for k in QUERY_KINDS] for a in h["eval_accuracy"]], float)
@@ -281,6 +375,11 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
             [test["accuracy"][k] for k in QUERY_KINDS], float), fr("1", "test-split accuracy"))
         data["test_dynamics_mse"] = ((), float(test["dynamics_mse"]),
                                      fr("MSE", "test-split next-observation MSE"))
+        if "executed_flops" in test:
+            data["test_executed_flops_per_token"] = (
+                ("component",), np.asarray(test["executed_flops"], float),
+                fr("FLOPs per token", "test-split executed forward FLOPs per token (inference "
+                   "routes)"))
         if "fractions" in test:
             data["test_attention_fraction"] = (("layer",), test["fractions"][:, 1],
                                                fr("fraction of tokens", "test attention route"))
@@ -297,7 +396,8 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
     coords = {"step": ("step", steps, {"units": "optimizer steps", "long_name": "step"}),
               "layer": ("layer", layers), "category": ("category", np.array(CATEGORIES)),
               "tier": ("tier", np.array(["working", "episodic", "semantic"])),
-              "query_kind": ("query_kind", np.array(QUERY_KINDS))}
+              "query_kind": ("query_kind", np.array(QUERY_KINDS)),
+              "component": ("component", np.array(COMPONENTS))}
     if E:
         coords["eval_step"] = ("eval_step", np.asarray(h["eval_step"], "int64"),
                                {"units": "optimizer steps", "long_name": "evaluation step"})
@@ -318,6 +418,10 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                  f"{100 / (1 + 2 * math.exp(-cfg.model.episodic_init_bias)):.0f}% of tokens "
                  "routed to attention at step 0); no attention cost until held-out novel "
                  f"accuracy >= {cfg.warmup_novel_accuracy}")}
+    if dense_flops is not None and h["executed_flops"]:
+        # whole-run executed forward FLOPs / the Transformer's for the same steps and tokens
+        attrs["run_flops_ratio"] = float(np.asarray(h["executed_flops"], float).sum(1).mean()
+                                         / np.sum(dense_flops))
     if causal:
         attrs["causal_chance"] = float(causal["causal_chance"])
         attrs["causal_retrieving_layer"] = int(causal["retrieving_layer"])
@@ -464,7 +568,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     import torch
     from tqdm.auto import tqdm
 
-    from cramcog.model import build_model, cram_objective
+    from cramcog.model import build_model
+    from cramcog.model.compute import COMPONENTS, transformer_flops_per_token
 
     cfg = resolve_config(config)
     if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 1):
@@ -482,19 +587,7 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     torch.manual_seed(_seed(cfg.seed, 0))
     # initialised on the CPU whatever the device: the same seed gives the same initial weights
     model = build_model(cfg.model_kind, cfg.model, **sizes).to(device)
-    # separate step sizes: the router (a noisy REINFORCE signal) and f_sem (consolidation: how
-    # fast the weights absorb the recurring bindings, measured slow at the base rate)
-    router_params = [p for n, p in model.named_parameters() if ".router.proj." in n]
-    semantic_params = [p for n, p in model.named_parameters() if ".semantic." in n]
-    special = {id(p) for p in router_params + semantic_params}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in special]}]
-    if router_params:
-        groups.append({"params": router_params, "lr": cfg.lr * cfg.router_lr_scale})
-    if semantic_params:
-        groups.append({"params": semantic_params, "lr": cfg.lr * cfg.semantic_lr_scale})
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, cfg.lr_warmup_steps)))
+    opt, sched = make_optimizer(model, cfg)
     history = _empty_history()
     state = {"step": 0, "cost_on": cfg.model_kind not in ATTENTION_WARMUP_KINDS,
              "cost_on_step": -1, "cost_on_eval": -1, "wall_seconds": 0.0, "devices": [],
@@ -530,11 +623,15 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     # where it ran ("cuda:0 -> cpu" when resumed on another device) and in which dtype
     extra = {"n_parameters": int(n_params), **here}
 
+    dense = transformer_flops_per_token(cfg.model, task.config.seq_len, sizes["obs_dim"],
+                                        sizes["n_values"])
+    dense_flops = np.array([dense[c] for c in COMPONENTS])
+
     def write_record(test=None, causal=None):
         rec = build_record(history, cfg, state, floor, L, test,
                            {**extra, "device": " -> ".join(state["devices"]),
                             "wall_seconds": float(state["wall_seconds"])},
-                           probes=probes, causal=causal)
+                           probes=probes, causal=causal, dense_flops=dense_flops)
         if out is not None:
             records.save(rec, out / RECORD_FILE)
         return rec
@@ -557,42 +654,26 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         _set_attention_warmup(model, state)
         batch = batch.to_torch(device)
         gen = generator(device, _seed(cfg.seed, _NOISE, step))      # routing noise
-        with autocast(device, cfg.autocast):
-            result = model(batch, sample=True, generator=gen)
-            loss, logs = cram_objective(result, batch, cfg, cost_on=state["cost_on"],
-                                        floor=floor)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
+        loss, logs, result = train_step(model, opt, sched, batch, cfg, cost_on=state["cost_on"],
+                                        floor=floor, generator=gen, device=device)
 
         acc = accuracy(result.value_logits.detach(), batch)
         history["step"].append(step + 1)
-        history["loss"].append(float(loss.detach()))
-        for k in ("loss_retrieval", "loss_dynamics", "loss_consolidation", "loss_familiarity",
-                  "loss_router"):
+        history["loss"].append(float(loss))
+        for k in LOSS_KEYS:
             history[k].append(logs.get(k, 0.0))
         history["cost_on"].append(int(state["cost_on"]))
         history["train_acc_recurring"].append(acc["recurring"])
         history["train_acc_novel"].append(acc["novel"])
-        if result.layers:
-            st = [layer_stats(t, batch["category"]) for t in result.layers]
-        else:   # dense baseline: every token attends, dense FLOPs
-            st = [{"fractions": np.array([0.0, 1.0, 0.0]),
-                   "route_fraction": np.tile([0.0, 1.0, 0.0], (4, 1)), "flops_ratio": 1.0,
-                   "replay_fraction": 0.0, "q_mean": math.nan, "q_hat_mean": math.nan,
-                   "q_by_category": np.full(4, math.nan),
-                   "q_hat_by_category": np.full(4, math.nan),
-                   "attended_fraction": np.ones(4)}] * L
-        for k in ("fractions", "route_fraction", "flops_ratio", "replay_fraction", "q_mean",
-                  "q_hat_mean", "q_by_category", "q_hat_by_category", "attended_fraction"):
+        history["executed_flops"].append(flops_per_token(model, result, batch))
+        st = step_statistics(result, batch, L)
+        for k in LAYER_KEYS:
             history[k].append([s[k] for s in st])
         state["step"] = step + 1
         state["wall_seconds"] += time.perf_counter() - t0
         att = float(np.mean([s["fractions"][1] for s in st]))
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss.detach()):.3f}", att=f"{att:.3f}",
+        bar.set_postfix(loss=f"{float(loss):.3f}", att=f"{att:.3f}",
                         rec=f"{acc['recurring']:.2f}", nov=f"{acc['novel']:.2f}", refresh=False)
 
         done = state["step"]

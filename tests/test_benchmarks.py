@@ -2,6 +2,7 @@
 themselves are measured by running the scripts, never asserted in tests)."""
 import importlib.util
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -54,3 +55,45 @@ def test_bench_train_writes_a_record(tmp_path):
     assert ds.speedup.dims == ("run", "threads", "phase")
     assert np.isfinite(ds.speedup.values).all() and np.isfinite(ds.bf16_speedup.values).all()
     assert (ds.native_cpu_s.values > 0).all() and np.isfinite(ds.cpu_speedup.values).all()
+
+
+def test_bench_train_vs_transformer_prints_a_ratio_per_length_and_writes_a_record(
+        tmp_path, capsys):
+    from cramcog.configs import named_config
+    from cramcog.train import train
+    run = tmp_path / "run"
+    train(named_config("tiny", steps=2, eval_every=2, checkpoint_every=2), out_dir=run,
+          progress=False)
+    bench = _load("bench_train")
+    out = tmp_path / "vs.nc"
+    capsys.readouterr()
+    assert bench.main(["--vs", "transformer", "--run", str(run), "--lengths", "32", "64",
+                       "--repeats", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for n in (32, 64):   # exactly one ratio line per length
+        lines = [ln for ln in printed.splitlines() if ln.startswith(f"train step N={n} ")]
+        assert len(lines) == 1
+        assert re.fullmatch(rf"train step N={n} CRAM/Transformer \d+\.\d\d", lines[0])
+    ds = records.open(out)
+    assert ds.attrs["record_kind"] == "benchmark"
+    assert ds.length.dtype == np.int64 and ds.length.values.tolist() == [32, 64]
+    # the tiny config's 2 x 64 tokens per step held at each length
+    assert ds.batch_size.values.tolist() == [4, 2]
+    for name in ("cram_cpu_s", "transformer_cpu_s", "ratio", "cram_wall_s",
+                 "transformer_wall_s"):
+        assert ds[name].dims == ("length",) and np.isfinite(ds[name].values).all()
+    for name in ("cram_flops_per_token", "transformer_flops_per_token"):
+        assert ds[name].dims == ("length", "component") and (ds[name].sum("component") > 0).all()
+    assert ds.route_fraction.dims == ("length", "layer", "tier")
+    np.testing.assert_allclose(ds.route_fraction.sum("tier"), 1.0, atol=1e-6)
+    assert ((ds.attended_fraction >= 0) & (ds.attended_fraction <= 1)).all()
+
+
+def test_bench_train_vs_transformer_names_a_missing_run_folder(tmp_path):
+    bench = _load("bench_train")
+    missing = tmp_path / "no_such_run"
+    with pytest.raises(SystemExit) as err:
+        bench.main(["--vs", "transformer", "--run", str(missing), "--lengths", "32"])
+    message = str(err.value)
+    assert str(missing) in message and "does not exist" in message
+    assert f"cramcog train --config small --out {missing}" in message

@@ -56,6 +56,34 @@ POWER_WIN_AIC = 10.0            # a power family must beat every other family by
 # and the exponential; a verdict names those of them that did not converge
 CONTENDERS = (("logistic", "logistic+c", "weibull", "weibull+c"), ("exponential", "exponential+c"))
 SWITCH_THRESHOLD = 0.5          # a pattern has switched once at most this share still attends
+# selective consolidation, the headline (test split, retrieving layer): recurring queries off
+# attention AND novel queries on it AND both answered. A MoD-like model also takes recurring
+# queries off attention, but drops novel ones with them; it fails this conjunction
+SELECTIVE = {"recurring_attended_max": 0.05, "novel_attended_min": 0.98,
+             "accuracy_recurring_min": 0.99, "accuracy_novel_min": 0.95}
+# per-run arrays the record keeps beside the curves: name -> the run's variable and its dims
+RUN_ARRAYS = {"test_route_fraction": ("test_route_fraction", ("layer", "category", "tier")),
+              "test_executed_flops_per_token": ("test_executed_flops_per_token", ("component",)),
+              "transformer_flops_per_token": ("transformer_flops_per_token", ("component",))}
+
+
+def selective_consolidation(recurring_attended, novel_attended, accuracy_recurring,
+                            accuracy_novel) -> float:
+    """1.0 where a run consolidated selectively (:data:`SELECTIVE`), 0.0 where not, NaN where a
+    number is missing.
+
+    Examples
+    --------
+    >>> selective_consolidation(0.0, 1.0, 1.0, 0.99), selective_consolidation(0.0, 0.2, 1.0, 0.3)
+    (1.0, 0.0)
+    """
+    values = (recurring_attended, novel_attended, accuracy_recurring, accuracy_novel)
+    if not np.all(np.isfinite(values)):
+        return np.nan
+    return float(recurring_attended <= SELECTIVE["recurring_attended_max"]
+                 and novel_attended >= SELECTIVE["novel_attended_min"]
+                 and accuracy_recurring >= SELECTIVE["accuracy_recurring_min"]
+                 and accuracy_novel >= SELECTIVE["accuracy_novel_min"])
 # the causal test's record variables, by the consolidation record's names
 CAUSAL = {column: var for var, column in CAUSAL_COLUMNS.items()} | {
     "causal_novel_queries": "causal_novel_queries"}
@@ -210,9 +238,20 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "test_accuracy_novel": float(test_acc.sel(query_kind="novel"))
         if test_acc is not None else np.nan,
         "attention_floor": floor,
+        "run_flops_ratio": float(run.attrs.get("run_flops_ratio", np.nan)),
     }
+    per_run["selective_consolidation"] = selective_consolidation(
+        per_run["test_recurring_attended"], per_run["test_novel_attended"],
+        per_run["test_accuracy_recurring"], per_run["test_accuracy_novel"])
+    if "test_executed_flops_per_token" in run and "transformer_flops_per_token" in run:
+        per_run["test_flops_ratio"] = float(run["test_executed_flops_per_token"].sum()
+                                            / run["transformer_flops_per_token"].sum())
+    else:
+        per_run["test_flops_ratio"] = np.nan
     for name, var in CAUSAL.items():
         per_run[name] = float(run[var]) if var in run else np.nan
+    arrays = {name: (run[var].transpose(*dims), dims) for name, (var, dims) in RUN_ARRAYS.items()
+              if var in run}
     return {
         "eval_step": steps,
         "recurring_attended_count": att[:, rec].sum(1),
@@ -225,7 +264,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "pattern_attended": att_p, "pattern_probes": np.broadcast_to(probes_p, att_p.shape),
         "pattern_exposures": exp_p, "pattern_switch_exposures": switch,
         "pattern_first_off_exposures": first_off, "pattern_returns": returns.astype(float),
-        "per_run": per_run,
+        "per_run": per_run, "arrays": arrays,
     }
 
 
@@ -368,15 +407,34 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
              "test_novel_attended": ("1", "test novel queries attending, retrieving layer"),
              "test_accuracy_recurring": ("1", "test accuracy, recurring queries"),
              "test_accuracy_novel": ("1", "test accuracy, novel queries"),
-             "attention_floor": ("fraction of tokens", "novel queries / tokens")}
+             "attention_floor": ("fraction of tokens", "novel queries / tokens"),
+             "run_flops_ratio": ("1", "whole-run executed forward FLOPs / the same-width "
+                                      "Transformer's for the same steps and tokens"),
+             "test_flops_ratio": ("1", "test-split executed forward FLOPs per token / the "
+                                       "same-width Transformer's"),
+             "selective_consolidation": ("1", "1: test recurring queries off attention AND "
+                                              "novel ones on it AND both answered (attrs "
+                                              "selective)")}
     for k in per_run_names:
         u, ln = units.get(k, ("1", k.replace("_", " ") + " (causal test, test split)"))
         data_vars[k] = (("variant", "seed"), per_run[k], fr(u, ln))
+    extra_coords = {}
+    for name in RUN_ARRAYS:
+        found = [(variants.index(v), seeds.index(s), r["arrays"][name]) for v, s, r in runs
+                 if name in r["arrays"]]
+        if not found:
+            continue
+        template, dims = found[0][2]
+        grid = np.full((V, S, *template.shape), np.nan)
+        for i, j, (values, _) in found:
+            grid[i, j] = values.values
+        extra_coords.update({d: (d, np.asarray(template[d].values)) for d in dims})
+        data_vars[name] = (("variant", "seed", *dims), grid, dict(template.attrs))
     coords = {"variant": ("variant", np.array(variants, dtype=str)),
               "seed": ("seed", np.array(seeds, dtype="int64")),
               "eval_step": ("eval_step", steps.astype("int64"),
                             fr("optimizer steps", "evaluation step")),
-              "pattern": ("pattern", np.arange(P, dtype="int64"))}
+              "pattern": ("pattern", np.arange(P, dtype="int64")), **extra_coords}
     layers = per_run["retrieving_layer"]
     warm = per_run["warmup_end_step"]
     attrs = {
@@ -397,6 +455,11 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
                    "sequence when the novel queries keep attending: consolidation can only "
                    "take recurring queries off attention",
         "switch_threshold": float(switch_threshold),
+        "selective": "selective_consolidation = 1 where test recurring_attended <= "
+                     f"{SELECTIVE['recurring_attended_max']}, novel_attended >= "
+                     f"{SELECTIVE['novel_attended_min']}, accuracy recurring >= "
+                     f"{SELECTIVE['accuracy_recurring_min']} and novel >= "
+                     f"{SELECTIVE['accuracy_novel_min']} (retrieving layer)",
         "causal_chance": float(min(chance)) if chance else float("nan"),
         "probes": "validation queries, every recurring pattern at least probe_per_pattern "
                   "times in fresh contexts, plus the novel queries of those sequences; argmax "

@@ -48,10 +48,14 @@ class LayerTrace:
     probe: torch.Tensor | None = None  # (B, N) bool: attention-routed tokens probed on f_sem
     executed: torch.Tensor | None = None  # (B, N) bool: tokens that executed attention (all of
     #                                       them on the dense path; default route == episodic)
+    semantic_rows: int = -1       # f_sem evaluations run (semantic route + consolidation
+    #                               teacher rows; default: the semantic-route tokens)
 
     def __post_init__(self):
         if self.executed is None:
             self.executed = self.route == EPISODIC
+        if self.semantic_rows < 0:
+            self.semantic_rows = int((self.route == SEMANTIC).sum())
 
 
 @dataclass
@@ -166,10 +170,9 @@ class CRAMLayer(nn.Module):
             route = torch.where(skip, torch.full_like(route, WORKING), route)
         routed = route == EPISODIC
         epi_out, (bi, pos), r_e, flops = self.episodic(z, routed)
-        semantic_tok = route == SEMANTIC
+        sb, sp = (route == SEMANTIC).nonzero(as_tuple=True)                   # (S,) each
         out = h + epi_out
-        if bool(semantic_tok.any()):
-            sb, sp = semantic_tok.nonzero(as_tuple=True)
+        if sb.numel():
             sem = self.semantic(z[sb, sp]) if intervention is None \
                 else intervention.semantic(self, z, sb, sp)
             out = out.index_put((sb, sp), sem.to(out.dtype), accumulate=True)  # autocast
@@ -182,7 +185,8 @@ class CRAMLayer(nn.Module):
                            cons_err=cons_err, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
                                                                    cfg.head_dim),
-                           executed=self.episodic.executed(routed, bi.numel()))
+                           executed=self.episodic.executed(routed, bi.numel()),
+                           semantic_rows=sb.numel() + bi.numel())
         return out, trace
 
 

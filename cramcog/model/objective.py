@@ -1,23 +1,30 @@
 """The CRAM training objective: task losses + consolidation + familiarity + router auxiliary.
 
-Router signal (DESIGN.md: plain straight-through Gumbel with a linear cost failed): a
+Router signal (docs/DESIGN.md, Router signal: plain straight-through Gumbel with a linear cost failed): a
 REINFORCE-style auxiliary. For layer l and token t,
 
-    R_lt = -(token task loss_t) - c_l * [route_lt = episodic]
+    R_lt = -(token task loss_t) - c_l * [route_lt = episodic] - lambda * cost(route_lt, t)
     A_lt = R_lt - mean of R over the tokens of the same category in the batch (the baseline)
     L_router = sum over categories of mean_t( -A_lt * log pi(route_lt) )
 
 where c_l is ``attention_cost`` only while the cost is switched on (after the attention warm-up)
-AND layer l's attention fraction in the batch exceeds the hinge target (budget_factor x floor).
+AND layer l's attention fraction in the batch exceeds the hinge target (budget_factor x floor),
+and lambda is ``compute_cost`` (also only after the warm-up): every tier pays what it executes,
+cost(tier, t) = its FLOPs at position t / a dense Transformer layer's FLOPs per token
+(:func:`cramcog.model.compute.tier_costs`: working 0, episodic grows with the position, semantic
+by f_sem's shape). So a token takes f_sem (or attention) only where that lowers its task loss by
+more than it costs.
 Replay tokens are forced, not sampled, so they are left out of L_router. Categories are the SRCD
 token categories (observation, binding, recurring query, novel query): a baseline only, never an
 input of the model.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cramcog.model.compute import tier_costs
 from cramcog.model.embedding import task_losses
 from cramcog.model.router import EPISODIC
 
@@ -31,11 +38,14 @@ def _bce(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy(p.float().clamp(1e-6, 1 - 1e-6), target.float())
 
 
-def router_loss(trace, reward_base: torch.Tensor, category: torch.Tensor, cost: float):
-    """REINFORCE loss for one layer; reward_base (B, N) = -token loss (no graph)."""
+def router_loss(trace, reward_base: torch.Tensor, category: torch.Tensor, cost):
+    """REINFORCE loss for one layer; reward_base (B, N) = -token loss (no graph); cost: a float
+    charged to the episodic route, or a (B, N) tensor charged to each token as routed."""
     policy = ~trace.replay                                                  # (B, N)
-    routed = (trace.route == EPISODIC) & policy
-    reward = reward_base - cost * routed.float()                            # (B, N)
+    if isinstance(cost, torch.Tensor):
+        reward = reward_base - cost
+    else:
+        reward = reward_base - cost * ((trace.route == EPISODIC) & policy).float()  # (B, N)
     loss = reward.new_zeros(())
     for c in range(N_CATEGORIES):
         sel = policy & (category == c)
@@ -43,6 +53,14 @@ def router_loss(trace, reward_base: torch.Tensor, category: torch.Tensor, cost: 
             adv = reward[sel] - reward[sel].mean()
             loss = loss - (adv * trace.logp[sel]).mean()
     return loss
+
+
+def compute_cost_table(cfg, seq_len: int, device) -> torch.Tensor:
+    """(N, 3) cost of each tier at each position (:func:`cramcog.model.compute.tier_costs`)."""
+    costs = tier_costs(cfg, seq_len, positions=np.arange(seq_len))
+    table = np.stack([np.full(seq_len, costs["working"]), costs["episodic"],
+                      np.full(seq_len, costs["semantic"])], -1)
+    return torch.as_tensor(table, dtype=torch.float32, device=device)
 
 
 def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tuple:
@@ -64,6 +82,11 @@ def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tu
     target = tcfg.budget_factor * floor
     cons = fam = rout = total.new_zeros(())
     probe_target = getattr(tcfg, "familiarity_target", "distance") == "probe"
+    compute = cost_on and tcfg.compute_cost > 0
+    if compute:
+        N = token_loss.shape[1]
+        table = tcfg.compute_cost * compute_cost_table(tcfg.model, N, token_loss.device)  # (N, 3)
+        positions = torch.arange(N, device=token_loss.device).expand_as(token_loss)
     for trace in out.layers:
         if trace.cons_err.numel():
             cons = cons + trace.cons_err.mean()
@@ -76,6 +99,8 @@ def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tu
             fam = fam + _bce(q_hat, torch.exp(-token_loss[trace.probe]))
         frac = float((trace.route == EPISODIC).float().mean())
         cost = tcfg.attention_cost if (cost_on and frac > target) else 0.0
+        if compute:   # every tier its FLOPs, plus the attention hinge where it applies
+            cost = table[positions, trace.route] + cost * (trace.route == EPISODIC).float()
         rout = rout + router_loss(trace, -token_loss, batch["category"], cost)
     L = len(out.layers)
     # the "without consolidation" model: f_sem learns only from the task loss when routed to

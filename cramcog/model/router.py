@@ -18,7 +18,9 @@ TIERS = ("working", "episodic", "semantic")
 class Router(nn.Module):
     """Logits over the three tiers from z_t, with the semantic logit raised by familiarity.
 
-    logits = W_r z + b;  logits[semantic] += gain * max(0, q_hat - q_threshold) / (1 - q_thr.);
+    logits = W_r z + b;  lift = gain * max(0, q_hat - q_threshold) / (1 - q_thr.), and
+    logits[semantic] += lift (``familiarity_lift="semantic"``) or logits[episodic] -= lift
+    (``"attention"``: familiarity moves mass off attention only, not off the working route);
     q_hat = sigmoid(MLP(z)). The lift is one-sided: familiarity above the threshold favours the
     semantic route, but low familiarity never forbids it (that would stop the router from ever
     trying f_sem on a retrieval it has learned since). The episodic bias starts at ``episodic_init_bias`` (the attention
@@ -48,7 +50,10 @@ class Router(nn.Module):
         q_hat = torch.sigmoid(self.familiarity(z).squeeze(-1))                # (B, N)
         lift = self.cfg.router_q_gain * torch.relu(q_hat.detach() - self.cfg.q_threshold) / (
             1.0 - self.cfg.q_threshold)
-        logits = self.proj(z) + F.pad(lift[..., None], (SEMANTIC, 0))         # (B, N, 3)
+        if self.cfg.familiarity_lift == "attention":   # lower attention only: working vs
+            logits = self.proj(z) - F.pad(lift[..., None], (EPISODIC, 1))       # semantic free
+        else:                                           # raise f_sem over both other tiers
+            logits = self.proj(z) + F.pad(lift[..., None], (SEMANTIC, 0))     # (B, N, 3)
         return logits, q_hat
 
 
