@@ -367,3 +367,17 @@ def test_ablation_without_fittable_curves_still_draws():
     with pytest.warns(UserWarning, match="no gamma figure"):
         made = figures.figures_for([flat], names=["dense"])
     assert "dense_gamma" not in made and "dense_panels" in made
+
+
+def test_executed_flops_figure_draws_each_variant_beside_the_transformer():
+    from cramcog.analysis import consolidation_record
+    from cramcog.configs import named_config
+    from cramcog.figures import plot_executed_flops
+    from cramcog.train import train
+    ds = consolidation_record({"cram": train(named_config("tiny", steps=6), progress=False)})
+    ax = plot_executed_flops(ds).axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "cram" in labels and "dense Transformer" in labels
+    dense = [line for line in ax.get_lines() if line.get_label() == "dense Transformer"][0]
+    assert dense.get_ydata()[0] == pytest.approx(
+        float(ds.transformer_flops_per_token.sum()) / 1e3)

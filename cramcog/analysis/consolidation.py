@@ -252,6 +252,14 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         per_run[name] = float(run[var]) if var in run else np.nan
     arrays = {name: (run[var].transpose(*dims), dims) for name, (var, dims) in RUN_ARRAYS.items()
               if var in run}
+    flops = np.full(len(steps), np.nan)
+    if "executed_flops_per_token" in run:
+        # training FLOPs per token, averaged over the steps of each evaluation interval
+        per_step = run["executed_flops_per_token"].sum("component").to_series()
+        edges = np.concatenate([[0], steps])
+        for e in range(len(steps)):
+            interval = per_step[(per_step.index > edges[e]) & (per_step.index <= edges[e + 1])]
+            flops[e] = interval.mean() if len(interval) else np.nan
     return {
         "eval_step": steps,
         "recurring_attended_count": att[:, rec].sum(1),
@@ -260,7 +268,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "novel_probe_count": np.full(len(steps), float(nov.sum())),
         "accuracy_recurring": correct[:, rec].mean(1) if rec.any() else np.full(len(steps), np.nan),
         "accuracy_novel": correct[:, nov].mean(1) if nov.any() else np.full(len(steps), np.nan),
-        "exposures": exp_p.mean(1),
+        "exposures": exp_p.mean(1), "training_flops_per_token": flops,
         "pattern_attended": att_p, "pattern_probes": np.broadcast_to(probes_p, att_p.shape),
         "pattern_exposures": exp_p, "pattern_switch_exposures": switch,
         "pattern_first_off_exposures": first_off, "pattern_returns": returns.astype(float),
@@ -323,7 +331,8 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
     V, S, E = len(variants), len(seeds), len(steps)
     vse = ("variant", "seed", "eval_step")
     series = ("recurring_attended_count", "recurring_probe_count", "novel_attended_count",
-              "novel_probe_count", "accuracy_recurring", "accuracy_novel", "exposures")
+              "novel_probe_count", "accuracy_recurring", "accuracy_novel", "exposures",
+              "training_flops_per_token")
     grids = {k: np.full((V, S, E), np.nan) for k in series}
     pgrids = {k: np.full((V, S, E, P), np.nan) for k in
               ("pattern_attended", "pattern_probes", "pattern_exposures")}
@@ -369,6 +378,9 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
         "accuracy_novel": (vse, grids["accuracy_novel"], fr("1", "probe accuracy, novel queries")),
         "exposures": (vse, grids["exposures"], fr("training queries",
                                                    "mean exposures per recurring pattern")),
+        "training_flops_per_token": (vse, grids["training_flops_per_token"], fr(
+            "FLOPs per token", "executed training-forward FLOPs per token, mean over the "
+                               "steps since the previous evaluation")),
         "pattern_attended": (vse + ("pattern",), pgrids["pattern_attended"],
                              fr("queries", "the pattern's probes attending in the retrieving "
                                            "layer")),

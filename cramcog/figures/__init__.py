@@ -42,11 +42,13 @@ from __future__ import annotations
 import warnings
 from typing import Any, Sequence
 
+import numpy as np
 import xarray as xr
 
 from cramcog.analysis.items import unequal_rates
 from cramcog.figures.consolidation import (plot_causal_test, plot_consolidation_curves,
-                                           plot_item_specificity, plot_pattern_curves)
+                                           plot_executed_flops, plot_item_specificity,
+                                           plot_pattern_curves)
 from cramcog.figures.experiments import (PAPER_TRANSFER_REDUCTION, plot_scaling, plot_transfer,
                                          scaling_frame, transfer_frame)
 from cramcog.analysis.metrics import SUMMARY_METRICS, final_metrics, variant_summary
@@ -107,6 +109,9 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
                                   "consolidation study's)")
             out[f"{name}_curves"] = plot_consolidation_curves(ds)
             out[f"{name}_causal"] = plot_causal_test(ds)
+            if "training_flops_per_token" in ds and \
+                    bool(np.isfinite(ds["training_flops_per_token"].values).any()):
+                out[f"{name}_flops"] = plot_executed_flops(ds)
             if unequal_rates(ds):   # only runs trained with unequal pattern frequencies
                 try:
                     out[f"{name}_items"] = plot_item_specificity(ds)
@@ -137,7 +142,8 @@ __all__ = [
     "attention_frame", "comparison_frame", "consolidation_curve", "consolidation_frame",
     "detect_phase_transition", "figures_for", "final_metrics", "fit_power", "gamma_frame",
     "plot_ablation_panels", "plot_accuracy_vs_attention", "plot_attention_over_training",
-    "plot_causal_test", "plot_consolidation_curves", "plot_item_specificity",
+    "plot_causal_test", "plot_consolidation_curves", "plot_executed_flops",
+    "plot_item_specificity",
     "plot_pattern_curves",
     "plot_consolidation", "plot_gamma_comparison", "plot_gamma_windows", "plot_gammas",
     "plot_scaling", "plot_transfer", "save_figure", "scaling_frame", "transfer_frame",

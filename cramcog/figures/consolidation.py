@@ -6,7 +6,9 @@
 - :func:`plot_pattern_curves`: one run's per-pattern curves beside their average and the curve
   that per-pattern STEPS at the measured switch exposures would give;
 - :func:`plot_causal_test`: accuracy of recurring queries on the semantic route, clean and with
-  f_sem swapped between patterns or zeroed; of novel queries with and without attention.
+  f_sem swapped between patterns or zeroed; of novel queries with and without attention;
+- :func:`plot_executed_flops`: executed forward FLOPs per token over training, each variant
+  against the same-width dense Transformer (a flat line).
 
 Examples
 --------
@@ -106,6 +108,53 @@ def plot_consolidation_curves(ds: xr.Dataset):
         ax.set_xlabel("exposures per pattern since the warm-up (+ one interval)")
     axes[0][0].set_ylabel("share executing attention\n(retrieving layer, probes)")
     axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def executed_flops_frame(ds: xr.Dataset) -> "pd.DataFrame":
+    """Tidy (variant, seed, eval_step, flops_per_token, transformer_flops_per_token) frame of
+    the training FLOPs in a consolidation record (NaN-only runs left out)."""
+    _check(ds)
+    if "training_flops_per_token" not in ds or "transformer_flops_per_token" not in ds:
+        raise FigureError("plot_executed_flops: the record has no executed FLOPs (its runs "
+                          "were trained before cramcog counted them: train them again)")
+    df = ds["training_flops_per_token"].to_dataframe(name="flops_per_token").reset_index()
+    dense = ds["transformer_flops_per_token"].sum("component").to_dataframe(
+        name="transformer_flops_per_token").reset_index()
+    df = df.merge(dense[["variant", "seed", "transformer_flops_per_token"]],
+                  on=["variant", "seed"]).dropna(subset=["flops_per_token"])
+    return df[["variant", "seed", "eval_step", "flops_per_token", "transformer_flops_per_token"]]
+
+
+def plot_executed_flops(ds: xr.Dataset):
+    """Executed forward FLOPs per token over training, per variant, seeds thin and their mean
+    bold, beside the same-width dense Transformer (flat: it runs everything on every token).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _sns()
+    plt = _plt()
+    df = executed_flops_frame(ds)
+    if df.empty:
+        raise FigureError("plot_executed_flops: no run of the record counted executed FLOPs")
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    colors = dict(zip(dict.fromkeys(df.variant), ("tab:blue", "tab:green", "tab:red",
+                                                  "tab:purple", "tab:brown")))
+    for variant, sub in df.groupby("variant", sort=False):
+        for _, run in sub.groupby("seed"):
+            ax.plot(run.eval_step, run.flops_per_token / 1e3, color=colors[variant], lw=0.6,
+                    alpha=0.4)
+        mean = sub.groupby("eval_step").flops_per_token.mean()
+        ax.plot(mean.index, mean.values / 1e3, color=colors[variant], lw=2, label=variant)
+    dense = float(df.transformer_flops_per_token.median())
+    ax.axhline(dense / 1e3, color="black", lw=1.5, ls="--", label="dense Transformer")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("executed forward kFLOPs per token")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

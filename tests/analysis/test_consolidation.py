@@ -195,3 +195,35 @@ def test_an_ablation_record_of_probe_runs_stacks_and_splits_back():
     np.testing.assert_allclose(from_grid.recurring_attended, from_runs.recurring_attended)
     np.testing.assert_allclose(from_grid.pattern_switch_exposures,
                                from_runs.pattern_switch_exposures)
+
+
+def test_selective_consolidation_needs_every_part_of_the_conjunction():
+    from cramcog.analysis.consolidation import selective_consolidation
+    assert selective_consolidation(0.0, 1.0, 1.0, 0.99) == 1.0
+    assert selective_consolidation(0.06, 1.0, 1.0, 0.99) == 0.0   # recurring still attending
+    assert selective_consolidation(0.0, 0.5, 1.0, 0.99) == 0.0    # novel queries evicted (MoD)
+    assert selective_consolidation(0.0, 1.0, 0.9, 0.99) == 0.0    # recurring answered wrong
+    assert selective_consolidation(0.0, 1.0, 1.0, 0.5) == 0.0     # novel answered wrong
+    assert np.isnan(selective_consolidation(0.0, np.nan, 1.0, 1.0))
+
+
+def test_record_keeps_routes_executed_compute_and_selectivity_of_real_runs():
+    from cramcog.configs import named_config
+    from cramcog.train import train
+    runs = {"cram": train(named_config("tiny", steps=6), progress=False),
+            "no_consolidation": train(named_config("tiny", steps=6,
+                                                   model={"consolidation": False}),
+                                      progress=False)}
+    ds = analysis.consolidation_record(runs)
+    assert ds.test_route_fraction.dims == ("variant", "seed", "layer", "category", "tier")
+    np.testing.assert_allclose(ds.test_route_fraction.sum("tier"), 1.0)
+    assert ds.test_executed_flops_per_token.dims == ("variant", "seed", "component")
+    for variant, run in runs.items():
+        cell = ds.sel(variant=variant, seed=0)
+        assert float(cell.run_flops_ratio) == pytest.approx(run.attrs["run_flops_ratio"])
+        assert float(cell.test_flops_ratio) == pytest.approx(
+            float(run.test_executed_flops_per_token.sum() / run.transformer_flops_per_token.sum()))
+        steps = run.executed_flops_per_token.sum("component")
+        first = float(cell.training_flops_per_token.sel(eval_step=3))
+        assert first == pytest.approx(float(steps.sel(step=[1, 2, 3]).mean()))
+        assert float(cell.selective_consolidation) in (0.0, 1.0)
