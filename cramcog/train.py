@@ -555,8 +555,10 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         The training record: ``attention_fraction(step, layer)``, ``semantic_fraction``,
         ``working_fraction``, ``attention_flops_ratio``, ``route_fraction(step, layer, category,
         tier)``, ``loss(step)`` and its parts, ``retrieval_accuracy(eval_step, query_kind)``,
-        ``dynamics_mse(eval_step)``, the ``test_*`` results; attrs ``attention_floor``,
-        ``attention_fall_ratio`` and the warm-up description.
+        ``dynamics_mse(eval_step)``, ``executed_flops_per_token(step, component)`` beside
+        ``transformer_flops_per_token(component)``, the ``test_*`` results; attrs
+        ``attention_floor``, ``run_flops_ratio``, ``warmup_end_step`` and the warm-up
+        description.
 
     Examples
     --------
