@@ -419,9 +419,13 @@ def build_record(h: dict, cfg: TrainConfig, state: dict, floor: float, n_layers:
                  "routed to attention at step 0); no attention cost until held-out novel "
                  f"accuracy >= {cfg.warmup_novel_accuracy}")}
     if dense_flops is not None and h["executed_flops"]:
-        # whole-run executed forward FLOPs / the Transformer's for the same steps and tokens
-        attrs["run_flops_ratio"] = float(np.asarray(h["executed_flops"], float).sum(1).mean()
-                                         / np.sum(dense_flops))
+        # whole-run executed forward FLOPs and the Transformer's for the same steps and tokens
+        from cramcog.tasks import SRCDConfig
+        tokens = cfg.batch_size * SRCDConfig(**cfg.task).seq_len                # per step
+        per_step = np.asarray(h["executed_flops"], float).sum(1)                 # (S,)
+        attrs["run_flops_ratio"] = float(per_step.mean() / np.sum(dense_flops))
+        attrs["run_executed_flops"] = float(per_step.sum() * tokens)
+        attrs["run_transformer_flops"] = float(S * np.sum(dense_flops) * tokens)
     if causal:
         attrs["causal_chance"] = float(causal["causal_chance"])
         attrs["causal_retrieving_layer"] = int(causal["retrieving_layer"])

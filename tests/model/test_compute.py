@@ -113,3 +113,18 @@ def test_familiarity_lift_against_attention_leaves_working_vs_semantic_alone():
     assert torch.allclose(a[..., SEMANTIC] - a[..., WORKING], torch.zeros(3, 5), atol=1e-6)
     assert (s[..., SEMANTIC] - s[..., WORKING] > 9).all()
     assert (a[..., EPISODIC] < s[..., EPISODIC] - 9).all()
+
+
+def test_training_record_holds_executed_flops_and_the_run_total():
+    from cramcog.configs import named_config
+    from cramcog.train import train
+    rec = train(named_config("tiny", steps=3, eval_every=3), progress=False)
+    per_step = rec.executed_flops_per_token.sum("component")
+    dense = float(rec.transformer_flops_per_token.sum())
+    assert rec.executed_flops_per_token.dims == ("step", "component")
+    assert rec.attrs["run_flops_ratio"] == pytest.approx(float(per_step.mean()) / dense)
+    assert rec.attrs["run_executed_flops"] / rec.attrs["run_transformer_flops"] == \
+        pytest.approx(rec.attrs["run_flops_ratio"])
+    # in the warm-up (dense path) every token attends: CRAM's attention equals the Transformer's
+    assert float(rec.executed_flops_per_token.sel(component="attention")[0]) == \
+        pytest.approx(float(rec.transformer_flops_per_token.sel(component="attention")))
