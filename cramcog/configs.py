@@ -298,8 +298,8 @@ def _small() -> TrainConfig:
     # validation seeds, so 2400 steps leave ~1000 steps on the plateau; observations and
     # bindings take the working route (0% semantic).
     # f_sem hidden 128 (was 1024 = 16 d): f_sem must cost less than the attention it replaces,
-    # and at N = 256 one query's attention costs ~0.37 of a Transformer layer per token, a
-    # hidden-1024 f_sem 1.3, a hidden-128 one 0.17 (cramcog.model.compute.tier_costs).
+    # and at N = 256 one query's attention costs ~0.38 of a Transformer layer per token, a
+    # hidden-1024 f_sem 1.26, a hidden-128 one 0.17 (cramcog.model.compute.tier_costs).
     # familiarity_lift "attention": familiarity moves mass off attention only; raising f_sem
     # over the working route too put every observation on f_sem whatever it cost.
     # Kept from earlier development (chosen then on seed 0, which is never reported):
