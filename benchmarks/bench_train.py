@@ -302,7 +302,7 @@ def vs_transformer(args) -> int:
     base = run_config(run)
     threads = args.threads[0]
     torch.set_num_threads(threads)
-    print(f"torch {torch.__version__}; CRAM: trained run {run} (config {base.name}, "
+    print(f"torch {torch.__version__}; CRAM: trained run {repo_relative(run)} (config {base.name}, "
           f"{base.batch_size} x {base.task['seq_len']} tokens per step); {threads} thread(s); "
           f"median of {args.repeats} steps, load {load_average():.1f}")
     rows = []
@@ -352,7 +352,7 @@ def vs_transformer(args) -> int:
                           "component": np.array(COMPONENTS), "tier": np.array(TIERS),
                           "layer": np.array([f"L{i}" for i in range(base.model.n_layers)])},
             kind="benchmark", config=_args_config(args), seed=base.seed,
-            attrs={"benchmark": "bench_train --vs transformer", "run": str(run),
+            attrs={"benchmark": "bench_train --vs transformer", "run": repo_relative(run),
                    "threads": threads, "timed": "cramcog.train.train_step",
                    "ratio": "median process CPU time per step, CRAM / Transformer",
                    "route_fraction": "CRAM's router decisions: working / episodic / "
@@ -366,8 +366,20 @@ def vs_transformer(args) -> int:
 
 # ----------------------------------------------------------------------------- CLI
 
+def repo_relative(path) -> str:
+    """``path`` relative to the repository when it lies inside it (records keep no machine
+    paths), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def _args_config(args) -> dict:
-    return {k: v for k, v in vars(args).items() if k != "out"}
+    config = {k: v for k, v in vars(args).items() if k != "out"}
+    if config.get("run"):
+        config["run"] = repo_relative(config["run"])
+    return config
 
 
 def main(argv=None) -> int:
