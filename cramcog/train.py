@@ -783,6 +783,11 @@ def summarise(record) -> dict[str, float]:
                     "swap_partner_share", "semantic_recurring_queries", "skip_accuracy_novel"):
             out[("test_" if key.endswith("attended") else "") + key] = float(m[key])
     out["warmup_end_step"] = float(record.attrs.get("warmup_end_step", -1))
+    if "test_executed_flops_per_token" in record and "transformer_flops_per_token" in record:
+        out["test_flops_ratio"] = float(record["test_executed_flops_per_token"].sum()
+                                        / record["transformer_flops_per_token"].sum())
+    if "run_flops_ratio" in record.attrs:
+        out["run_flops_ratio"] = float(record.attrs["run_flops_ratio"])
     return out
 
 
