@@ -88,7 +88,7 @@ class CRAMConfig:
     sigma: float = 1.0                # q = exp(-mean_c (f_sem - r_E)^2 / (sigma^2 s))
     q_reference: str = "variance"     # s: r_E's variance across attended tokens, or "energy":
     #                                   the token's own mean r_E^2 (cannot tell queries apart)
-    q_threshold: float = 0.83         # q_hat above this favours the semantic route
+    q_threshold: float = 0.83         # q_hat above this lifts (see familiarity_lift)
     # router
     router_temperature: float = 1.0   # Gumbel temperature tau of the 3-way router
     router_q_gain: float = 8.0        # lift = gain * relu(q_hat - q_thr.) / (1 - q_thr.)
@@ -293,7 +293,8 @@ def _tiny() -> TrainConfig:
 def _small() -> TrainConfig:
     # the main job: ~6 minutes on one CPU core. The paper's 100 recurring patterns; 2400 steps.
     # Every tier pays its FLOPs (compute_cost, chosen on the VALIDATION seeds 100-101 only and
-    # frozen before any test run; paper/REPRODUCTION.md, "Compute-honest routing"): at lambda
+    # frozen before any test run; paper/REPRODUCTION.md, "Consolidation, measured per pattern,
+    # with compute-costed routing"): at lambda
     # 0.3 recurring probe queries leave attention in the retrieving layer by step ~1400 in both
     # validation seeds, so 2400 steps leave ~1000 steps on the plateau; observations and
     # bindings take the working route (0% semantic).

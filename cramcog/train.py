@@ -614,7 +614,7 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         history, state = ckpt["history"], ckpt["state"]
         missing = sorted(set(_empty_history()) - set(history)) + \
             ([] if "exposures" in state else ["exposures"])
-        if missing:   # written before per-pattern probes and honest counters existed
+        if missing:   # written by an older cramcog (no probes, counters or executed FLOPs)
             raise ValueError(f"{ckpt_path} was written by an older cramcog (it lacks "
                              f"{missing}): this run cannot be continued; use another out_dir "
                              "or resume=False to start over")
@@ -783,9 +783,9 @@ def summarise(record) -> dict[str, float]:
                     "swap_partner_share", "semantic_recurring_queries", "skip_accuracy_novel"):
             out[("test_" if key.endswith("attended") else "") + key] = float(m[key])
     out["warmup_end_step"] = float(record.attrs.get("warmup_end_step", -1))
-    if "test_executed_flops_per_token" in record and "transformer_flops_per_token" in record:
-        out["test_flops_ratio"] = float(record["test_executed_flops_per_token"].sum()
-                                        / record["transformer_flops_per_token"].sum())
+    from cramcog.analysis.metrics import flops_ratio_on_test
+    if "test_executed_flops_per_token" in record:
+        out["test_flops_ratio"] = flops_ratio_on_test(record)
     if "run_flops_ratio" in record.attrs:
         out["run_flops_ratio"] = float(record.attrs["run_flops_ratio"])
     return out

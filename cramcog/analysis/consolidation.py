@@ -46,7 +46,7 @@ import xarray as xr
 
 from cramcog.analysis.causal import CAUSAL_COLUMNS
 from cramcog.analysis.metrics import (_test_query_attended, fall_from_warmup_end,
-                                      run_retrieving_layer)
+                                      run_retrieving_layer, flops_ratio_on_test)
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, _scalar, as_runs, warmup_end_step
 from cramcog.dynamics.ranking import information_criterion
@@ -243,11 +243,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
     per_run["selective_consolidation"] = selective_consolidation(
         per_run["test_recurring_attended"], per_run["test_novel_attended"],
         per_run["test_accuracy_recurring"], per_run["test_accuracy_novel"])
-    if "test_executed_flops_per_token" in run and "transformer_flops_per_token" in run:
-        per_run["test_flops_ratio"] = float(run["test_executed_flops_per_token"].sum()
-                                            / run["transformer_flops_per_token"].sum())
-    else:
-        per_run["test_flops_ratio"] = np.nan
+    per_run["test_flops_ratio"] = flops_ratio_on_test(run)
     for name, var in CAUSAL.items():
         per_run[name] = float(run[var]) if var in run else np.nan
     arrays = {name: (run[var].transpose(*dims), dims) for name, (var, dims) in RUN_ARRAYS.items()

@@ -165,6 +165,15 @@ def fall_from_warmup_end(run: xr.Dataset, layer: int | None = None) -> tuple[flo
     return (queries(start) / final if final > 0 else float("inf")), ceiling
 
 
+def flops_ratio_on_test(run: xr.Dataset) -> float:
+    """Test-split executed forward FLOPs per token over the same-width dense Transformer's (NaN
+    for a run trained before cramcog counted executed FLOPs)."""
+    if "test_executed_flops_per_token" not in run or "transformer_flops_per_token" not in run:
+        return float("nan")
+    return float(run["test_executed_flops_per_token"].sum()
+                 / run["transformer_flops_per_token"].sum())
+
+
 def _test_query_attended(run: xr.Dataset, layer: int) -> dict[str, float]:
     """Share of recurring / novel TEST queries executing attention in ``layer`` (NaN if none)."""
     out = {"recurring_attended": np.nan, "novel_attended": np.nan}

@@ -77,6 +77,15 @@ def io_flops(d: int, obs_dim: int, n_values: int) -> dict[str, float]:
             "heads": _linear(d, n_values + 1) + _linear(d, obs_dim)}
 
 
+def transformer_layer_flops(cfg, seq_len: int) -> dict[str, float]:
+    """One dense Transformer layer's FLOPs per token: attention (QKV, O and causal attention
+    averaged over the positions of a sequence of ``seq_len``) and its 4d MLP."""
+    d = cfg.d_model
+    causal = dense_causal_flops(seq_len, cfg.window, cfg.n_heads, cfg.head_dim) / seq_len
+    return {"attention": _linear(d, 3 * d) + _linear(d, d) + causal,
+            "mlp": 2 * _linear(d, 4 * d)}
+
+
 def transformer_flops_per_token(cfg, seq_len: int, obs_dim: int, n_values: int) -> dict:
     """FLOPs per token of the dense Transformer of the same width and depth, by component.
 
@@ -89,13 +98,9 @@ def transformer_flops_per_token(cfg, seq_len: int, obs_dim: int, n_values: int) 
     >>> f["attention"], f["mlp"]
     (592.0, 1024.0)
     """
-    d = cfg.d_model
-    causal = dense_causal_flops(seq_len, cfg.window, cfg.n_heads, cfg.head_dim) / seq_len
-    per_layer = {"attention": _linear(d, 3 * d) + _linear(d, d) + causal,
-                 "mlp": 2 * _linear(d, 4 * d)}
     out = {c: 0.0 for c in COMPONENTS}
-    out.update(io_flops(d, obs_dim, n_values))
-    for c, v in per_layer.items():
+    out.update(io_flops(cfg.d_model, obs_dim, n_values))
+    for c, v in transformer_layer_flops(cfg, seq_len).items():
         out[c] = cfg.n_layers * v
     return out
 
@@ -110,8 +115,7 @@ def tier_costs(cfg, seq_len: int, positions=None) -> dict:
     sequence mean.
     """
     d = cfg.d_model
-    unit = _linear(d, 4 * d) + dense_causal_flops(seq_len, cfg.window, cfg.n_heads,
-                                                  cfg.head_dim) / seq_len + 2 * _linear(d, 4 * d)
+    unit = sum(transformer_layer_flops(cfg, seq_len).values())
     if positions is None:
         keys = dense_causal_flops(seq_len, cfg.window, cfg.n_heads, cfg.head_dim) / seq_len
     else:

@@ -16,14 +16,15 @@ TIERS = ("working", "episodic", "semantic")
 
 
 class Router(nn.Module):
-    """Logits over the three tiers from z_t, with the semantic logit raised by familiarity.
+    """Logits over the three tiers from z_t, moved by familiarity q_hat.
 
     logits = W_r z + b;  lift = gain * max(0, q_hat - q_threshold) / (1 - q_thr.), and
     logits[semantic] += lift (``familiarity_lift="semantic"``) or logits[episodic] -= lift
     (``"attention"``: familiarity moves mass off attention only, not off the working route);
     q_hat = sigmoid(MLP(z)). The lift is one-sided: familiarity above the threshold favours the
-    semantic route, but low familiarity never forbids it (that would stop the router from ever
-    trying f_sem on a retrieval it has learned since). The episodic bias starts at ``episodic_init_bias`` (the attention
+    semantic route (``"semantic"``) or disfavours attention (``"attention"``), but low
+    familiarity never forbids a route (that would stop the router from ever trying f_sem on a
+    retrieval it has learned since). The episodic bias starts at ``episodic_init_bias`` (the attention
     warm-up: attention must learn retrieval before anything can be consolidated).
 
     Examples

@@ -226,4 +226,7 @@ def test_record_keeps_routes_executed_compute_and_selectivity_of_real_runs():
         steps = run.executed_flops_per_token.sum("component")
         first = float(cell.training_flops_per_token.sel(eval_step=3))
         assert first == pytest.approx(float(steps.sel(step=[1, 2, 3]).mean()))
-        assert float(cell.selective_consolidation) in (0.0, 1.0)
+        expected = analysis.consolidation.selective_consolidation(
+            float(cell.test_recurring_attended), float(cell.test_novel_attended),
+            float(cell.test_accuracy_recurring), float(cell.test_accuracy_novel))
+        assert float(cell.selective_consolidation) == expected

@@ -128,3 +128,31 @@ def test_training_record_holds_executed_flops_and_the_run_total():
     # in the warm-up (dense path) every token attends: CRAM's attention equals the Transformer's
     assert float(rec.executed_flops_per_token.sel(component="attention")[0]) == \
         pytest.approx(float(rec.transformer_flops_per_token.sel(component="attention")))
+
+
+def test_cost_table_columns_are_the_tier_costs():
+    from cramcog.model.objective import compute_cost_table
+    cfg = CRAMConfig(d_model=16, n_heads=2, semantic_hidden=24)
+    table = compute_cost_table(cfg, 10, "cpu")                                  # (N, 3)
+    costs = tier_costs(cfg, 10, positions=torch.arange(10).numpy())
+    assert table.shape == (10, 3)
+    assert torch.all(table[:, WORKING] == 0)
+    torch.testing.assert_close(table[:, EPISODIC], torch.tensor(costs["episodic"],
+                                                                 dtype=torch.float32))
+    assert torch.all(table[:, EPISODIC].diff() > 0)            # later queries see more keys
+    torch.testing.assert_close(table[:, SEMANTIC], torch.full((10,), costs["semantic"]))
+
+
+def test_a_charged_route_loses_probability_and_a_free_one_gains():
+    """Same task loss everywhere: the REINFORCE gradient pushes the log-probability of the route
+    that pays down and of the free route up (a sign error or swapped columns fail here)."""
+    from types import SimpleNamespace
+
+    from cramcog.model.objective import router_loss
+    route = torch.tensor([[WORKING, SEMANTIC, WORKING, SEMANTIC]])
+    logp = torch.zeros(1, 4, requires_grad=True)
+    trace = SimpleNamespace(route=route, logp=logp, replay=torch.zeros(1, 4, dtype=torch.bool))
+    cost = torch.where(route == SEMANTIC, 0.5, 0.0)
+    router_loss(trace, torch.zeros(1, 4), torch.zeros(1, 4, dtype=torch.long), cost).backward()
+    assert (logp.grad[route == SEMANTIC] > 0).all()    # descent lowers the paying route's logp
+    assert (logp.grad[route == WORKING] < 0).all()
