@@ -193,6 +193,10 @@ class TrainConfig:
     #                                   FLOPs / a dense Transformer layer's FLOPs per token
     #                                   (cramcog.model.compute.tier_costs) in the router's reward
     warmup_novel_accuracy: float = 0.5  # cost switches on once held-out novel accuracy passes it
+    router_loss_in_warmup: bool = True  # False: the router does not learn during the warm-up
+    #                                   (its routes stay at the initial attention bias until
+    #                                   retrieval is learned; needed at N = 2048, where the router
+    #                                   otherwise left attention before attention had learned)
     # evaluation, logging, checkpoints
     eval_every: int = 100             # steps between held-out evaluations
     eval_batches: int = 2             # held-out batches per evaluation
@@ -239,6 +243,9 @@ class TrainConfig:
             value = getattr(self, name)
             _check(isinstance(value, (int, float)) and value >= 0,
                    f"TrainConfig.{name} must be >= 0, got {value!r}")
+        _check(isinstance(self.router_loss_in_warmup, bool),
+               f"TrainConfig.router_loss_in_warmup must be True or False, got "
+               f"{self.router_loss_in_warmup!r}")
         _fraction(self, "warmup_novel_accuracy")
         check_device_name(self.device, "TrainConfig.device")
         check_autocast(self.autocast, "TrainConfig.autocast")
@@ -328,7 +335,23 @@ def _paper() -> TrainConfig:
         task={"seq_len": 2048, "n_patterns": 100})
 
 
-NAMED_CONFIGS = {"tiny": _tiny, "small": _small, "paper": _paper}
+def _paper_cpu() -> TrainConfig:
+    # the paper's SRCD length on a CPU: N = 2048, 100 recurring patterns, 5% queries, 70% of them
+    # recurring, Pareto gaps (SRCDConfig's defaults); the small config's width and depth and its
+    # compute-costed routing; batch 2 = the small config's 4096 tokens per step. Changed from
+    # small for N = 2048 (a prototype on validation seed 100, issue 21): the router does not
+    # learn during the warm-up (with it on, it left attention before attention had learned
+    # retrieval; held-out novel accuracy stayed <= 1.6% through step 1400). Evaluations are
+    # sparser and smaller (each held-out sequence is 8x longer). Steps and any other knob are
+    # chosen on the validation seeds 100-101 only (paper/REPRODUCTION.md).
+    small = _small()
+    return dataclasses.replace(
+        small, name="paper_cpu", steps=4000, batch_size=2, eval_every=100, eval_batches=2,
+        eval_batch_size=4, test_batches=4, checkpoint_every=100, router_loss_in_warmup=False,
+        model=dataclasses.replace(small.model), task={"seq_len": 2048, "n_patterns": 100})
+
+
+NAMED_CONFIGS = {"tiny": _tiny, "small": _small, "paper": _paper, "paper_cpu": _paper_cpu}
 
 
 def named_config(name: str, **overrides: Any) -> TrainConfig:

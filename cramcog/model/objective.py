@@ -14,7 +14,9 @@ cost(tier, t) = its FLOPs at position t / a dense Transformer layer's FLOPs per 
 (:func:`cramcog.model.compute.tier_costs`: working 0, episodic grows with the position, semantic
 by f_sem's shape). So a token takes f_sem (or attention) only where that lowers its task loss by
 more than it costs.
-Replay tokens are forced, not sampled, so they are left out of L_router. Categories are the SRCD
+Replay tokens are forced, not sampled, so they are left out of L_router. With
+``router_loss_in_warmup=False`` L_router is 0 until the warm-up ends (the routes keep their
+initial attention bias while attention learns retrieval). Categories are the SRCD
 token categories (observation, binding, recurring query, novel query): a baseline only, never an
 input of the model.
 """
@@ -101,7 +103,8 @@ def cram_objective(out, batch: dict, tcfg, *, cost_on: bool, floor: float) -> tu
         cost = tcfg.attention_cost if (cost_on and frac > target) else 0.0
         if compute:   # every tier its FLOPs, plus the attention hinge where it applies
             cost = table[positions, trace.route] + cost * (trace.route == EPISODIC).float()
-        rout = rout + router_loss(trace, -token_loss, batch["category"], cost)
+        if cost_on or tcfg.router_loss_in_warmup:
+            rout = rout + router_loss(trace, -token_loss, batch["category"], cost)
     L = len(out.layers)
     # the "without consolidation" model: f_sem learns only from the task loss when routed to
     cons_w = tcfg.consolidation_weight if tcfg.model.consolidation else 0.0

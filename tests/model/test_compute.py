@@ -156,3 +156,19 @@ def test_a_charged_route_loses_probability_and_a_free_one_gains():
     router_loss(trace, torch.zeros(1, 4), torch.zeros(1, 4, dtype=torch.long), cost).backward()
     assert (logp.grad[route == SEMANTIC] > 0).all()    # descent lowers the paying route's logp
     assert (logp.grad[route == WORKING] < 0).all()
+
+
+def test_router_loss_can_wait_for_the_end_of_the_warm_up():
+    torch.manual_seed(0)
+    cfg = CRAMConfig(d_model=16, n_heads=2, n_layers=1, semantic_hidden=24)
+    model = build_model("cram", cfg, obs_dim=P, n_keys=10, n_values=V)
+    batch = make_batch()
+    batch.update(target=torch.zeros(B, N, dtype=torch.long), dyn_target=torch.zeros(B, N, P),
+                 dyn_mask=torch.ones(B, N), category=torch.zeros(B, N, dtype=torch.long),
+                 query_kind=torch.zeros(B, N, dtype=torch.long))
+    out = model(batch, sample=True, generator=torch.Generator().manual_seed(3))
+    held = TrainConfig(model=cfg, router_loss_in_warmup=False)
+    assert cram_objective(out, batch, held, cost_on=False, floor=0.01)[1]["loss_router"] == 0
+    assert cram_objective(out, batch, held, cost_on=True, floor=0.01)[1]["loss_router"] != 0
+    assert cram_objective(out, batch, TrainConfig(model=cfg), cost_on=False,
+                          floor=0.01)[1]["loss_router"] != 0
