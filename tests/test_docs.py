@@ -4,6 +4,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the steering folder beside the checkout, which users do not have (spelt in parts: this file
+# is itself one of the files searched)
+OUTSIDE = re.compile(r"\.\./" + "shared" + "|" + "shared" + "/spec")
 CITING = [*ROOT.glob("cramcog/**/*.py"), *ROOT.glob("kernels/*.py"), *ROOT.glob("tests/**/*.py"),
           ROOT / "pyproject.toml", ROOT / "README.md", *ROOT.glob("paper/*.md"),
           *ROOT.glob("docs/*.md")]
@@ -29,5 +32,5 @@ def test_design_citations_name_existing_sections():
 
 def test_nothing_cites_files_outside_the_repository():
     offenders = [str(p.relative_to(ROOT)) for p in CITING if p != Path(__file__)
-                 and re.search(r"\.\./shared|shared/spec", p.read_text())]
+                 and OUTSIDE.search(p.read_text())]
     assert not offenders, f"these cite files outside the repository: {offenders}"

@@ -26,6 +26,17 @@ def make_batch():
             "value": torch.zeros(B, N, dtype=torch.long), "dt": torch.rand(B, N, generator=g)}
 
 
+def sampled_forward(cfg):
+    """A sampled (training) forward pass of a fresh CRAM on a batch with training targets."""
+    torch.manual_seed(0)
+    model = build_model("cram", cfg, obs_dim=P, n_keys=10, n_values=V)
+    batch = make_batch()
+    batch.update(target=torch.zeros(B, N, dtype=torch.long), dyn_target=torch.zeros(B, N, P),
+                 dyn_mask=torch.ones(B, N), category=torch.zeros(B, N, dtype=torch.long),
+                 query_kind=torch.zeros(B, N, dtype=torch.long))
+    return model(batch, sample=True, generator=torch.Generator().manual_seed(3)), batch
+
+
 def counted(model, routes, **kwargs):
     with use_backend("torch"), torch.no_grad(), FlopCounterMode(display=False) as counter:
         out = model(make_batch(), sample=False, route_override=routes, **kwargs)
@@ -81,14 +92,8 @@ def test_tier_costs_order_and_growth_with_length():
 def test_compute_cost_charges_the_routes_taken():
     """The router's REINFORCE reward falls by lambda x tier cost: with a constant task loss, a
     batch whose tokens take f_sem gets a larger router loss gradient away from it than a free run."""
-    torch.manual_seed(0)
     cfg = CRAMConfig(d_model=16, n_heads=2, n_layers=1, semantic_hidden=24, familiarity_lift="attention")
-    model = build_model("cram", cfg, obs_dim=P, n_keys=10, n_values=V)
-    batch = make_batch()
-    batch.update(target=torch.zeros(B, N, dtype=torch.long), dyn_target=torch.zeros(B, N, P),
-                 dyn_mask=torch.ones(B, N), category=torch.zeros(B, N, dtype=torch.long),
-                 query_kind=torch.zeros(B, N, dtype=torch.long))
-    out = model(batch, sample=True, generator=torch.Generator().manual_seed(3))
+    out, batch = sampled_forward(cfg)
     def router_loss(compute_cost, cost_on):
         tcfg = TrainConfig(model=cfg, attention_cost=0.0, compute_cost=compute_cost)
         return cram_objective(out, batch, tcfg, cost_on=cost_on, floor=0.01)[1]
@@ -159,14 +164,8 @@ def test_a_charged_route_loses_probability_and_a_free_one_gains():
 
 
 def test_router_loss_can_wait_for_the_end_of_the_warm_up():
-    torch.manual_seed(0)
     cfg = CRAMConfig(d_model=16, n_heads=2, n_layers=1, semantic_hidden=24)
-    model = build_model("cram", cfg, obs_dim=P, n_keys=10, n_values=V)
-    batch = make_batch()
-    batch.update(target=torch.zeros(B, N, dtype=torch.long), dyn_target=torch.zeros(B, N, P),
-                 dyn_mask=torch.ones(B, N), category=torch.zeros(B, N, dtype=torch.long),
-                 query_kind=torch.zeros(B, N, dtype=torch.long))
-    out = model(batch, sample=True, generator=torch.Generator().manual_seed(3))
+    out, batch = sampled_forward(cfg)
     held = TrainConfig(model=cfg, router_loss_in_warmup=False)
     assert cram_objective(out, batch, held, cost_on=False, floor=0.01)[1]["loss_router"] == 0
     assert cram_objective(out, batch, held, cost_on=True, floor=0.01)[1]["loss_router"] != 0
