@@ -59,13 +59,23 @@ def paired_medians(fns, repeats: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
+def repo_relative(path) -> str:
+    """``path`` relative to the repository when it lies inside it (records keep no machine
+    paths), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return str(path)
+
+
 def trained_routes(record_path) -> tuple[TrainConfig, np.ndarray, str]:
     """The trained run's config and its test route fractions (layer, category, tier)."""
     if record_path and Path(record_path).is_file():
         from cramcog import records
         rec = records.open(record_path)
         cfg = TrainConfig.from_dict(rec.cram.config)
-        return cfg, np.asarray(rec["test_route_fraction"].values, float), str(record_path)
+        return cfg, np.asarray(rec["test_route_fraction"].values, float), \
+            repo_relative(record_path)
     # no record: the small config, with a trained-like mix measured on cram_small_seed0
     cfg = named_config("small")
     frac = np.zeros((cfg.model.n_layers, 4, 3))
@@ -214,7 +224,9 @@ def save_record(rows, att_rows, args, source) -> None:
         coords={"run": np.array(runs, dtype="int64"),
                 "threads": np.array(args.threads, dtype="int64"),
                 "seq_len": np.array(args.lengths, dtype="int64"), "variant": np.array(variants)},
-        kind="benchmark", config={k: v for k, v in vars(args).items() if k != "out"}, seed=0,
+        kind="benchmark", seed=0,
+        config={k: repo_relative(v) if k == "record" and v else v
+                for k, v in vars(args).items() if k != "out"},
         attrs={"benchmark": "bench_cram", "routes_from": source,
                "floors": "CRAM/Transformer <= 1.0 at N=2048, <= 0.5 at N=8192",
                "machine": f"{os.cpu_count()} CPUs, {__import__('platform').processor() or ''}",
