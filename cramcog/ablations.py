@@ -20,7 +20,7 @@ config, but any picklable ``fn(config: dict) -> xarray.Dataset`` works (tests us
 
 The grids the paper's study needs ship as named grids (:data:`GRIDS`, :func:`named_grid`):
 ``baselines``, ``recurring_fraction`` (0.0-0.9), ``n_patterns``, ``buffer_size``,
-``router_threshold``, ``replay_rate``.
+``router_threshold``, ``router_q_gain``, ``compute_cost``, ``replay_rate``.
 
 Examples
 --------
@@ -717,6 +717,8 @@ KEYS = {
     "n_patterns": "task.n_patterns",
     "buffer_size": "model.window",            # episodic KV buffer (None: the whole sequence)
     "router_threshold": "model.q_threshold",
+    "router_q_gain": "model.router_q_gain",
+    "compute_cost": "compute_cost",
     "replay_rate": "model.replay_rate",
     "consolidation": "model.consolidation",
     "attention_cost": "attention_cost",
@@ -770,6 +772,14 @@ GRIDS: dict[str, Callable[..., AblationGrid]] = {
         "router_threshold", KEYS["router_threshold"], [0.5, 0.7, 0.83, 0.9, 0.95],
         "consolidation-quality threshold q for routing to semantic memory (paper: ~0.83)",
         base, seeds),
+    "router_q_gain": lambda base, seeds: _sweep(
+        "router_q_gain", KEYS["router_q_gain"], [0.0, 8.0, 24.0, 64.0],
+        "the router's familiarity gain: lift = gain x relu(q_hat - q*) / (1 - q*) (0: no lift, "
+        "the router learns from its rewards alone; the small config: 24)", base, seeds),
+    "compute_cost": lambda base, seeds: _sweep(
+        "compute_cost", KEYS["compute_cost"], [0.0, 0.1, 0.3, 1.0],
+        "cost scale lambda: each route pays lambda x its FLOPs in the router's reward (0: routes "
+        "are free, only the attention hinge remains; the small config: 0.3)", base, seeds),
     "replay_rate": lambda base, seeds: _sweep(
         "replay_rate", KEYS["replay_rate"], [0.0, 0.01, 0.02, 0.05, 0.1],
         "fraction of tokens replayed through attention as consolidation teacher", base, seeds),

@@ -67,7 +67,13 @@ def test_grid_validation(kwargs, err, match):
 
 def test_named_grids_ship():
     assert set(GRIDS) == {"baselines", "recurring_fraction", "n_patterns", "buffer_size",
-                          "router_threshold", "replay_rate"}
+                          "router_threshold", "router_q_gain", "compute_cost", "replay_rate"}
+    # the operating-point knobs: every value is a float, so a variant's config equals a run
+    # trained with --set model.router_q_gain=24.0 exactly (adoptable with --reuse)
+    for name, key in [("router_q_gain", "model.router_q_gain"), ("compute_cost", "compute_cost")]:
+        g = named_grid(name, base="small", seeds=(100,))
+        assert g.parameter == key and 0.0 in g.parameter_values().values()
+        assert all(isinstance(v, float) for v in g.parameter_values().values())
     rf = named_grid("recurring_fraction", base={"task": {}}, seeds=(0,))
     assert list(rf.parameter_values().values()) == pytest.approx(
         [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
