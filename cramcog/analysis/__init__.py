@@ -26,13 +26,15 @@ from cramcog.analysis.curves import (ConsolidationCurve, ConsolidationWindow,
                                      gamma_frame)
 from cramcog.analysis.items import (item_specificity, item_specificity_summary,
                                     pattern_switch_steps, unequal_rates)
-from cramcog.analysis.metrics import (SUMMARY_METRICS, fall_from_warmup_end, final_metrics,
-                                      run_retrieving_layer, variant_summary)
+from cramcog.analysis.metrics import (SUMMARY_METRICS, attention_fall_from_peak,
+                                      fall_from_warmup_end, final_metrics, run_retrieving_layer,
+                                      transition_step, variant_summary)
 from cramcog.analysis.phase import PhaseTransition, detect_phase_transition
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, FigureError, as_runs, attention_frame
 
-__all__ = ["POWER_WIN_AIC", "SUMMARY_METRICS", "AnalysisError", "ConsolidationCurve",
+__all__ = ["POWER_WIN_AIC", "SUMMARY_METRICS", "AnalysisError", "attention_fall_from_peak",
+           "transition_step", "ConsolidationCurve",
            "ConsolidationWindow", "FigureError", "PhaseTransition", "as_runs", "attention_frame",
            "consolidation_curve", "consolidation_record", "consolidation_summary", "curve_frame",
            "curve_points", "pattern_frame",

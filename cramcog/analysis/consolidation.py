@@ -45,8 +45,9 @@ import pandas as pd
 import xarray as xr
 
 from cramcog.analysis.causal import CAUSAL_COLUMNS
-from cramcog.analysis.metrics import (_test_query_attended, fall_from_warmup_end,
-                                      run_retrieving_layer, flops_ratio_on_test)
+from cramcog.analysis.metrics import (_test_query_attended, attention_fall_from_peak,
+                                      fall_from_warmup_end, flops_ratio_on_test,
+                                      run_retrieving_layer, task_config, transition_step)
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, _scalar, as_runs, warmup_end_step
 from cramcog.dynamics.ranking import information_criterion
@@ -239,6 +240,10 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         if test_acc is not None else np.nan,
         "attention_floor": floor,
         "run_flops_ratio": float(run.attrs.get("run_flops_ratio", np.nan)),
+        "transition_step": transition_step(run, layer),
+        "attention_fall_from_peak": attention_fall_from_peak(run),
+        "test_dynamics_mse": _scalar(run, "test_dynamics_mse"),
+        "wall_seconds": _scalar(run, "wall_seconds"),
     }
     per_run["selective_consolidation"] = selective_consolidation(
         per_run["test_recurring_attended"], per_run["test_novel_attended"],
@@ -307,8 +312,11 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
     from cramcog import records
 
     named = isinstance(data, dict)
-    runs, chance = [], set()
+    runs, chance, seq_lens = [], set(), set()
     for variant, seed, run in _runs_of(data):
+        task = task_config(run)
+        if task is not None:
+            seq_lens.add(int(task.seq_len))
         if not named and run.attrs.get("record_kind") == "training" \
                 and not run.attrs.get("ablation_variant"):
             variant = variant_label(run)
@@ -420,6 +428,15 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
                                       "Transformer's for the same steps and tokens"),
              "test_flops_ratio": ("1", "test-split executed forward FLOPs per token / the "
                                        "same-width Transformer's"),
+             "transition_step": ("optimizer steps", "first evaluation after the warm-up where "
+                                                    "the running median of recurring probes "
+                                                    "attending is <= 0.5 (NaN: never)"),
+             "attention_fall_from_peak": ("1", "the paper's measure: peak share of tokens "
+                                               "routed to attention in training (layer mean) / "
+                                               "the test split's"),
+             "test_dynamics_mse": ("1", "Dynamics MSE on the test split"),
+             "wall_seconds": ("s", "training wall time as recorded by the run (machine and "
+                                   "concurrency as run)"),
              "selective_consolidation": ("1", "1: test recurring queries off attention AND "
                                               "novel ones on it AND both answered (attrs "
                                               "selective)")}
@@ -445,8 +462,12 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
               "pattern": ("pattern", np.arange(P, dtype="int64")), **extra_coords}
     layers = per_run["retrieving_layer"]
     warm = per_run["warmup_end_step"]
+    if len(seq_lens) > 1:
+        raise AnalysisError(f"consolidation_record: the runs have different sequence lengths "
+                            f"{sorted(seq_lens)}; build one record per length")
     attrs = {
         "study": "consolidation",
+        "seq_len": int(seq_lens.pop()) if seq_lens else -1,
         "retrieving_layer": "per run (variable retrieving_layer): the layer where the most "
                             "novel probe queries execute attention at the final evaluation; "
                             "values " + ", ".join(f"{variants[i]}/seed {seeds[j]}: L"

@@ -10,7 +10,8 @@ What consolidation can change, and what it cannot: it can only take recurring QU
 attention. Attention over the floor is therefore judged in the retrieving layer (and summed over
 layers); a mean over layers that includes a layer without attention halves it. The fall of
 attention "from the peak" of a forced warm-up is reached by models without consolidation too, so
-it is not reported; :func:`fall_from_warmup_end` measures the fall of the retrieving layer's
+it (:func:`attention_fall_from_peak`, the paper's measure) is only shown beside the same number
+without consolidation; :func:`fall_from_warmup_end` measures the fall of the retrieving layer's
 query attention from the end of the warm-up, against its ceiling (all queries / novel queries).
 
 Examples
@@ -116,15 +117,21 @@ def _final_attention_by_layer(run: xr.Dataset, tail: float = 0.1) -> np.ndarray:
                                     dtype=float))
 
 
-def queries_per_sequence(run: xr.Dataset) -> tuple[float, float]:
-    """(recurring, novel) queries per sequence of the run's SRCD task (NaN if unknown)."""
+def task_config(run: xr.Dataset):
+    """The run's SRCD task config (:class:`cramcog.tasks.srcd.SRCDConfig`) from its recorded
+    config, None when the record has none."""
     try:
         cfg = json.loads(run.attrs.get("config_json", "{}"))
         from cramcog.tasks.srcd import SRCDConfig
 
-        task = SRCDConfig(**cfg["task"]) if isinstance(cfg.get("task"), dict) else None
+        return SRCDConfig(**cfg["task"]) if isinstance(cfg.get("task"), dict) else None
     except (TypeError, ValueError, KeyError, json.JSONDecodeError):
-        task = None
+        return None
+
+
+def queries_per_sequence(run: xr.Dataset) -> tuple[float, float]:
+    """(recurring, novel) queries per sequence of the run's SRCD task (NaN if unknown)."""
+    task = task_config(run)
     if task is None:
         return float("nan"), float("nan")
     return float(task.n_recurring), float(task.n_novel)
@@ -165,6 +172,35 @@ def fall_from_warmup_end(run: xr.Dataset, layer: int | None = None) -> tuple[flo
     return (queries(start) / final if final > 0 else float("inf")), ceiling
 
 
+def attention_fall_from_peak(run: xr.Dataset, window: int = 50) -> float:
+    """The paper's measure of falling attention use: the peak share of tokens routed to
+    attention during training (mean over layers, running mean over ``window`` steps so that one
+    noisy step is no peak) over the share at the end (test split, else the last evaluation,
+    else the last tenth of training). 1.0 for a model that always attends.
+
+    Reported only beside the same number for a model without consolidation: a learned router
+    takes non-query tokens off attention whatever consolidation does, so this fall alone says
+    nothing about consolidation (:func:`fall_from_warmup_end` does). NaN without a trace.
+
+    Examples
+    --------
+    >>> from cramcog.ablations import demo_run
+    >>> run = demo_run({"rate": 0.1, "steps": 200, "seed": 0})
+    >>> bool(attention_fall_from_peak(run) > 1)
+    True
+    """
+    if "attention_fraction" not in run:
+        return float("nan")
+    trace = run["attention_fraction"].dropna("step", how="all")
+    trace = trace.mean([d for d in trace.dims if d != "step"])
+    if trace.sizes["step"] == 0:
+        return float("nan")
+    width = max(1, min(int(window), trace.sizes["step"]))
+    peak = float(trace.rolling(step=width, min_periods=width).mean().max())
+    end = float(np.nanmean(_final_attention_by_layer(run)))
+    return peak / end if end > 0 else float("inf")
+
+
 def flops_ratio_on_test(run: xr.Dataset) -> float:
     """Test-split executed forward FLOPs per token over the same-width dense Transformer's (NaN
     for a run trained before cramcog counted executed FLOPs)."""
@@ -190,11 +226,13 @@ def _test_query_attended(run: xr.Dataset, layer: int) -> dict[str, float]:
     return out
 
 
-def _consolidation_transition(run: xr.Dataset, layer: int, window: int = 3) -> float:
+def transition_step(run: xr.Dataset, layer: int | None = None, window: int = 3) -> float:
     """Step at which the recurring queries' attention in the retrieving layer has fallen half
     way: the first evaluation after the warm-up end where the running median (``window``
     evaluations) of the share still attending is <= 0.5 (the log slope is no guide here: it is
-    steepest on the tiny tail near 0). NaN when it never falls that far."""
+    steepest on the tiny tail near 0). NaN when it never falls that far. ``layer``: the
+    retrieving layer by default."""
+    layer = run_retrieving_layer(run) if layer is None else layer
     shares = _probe_shares(run, "recurring")
     if shares is not None:
         steps, y = run["eval_step"].values, shares[:, layer]
@@ -271,7 +309,7 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
         row["attention_sum_over_floor"] = row["final_attention_total"] / floor if ok else np.nan
         row.update(_test_query_attended(run, layer))
         row["fall_from_warmup_end"], row["fall_ceiling"] = fall_from_warmup_end(run, layer)
-        row["transition_step"] = _consolidation_transition(run, layer)
+        row["transition_step"] = transition_step(run, layer)
         warm = warmup_end_step(run)
         row["warmup_end_step"] = float(warm) if warm >= 0 else np.nan
         for var, col in CAUSAL_COLUMNS.items():

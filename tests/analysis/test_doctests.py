@@ -7,7 +7,8 @@ import pytest
 MODULES = ["cramcog.analysis", "cramcog.analysis.runs", "cramcog.analysis.metrics",
            "cramcog.analysis.phase", "cramcog.analysis.probes",
            "cramcog.analysis.causal", "cramcog.analysis.consolidation", "cramcog.analysis.items",
-           "cramcog.commands.consolidation", "cramcog.figures.consolidation",
+           "cramcog.analysis.lengths", "cramcog.commands.consolidation",
+           "cramcog.commands.lengths", "cramcog.figures.consolidation",
            "cramcog.model.episodic"]
 
 
