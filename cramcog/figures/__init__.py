@@ -22,7 +22,9 @@ Record kinds and their figures
 - ``scaling``: Theorem 1, attention vs pattern frequency x length (:func:`plot_scaling`).
 - ``evaluation`` records of the consolidation study (``cramcog consolidation``): consolidation
   curves with the family verdict (:func:`plot_consolidation_curves`), per-pattern curves beside
-  their average (:func:`plot_pattern_curves`), the causal test (:func:`plot_causal_test`).
+  their average (:func:`plot_pattern_curves`), the causal test (:func:`plot_causal_test`); of
+  the operating-point study (``cramcog operating-point``): results over each knob's values
+  (:func:`cramcog.figures.operating.plot_operating_point`).
 
 Phase transition (documented choice): the step where a smoothed log curve falls fastest per
 optimizer step (:func:`detect_phase_transition`). The analysis behind every figure lives in
@@ -103,10 +105,13 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
             out[f"{name}_transfer"] = plot_transfer(ds)
         elif kind == "scaling":
             out[f"{name}_scaling"] = plot_scaling(ds)
+        elif kind == "evaluation" and ds.attrs.get("study") == "operating_point":
+            from cramcog.figures.operating import plot_operating_point
+            out[name] = plot_operating_point(ds)
         elif kind == "evaluation":
             if ds.attrs.get("study") != "consolidation":
                 raise FigureError(f"{name}: no figure draws this evaluation record (only the "
-                                  "consolidation study's)")
+                                  "consolidation and operating-point studies')")
             out[f"{name}_curves"] = plot_consolidation_curves(ds)
             out[f"{name}_causal"] = plot_causal_test(ds)
             if "training_flops_per_token" in ds and \

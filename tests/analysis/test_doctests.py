@@ -7,7 +7,9 @@ import pytest
 MODULES = ["cramcog.analysis", "cramcog.analysis.runs", "cramcog.analysis.metrics",
            "cramcog.analysis.phase", "cramcog.analysis.probes",
            "cramcog.analysis.causal", "cramcog.analysis.consolidation", "cramcog.analysis.items",
-           "cramcog.analysis.lengths", "cramcog.commands.consolidation",
+           "cramcog.analysis.lengths", "cramcog.analysis.operating",
+           "cramcog.commands.consolidation", "cramcog.commands.operating_point",
+           "cramcog.figures.operating",
            "cramcog.commands.lengths", "cramcog.figures.consolidation",
            "cramcog.model.episodic"]
 
