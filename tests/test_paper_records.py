@@ -1,0 +1,33 @@
+"""The committed records: they say what made them without naming this machine's folders, and
+the tables the docs print from them are what the records give today."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cramcog import records
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = sorted((ROOT / "paper" / "records").rglob("*.nc"))
+ABSOLUTE = re.compile(r"(?<![\w.])/(?:work|home|tmp|root|Users|mnt)/")
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        for v in np.asarray(value, dtype=object).ravel():
+            yield from _strings(v)
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[str(p.relative_to(ROOT)) for p in RECORDS])
+def test_a_committed_record_names_no_absolute_path(path):
+    ds = records.open(path)
+    found = [f"attr {k}" for k, v in ds.attrs.items() if any(ABSOLUTE.search(s)
+                                                           for s in _strings(v))]
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "OUS" and var.size < 10_000:
+            if any(ABSOLUTE.search(s) for s in _strings(var.values)):
+                found.append(f"variable {name}")
+    assert not found, f"{path.name}: absolute paths in {found} (write paths relative to the repo)"
