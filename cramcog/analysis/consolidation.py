@@ -241,6 +241,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "attention_floor": floor,
         "run_flops_ratio": float(run.attrs.get("run_flops_ratio", np.nan)),
         "transition_step": transition_step(run, layer),
+        "half_off_step": transition_step(run, layer, after_warmup=False),
         "attention_fall_from_peak": attention_fall_from_peak(run),
         "test_dynamics_mse": _scalar(run, "test_dynamics_mse"),
         "wall_seconds": _scalar(run, "wall_seconds"),
@@ -431,6 +432,8 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
              "transition_step": ("optimizer steps", "first evaluation after the warm-up where "
                                                     "the running median of recurring probes "
                                                     "attending is <= 0.5 (NaN: never)"),
+             "half_off_step": ("optimizer steps", "the same counted from the first "
+                                                  "evaluation, the warm-up included"),
              "attention_fall_from_peak": ("1", "the paper's measure: peak share of tokens "
                                                "routed to attention in training (layer mean) / "
                                                "the test split's"),

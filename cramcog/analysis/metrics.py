@@ -226,12 +226,15 @@ def _test_query_attended(run: xr.Dataset, layer: int) -> dict[str, float]:
     return out
 
 
-def transition_step(run: xr.Dataset, layer: int | None = None, window: int = 3) -> float:
+def transition_step(run: xr.Dataset, layer: int | None = None, window: int = 3,
+                    after_warmup: bool = True) -> float:
     """Step at which the recurring queries' attention in the retrieving layer has fallen half
     way: the first evaluation after the warm-up end where the running median (``window``
     evaluations) of the share still attending is <= 0.5 (the log slope is no guide here: it is
     steepest on the tiny tail near 0). NaN when it never falls that far. ``layer``: the
-    retrieving layer by default."""
+    retrieving layer by default. ``after_warmup=False`` counts from the first evaluation: a
+    router whose familiarity lift acts during the warm-up can move queries off attention
+    before the warm-up ends, and the default then reports the warm-up end itself."""
     layer = run_retrieving_layer(run) if layer is None else layer
     shares = _probe_shares(run, "recurring")
     if shares is not None:
@@ -243,7 +246,8 @@ def transition_step(run: xr.Dataset, layer: int | None = None, window: int = 3) 
         steps = da["eval_step"].values
         y = np.asarray(da.sel(category="recurring_query").isel(layer=layer).values, float)
     warm = float(warmup_end_step(run))
-    keep = np.isfinite(y) & (np.asarray(steps, float) >= max(warm, 0))
+    start = max(warm, 0) if after_warmup else 0
+    keep = np.isfinite(y) & (np.asarray(steps, float) >= start)
     steps, y = np.asarray(steps, float)[keep], y[keep]
     med = np.array([np.median(y[max(0, i - window + 1):i + 1]) for i in range(y.size)])
     below = np.flatnonzero(med <= 0.5)

@@ -47,6 +47,7 @@ def test_record_keeps_length_falls_transition_mse_and_wall_time():
     # the transition is an evaluation step after the warm-up end, NaN where nothing switched
     assert float(cell.transition_step) >= float(cell.warmup_end_step)
     assert np.isnan(float(ds.sel(variant="cram_no_consolidation", seed=1).transition_step))
+    assert float(cell.half_off_step) <= float(cell.transition_step)   # counted from step 0
 
 
 def test_a_record_refuses_runs_of_different_lengths():
@@ -106,3 +107,13 @@ def test_a_real_transformer_run_is_a_variant_of_the_record():
     assert float(cell.run_flops_ratio) == pytest.approx(1.0)
     assert float(cell.attention_fall_from_peak) == pytest.approx(1.0)   # always attends
     assert np.isfinite(float(cell.test_dynamics_mse)) and float(cell.wall_seconds) > 0
+
+
+def test_half_off_counts_a_switch_inside_the_warm_up():
+    # probes attend through evaluation 5 (step 500) and never after; the warm-up is said to end
+    # at step 1000: after-the-warm-up can only report 1000, counted from 0 it is step 700 (the
+    # first evaluation whose running median of 3 is <= 0.5)
+    run = probe_run(np.full(10, 1.0), n_eval=16, every=100)
+    run.attrs["warmup_end_step"] = 1000
+    assert analysis.transition_step(run) == 1000.0
+    assert analysis.transition_step(run, after_warmup=False) == 700.0
