@@ -434,7 +434,8 @@ def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: 
     return {k: float(out[k]) for k in BINDING_VARIABLES}
 
 
-def binding_test_run(run_dir, device: str = "cpu") -> dict[str, float]:
+def binding_test_run(run_dir, device: str = "cpu", layer: int | None = None
+                     ) -> dict[str, float]:
     """:func:`binding_test` of a finished run folder, on the run's own held-out test batches.
 
     The config comes from ``record.nc``, the weights from ``model.pt`` (loaded with
@@ -449,6 +450,9 @@ def binding_test_run(run_dir, device: str = "cpu") -> dict[str, float]:
         A run folder with ``record.nc`` and ``model.pt``.
     device
         Where the model runs: "cpu" (default), "auto", "cuda" or "cuda:N".
+    layer
+        The layer to edit instead of the retrieving one (e.g. to look for the binding in a
+        later layer's MLP); ``binding_layer`` in the results says which.
 
     Returns
     -------
@@ -483,5 +487,6 @@ def binding_test_run(run_dir, device: str = "cpu") -> dict[str, float]:
         raise ValueError(f"{run_dir}: the run has test_batches = 0, so no held-out test batches")
     task = make_task(cfg)
     model = load_model(run_dir, device)
-    return binding_test(model, heldout_batches(task, cfg), run_retrieving_layer(record),
-                        task.config.n_values, cfg.autocast)
+    layer = run_retrieving_layer(record) if layer is None else int(layer)
+    return binding_test(model, heldout_batches(task, cfg), layer, task.config.n_values,
+                        cfg.autocast)

@@ -261,6 +261,8 @@ def test_binding_test_on_a_trained_cram(tiny_run):
         assert 0 <= res[k] <= 1
     # deterministic, and the patch does reach the logits
     assert binding_test_run(tiny_run) == pytest.approx(res, nan_ok=True)
+    other = 1 - int(res["binding_layer"])                      # another layer on request
+    assert binding_test_run(tiny_run, layer=other)["binding_layer"] == other
     cfg = TrainConfig.from_dict(records.open(tiny_run / "record.nc").cram.config)
     model = load_model(tiny_run)
     batch = heldout_batches(make_task(cfg), cfg)[0]
