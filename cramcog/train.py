@@ -524,11 +524,17 @@ def _causal_test(model, task, cfg: TrainConfig, history: dict, probes) -> dict |
         return None
     final = np.asarray(history["probe_attended"][-1], dtype=float)        # (L, Q)
     layer = retrieving_layer(final[:, probes.kind == QUERY_NOVEL].mean(1))
-    batches = [task.sample(cfg.eval_batch_size, split="test", seed=_seed(cfg.seed, _TEST, i))
-               for i in range(cfg.test_batches)]
-    result = causal_test(model, batches, layer, task.config.n_values, cfg.autocast)
+    result = causal_test(model, heldout_batches(task, cfg), layer, task.config.n_values,
+                         cfg.autocast)
     result["retrieving_layer"] = layer
     return result
+
+
+def heldout_batches(task, cfg: TrainConfig) -> list:
+    """The run's held-out test-split batches: those of its final test and causal test (seeded
+    by the run's seed), so that a later analysis of the trained model sees the same sequences."""
+    return [task.sample(cfg.eval_batch_size, split="test", seed=_seed(cfg.seed, _TEST, i))
+            for i in range(cfg.test_batches)]
 
 
 # ----------------------------------------------------------------------------- the loop

@@ -877,3 +877,55 @@ def with_fits(ds: xr.Dataset, fits: pd.DataFrame) -> xr.Dataset:
                               "counts, every family of cramcog.dynamics (family='all'), "
                               "ranked by AIC")
     return out
+
+
+# ----------------------------------------------------------------------------- binding test
+
+def with_binding(ds: xr.Dataset, results: dict) -> xr.Dataset:
+    """The consolidation record with the binding test's results (issue 22) as per-run variables.
+
+    Parameters
+    ----------
+    ds
+        A consolidation record (:func:`consolidation_record`).
+    results
+        ``{(variant, seed): binding test dict}`` (:func:`cramcog.analysis.causal.binding_test`);
+        a run left out, or given None, gets NaN.
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy with each of :data:`cramcog.analysis.causal.BINDING_VARIABLES` over ``(variant,
+        seed)``, with its units and long_name.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset(coords={"variant": ["cram"], "seed": [1, 2]})
+    >>> out = with_binding(ds, {("cram", 2): {"no_context_accuracy_recurring": 0.9}})
+    >>> out["no_context_accuracy_recurring"].values.tolist()
+    [[nan, 0.9]]
+    """
+    from cramcog.analysis.causal import BINDING_VARIABLES
+
+    variants = [str(v) for v in ds.variant.values]
+    seeds = [int(s) for s in ds.seed.values]
+    grids = {k: np.full((len(variants), len(seeds)), np.nan) for k in BINDING_VARIABLES}
+    for (variant, seed), result in results.items():
+        if (str(variant), int(seed)) not in {(v, s) for v in variants for s in seeds}:
+            raise AnalysisError(f"with_binding: the record has no run ({variant!r}, seed {seed}); "
+                                f"it has variants {variants} and seeds {seeds}")
+        for k, value in (result or {}).items():
+            if k in grids:
+                grids[k][variants.index(str(variant)), seeds.index(int(seed))] = float(value)
+    out = ds.copy()
+    for k, (units, long_name) in BINDING_VARIABLES.items():
+        out[k] = (("variant", "seed"), grids[k], {"units": units,
+                                                  "long_name": long_name + " (binding test, "
+                                                                           "test split)"})
+    out.attrs["binding_test"] = (
+        "cramcog.analysis.causal.binding_test on the run's test batches, in its retrieving "
+        "layer, routes held at the unedited run's: interchange (the partner pattern's site "
+        "output patched in), mean ablation over the batch's recurring queries, and no context "
+        "(every binding event turned into an observation); NaN for runs without model.pt")
+    return out

@@ -9,10 +9,16 @@ with unequal pattern frequencies, whether patterns switch after their own exposu
 files, run folders, or ``NAME=PATH[,PATH...]`` to name a variant (default: ``cram``,
 ``cram_no_consolidation`` or the model kind, from each run's config).
 
+``--binding`` also runs the binding test (:func:`cramcog.analysis.causal.binding_test_run`:
+where the recurring bindings live) on every run whose ``record.nc`` has a ``model.pt`` beside it,
+and adds its results as per-run variables (NaN for record files without a model; a run FOLDER
+without ``model.pt`` is an error).
+
 Examples
 --------
     cramcog consolidation runs/cram_s* runs/nocons_s* --out consolidation.nc
     cramcog consolidation cram=runs/c1,runs/c2 no_consolidation=runs/n1 --out c.nc --no-fit
+    cramcog consolidation runs/final20/cram_s1 --out binding.nc --no-fit --binding
 
 >>> import argparse
 >>> sub = argparse.ArgumentParser().add_subparsers()
@@ -48,13 +54,21 @@ def register(subparsers) -> None:
                    help="interval method of the fits (default profile)")
     p.add_argument("--csv", default=None, metavar="PREFIX",
                    help="also write PREFIX_runs.csv and PREFIX_fits.csv")
+    p.add_argument("--binding", action="store_true",
+                   help="also run the binding test (interchange, mean ablation, no context: "
+                        "where the recurring bindings live) on runs given as folders with "
+                        "model.pt, on their test batches; NaN for record files without a model")
+    p.add_argument("--binding-device", default="cpu", metavar="DEVICE",
+                   help="where the binding test runs the models: cpu (default), auto, cuda")
     p.set_defaults(func=run)
 
 
 def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
-                  command: str = "", ci: str = "profile"):
+                  command: str = "", ci: str = "profile", binding: bool = False,
+                  binding_device: str = "cpu"):
     """The API of the command: load ``runs`` (paths, as on the command line), build the record,
     fit, save to ``out`` (atomically) and return ``(record, per-run table, fits table)``.
+    ``binding``: add the binding test of every run with a model (:func:`binding_folders`).
 
     Examples
     --------
@@ -70,14 +84,61 @@ def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
     if not 0 <= switch_threshold < 1:
         raise ValueError(f"--switch-threshold must be in [0, 1), got {switch_threshold}")
     loaded = load_runs(runs, name_of=variant_label, what="cramcog consolidation")
+    models = binding_folders(runs, loaded) if binding else {}   # a missing model fails here
     ds = consolidation_record(loaded, switch_threshold=switch_threshold)
     fits = fit_consolidation(ds, ci=ci) if fit else pd.DataFrame()
     ds = with_fits(ds, fits)
+    if binding:
+        from cramcog.analysis.causal import binding_test_run
+        from cramcog.analysis.consolidation import with_binding
+        results = {}
+        for key, folder in models.items():
+            print(f"binding test: {folder} ...", flush=True)
+            results[key] = binding_test_run(folder, binding_device)
+        ds = with_binding(ds, results)
     if command:
         ds.attrs["command"] = command
     ds.attrs["sources"] = [str(r) for r in runs]
     records.save(ds, out)
     return ds, consolidation_summary(ds), fits
+
+
+def binding_folders(runs, loaded) -> dict:
+    """The run folder of each loaded run that has a model: ``{(variant, seed): folder}``.
+
+    A run's model is ``model.pt`` beside its ``record.nc``. Runs found in a folder given in
+    ``runs`` must have one (FileNotFoundError: a clear message beats a silent NaN); runs given as
+    record files without one, and cells of ablation records, are left out (NaN in the record).
+    Keys are those :func:`cramcog.analysis.consolidation_record` gives unnamed training runs.
+    """
+    from pathlib import Path
+
+    from cramcog.analysis import variant_label
+    from cramcog.analysis.runs import _record_paths, parse_runs
+    from cramcog.train import RECORD_FILE
+
+    from_folder = set()            # record files found in folders given on the command line
+    for given in runs:
+        if "=" in str(given) and not Path(given).exists():
+            paths = [p for folders in parse_runs([str(given)]).values() for p in folders]
+        else:
+            paths = [given]
+        for path in map(Path, paths):
+            if path.is_dir():
+                from_folder.update(f.resolve() for f in _record_paths(path))
+    folders = {}
+    for run in loaded:
+        source = run.encoding.get("source")     # the file load_runs opened
+        if not source or run.attrs.get("ablation_variant"):
+            continue
+        file = Path(source).resolve()
+        if file.name == RECORD_FILE and (file.parent / "model.pt").is_file():
+            folders[(variant_label(run), int(run.attrs.get("seed", -1)))] = file.parent
+        elif file in from_folder:
+            raise FileNotFoundError(
+                f"--binding: {file.parent} has no model.pt (an unfinished run?); the binding "
+                f"test needs the trained model. Give {file} itself to leave this run NaN")
+    return folders
 
 
 def _item_specificity(ds):
@@ -124,9 +185,12 @@ def run(args: argparse.Namespace) -> int:
 
     command = shlex.join(["cramcog", "consolidation", *args.runs, "--out", args.out,
                           "--switch-threshold", f"{args.switch_threshold:g}", "--ci", args.ci]
-                         + (["--no-fit"] if args.no_fit else []))
+                         + (["--no-fit"] if args.no_fit else [])
+                         + (["--binding", "--binding-device", args.binding_device]
+                            if args.binding else []))
     ds, table, fits = consolidation(args.runs, args.out, args.switch_threshold,
-                                    fit=not args.no_fit, command=command, ci=args.ci)
+                                    fit=not args.no_fit, command=command, ci=args.ci,
+                                    binding=args.binding, binding_device=args.binding_device)
     cols = ["variant", "seed", "retrieving_layer", "warmup_end_step", "final_step",
             "val_recurring_attended", "val_novel_attended", "test_recurring_attended",
             "test_novel_attended", "test_accuracy_recurring", "test_accuracy_novel",
@@ -136,6 +200,16 @@ def run(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 250, "display.max_columns", 30,
                            "display.float_format", "{:.4g}".format):
         print(table[[c for c in cols if c in table]].to_string(index=False))
+        if args.binding:
+            from cramcog.analysis.causal import BINDING_SITES
+            bcols = ["variant", "seed", "binding_clean_accuracy_recurring",
+                     *[f"interchange_{s}_partner_share" for s in BINDING_SITES],
+                     *[f"mean_ablation_{s}_accuracy_recurring" for s in BINDING_SITES],
+                     "no_context_accuracy_recurring", "no_context_ablated_accuracy_recurring",
+                     "no_context_accuracy_novel"]
+            print("\nbinding test (retrieving layer; interchange: share answering the partner "
+                  "pattern's value; NaN: no model or no query covered)")
+            print(table[[c for c in bcols if c in table]].to_string(index=False))
         if not fits.empty:
             print()
             for row in fits.itertuples():

@@ -192,7 +192,7 @@ class FixedCapacityLayer(CRAMLayer):
                 intervention=None):
         cfg = self.cfg
         B, N, d = x.shape
-        h, z, logits, q_hat = self.before_attention(x, dtau)
+        h, z, logits, q_hat = self.before_attention(x, dtau, intervention)
         score = logits[..., EPISODIC] - logits[..., WORKING]                  # (B, N)
         if route_override is not None:
             routed = route_override.to(score.device) == EPISODIC
@@ -211,9 +211,7 @@ class FixedCapacityLayer(CRAMLayer):
         # the weight at the queries fell to ~0.4 before attention had learned anything, and
         # novel retrieval was still at chance after 600 steps, while CRAM learns it by ~300.)
         gate = 1.0 if self.attention_warmup else torch.sigmoid(score)[..., None]
-        out = h + epi_out * gate
-        if self.mlp is not None:
-            out = out + self.mlp(self.norm_mlp(out))
+        out = self.finish(x, h + epi_out * gate, intervention)
         # no semantic memory is used: its quality is 0 wherever attention ran (M,), no teacher
         none = r_e.new_zeros(bi.numel())
         trace = LayerTrace(route=route, logp=logp, replay=torch.zeros_like(routed), q_hat=q_hat,

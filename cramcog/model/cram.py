@@ -15,7 +15,9 @@ is counted so (``LayerTrace.executed``). The consolidation loss trains f_sem tow
 attention ran.
 
 :class:`Intervention` edits a forward pass for the causal tests (cramcog.analysis): tokens that
-skip attention, and f_sem outputs swapped between tokens or zeroed. Training never uses it.
+skip attention, f_sem outputs swapped between tokens or zeroed, and one site's output (f_sem,
+working memory, the MLP or the whole layer) patched from another token or mean-ablated, in every
+layer or in one. Training never uses it.
 """
 from __future__ import annotations
 
@@ -58,31 +60,87 @@ class LayerTrace:
             self.semantic_rows = int((self.route == SEMANTIC).sum())
 
 
+# the sites an Intervention can patch or mean-ablate, where they enter a CRAM layer:
+#   h = x + working(norm(x)); out = h + r_E + semantic(z); out += mlp(norm(out)); layer = out - x
+SITES = ("semantic", "working", "mlp", "layer")
+
+
 @dataclass
 class Intervention:
-    """Causal edits of a forward pass, the same in every layer (the causal tests; never training).
+    """Causal edits of a forward pass (the causal tests; never training). All None: no edit.
 
     skip_attention: (B, N) bool, tokens whose route is moved from episodic to working memory (they
         execute no attention; other tokens keep their routes).
     semantic_source: (B, N) int64, for a token on the semantic route the flat index ``b * N + n``
         of the token whose f_sem output it receives instead of its own (-1: its own).
     semantic_zero: (B, N) bool, tokens on the semantic route whose f_sem output is replaced by 0.
+    layer: the one layer where every edit applies (None: every layer).
+    site: the output that ``site_source`` / ``site_mean`` edit, one of :data:`SITES`: "semantic"
+        (f_sem, on semantic-route tokens only), "working" (working memory's output, before the
+        router sees it), "mlp" (the MLP's output) or "layer" (all the layer adds to the residual
+        stream at the token: working memory, attention or f_sem, MLP).
+    site_source: (B, N) int64, the flat index of the token whose site output a token receives
+        instead of its own (-1: its own); the source's output comes from the same forward pass,
+        so it is the clean one when a single layer is edited.
+    site_mean: (B, N) bool, tokens whose site output is replaced by its mean over these tokens
+        (for "semantic", over those of them on the semantic route).
     """
     skip_attention: torch.Tensor | None = None
     semantic_source: torch.Tensor | None = None
     semantic_zero: torch.Tensor | None = None
+    layer: int | None = None
+    site: str | None = None
+    site_source: torch.Tensor | None = None
+    site_mean: torch.Tensor | None = None
+
+    def __post_init__(self):
+        if self.site is not None and self.site not in SITES:
+            raise ValueError(f"Intervention.site = {self.site!r} is unknown; choose from {SITES}")
+        if self.site is None and (self.site_source is not None or self.site_mean is not None):
+            raise ValueError("Intervention.site_source / site_mean need a site (one of "
+                             f"{SITES})")
+
+    def applies(self, layer: int) -> bool:
+        """Whether the edits apply in layer ``layer``."""
+        return self.layer is None or self.layer == layer
+
+    def edits(self, site: str) -> bool:
+        """Whether this intervention edits the output of ``site``."""
+        return self.site == site and (self.site_source is not None or self.site_mean is not None)
+
+    def dense(self, site: str, value: torch.Tensor) -> torch.Tensor:
+        """A site's output at every token (B, N, d), edited if the intervention targets ``site``."""
+        if not self.edits(site):
+            return value
+        if self.site_source is not None:
+            src = self.site_source.to(value.device)                           # (B, N)
+            flat = value.reshape(-1, value.shape[-1])                         # (B * N, d)
+            patched = flat[src.clamp(min=0)].reshape(value.shape)             # (B, N, d)
+            value = torch.where((src >= 0)[..., None], patched, value)
+        if self.site_mean is not None:
+            m = self.site_mean.to(value.device)                               # (B, N)
+            if bool(m.any()):
+                value = torch.where(m[..., None], value[m].mean(0), value)
+        return value
 
     def semantic(self, layer, z: torch.Tensor, sb: torch.Tensor, sp: torch.Tensor):
         """f_sem outputs (S, d) for the semantic-route tokens (sb, sp) of z (B, N, d), edited."""
         out = layer.semantic(z[sb, sp])                                       # (S, d)
-        if self.semantic_source is not None:
-            src = self.semantic_source.to(z.device)[sb, sp]                   # (S,)
+        source = self.semantic_source
+        if source is None and self.site == "semantic":
+            source = self.site_source
+        if source is not None:
+            src = source.to(z.device)[sb, sp]                                 # (S,)
             swap = src >= 0
             if bool(swap.any()):
                 flat = z.reshape(-1, z.shape[-1])                             # (B * N, d)
                 out = torch.where(swap[:, None], layer.semantic(flat[src.clamp(min=0)]), out)
         if self.semantic_zero is not None:
             out = out * (~self.semantic_zero.to(z.device)[sb, sp])[:, None]
+        if self.site == "semantic" and self.site_mean is not None:
+            m = self.site_mean.to(z.device)[sb, sp]                           # (S,)
+            if bool(m.any()):
+                out = torch.where(m[:, None], out[m].mean(0), out)
         return out
 
 
@@ -118,22 +176,36 @@ class CRAMLayer(nn.Module):
         self.mlp = MLP(d, cfg.mlp_ratio * d) if cfg.mlp_ratio else None
         self.norm_mlp = nn.RMSNorm(d) if cfg.mlp_ratio else None
 
-    def before_attention(self, x, dtau):
+    def before_attention(self, x, dtau, intervention: Intervention | None = None):
         """Working memory, then the router's view and decision logits: all a route may depend
         on (honest routing: nothing here has seen attention). Baselines reuse it unchanged.
+        ``intervention`` may edit the working-memory output (site "working").
 
         Returns h (B, N, d), z = RMSNorm(h) (B, N, d), logits (B, N, 3), q_hat (B, N).
         """
-        h = x + self.working(self.norm_wm(x), dtau)                           # (B, N, d)
+        wm = self.working(self.norm_wm(x), dtau)                              # (B, N, d)
+        if intervention is not None:
+            wm = intervention.dense("working", wm)
+        h = x + wm                                                            # (B, N, d)
         z = self.norm_route(h)                                                # (B, N, d)
         logits, q_hat = self.router(z)                                        # (B, N, 3), (B, N)
         return h, z, logits, q_hat
+
+    def finish(self, x, out, intervention: Intervention | None = None):
+        """out + MLP(RMSNorm(out)) (B, N, d), with the intervention's "mlp" / "layer" site edits
+        (the layer's contribution is out - x). Baselines reuse it."""
+        if self.mlp is not None:
+            m = self.mlp(self.norm_mlp(out))                                  # (B, N, d)
+            out = out + (m if intervention is None else intervention.dense("mlp", m))
+        if intervention is not None and intervention.edits("layer"):
+            out = x + intervention.dense("layer", out - x)
+        return out
 
     def forward(self, x, dtau, *, sample: bool, generator=None, route_override=None,
                 intervention: Intervention | None = None):
         cfg = self.cfg
         B, N, d = x.shape
-        h, z, logits, q_hat = self.before_attention(x, dtau)
+        h, z, logits, q_hat = self.before_attention(x, dtau, intervention)
         route, logp = sample_routes(logits, cfg.router_temperature, generator, sample)
         logp_all = torch.log_softmax(logits / cfg.router_temperature, -1)       # (B, N, 3)
         replay = torch.zeros_like(route, dtype=torch.bool)
@@ -179,8 +251,7 @@ class CRAMLayer(nn.Module):
         # consolidation teacher: f_sem (its own weights only: z detached) vs sg(r_E)
         cons_err = consolidation_error(self.semantic(z[bi, pos].detach()), r_e)  # (M,)
         q = consolidation_quality(cons_err.detach(), r_e, cfg.sigma, cfg.q_reference)
-        if self.mlp is not None:
-            out = out + self.mlp(self.norm_mlp(out))
+        out = self.finish(x, out, intervention)
         trace = LayerTrace(route=route, logp=logp, replay=replay, probe=probe, q_hat=q_hat, q=q,
                            cons_err=cons_err, attended=(bi, pos), attention_flops=flops,
                            dense_flops=B * _ops.dense_causal_flops(N, cfg.window, cfg.n_heads,
@@ -229,15 +300,17 @@ class CRAM(nn.Module):
                 False takes the argmax route and draws no replay (inference).
             generator: torch.Generator for the routing noise (seeded runs).
             route_override: optional (L, B, N) tiers to force (tests and benchmarks).
-            intervention: optional :class:`Intervention` (causal tests), applied in every layer.
+            intervention: optional :class:`Intervention` (causal tests), applied in every layer
+                or in its ``layer``.
         """
         sample = self.training if sample is None else sample
         x = self.embed(batch)
         traces = []
         for i, layer in enumerate(self.layers):
             ov = None if route_override is None else route_override[i]
+            iv = intervention if intervention is not None and intervention.applies(i) else None
             x, trace = layer(x, batch["dt"], sample=sample, generator=generator, route_override=ov,
-                             intervention=intervention)
+                             intervention=iv)
             traces.append(trace)
         value_logits, dyn_pred = self.heads(x)
         return ModelOutput(value_logits, dyn_pred, traces)
