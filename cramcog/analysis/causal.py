@@ -94,6 +94,14 @@ BINDING_VARIABLES.update({
     "no_context_accuracy_novel": ("1", "novel accuracy with every binding event removed (chance "
                                        "expected)"),
 })
+# the whole-layer edits repeated in EVERY layer at once: what is left answering is the path that
+# skips every layer (the query's embedding read out by the heads)
+EVERY_LAYER = ("interchange_layer_partner_share", "interchange_layer_accuracy_recurring",
+               "mean_ablation_layer_accuracy_recurring", "no_context_ablated_accuracy_recurring")
+BINDING_VARIABLES.update({
+    f"every_layer_{name}": (BINDING_VARIABLES[name][0], BINDING_VARIABLES[name][1].replace(
+        "the retrieving layer", "every layer at once").replace(
+        "in the retrieving layer", "in every layer at once")) for name in EVERY_LAYER})
 
 
 def swap_partners(pattern: np.ndarray) -> np.ndarray:
@@ -278,8 +286,8 @@ def remove_bindings(batch):
     return dataclasses.replace(batch, **arrays)
 
 
-def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: str = "off"
-                 ) -> dict[str, float]:
+def binding_test(model, batches, retrieving: int | None, n_values: int,
+                 autocast_mode: str = "off") -> dict[str, float]:
     """Where does the binding of a recurring query live? Interchange, mean ablation, no context.
 
     For every recurring query of the batches, in the retrieving layer only, at each site of
@@ -305,7 +313,8 @@ def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: 
     batches
         SRCD batches (held-out sequences; :func:`cramcog.train.heldout_batches`).
     retrieving
-        The retrieving layer, where the sites are edited.
+        The retrieving layer, where the sites are edited; None edits every layer at once
+        (``binding_layer`` -1), which leaves only the path that skips the layers.
     n_values
         Size of the value vocabulary (chance = 1 / n_values).
     autocast_mode
@@ -342,11 +351,13 @@ def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: 
 
     device = model_device(model)
     layers = getattr(model, "layers", None)
-    if layers is None or not 0 <= retrieving < len(layers):
+    if layers is None or not (retrieving is None or 0 <= retrieving < len(layers)):
         raise ValueError(f"binding_test needs a model with routed layers and a retrieving layer "
-                         f"among them, got retrieving={retrieving}")
+                         f"among them (or None: every layer), got retrieving={retrieving}")
+    edited = list(range(len(layers))) if retrieving is None else [retrieving]
     # a site the layer does not have is not tested (NaN, 0 queries)
-    sites = [s for s in BINDING_SITES if s != "mlp" or layers[retrieving].mlp is not None]
+    sites = [s for s in BINDING_SITES if s != "mlp" or all(layers[i].mlp is not None
+                                                           for i in edited)]
 
     def run(tb, intervention=None, routes=None):
         with autocast(device, autocast_mode):
@@ -370,7 +381,7 @@ def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: 
             tally["rec"] += int(rec.sum())
             tally["nov"] += int(novel.sum())
             tally["rec_clean"] += float((clean.value_logits.argmax(-1)[rec] == target[rec]).sum())
-            on_sem = rec & (routes[retrieving] == SEMANTIC)
+            on_sem = rec & (routes[edited] == SEMANTIC).any(0)
             covered = {s: on_sem if s == "semantic" else rec for s in sites}
 
             # interchange: the partner's site output patched in
@@ -418,7 +429,8 @@ def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: 
         model.train()
 
     share = lambda k, n: tally[k] / tally[n] if tally[n] else float("nan")  # noqa: E731
-    out = {"binding_layer": float(retrieving), "binding_recurring_queries": tally["rec"],
+    out = {"binding_layer": float(-1 if retrieving is None else retrieving),
+           "binding_recurring_queries": tally["rec"],
            "binding_novel_queries": tally["nov"],
            "binding_clean_accuracy_recurring": share("rec_clean", "rec"),
            "binding_chance": 1.0 / float(n_values)}
@@ -431,7 +443,7 @@ def binding_test(model, batches, retrieving: int, n_values: int, autocast_mode: 
     out["no_context_accuracy_recurring"] = share("nc_rec", "rec")
     out["no_context_ablated_accuracy_recurring"] = share("nc_abl", "rec")
     out["no_context_accuracy_novel"] = share("nc_nov", "nov")
-    return {k: float(out[k]) for k in BINDING_VARIABLES}
+    return {k: float(out[k]) for k in BINDING_VARIABLES if k in out}
 
 
 def binding_test_run(run_dir, device: str = "cpu", layer: int | None = None
@@ -488,5 +500,8 @@ def binding_test_run(run_dir, device: str = "cpu", layer: int | None = None
     task = make_task(cfg)
     model = load_model(run_dir, device)
     layer = run_retrieving_layer(record) if layer is None else int(layer)
-    return binding_test(model, heldout_batches(task, cfg), layer, task.config.n_values,
-                        cfg.autocast)
+    batches = heldout_batches(task, cfg)
+    out = binding_test(model, batches, layer, task.config.n_values, cfg.autocast)
+    every = binding_test(model, batches, None, task.config.n_values, cfg.autocast)
+    out.update({f"every_layer_{name}": every[name] for name in EVERY_LAYER})
+    return out

@@ -152,10 +152,14 @@ def test_remove_bindings_turns_each_binding_into_an_observation():
 
 # ----------------------------------------------------------------------------- binding_test
 
+# what one binding_test returns: every variable but the every-layer repeats of binding_test_run
+ONE_EDIT = {k for k in BINDING_VARIABLES if not k.startswith("every_layer_")}
+
 class _Carrier(torch.nn.Module):
     """Answers every recurring query from ONE site of layer 0 (``site``), which is part of what
     the layer adds (site "layer"): patched, it answers what the source carries (the source's
-    value); mean-ablated, it answers 0. Novel queries are answered only while their binding is
+    value); mean-ablated, it answers 0. Site "skip": no layer carries it (the embedding read out
+    directly), no edit changes the answer. Novel queries are answered only while their binding is
     in the sequence (attention)."""
 
     def __init__(self, site, semantic_rows=()):
@@ -176,7 +180,7 @@ class _Carrier(torch.nn.Module):
             assert torch.equal(route_override[0], route)   # routes are held
         pred = torch.where((qk == 2) & (batch["pair_pos"] < 0), 0, target)
         iv = intervention
-        if iv is not None and iv.site in (self.site, "layer"):
+        if iv is not None and self.site != "skip" and iv.site in (self.site, "layer"):
             on = route == SEMANTIC if self.site == "semantic" else rec       # where it carries
             if iv.site_source is not None:
                 src = iv.site_source
@@ -202,7 +206,7 @@ def _expected_pairs(batches):
 def test_binding_test_finds_the_site_that_carries_the_binding(site):
     batches = [TASK.sample(6, "test", seed=s) for s in range(2)]
     res = binding_test(_Carrier(site), batches, retrieving=0, n_values=TASK.config.n_values)
-    assert set(res) == set(BINDING_VARIABLES)
+    assert set(res) == ONE_EDIT
     n_rec = sum(int((b.query_kind == 1).sum()) for b in batches)
     n_nov = sum(int((b.query_kind == 2).sum()) for b in batches)
     assert res["binding_recurring_queries"] == n_rec and res["binding_novel_queries"] == n_nov
@@ -226,6 +230,17 @@ def test_binding_test_finds_the_site_that_carries_the_binding(site):
     assert res["binding_chance"] == pytest.approx(1 / TASK.config.n_values)
 
 
+def test_every_layer_at_once_leaves_only_the_path_that_skips_the_layers():
+    batches = [TASK.sample(6, "test", seed=3)]
+    # a layer carries the binding: editing every layer removes it
+    res = binding_test(_Carrier("layer"), batches, retrieving=None, n_values=TASK.config.n_values)
+    assert res["binding_layer"] == -1 and res["mean_ablation_layer_accuracy_recurring"] == 0.0
+    # no layer carries it (the query's embedding read out directly): nothing removes it
+    res = binding_test(_Carrier("skip"), batches, retrieving=None, n_values=TASK.config.n_values)
+    assert res["mean_ablation_layer_accuracy_recurring"] == 1.0
+    assert res["interchange_layer_partner_share"] == 0.0
+
+
 def test_the_semantic_site_covers_semantic_route_queries_only():
     batches = [TASK.sample(6, "test", seed=5)]
     res = binding_test(_Carrier("semantic", semantic_rows=(0, 1, 2)), batches, retrieving=0,
@@ -245,7 +260,7 @@ def test_binding_test_on_a_trained_cram(tiny_run):
     from cramcog.train import heldout_batches, load_model, make_task
 
     res = binding_test_run(tiny_run)
-    assert set(res) == set(BINDING_VARIABLES)
+    assert set(res) == set(BINDING_VARIABLES)        # its own layer's edits and every layer's
     rec = res["binding_recurring_queries"]
     assert rec > 0
     for s in BINDING_SITES:
