@@ -201,12 +201,13 @@ def run(args: argparse.Namespace) -> int:
                            "display.float_format", "{:.4g}".format):
         print(table[[c for c in cols if c in table]].to_string(index=False))
         if args.binding:
-            from cramcog.analysis.causal import BINDING_SITES
+            from cramcog.analysis.causal import BINDING_SITES, EVERY_LAYER
             bcols = ["variant", "seed", "binding_clean_accuracy_recurring",
                      *[f"interchange_{s}_partner_share" for s in BINDING_SITES],
                      *[f"mean_ablation_{s}_accuracy_recurring" for s in BINDING_SITES],
                      "no_context_accuracy_recurring", "no_context_ablated_accuracy_recurring",
-                     "no_context_accuracy_novel"]
+                     "no_context_accuracy_novel",
+                     *[f"every_layer_{k}" for k in EVERY_LAYER]]
             print("\nbinding test (retrieving layer; interchange: share answering the partner "
                   "pattern's value; NaN: no model or no query covered)")
             print(table[[c for c in bcols if c in table]].to_string(index=False))
