@@ -108,7 +108,8 @@ def binding_folders(runs, loaded) -> dict:
 
     A run's model is ``model.pt`` beside its ``record.nc``. Runs found in a folder given in
     ``runs`` must have one (FileNotFoundError: a clear message beats a silent NaN); runs given as
-    record files without one, and cells of ablation records, are left out (NaN in the record).
+    record files without one, cells of ablation records and dense Transformers (no routed layers
+    to edit) are left out (NaN in the record).
     Keys are those :func:`cramcog.analysis.consolidation_record` gives unnamed training runs.
     """
     from pathlib import Path
@@ -131,6 +132,8 @@ def binding_folders(runs, loaded) -> dict:
         source = run.encoding.get("source")     # the file load_runs opened
         if not source or run.attrs.get("ablation_variant"):
             continue
+        if run.cram.config.get("model_kind") == "transformer":
+            continue   # no routed layers to edit: NaN in the record
         file = Path(source).resolve()
         if file.name == RECORD_FILE and (file.parent / "model.pt").is_file():
             folders[(variant_label(run), int(run.attrs.get("seed", -1)))] = file.parent

@@ -324,6 +324,20 @@ def test_consolidation_binding_adds_the_variables(tiny_run, tmp_path):
     assert "interchange_layer_partner_share" not in records.open(tmp_path / "d.nc")
 
 
+def test_consolidation_binding_leaves_a_transformer_out(tiny_run, tmp_path):
+    from cramcog.cli import main
+    from cramcog.train import train
+
+    dense = tmp_path / "transformer_s0"
+    train(named_config("tiny", steps=4, model_kind="transformer"), progress=False, out_dir=dense)
+    out = tmp_path / "c.nc"
+    assert main(["consolidation", str(tiny_run), str(dense), "--out", str(out), "--no-fit",
+                 "--binding"]) == 0
+    ds = records.open(out)
+    assert np.isnan(float(ds.sel(variant="transformer")["binding_recurring_queries"].max()))
+    assert float(ds.sel(variant="cram")["binding_recurring_queries"].max()) > 0
+
+
 def test_consolidation_binding_needs_the_model_of_a_run_folder(tiny_run, tmp_path, capsys):
     from cramcog.cli import main
 
