@@ -33,14 +33,13 @@ from cramcog.analysis.phase import PhaseTransition, detect_phase_transition
 from cramcog.analysis.probes import retrieving_layer
 from cramcog.analysis.runs import AnalysisError, FigureError, as_runs, attention_frame
 
-__all__ = ["POWER_WIN_AIC", "SUMMARY_METRICS", "AnalysisError", "attention_fall_from_peak",
-           "transition_step", "ConsolidationCurve",
-           "ConsolidationWindow", "FigureError", "PhaseTransition", "as_runs", "attention_frame",
-           "consolidation_curve", "consolidation_record", "consolidation_summary", "curve_frame",
-           "curve_points", "pattern_frame",
+__all__ = ["AnalysisError", "ConsolidationCurve", "ConsolidationWindow", "FigureError",
+           "POWER_WIN_AIC", "PhaseTransition", "SUMMARY_METRICS", "as_runs",
+           "attention_fall_from_peak", "attention_frame", "consolidation_curve",
+           "consolidation_record", "consolidation_summary", "curve_frame", "curve_points",
            "cut_consolidation_curve", "describe_fits", "detect_phase_transition",
            "fall_from_warmup_end", "final_metrics", "fit_consolidation", "fit_power",
-           "item_specificity", "item_specificity_summary", "pattern_switch_steps", "unequal_rates",
-           "gamma_frame", "plateau_step", "retrieving_layer", "run_retrieving_layer",
-           "step_mixture_check", "switch_exposures", "variant_label", "variant_summary",
-           "with_fits"]
+           "gamma_frame", "item_specificity", "item_specificity_summary", "pattern_frame",
+           "pattern_switch_steps", "plateau_step", "retrieving_layer", "run_retrieving_layer",
+           "step_mixture_check", "switch_exposures", "transition_step", "unequal_rates",
+           "variant_label", "variant_summary", "with_fits"]

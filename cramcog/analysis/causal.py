@@ -39,6 +39,8 @@ Examples
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 # record variable of the causal test -> its column in final_metrics / the consolidation record
@@ -96,8 +98,9 @@ BINDING_VARIABLES.update({
 })
 # the whole-layer edits repeated in EVERY layer at once: what is left answering is the path that
 # skips every layer (the query's embedding read out by the heads)
-EVERY_LAYER = ("interchange_layer_partner_share", "interchange_layer_accuracy_recurring",
-               "mean_ablation_layer_accuracy_recurring", "no_context_ablated_accuracy_recurring")
+# (mean ablations only: an interchange in every layer at once would patch in outputs its
+# partner computed from an already patched stream, so it would not measure the partner's binding)
+EVERY_LAYER = ("mean_ablation_layer_accuracy_recurring", "no_context_ablated_accuracy_recurring")
 BINDING_VARIABLES.update({
     f"every_layer_{name}": (BINDING_VARIABLES[name][0], BINDING_VARIABLES[name][1].replace(
         "the retrieving layer", "every layer at once").replace(
@@ -287,7 +290,8 @@ def remove_bindings(batch):
 
 
 def binding_test(model, batches, retrieving: int | None, n_values: int,
-                 autocast_mode: str = "off") -> dict[str, float]:
+                 autocast_mode: str = "off", sites: Sequence[str] | None = None,
+                 interchange: bool = True) -> dict[str, float]:
     """Where does the binding of a recurring query live? Interchange, mean ablation, no context.
 
     For every recurring query of the batches, in the retrieving layer only, at each site of
@@ -319,6 +323,10 @@ def binding_test(model, batches, retrieving: int | None, n_values: int,
         Size of the value vocabulary (chance = 1 / n_values).
     autocast_mode
         The run's autocast (:func:`cramcog.device.autocast`); batches go to the model's device.
+    sites
+        The sites to test (default :data:`BINDING_SITES`); the others get NaN and 0 queries.
+    interchange
+        False skips the interchange (NaN): with ``retrieving=None`` it is not meaningful.
 
     Returns
     -------
@@ -356,8 +364,11 @@ def binding_test(model, batches, retrieving: int | None, n_values: int,
                          f"among them (or None: every layer), got retrieving={retrieving}")
     edited = list(range(len(layers))) if retrieving is None else [retrieving]
     # a site the layer does not have is not tested (NaN, 0 queries)
-    sites = [s for s in BINDING_SITES if s != "mlp" or all(layers[i].mlp is not None
-                                                           for i in edited)]
+    unknown = sorted(set(sites or ()) - set(BINDING_SITES))
+    if unknown:
+        raise ValueError(f"binding_test: unknown sites {unknown}; choose from {BINDING_SITES}")
+    sites = [s for s in (sites or BINDING_SITES) if s != "mlp" or all(
+        layers[i].mlp is not None for i in edited)]
 
     def run(tb, intervention=None, routes=None):
         with autocast(device, autocast_mode):
@@ -386,7 +397,8 @@ def binding_test(model, batches, retrieving: int | None, n_values: int,
 
             # interchange: the partner's site output patched in
             try:
-                src = swap_partners(np.where(batch.query_kind == 1, batch.pattern, -1))
+                src = swap_partners(np.where(batch.query_kind == 1, batch.pattern, -1)) \
+                    if interchange else None
             except ValueError:          # too few patterns in this batch to pair them
                 src = None
             if src is not None:
@@ -502,6 +514,7 @@ def binding_test_run(run_dir, device: str = "cpu", layer: int | None = None
     layer = run_retrieving_layer(record) if layer is None else int(layer)
     batches = heldout_batches(task, cfg)
     out = binding_test(model, batches, layer, task.config.n_values, cfg.autocast)
-    every = binding_test(model, batches, None, task.config.n_values, cfg.autocast)
+    every = binding_test(model, batches, None, task.config.n_values, cfg.autocast,
+                         sites=("layer",), interchange=False)
     out.update({f"every_layer_{name}": every[name] for name in EVERY_LAYER})
     return out

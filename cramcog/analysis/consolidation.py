@@ -222,6 +222,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         values = np.asarray(test_att.values, dtype=float)
         over, sum_over = values[layer] / floor, np.nansum(values) / floor
     fall, ceiling = fall_from_warmup_end(run, layer)
+    peak_fall, peak_ceiling = attention_fall_from_peak(run)
     test_acc = run.get("test_retrieval_accuracy")
     tq = _test_query_attended(run, layer)
     per_run = {
@@ -242,7 +243,8 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "run_flops_ratio": float(run.attrs.get("run_flops_ratio", np.nan)),
         "transition_step": transition_step(run, layer),
         "half_off_step": transition_step(run, layer, after_warmup=False),
-        "attention_fall_from_peak": attention_fall_from_peak(run),
+        "attention_fall_from_peak": peak_fall,
+        "attention_fall_from_peak_ceiling": peak_ceiling,
         "test_dynamics_mse": _scalar(run, "test_dynamics_mse"),
         "wall_seconds": _scalar(run, "wall_seconds"),
     }
@@ -436,7 +438,9 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
                                                   "evaluation, the warm-up included"),
              "attention_fall_from_peak": ("1", "the paper's measure: peak share of tokens "
                                                "routed to attention in training (layer mean) / "
-                                               "the test split's"),
+                                               "the share at the end of training"),
+             "attention_fall_from_peak_ceiling": ("1", "its most: peak x layers / floor (only "
+                                                       "novel queries attend, in one layer)"),
              "test_dynamics_mse": ("1", "Dynamics MSE on the test split"),
              "wall_seconds": ("s", "training wall time as recorded by the run (machine and "
                                    "concurrency as run)"),

@@ -103,6 +103,8 @@ MEASURES: tuple[Measure, ...] = (
             _col(CRAM, "attention_fall_from_peak"), "{:.1f}"),
     Measure("peak-to-end attention fall, no consolidation",
             _col(NO_CONSOLIDATION, "attention_fall_from_peak"), "{:.1f}"),
+    Measure("ceiling of that fall (peak x layers / floor), CRAM",
+            _col(CRAM, "attention_fall_from_peak_ceiling"), "{:.1f}"),
     Measure("executed FLOPs/token on test, CRAM / Transformer", _col(CRAM, "test_flops_ratio")),
     Measure("whole-run executed FLOPs, CRAM / Transformer", _col(CRAM, "run_flops_ratio")),
     Measure("Dynamics MSE, CRAM", _col(CRAM, "test_dynamics_mse"), "{:.4f}"),
@@ -140,14 +142,16 @@ def length_comparison(records: Sequence[xr.Dataset],
     pandas.DataFrame
         Columns ``measure, column, n, mean, low, high, count, text``: ``n`` finite per-seed
         values, their mean and range; ``count`` the number of seeds at 1 for a 0/1 measure;
-        ``text`` what the table shows ("-" where the record lacks the variant).
+        ``text`` what the table shows ("-" where the record lacks the variant; "(n=k)" where no
+        range is visible or fewer seeds than the record's gave a number).
     """
     labels = [_label(ds) for ds in records]
+    n_seeds = [int(ds.sizes.get("seed", 0)) for ds in records]
     if len(set(labels)) != len(labels):
         raise AnalysisError(f"length_comparison: two records have the same length {labels}")
     rows = []
     for m in measures:
-        for label, ds in zip(labels, records):
+        for label, ds, seeds in zip(labels, records, n_seeds):
             v = np.asarray(m.values(ds), dtype=float)
             v = v[np.isfinite(v)]
             row = {"measure": m.name, "column": label, "n": int(v.size),
@@ -160,11 +164,13 @@ def length_comparison(records: Sequence[xr.Dataset],
             elif m.count:
                 row["text"] = f"{row['count']} / {v.size}"
             elif m.fmt.format(row["low"]) == m.fmt.format(row["high"]):   # no visible range
-                row["text"] = m.fmt.format(row["mean"]) + (f" (n={v.size})" if v.size > 1
-                                                             else "")
+                shown = v.size > 1 or v.size < seeds
+                row["text"] = m.fmt.format(row["mean"]) + (f" (n={v.size})" if shown else "")
             else:
                 row["text"] = (f"{m.fmt.format(row['mean'])} "
                                f"[{m.fmt.format(row['low'])}, {m.fmt.format(row['high'])}]")
+                if v.size < seeds:   # fewer runs than the record's seeds: say how many
+                    row["text"] += f" (n={v.size})"
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -119,7 +119,16 @@ def _final_attention_by_layer(run: xr.Dataset, tail: float = 0.1) -> np.ndarray:
 
 def task_config(run: xr.Dataset):
     """The run's SRCD task config (:class:`cramcog.tasks.srcd.SRCDConfig`) from its recorded
-    config, None when the record has none."""
+    config, None when the record has none.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> task_config(xr.Dataset(attrs={"config_json": '{"task": {"seq_len": 2048}}'})).seq_len
+    2048
+    >>> task_config(xr.Dataset()) is None
+    True
+    """
     try:
         cfg = json.loads(run.attrs.get("config_json", "{}"))
         from cramcog.tasks.srcd import SRCDConfig
@@ -172,33 +181,44 @@ def fall_from_warmup_end(run: xr.Dataset, layer: int | None = None) -> tuple[flo
     return (queries(start) / final if final > 0 else float("inf")), ceiling
 
 
-def attention_fall_from_peak(run: xr.Dataset, window: int = 50) -> float:
-    """The paper's measure of falling attention use: the peak share of tokens routed to
-    attention during training (mean over layers, running mean over ``window`` steps so that one
-    noisy step is no peak) over the share at the end (test split, else the last evaluation,
-    else the last tenth of training). 1.0 for a model that always attends.
+def attention_fall_from_peak(run: xr.Dataset, window: int = 50) -> tuple[float, float]:
+    """``(fall, ceiling)``: the paper's measure of falling attention use, and its most.
 
-    Reported only beside the same number for a model without consolidation: a learned router
-    takes non-query tokens off attention whatever consolidation does, so this fall alone says
-    nothing about consolidation (:func:`fall_from_warmup_end` does). NaN without a trace.
+    The share of tokens routed to attention during training (mean over layers, running mean
+    over ``window`` steps so that one noisy step is no peak): its peak over its value at the
+    end (the mean of the last ``window`` steps), both from the same training trace (sampled
+    routes, replay included). 1.0 for a model that always attends.
+
+    The ceiling is what the measure reaches when, at the end, only the novel queries attend and
+    in one layer only: ``peak x n_layers / floor`` (floor = novel queries / tokens). It is set
+    by the task and the depth, not by consolidation: a learned router takes non-query tokens off
+    attention whatever consolidation does, so the fall is reported only beside the same number
+    without consolidation (:func:`fall_from_warmup_end` measures consolidation). NaN without a
+    trace (the ceiling NaN without a floor).
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
-    >>> run = demo_run({"rate": 0.1, "steps": 200, "seed": 0})
-    >>> bool(attention_fall_from_peak(run) > 1)
-    True
+    >>> import numpy as np, xarray as xr
+    >>> trace = np.r_[np.full(100, 0.9), np.linspace(0.9, 0.02, 100), np.full(100, 0.02)]
+    >>> run = xr.Dataset({"attention_fraction": (("step", "layer"), np.c_[trace, trace])},
+    ...                  attrs={"attention_floor": 0.02})
+    >>> [round(v, 1) for v in attention_fall_from_peak(run)]
+    [45.0, 90.0]
     """
+    nan = (float("nan"), float("nan"))
     if "attention_fraction" not in run:
-        return float("nan")
+        return nan
     trace = run["attention_fraction"].dropna("step", how="all")
+    n_layers = int(trace.sizes.get("layer", 1))
     trace = trace.mean([d for d in trace.dims if d != "step"])
     if trace.sizes["step"] == 0:
-        return float("nan")
+        return nan
     width = max(1, min(int(window), trace.sizes["step"]))
     peak = float(trace.rolling(step=width, min_periods=width).mean().max())
-    end = float(np.nanmean(_final_attention_by_layer(run)))
-    return peak / end if end > 0 else float("inf")
+    end = float(trace.isel(step=slice(-width, None)).mean())
+    floor = _scalar(run, "attention_floor")
+    ceiling = peak * n_layers / floor if np.isfinite(floor) and floor > 0 else float("nan")
+    return (peak / end if end > 0 else float("inf")), ceiling
 
 
 def flops_ratio_on_test(run: xr.Dataset) -> float:
@@ -232,9 +252,23 @@ def transition_step(run: xr.Dataset, layer: int | None = None, window: int = 3,
     way: the first evaluation after the warm-up end where the running median (``window``
     evaluations) of the share still attending is <= 0.5 (the log slope is no guide here: it is
     steepest on the tiny tail near 0). NaN when it never falls that far. ``layer``: the
-    retrieving layer by default. ``after_warmup=False`` counts from the first evaluation: a
-    router whose familiarity lift acts during the warm-up can move queries off attention
-    before the warm-up ends, and the default then reports the warm-up end itself."""
+    retrieving layer by default. ``after_warmup=False`` counts from the first evaluation (and
+    needs the share to have been above 0.5 before): a router whose familiarity lift acts during
+    the warm-up can move queries off attention before the warm-up ends, and the default then
+    reports the warm-up end itself.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> share = np.r_[np.ones(4), 0.8, 0.4, 0.2, np.zeros(5)]            # recurring queries
+    >>> da = np.stack([np.zeros((12, 4)), np.c_[np.zeros((12, 2)), share, np.ones(12)]], 1)
+    >>> run = xr.Dataset({"eval_attended_fraction": (("eval_step", "layer", "category"), da)},
+    ...                  coords={"eval_step": 100 * np.arange(1, 13), "category": [
+    ...                      "observation", "binding", "recurring_query", "novel_query"]},
+    ...                  attrs={"warmup_end_step": 300})
+    >>> transition_step(run, layer=1), transition_step(run, layer=1, after_warmup=False)
+    (700.0, 700.0)
+    """
     layer = run_retrieving_layer(run) if layer is None else layer
     shares = _probe_shares(run, "recurring")
     if shares is not None:
@@ -250,7 +284,10 @@ def transition_step(run: xr.Dataset, layer: int | None = None, window: int = 3,
     keep = np.isfinite(y) & (np.asarray(steps, float) >= start)
     steps, y = np.asarray(steps, float)[keep], y[keep]
     med = np.array([np.median(y[max(0, i - window + 1):i + 1]) for i in range(y.size)])
-    below = np.flatnonzero(med <= 0.5)
+    below = med <= 0.5
+    if not after_warmup:   # a fall: from above half (a run that starts low has no transition)
+        below &= np.maximum.accumulate(np.r_[-np.inf, y[:-1]] if y.size else y) > 0.5
+    below = np.flatnonzero(below)
     return float(steps[below[0]]) if below.size else np.nan
 
 

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -36,7 +37,7 @@ from cramcog.analysis.runs import AnalysisError
 MEASURES = ("test_recurring_attended", "test_novel_attended", "test_accuracy_recurring",
             "test_accuracy_novel", "retrieving_layer_attention_over_floor",
             "selective_consolidation", "run_flops_ratio", "test_flops_ratio",
-            "warmup_end_step", "transition_step")
+            "warmup_end_step", "half_off_step", "transition_step")
 
 
 def _dotted(config: dict, key: str):
@@ -49,17 +50,22 @@ def _dotted(config: dict, key: str):
 
 
 def _operating_value(sweep: xr.Dataset, parameter: str) -> float:
-    """The swept parameter's value in the named config the sweep's cells started from."""
-    from cramcog.configs import named_config
+    """The swept parameter's value in the base config the sweep ran from (the record's saved
+    ``base``, ``--set`` overrides included): the reported operating point."""
+    try:
+        base = json.loads(sweep.attrs.get("config_json", "{}")).get("base")
+    except json.JSONDecodeError:
+        base = None
+    if isinstance(base, str):       # a named config, no overrides
+        from cramcog.configs import named_config
 
-    configs = np.asarray(sweep["cell_config_json"].values).ravel() \
-        if "cell_config_json" in sweep else []
-    names = {json.loads(c).get("name") for c in configs if c}
-    if len(names) != 1:
+        base = named_config(base).to_dict()
+    value = _dotted(base, parameter) if isinstance(base, dict) else None
+    if value is None:
         raise AnalysisError(f"operating_point_record: sweep {sweep.attrs.get('grid_name')!r} "
-                            f"does not start from one named config (config names {names})")
-    value = _dotted(named_config(names.pop()).to_dict(), parameter)
-    return float(value) if value is not None else float("nan")
+                            f"saves no base config with {parameter!r} (an ablation record of "
+                            "`cramcog ablate` has it in config_json['base'])")
+    return float(value)
 
 
 def operating_point_record(sweeps: Sequence[xr.Dataset]) -> xr.Dataset:
@@ -77,6 +83,13 @@ def operating_point_record(sweeps: Sequence[xr.Dataset]) -> xr.Dataset:
     xarray.Dataset
         A record of kind ``evaluation`` (``study = "operating_point"``), dims ``(seq_len, knob,
         level, seed)``, the :data:`MEASURES` as variables; see the module docstring.
+
+    Examples
+    --------
+    >>> ds = operating_point_record([records.open("runs/op256/compute_cost/compute_cost.nc")])
+    ...                                                                  # doctest: +SKIP
+    >>> ds.value.sel(seq_len=256, knob="compute_cost").values            # doctest: +SKIP
+    array([0. , 0.3, 1. ])
     """
     from cramcog import records
 
@@ -87,14 +100,26 @@ def operating_point_record(sweeps: Sequence[xr.Dataset]) -> xr.Dataset:
                                 "parameter (cramcog ablate GRID), got a "
                                 f"{sweep.attrs.get('record_kind', 'non-cramcog')!r} record")
         knob, parameter = str(sweep.attrs["grid_name"]), str(sweep.attrs["parameter"])
+        if "parameter_value" not in sweep.coords:
+            raise AnalysisError(f"operating_point_record: sweep {knob!r} has no numeric "
+                                "parameter_value per variant (a grid of named variants, not a "
+                                "sweep of one value)")
         ok = sweep.sel(variant=[v for v in sweep.variant.values
                                 if (sweep.status.sel(variant=v) == "ok").any()])
+        if ok.sizes["variant"] == 0:
+            raise AnalysisError(f"operating_point_record: no cell of sweep {knob!r} finished "
+                                "(status ok); run it to the end (`cramcog ablate` resumes)")
         cons = consolidation_record(ok)
         values = np.asarray(ok["parameter_value"].sel(variant=cons.variant.values), dtype=float)
         key = (int(cons.attrs["seq_len"]), knob)
         if key in cells:
             raise AnalysisError(f"operating_point_record: two sweeps of {knob} at N={key[0]}")
-        cells[key] = (values, cons, _operating_value(sweep, parameter), parameter)
+        operating = _operating_value(sweep, parameter)
+        if not np.isclose(values, operating).any():
+            warnings.warn(f"operating_point_record: sweep {knob!r} at N={key[0]} does not run "
+                          f"the base config's value {operating:g} (values {values.tolist()}): "
+                          "no level is marked as the operating point", stacklevel=2)
+        cells[key] = (values, cons, operating, parameter)
     if not cells:
         raise AnalysisError("operating_point_record: no sweeps given")
     lengths = sorted({n for n, _ in cells})

@@ -238,7 +238,14 @@ def test_every_layer_at_once_leaves_only_the_path_that_skips_the_layers():
     # no layer carries it (the query's embedding read out directly): nothing removes it
     res = binding_test(_Carrier("skip"), batches, retrieving=None, n_values=TASK.config.n_values)
     assert res["mean_ablation_layer_accuracy_recurring"] == 1.0
-    assert res["interchange_layer_partner_share"] == 0.0
+    # only the sites asked for, and no interchange when told
+    res = binding_test(_Carrier("layer"), batches, retrieving=None,
+                       n_values=TASK.config.n_values, sites=("layer",), interchange=False)
+    assert math.isnan(res["interchange_layer_partner_share"])
+    assert res["interchange_layer_queries"] == 0 == res["mean_ablation_working_queries"]
+    assert res["mean_ablation_layer_accuracy_recurring"] == 0.0
+    with pytest.raises(ValueError, match="unknown sites"):
+        binding_test(_Carrier("layer"), batches, retrieving=None, n_values=256, sites=("x",))
 
 
 def test_the_semantic_site_covers_semantic_route_queries_only():

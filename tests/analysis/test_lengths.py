@@ -41,8 +41,8 @@ def test_record_keeps_length_falls_transition_mse_and_wall_time():
     ds = _record(2048)
     assert ds.attrs["seq_len"] == 2048
     cell = ds.sel(variant="cram", seed=1)
-    # training attention 0.05 in both layers; test 0.00 / 0.02: mean 0.01 -> a fall of 5x
-    assert float(cell.attention_fall_from_peak) == pytest.approx(5.0)
+    # a flat training trace (0.05 in both layers) does not fall, whatever the test split says
+    assert float(cell.attention_fall_from_peak) == pytest.approx(1.0)
     assert float(cell.test_dynamics_mse) == 0.02 and float(cell.wall_seconds) == 100.0
     # the transition is an evaluation step after the warm-up end, NaN where nothing switched
     assert float(cell.transition_step) >= float(cell.warmup_end_step)
@@ -117,3 +117,31 @@ def test_half_off_counts_a_switch_inside_the_warm_up():
     run.attrs["warmup_end_step"] = 1000
     assert analysis.transition_step(run) == 1000.0
     assert analysis.transition_step(run, after_warmup=False) == 700.0
+
+
+def test_peak_fall_compares_training_with_training_and_states_its_ceiling():
+    run = probe_run(np.full(10, 1.0), n_eval=160, every=10)
+    # peak and end are means over 50 steps (the default window): both on a flat part
+    trace = np.r_[np.full(60, 0.9), np.linspace(0.9, 0.05, 40), np.full(60, 0.05)]
+    run["attention_fraction"] = (("step", "layer"), np.c_[trace, trace / 2])
+    fall, ceiling = analysis.attention_fall_from_peak(run)
+    assert fall == pytest.approx(0.675 / 0.0375)           # layer means: peak 0.675, end 0.0375
+    assert ceiling == pytest.approx(0.675 * 2 / (4 / 256))  # peak x layers / floor
+    cell = analysis.consolidation_record({"cram": run}).sel(variant="cram", seed=0)
+    assert float(cell.attention_fall_from_peak) == pytest.approx(fall)
+    assert float(cell.attention_fall_from_peak_ceiling) == pytest.approx(ceiling)
+
+
+def test_half_off_needs_a_fall_from_above_half():
+    run = probe_run(np.full(10, 1.0), n_eval=16, every=100, warm_eval=-1)
+    run.attrs["warmup_end_step"] = 0
+    # the probes never attend (no warm-up forcing them): nothing fell, no transition
+    assert np.isnan(analysis.transition_step(run, after_warmup=False))
+
+
+def test_a_cell_with_fewer_seeds_says_how_many():
+    ds = _record(256)
+    ds["test_dynamics_mse"].loc[{"variant": "transformer", "seed": 2}] = np.nan
+    t = length_comparison([ds]).set_index("measure")
+    assert t.loc["Dynamics MSE, CRAM / Transformer", "text"] == "2.00 (n=1)"
+    assert t.loc["Dynamics MSE, CRAM", "text"] == "0.0250 [0.0200, 0.0300]"

@@ -15,18 +15,20 @@ from .conftest import probe_run
 
 def _synthetic(config):
     """A probe run whose recurring test queries keep attending in proportion to the cost knob
-    (a known answer), and whose novel ones always do."""
+    (a known answer), and whose novel ones always do; cost 0.1 with seed 101 fails."""
     cost = float(config["compute_cost"])
+    if cost == 0.1 and int(config["seed"]) == 101:
+        raise RuntimeError("this cell fails")
     run = probe_run(np.full(10, 500.0), seed=int(config["seed"]), n_eval=8, every=100,
                     test_rec=min(1.0, cost))
     run.attrs["config_json"] = json.dumps(config)
     return run
 
 
-def _sweep(tmp_path, name="compute_cost", variants=None, base="small"):
-    grid = named_grid(name, base=base, seeds=(100, 101))
+def _sweep(tmp_path, name="compute_cost", variants=None, base="small", seeds=(100, 101)):
+    grid = named_grid(name, base=base, seeds=seeds)
     if variants:
-        grid.variants = {v: grid.variants[v] for v in variants}
+        grid.variants = {v: grid.variants[v] for v in variants}   # in the order given
     with ThreadPoolExecutor(2) as pool:
         return run_grid(grid, tmp_path / name, run_fn=_synthetic, executor=pool, progress=False)
 
@@ -38,11 +40,37 @@ def test_sweeps_stack_with_their_values_and_the_reported_one(tmp_path):
     assert ds.seq_len.values.tolist() == [256] and ds.knob.values.tolist() == ["compute_cost"]
     assert ds.value.sel(seq_len=256, knob="compute_cost").values.tolist() == [0.0, 0.1, 0.3, 1.0]
     assert float(ds.operating_value.sel(seq_len=256, knob="compute_cost")) == 0.3   # small's
-    rec = ds.test_recurring_attended.sel(seq_len=256, knob="compute_cost").mean("seed")
-    np.testing.assert_allclose(rec.values, [0.0, 0.1, 0.3, 1.0])   # the known answer, in order
+    rec = ds.test_recurring_attended.sel(seq_len=256, knob="compute_cost")
+    np.testing.assert_allclose(rec.sel(seed=100).values, [0.0, 0.1, 0.3, 1.0])  # known, in order
+    assert np.isnan(float(rec.sel(seed=101).isel(level=1)))      # the failed cell stays empty
     frame = operating_point_frame(ds)
     marked = frame[frame.operating & (frame.measure == "test_recurring_attended")]
     assert marked.value.unique().tolist() == [0.3] and len(marked) == 2   # two seeds
+
+
+def test_an_unsorted_sweep_is_put_in_order_with_its_numbers(tmp_path):
+    sweep = _sweep(tmp_path, variants=["compute_cost=1", "compute_cost=0", "compute_cost=0.3",
+                                       "compute_cost=0.1"])
+    ds = operating_point_record([sweep])
+    cell = ds.sel(seq_len=256, knob="compute_cost", seed=100)
+    assert cell.value.values.tolist() == [0.0, 0.1, 0.3, 1.0]
+    np.testing.assert_allclose(cell.test_recurring_attended.values, [0.0, 0.1, 0.3, 1.0])
+
+
+def test_the_operating_value_is_the_base_the_sweep_ran_from(tmp_path):
+    grid = named_grid("compute_cost", base="small", seeds=(100,))
+    grid.variants = {v: grid.variants[v] for v in ["compute_cost=0", "compute_cost=1"]}
+    grid.base = {**__import__("cramcog.ablations", fromlist=["resolve_config"]).resolve_config(
+        "small"), "compute_cost": 1.0}                                # as --set compute_cost=1
+    with ThreadPoolExecutor(1) as pool:
+        sweep = run_grid(grid, tmp_path / "g", run_fn=_synthetic, executor=pool, progress=False)
+    ds = operating_point_record([sweep])
+    assert float(ds.operating_value.sel(seq_len=256, knob="compute_cost")) == 1.0
+    grid.base["compute_cost"] = 0.5                                   # a value not swept: said
+    with ThreadPoolExecutor(1) as pool:
+        other = run_grid(grid, tmp_path / "h", run_fn=_synthetic, executor=pool, progress=False)
+    with pytest.warns(UserWarning, match="no level is marked"):
+        operating_point_record([other])
 
 
 def test_a_shorter_sweep_leaves_its_missing_levels_empty(tmp_path):
@@ -64,6 +92,9 @@ def test_bad_input_is_refused(tmp_path):
         operating_point_record([probe_run(np.full(10, 500.0))])
     with pytest.raises(AnalysisError, match="no sweeps"):
         operating_point_record([])
+    failed = _sweep(tmp_path / "f", variants=["compute_cost=0.1"], seeds=(101,))
+    with pytest.raises(AnalysisError, match="no cell of sweep 'compute_cost' finished"):
+        operating_point_record([failed])
 
 
 def test_command_writes_the_record_and_the_figure_draws_it(tmp_path, capsys):
