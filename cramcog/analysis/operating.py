@@ -177,3 +177,55 @@ def operating_point_frame(ds: xr.Dataset, measures: Sequence[str] | None = None
     df = df.dropna(subset=["value"])
     df["operating"] = np.isclose(df["value"], df["operating_value"])
     return df[["seq_len", "knob", "value", "operating", "seed", "measure", "number"]]
+
+
+# the table's columns: measure -> (header, format, as a count of seeds at 1)
+TABLE = {"test_recurring_attended": ("recurring attending", "{:.3f}", False),
+         "test_novel_attended": ("novel attending", "{:.3f}", False),
+         "test_accuracy_recurring": ("accuracy recurring (%)", "{:.1f}", False),
+         "test_accuracy_novel": ("accuracy novel (%)", "{:.1f}", False),
+         "selective_consolidation": ("selective", "", True),
+         "run_flops_ratio": ("whole-run FLOPs / Transformer", "{:.2f}", False)}
+
+
+def operating_point_table(ds: xr.Dataset) -> str:
+    """Markdown table of an operating-point record: a row per (length, knob, value), the seed
+    mean and [min, max] of each :data:`TABLE` measure ("k / n" seeds for selectivity), the
+    reported value in bold.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> v = np.array([[[[0.0, 0.1], [1.0, 1.0]]]])
+    >>> ds = xr.Dataset({"test_recurring_attended": (("seq_len", "knob", "level", "seed"), v)},
+    ...     coords={"seq_len": [256], "knob": ["q"], "level": [0, 1], "seed": [100, 101],
+    ...             "value": (("seq_len", "knob", "level"), np.array([[[0.5, 0.83]]])),
+    ...             "operating_value": (("seq_len", "knob"), np.array([[0.83]]))})
+    >>> print(operating_point_table(ds))
+    | N | knob | value | recurring attending |
+    |---|---|---|---|
+    | 256 | q | 0.5 | 0.050 [0.000, 0.100] |
+    | 256 | q | **0.83** | 1.000 |
+    """
+    shown = [m for m in TABLE if m in ds]
+    frame = operating_point_frame(ds, shown).dropna(subset=["number"])
+    lines = ["| N | knob | value | " + " | ".join(TABLE[m][0] for m in shown) + " |",
+             "|---|---|---|" + "---|" * len(shown)]
+    keys = ["seq_len", "knob", "value", "operating"]
+    for (n, knob, value, operating), rows in frame.groupby(keys, sort=False):
+        cells = []
+        for m in shown:
+            v = rows.loc[rows.measure == m, "number"].to_numpy(dtype=float)
+            header, fmt, count = TABLE[m]
+            scale = 100.0 if "(%)" in header else 1.0
+            if not v.size:
+                cells.append("-")
+            elif count:
+                cells.append(f"{int((v == 1).sum())} / {v.size}")
+            else:
+                lo, mean, hi = (fmt.format(scale * x) for x in (v.min(), v.mean(), v.max()))
+                cells.append(mean if lo == hi else f"{mean} [{lo}, {hi}]")
+        shown_value = f"{value:g}"
+        lines.append(f"| {n} | {knob} | {f'**{shown_value}**' if operating else shown_value} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)

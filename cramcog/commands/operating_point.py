@@ -4,7 +4,8 @@ point sits among each knob's values.
 Reads ablation records that sweep one knob each (``cramcog ablate router_threshold|
 router_q_gain|compute_cost --base small|paper_cpu --seeds 100 101``), writes one record with
 dims (seq_len, knob, level, seed) (:mod:`cramcog.analysis.operating`) and prints, per knob
-value, the seed mean and range of the queries attending and the accuracies.
+value, the seed mean and range of the queries attending, the accuracies, selectivity and
+whole-run FLOPs (:func:`cramcog.analysis.operating.operating_point_table`, markdown).
 
 Examples
 --------
@@ -31,26 +32,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def summary(ds):
-    """Per (seq_len, knob, value): mean and [min, max] over seeds of the shown measures."""
-    from cramcog.analysis.operating import operating_point_frame
-
-    shown = ["test_recurring_attended", "test_novel_attended", "test_accuracy_recurring",
-             "test_accuracy_novel", "selective_consolidation", "run_flops_ratio"]
-    df = operating_point_frame(ds, shown).dropna(subset=["number"])
-    keys = ["seq_len", "knob", "value", "operating", "measure"]
-    agg = df.groupby(keys, sort=False).number.agg(["mean", "min", "max", "count"]).reset_index()
-    agg["text"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
-                   zip(agg["mean"], agg["min"], agg["max"])]
-    return agg.pivot(index=["seq_len", "knob", "value", "operating"], columns="measure",
-                     values="text")[[m for m in shown if m in set(agg.measure)]]
-
-
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from cramcog import records
-    from cramcog.analysis.operating import operating_point_record
+    from cramcog.analysis.operating import operating_point_record, operating_point_table
 
     sweeps = [records.open(p) for p in args.sweeps]
     ds = operating_point_record(sweeps)
@@ -58,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
                                       "--out", args.out])
     ds.attrs["sources"] = [str(p) for p in args.sweeps]
     records.save(ds, args.out)
-    with pd.option_context("display.width", 250, "display.max_columns", 12):
-        print(summary(ds).to_string())
+    print(operating_point_table(ds))
     print(f"wrote {args.out}")
     return 0
