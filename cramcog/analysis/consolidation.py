@@ -194,6 +194,10 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         raise AnalysisError(f"consolidation: this run has no per-pattern probes (missing "
                             f"{missing or ['probe_kind']}); train it with probe_per_pattern > 0")
     layer = run_retrieving_layer(run)
+    # probes padded in an ablation record (another cell had more: no kind, NaN routes) go
+    real = np.isin(np.asarray(run["probe_kind"].values).astype(str), ("recurring", "novel"))
+    if not real.all():
+        run = run.isel(probe=np.flatnonzero(real))
     kind = np.asarray(run["probe_kind"].values).astype(str)
     # a probe padded in an ablation record (NaN: another cell had more probes) is no pattern
     pattern = np.nan_to_num(np.asarray(run["probe_pattern"].values, dtype=float),
@@ -240,7 +244,7 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
         "test_accuracy_novel": float(test_acc.sel(query_kind="novel"))
         if test_acc is not None else np.nan,
         "attention_floor": floor,
-        "run_flops_ratio": float(run.attrs.get("run_flops_ratio", np.nan)),
+        "run_flops_ratio": _scalar(run, "run_flops_ratio"),   # an attr, or a cell variable
         "transition_step": transition_step(run, layer),
         "half_off_step": transition_step(run, layer, after_warmup=False),
         "attention_fall_from_peak": peak_fall,

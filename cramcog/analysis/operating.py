@@ -185,7 +185,8 @@ TABLE = {"test_recurring_attended": ("recurring attending", "{:.3f}", False),
          "test_accuracy_recurring": ("accuracy recurring (%)", "{:.1f}", False),
          "test_accuracy_novel": ("accuracy novel (%)", "{:.1f}", False),
          "selective_consolidation": ("selective", "", True),
-         "run_flops_ratio": ("whole-run FLOPs / Transformer", "{:.2f}", False)}
+         "run_flops_ratio": ("whole-run FLOPs / Transformer", "{:.2f}", False),
+         "test_flops_ratio": ("test FLOPs / Transformer", "{:.2f}", False)}
 
 
 def operating_point_table(ds: xr.Dataset) -> str:

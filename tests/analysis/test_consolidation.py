@@ -197,6 +197,27 @@ def test_an_ablation_record_of_probe_runs_stacks_and_splits_back():
                                from_runs.pattern_switch_exposures)
 
 
+def test_seeds_with_different_probe_counts_stack_and_split_back():
+    """Each seed draws its own probe set, of its own size: the smaller one is padded (kind "",
+    NaN routes) in the ablation record, and the padding must not hide its evaluations."""
+    from cramcog.ablations import AblationGrid, combine_cells
+
+    runs = {("cram", 1): probe_run(_switches(P=20, seed=1), seed=1, n_eval=16, every=100,
+                                   n_novel=30),
+            ("cram", 2): probe_run(_switches(P=20, seed=2), seed=2, n_eval=16, every=100)}
+    for (_, seed), run in runs.items():
+        run.attrs["run_flops_ratio"] = 0.5 + seed / 10      # a run attr: a cell variable once
+    grid = AblationGrid(name="g", base={"steps": 5, "seed": 0}, variants={"cram": {}},
+                        seeds=(1, 2))
+    stacked = combine_cells(grid, runs)
+    from_grid = analysis.consolidation_record(stacked)
+    from_runs = analysis.consolidation_record(list(runs.values()))
+    assert np.isfinite(from_grid.recurring_attended).all()
+    assert from_grid.run_flops_ratio.sel(variant="cram").values.tolist() == [0.6, 0.7]
+    np.testing.assert_allclose(from_grid.recurring_attended, from_runs.recurring_attended)
+    np.testing.assert_allclose(from_grid.novel_probe_count, from_runs.novel_probe_count)
+
+
 def test_selective_consolidation_needs_every_part_of_the_conjunction():
     from cramcog.analysis.consolidation import selective_consolidation
     assert selective_consolidation(0.0, 1.0, 1.0, 0.99) == 1.0
