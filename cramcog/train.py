@@ -476,6 +476,66 @@ def _atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+def _arrays_to_tensors(obj):
+    """numpy arrays (and scalars) inside dicts / lists as tensors (and Python numbers): what a
+    checkpoint holds, so that ``torch.load(weights_only=True)`` reads it without unpickling."""
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: _arrays_to_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_arrays_to_tensors(v) for v in obj)
+    return obj
+
+
+def _tensors_to_arrays(obj):
+    """The inverse of :func:`_arrays_to_tensors` (dtypes kept)."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.numpy()
+    if isinstance(obj, dict):
+        return {k: _tensors_to_arrays(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors_to_arrays(v) for v in obj)
+    return obj
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A training checkpoint, read with ``torch.load(weights_only=True)``: tensors, numbers,
+    strings, lists and dicts only, so a crafted file can never run code (a pickle that holds
+    anything else is refused, not unpickled). History and state come back as numpy arrays.
+
+    Raises
+    ------
+    ValueError
+        The file holds other objects (written by a cramcog before 0.1's safe checkpoints, or not
+        by cramcog) or is not a checkpoint: it says to start over (``--no-resume``).
+    """
+    import pickle
+
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        raise ValueError(
+            f"{path} is not a checkpoint cramcog can load safely ({type(err).__name__}: it holds "
+            "objects other than tensors, numbers and strings, or is damaged); it was NOT "
+            "unpickled, since that could run code. Start over with --no-resume (resume=False) "
+            "or another --out") from None
+    if not isinstance(ckpt, dict) or not {"config", "model", "history", "state"} <= set(ckpt):
+        raise ValueError(f"{path} is not a cramcog training checkpoint (no config / model / "
+                         "history / state); use --no-resume or another --out")
+    ckpt["history"] = _tensors_to_arrays(ckpt["history"])
+    ckpt["state"] = _tensors_to_arrays(ckpt["state"])
+    return ckpt
+
+
 def _same_run(saved_config_json: str, cfg: TrainConfig) -> bool:
     """Whether a checkpoint's config trains the same run as ``cfg`` (the device may differ;
     fields added to TrainConfig since the checkpoint was written take their defaults)."""
@@ -610,7 +670,7 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         # loaded onto the CPU, so that a checkpoint written on a GPU resumes anywhere; the
         # load_state_dict calls copy weights and optimiser moments onto the run's device (and
         # keep AdamW's step counts on the CPU, where torch wants them)
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(ckpt_path)
         if not _same_run(ckpt["config"], cfg):
             raise ValueError(f"{ckpt_path} was written by a different config; use another "
                              "out_dir or resume=False to start over")
@@ -652,7 +712,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         if ckpt_path is not None:
             _atomic_torch_save({"config": cfg.to_json(), "model": model.state_dict(),
                                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                "history": history, "state": state}, ckpt_path)
+                                "history": _arrays_to_tensors(history),
+                                "state": _arrays_to_tensors(state)}, ckpt_path)
 
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, desc=cfg.name,

@@ -124,7 +124,7 @@ def test_checkpoint_resumes_under_another_device_setting(tmp_path, monkeypatch):
     whole = train(_tiny(), progress=False)
     train(_tiny(device="cpu"), out_dir=tmp_path, progress=False, stop_after=3)
     ckpt_path = tmp_path / CHECKPOINT_FILE
-    ckpt = torch.load(ckpt_path, weights_only=False)
+    ckpt = torch.load(ckpt_path, weights_only=True)
     # pretend the first part ran on a GPU, and was written before TrainConfig had these fields
     old = json.loads(ckpt["config"])
     del old["device"], old["autocast"]
@@ -141,6 +141,7 @@ def test_checkpoint_resumes_under_another_device_setting(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "load", spy)
     resumed = train(_tiny(device="auto"), out_dir=tmp_path, progress=False)
     assert seen["map_location"] == "cpu"    # a GPU checkpoint loads on any machine
+    assert seen["weights_only"] is True     # and is never unpickled
     for name in whole.data_vars:
         np.testing.assert_array_equal(whole[name].values, resumed[name].values, err_msg=name)
     here = str(resolve_device("auto"))

@@ -56,7 +56,7 @@ def test_ssm_working_memory_on_cuda_bf16():
 
 def test_checkpoint_written_on_cuda_resumes_on_cpu(tmp_path):
     train(_tiny(device="cuda"), out_dir=tmp_path, progress=False, stop_after=3)
-    ckpt = torch.load(tmp_path / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+    ckpt = torch.load(tmp_path / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
     assert json.loads(ckpt["config"])["device"] == "cuda"
     rec = train(_tiny(device="cpu"), out_dir=tmp_path, progress=False)
     assert rec.sizes["step"] == 6 and "test_retrieval_accuracy" in rec

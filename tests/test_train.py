@@ -167,7 +167,7 @@ def test_a_checkpoint_from_before_the_probes_says_it_cannot_be_resumed(tmp_path)
     cfg = named_config("tiny", steps=4)
     train(cfg, out_dir=tmp_path, progress=False, stop_after=2)
     ckpt_path = tmp_path / "checkpoint.pt"
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     del ckpt["history"]["probe_attended"], ckpt["state"]["exposures"]     # an older writer
     torch.save(ckpt, ckpt_path)
     with pytest.raises(ValueError, match="older cramcog") as err:
@@ -182,3 +182,36 @@ def test_a_mod_like_run_whose_warm_up_never_ended_loads_as_it_was_tested(tmp_pat
           progress=False)
     assert records.open(tmp_path / RECORD_FILE).attrs["warmup_end_step"] == -1
     assert load_model(tmp_path).attention_warmup            # every token attends, as in its test
+
+
+class _Payload:
+    """What a crafted checkpoint could hold: unpickling it would create a file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_crafted_checkpoint_is_refused_without_running_its_code(tmp_path):
+    import torch
+
+    cfg = named_config("tiny", steps=4)
+    train(cfg, out_dir=tmp_path, progress=False, stop_after=2)
+    ckpt_path = tmp_path / "checkpoint.pt"
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)   # safe to read
+    assert isinstance(ckpt["state"]["exposures"], torch.Tensor)           # numpy saved as tensors
+    ckpt["history"]["payload"] = _Payload(tmp_path / "PWNED")
+    torch.save(ckpt, ckpt_path)
+    with pytest.raises(ValueError, match="NOT unpickled"):
+        train(cfg, out_dir=tmp_path, progress=False)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_damaged_checkpoint_is_refused_clearly(tmp_path):
+    cfg = named_config("tiny", steps=4)
+    train(cfg, out_dir=tmp_path, progress=False, stop_after=2)
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="no-resume"):
+        train(cfg, out_dir=tmp_path, progress=False)
