@@ -381,3 +381,4 @@ def test_executed_flops_figure_draws_each_variant_beside_the_transformer():
     dense = [line for line in ax.get_lines() if line.get_label() == "dense Transformer"][0]
     assert dense.get_ydata()[0] == pytest.approx(
         float(ds.transformer_flops_per_token.sum()) / 1e3)
+

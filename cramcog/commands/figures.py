@@ -8,6 +8,7 @@ Examples
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -61,8 +62,10 @@ def run(args) -> int:
         "all" if args.human == "all" else [h.strip() for h in args.human.split(",") if h.strip()])
     made = figures.figures_for(loaded, names=stems, human=human)
     out = Path(args.out)
+    used: set[str] = set()
     for stem, fig in made.items():
-        path = figures.save_figure(fig, out / f"{stem}.{args.format}", dpi=args.dpi)
+        path = figures.save_figure(fig, out / f"{safe_stem(stem, used)}.{args.format}",
+                                   dpi=args.dpi)
         print(path)
     tables = {s: ds for s, ds in zip(stems, loaded) if ds.cram.kind == "ablation"}
     training = {s: ds for s, ds in zip(stems, loaded) if ds.cram.kind == "training"}
@@ -71,8 +74,35 @@ def run(args) -> int:
     for stem, data in tables.items():
         metrics = figures.final_metrics(data)
         for suffix, table in (("metrics", metrics), ("summary", figures.variant_summary(metrics))):
-            print(_write_csv(table, out / f"{stem}_{suffix}.csv"))
+            print(_write_csv(table, out / f"{safe_stem(f'{stem}_{suffix}', used)}.csv"))
     return 0
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.=+-]")
+
+
+def safe_stem(stem: str, used: set[str] | None = None) -> str:
+    """A file name stem that stays inside the output folder: names from records (variants) and
+    from the command line may hold "/", ".." or other characters; those become "_" (said on
+    stderr), a leading dot goes, and a stem already ``used`` gets a numbered suffix.
+
+    Examples
+    --------
+    >>> safe_stem("consolidation_patterns_cram")
+    'consolidation_patterns_cram'
+    >>> safe_stem("c_patterns_x/../../ESCAPED/pwned")                 # doctest: +ELLIPSIS
+    'c_patterns_x_.._.._ESCAPED_pwned'
+    """
+    safe = _UNSAFE.sub("_", stem).lstrip(".") or "figure"
+    if used is not None:
+        base, i = safe, 2
+        while safe in used:
+            safe, i = f"{base}_{i}", i + 1
+        used.add(safe)
+    if safe != stem:
+        print(f"cramcog figures: {stem!r} written as {safe!r} (a name from a record or the "
+              "command line may not name folders)", file=sys.stderr)
+    return safe
 
 
 def _write_csv(table, path: Path) -> Path:

@@ -10,7 +10,8 @@ MODULES = ["cramcog.analysis", "cramcog.analysis.runs", "cramcog.analysis.metric
            "cramcog.analysis.lengths", "cramcog.analysis.operating",
            "cramcog.commands.consolidation", "cramcog.commands.operating_point",
            "cramcog.figures.operating",
-           "cramcog.commands.lengths", "cramcog.figures.consolidation",
+           "cramcog.commands.lengths", "cramcog.commands.figures",
+           "cramcog.figures.consolidation",
            "cramcog.model.episodic"]
 
 
