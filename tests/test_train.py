@@ -215,3 +215,15 @@ def test_a_damaged_checkpoint_is_refused_clearly(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="no-resume"):
         train(cfg, out_dir=tmp_path, progress=False)
+
+
+def test_the_cli_says_in_one_line_when_the_out_folder_cannot_be_made(tmp_path, capsys):
+    from cramcog.cli import main
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for out in (blocker, blocker / "sub"):
+        assert main(["train", "--config", "tiny", "--steps", "2", "--no-progress",
+                     "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "choose another --out" in err and "Traceback" not in err
