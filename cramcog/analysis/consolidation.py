@@ -186,6 +186,13 @@ def _median_switch(values: np.ndarray) -> float:
     return med if np.isfinite(med) else np.nan
 
 
+def _config_steps(run: xr.Dataset):
+    try:
+        return json.loads(run.attrs.get("config_json", "{}")).get("steps", "?")
+    except json.JSONDecodeError:
+        return "?"
+
+
 def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOLD) -> dict:
     """The per-run arrays of :func:`consolidation_record` (see there); needs per-pattern probes."""
     needed = ["probe_attended", "probe_correct", "pattern_exposures"]
@@ -193,6 +200,11 @@ def run_consolidation(run: xr.Dataset, switch_threshold: float = SWITCH_THRESHOL
     if missing or "probe_kind" not in run.coords:
         raise AnalysisError(f"consolidation: this run has no per-pattern probes (missing "
                             f"{missing or ['probe_kind']}); train it with probe_per_pattern > 0")
+    if "test_retrieval_accuracy" not in run:
+        done, total = run.attrs.get("steps_done", "?"), _config_steps(run)
+        raise AnalysisError(f"consolidation: this run is unfinished (step {done} of {total}, no "
+                            "test split yet); resume it (`cramcog train` with the same --out) "
+                            "and try again")
     layer = run_retrieving_layer(run)
     # probes padded in an ablation record (another cell had more: no kind, NaN routes) go
     real = np.isin(np.asarray(run["probe_kind"].values).astype(str), ("recurring", "novel"))

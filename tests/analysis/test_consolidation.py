@@ -251,3 +251,16 @@ def test_record_keeps_routes_executed_compute_and_selectivity_of_real_runs():
             float(cell.test_recurring_attended), float(cell.test_novel_attended),
             float(cell.test_accuracy_recurring), float(cell.test_accuracy_novel))
         assert float(cell.selective_consolidation) == expected
+
+
+def test_an_unfinished_run_is_said_to_be_unfinished(tmp_path, capsys):
+    from cramcog.cli import main
+    from cramcog.configs import named_config
+    from cramcog.train import train
+
+    train(named_config("tiny", steps=6, eval_every=2), out_dir=tmp_path / "run", progress=False,
+          stop_after=4)
+    assert main(["consolidation", str(tmp_path / "run"), "--out", str(tmp_path / "c.nc"),
+                 "--no-fit"]) == 2
+    err = capsys.readouterr().err
+    assert "unfinished (step 4 of 6" in err and "resume it" in err
