@@ -32,9 +32,11 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -599,6 +601,67 @@ def heldout_batches(task, cfg: TrainConfig) -> list:
 
 # ----------------------------------------------------------------------------- the loop
 
+LOCK_FILE = "run.lock"
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """Hold ``out/run.lock`` (this process's pid and host) while a run writes to ``out``.
+
+    Two runs started into the same folder would overwrite each other's checkpoint and record;
+    the second is refused instead. A lock left by a process that no longer runs on this host
+    (a killed run) is taken over; one from another host is refused (delete it by hand if that
+    run is dead).
+
+    Raises
+    ------
+    ValueError
+        Another live run holds the folder.
+    """
+    path = out / LOCK_FILE
+    host = socket.gethostname()
+    mine = f"{os.getpid()} {host}"
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = path.read_text(errors="replace").split() if path.exists() else []
+            pid = int(holder[0]) if holder and holder[0].isdigit() else -1
+            where = holder[1] if len(holder) > 1 else host
+            if where != host:
+                raise ValueError(f"{out} is locked by a run on host {where} (pid {pid}); choose "
+                                 f"another --out, or delete {path} if that run is dead") from None
+            if pid > 0 and _alive(pid):
+                raise ValueError(f"{out} is being written by another cramcog run (pid {pid}); "
+                                 "wait for it to finish or choose another --out") from None
+            path.unlink(missing_ok=True)        # stale: its run died without removing it
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(mine)
+        break
+    else:
+        raise ValueError(f"could not lock {out} (another run keeps taking it); choose another "
+                         "--out")
+    try:
+        yield path
+    finally:
+        try:
+            if path.read_text() == mine:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # alive, another user's
+        return True
+    return True
+
+
 def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathLike | None = None,
           resume: bool = True, progress: bool = True, stop_after: int | None = None):
     """Train CRAM (or the dense baseline) on SRCD and return the training record.
@@ -610,7 +673,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
         dict of TrainConfig fields.
     out_dir
         Folder for ``record.nc`` (rewritten atomically at every evaluation) and
-        ``checkpoint.pt``. None: keep everything in memory.
+        ``checkpoint.pt``, locked while the run writes (:func:`run_lock`: a second run into it
+        is refused). None: keep everything in memory.
     resume
         Continue from ``out_dir/checkpoint.pt`` when it exists (its config must match).
     progress
@@ -637,21 +701,28 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     >>> rec["attention_fraction"].dims, rec.attrs["attention_floor"] > 0
     (('step', 'layer'), True)
     """
+    cfg = resolve_config(config)
+    if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 1):
+        raise ValueError(f"stop_after must be a positive int or None, got {stop_after!r}")
+    if out_dir is None:
+        return _train(cfg, None, resume, progress, stop_after)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):      # a second run into the same folder is refused, not interleaved
+        return _train(cfg, out, resume, progress, stop_after)
+
+
+def _train(cfg: TrainConfig, out: Path | None, resume: bool, progress: bool,
+           stop_after: int | None):
+    """The body of :func:`train` (``out`` made and locked by it)."""
     import torch
     from tqdm.auto import tqdm
 
     from cramcog.model import build_model
     from cramcog.model.compute import COMPONENTS, transformer_flops_per_token
 
-    cfg = resolve_config(config)
-    if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 1):
-        raise ValueError(f"stop_after must be a positive int or None, got {stop_after!r}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-
     device = resolve_device(cfg.device)
     task = make_task(cfg)
     floor = float(task.attention_floor)

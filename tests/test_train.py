@@ -227,3 +227,28 @@ def test_the_cli_says_in_one_line_when_the_out_folder_cannot_be_made(tmp_path, c
                      "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "choose another --out" in err and "Traceback" not in err
+
+
+def test_a_second_run_into_a_held_folder_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    import socket
+    import subprocess
+
+    from cramcog.train import LOCK_FILE
+
+    cfg = named_config("tiny", steps=2, eval_every=2)
+    lock = tmp_path / LOCK_FILE
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        lock.write_text(f"{alive.pid} {socket.gethostname()}")
+        with pytest.raises(ValueError, match=f"another cramcog run \\(pid {alive.pid}\\)"):
+            train(cfg, out_dir=tmp_path, progress=False)
+        assert not (tmp_path / RECORD_FILE).exists()            # nothing of it was written
+    finally:
+        alive.kill()
+        alive.wait()
+    lock.write_text(f"{alive.pid} {socket.gethostname()}")      # its holder died: stale
+    train(cfg, out_dir=tmp_path, progress=False)
+    assert (tmp_path / RECORD_FILE).exists() and not lock.exists()   # released at the end
+    lock.write_text("123 elsewhere.example")                     # another host: said, not taken
+    with pytest.raises(ValueError, match="host elsewhere.example"):
+        train(cfg, out_dir=tmp_path, progress=False)
