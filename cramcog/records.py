@@ -18,7 +18,7 @@ Examples
 ...     coords={"step": ("step", np.array([0, 10], dtype="int64"), {"units": "optimizer steps"})},
 ...     kind="training", config={"lr": 1e-3}, seed=0)
 >>> path = os.path.join(tempfile.mkdtemp(), "run.nc")
->>> records.save(ds, path)
+>>> path = records.save(ds, path)
 >>> records.open(path).cram.config["lr"]
 0.001
 """
@@ -220,12 +220,54 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     try:
         ds = ds.copy()  # _compressed clears the copy's read-in encodings, not the caller's
         ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4", encoding=_compressed(ds))
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def durable_replace(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """``os.replace(tmp, path)`` after the data reach the disk (fsync of the file, then of the
+    folder after the rename): a power cut leaves the old file or the new one, never an empty
+    one."""
+    fd = os.open(tmp, os.O_RDWR)       # (this module's `open` reads records)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    try:
+        fd = os.open(Path(path).parent, os.O_RDONLY)
+    except OSError:          # a folder that cannot be opened (some platforms): rename is done
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_orphans(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temp files an interrupted atomic write of ``names`` left in ``folder``
+    (``.<name>.*.tmp``); only call it while holding the folder (e.g. a run's lock).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / ".record.nc.ab12.tmp").write_text("half"), (d / "keep.tmp").write_text("x")
+    >>> [p.name for p in remove_orphans(d, ("record.nc",))], sorted(p.name for p in d.iterdir())
+    (['.record.nc.ab12.tmp'], ['keep.tmp'])
+    """
+    removed = []
+    for name in names:
+        for orphan in Path(folder).glob(f".{name}.*.tmp"):
+            orphan.unlink(missing_ok=True)
+            removed.append(orphan)
+    return removed
 
 
 def _compressed(ds: xr.Dataset) -> dict:

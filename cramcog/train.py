@@ -471,7 +471,7 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
+        records.durable_replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -709,6 +709,8 @@ def train(config: TrainConfig | str | dict = "small", *, out_dir: str | os.PathL
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):      # a second run into the same folder is refused, not interleaved
+        # what a killed run's atomic writes left behind (the renamed files are whole)
+        records.remove_orphans(out, (RECORD_FILE, CHECKPOINT_FILE, "model.pt"))
         return _train(cfg, out, resume, progress, stop_after)
 
 

@@ -252,3 +252,13 @@ def test_a_second_run_into_a_held_folder_is_refused_and_a_stale_lock_taken_over(
     lock.write_text("123 elsewhere.example")                     # another host: said, not taken
     with pytest.raises(ValueError, match="host elsewhere.example"):
         train(cfg, out_dir=tmp_path, progress=False)
+
+
+def test_a_killed_runs_temp_files_are_cleaned_at_the_next_start(tmp_path):
+    cfg = named_config("tiny", steps=2, eval_every=2)
+    orphans = [tmp_path / ".record.nc.x1y2.tmp", tmp_path / ".checkpoint.pt.q9.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half a file")
+    (tmp_path / "notes.tmp").write_text("not ours")
+    train(cfg, out_dir=tmp_path, progress=False)
+    assert not any(o.exists() for o in orphans) and (tmp_path / "notes.tmp").exists()

@@ -4,7 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["cramcog.analysis", "cramcog.cli", "cramcog.analysis.runs", "cramcog.analysis.metrics",
+MODULES = ["cramcog.analysis", "cramcog.cli", "cramcog.records",
+           "cramcog.analysis.runs", "cramcog.analysis.metrics",
            "cramcog.analysis.phase", "cramcog.analysis.probes",
            "cramcog.analysis.causal", "cramcog.analysis.consolidation", "cramcog.analysis.items",
            "cramcog.analysis.lengths", "cramcog.analysis.operating",
