@@ -507,6 +507,69 @@ def _tensors_to_arrays(obj):
     return obj
 
 
+DIGEST_KEY = "sha256"   # a saved checkpoint / model's digest of everything else it holds
+
+
+def content_digest(obj) -> str:
+    """sha256 over a nested structure of tensors, numbers, strings, lists and dicts (keys in
+    sorted order, every tensor's dtype, shape and bytes): what a saved checkpoint or model
+    stores beside itself, so that a changed byte is found on loading.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = {"w": torch.ones(2), "step": 3}
+    >>> content_digest(a) == content_digest({"step": 3, "w": torch.ones(2)})
+    True
+    >>> content_digest(a) == content_digest({"w": torch.tensor([1.0, 1.0001]), "step": 3})
+    False
+    """
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            t = o.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(o, dict):
+            h.update(b"{")
+            for k in sorted(o, key=str):
+                h.update(repr(k).encode())
+                walk(o[k])
+            h.update(b"}")
+        elif isinstance(o, (list, tuple)):
+            h.update(b"[")
+            for v in o:
+                walk(v)
+            h.update(b"]")
+        else:
+            h.update(repr(o).encode())
+
+    walk(obj)
+    return h.hexdigest()
+
+
+def _with_digest(obj: dict) -> dict:
+    return {**obj, DIGEST_KEY: content_digest(obj)}
+
+
+def _check_digest(obj: dict, path: Path) -> dict:
+    """``obj`` without its digest, after checking it (ValueError naming the file on a mismatch;
+    a file written before cramcog stored digests has none and is taken as it is)."""
+    if not isinstance(obj, dict) or DIGEST_KEY not in obj:
+        return obj
+    body = {k: v for k, v in obj.items() if k != DIGEST_KEY}
+    if content_digest(body) != obj[DIGEST_KEY]:
+        raise ValueError(f"{path} does not match the checksum stored in it: the file was changed "
+                         "or damaged after it was written. It is not used; start over with "
+                         "--no-resume (resume=False) or another --out")
+    return body
+
+
 def load_checkpoint(path: Path) -> dict:
     """A training checkpoint, read with ``torch.load(weights_only=True)``: tensors, numbers,
     strings, lists and dicts only, so a crafted file can never run code (a pickle that holds
@@ -530,6 +593,7 @@ def load_checkpoint(path: Path) -> dict:
             "objects other than tensors, numbers and strings, or is damaged); it was NOT "
             "unpickled, since that could run code. Start over with --no-resume (resume=False) "
             "or another --out") from None
+    ckpt = _check_digest(ckpt, path)
     if not isinstance(ckpt, dict) or not {"config", "model", "history", "state"} <= set(ckpt):
         raise ValueError(f"{path} is not a cramcog training checkpoint (no config / model / "
                          "history / state); use --no-resume or another --out")
@@ -783,10 +847,11 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, progress: bool,
 
     def save_checkpoint():
         if ckpt_path is not None:
-            _atomic_torch_save({"config": cfg.to_json(), "model": model.state_dict(),
-                                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                "history": _arrays_to_tensors(history),
-                                "state": _arrays_to_tensors(state)}, ckpt_path)
+            _atomic_torch_save(_with_digest({
+                "config": cfg.to_json(), "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "history": _arrays_to_tensors(history), "state": _arrays_to_tensors(state)}),
+                ckpt_path)
 
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = tqdm(total=cfg.steps, initial=state["step"], disable=not progress, desc=cfg.name,
@@ -856,7 +921,7 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, progress: bool,
     causal = _causal_test(model, task, cfg, history, probes)
     rec = write_record(test, causal)
     if out is not None:
-        _atomic_torch_save(model.state_dict(), out / "model.pt")
+        _atomic_torch_save(_with_digest({"model": model.state_dict()}), out / "model.pt")
     return rec
 
 
@@ -875,8 +940,10 @@ def load_model(run_dir: str | os.PathLike, device: str = "cpu"):
     rec = records.open(run_dir / RECORD_FILE)
     cfg = TrainConfig.from_dict(rec.cram.config)
     model = build_model(cfg.model_kind, cfg.model, **task_sizes(make_task(cfg)))
-    model.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu",
-                                     weights_only=True))
+    saved = _check_digest(torch.load(run_dir / "model.pt", map_location="cpu",
+                                     weights_only=True), run_dir / "model.pt")
+    # {"model": state dict} since models carry a checksum; a bare state dict before
+    model.load_state_dict(saved["model"] if set(saved) == {"model"} else saved)
     if "warmup_end_step" in rec.attrs:   # a run whose warm-up never ended was tested with it on
         _set_attention_warmup(model, {"cost_on": int(rec.attrs["warmup_end_step"]) >= 0})
     return model.to(target).eval()

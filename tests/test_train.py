@@ -169,6 +169,7 @@ def test_a_checkpoint_from_before_the_probes_says_it_cannot_be_resumed(tmp_path)
     ckpt_path = tmp_path / "checkpoint.pt"
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     del ckpt["history"]["probe_attended"], ckpt["state"]["exposures"]     # an older writer
+    del ckpt["sha256"]                                    # (which stored no checksum either)
     torch.save(ckpt, ckpt_path)
     with pytest.raises(ValueError, match="older cramcog") as err:
         train(cfg, out_dir=tmp_path, progress=False)
@@ -262,3 +263,30 @@ def test_a_killed_runs_temp_files_are_cleaned_at_the_next_start(tmp_path):
     (tmp_path / "notes.tmp").write_text("not ours")
     train(cfg, out_dir=tmp_path, progress=False)
     assert not any(o.exists() for o in orphans) and (tmp_path / "notes.tmp").exists()
+
+
+def test_a_changed_checkpoint_or_model_is_refused_by_its_checksum(tmp_path):
+    import torch
+
+    from cramcog.train import load_model
+
+    cfg = named_config("tiny", steps=4, eval_every=2)
+    train(cfg, out_dir=tmp_path / "a", progress=False, stop_after=2)
+    ckpt_path = tmp_path / "a" / "checkpoint.pt"
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    name = next(iter(ckpt["model"]))
+    ckpt["model"][name].view(-1)[0] += 1e-3          # one weight changed, the digest kept
+    torch.save(ckpt, ckpt_path)
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        train(cfg, out_dir=tmp_path / "a", progress=False)
+
+    train(cfg, out_dir=tmp_path / "b", progress=False)
+    load_model(tmp_path / "b")                        # as written: loads
+    model_path = tmp_path / "b" / "model.pt"
+    saved = torch.load(model_path, weights_only=True)
+    saved["model"][name].view(-1)[0] += 1e-3
+    torch.save(saved, model_path)
+    with pytest.raises(ValueError, match="model.pt does not match"):
+        load_model(tmp_path / "b")
+    torch.save(saved["model"], model_path)            # a bare state dict (older cramcog): loads
+    load_model(tmp_path / "b")

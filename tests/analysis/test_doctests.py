@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cramcog.analysis", "cramcog.cli", "cramcog.records",
+MODULES = ["cramcog.analysis", "cramcog.cli", "cramcog.records", "cramcog.train",
            "cramcog.analysis.runs", "cramcog.analysis.metrics",
            "cramcog.analysis.phase", "cramcog.analysis.probes",
            "cramcog.analysis.causal", "cramcog.analysis.consolidation", "cramcog.analysis.items",
