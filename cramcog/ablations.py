@@ -57,6 +57,7 @@ RunFn = Callable[[dict], xr.Dataset]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
 # attrs of a cell record that describe the process, not the run: not lifted into variables
 _PROVENANCE_ATTRS = {"cramcog_schema", "cramcog_version", "git_revision", "torch_version",
+                     "numpy_version", "scipy_version", "xarray_version", "os", "cpu",
                      "python_version", "seed", "created", "record_kind", "config_json",
                      "ablation_variant", "ablation_seed", "ablation_config_json",
                      "ablation_adopted_from"}

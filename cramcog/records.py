@@ -27,10 +27,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from builtins import open as builtins_open   # this module's `open` reads records
 from typing import Any, Mapping
 
 import numpy as np
@@ -64,17 +66,45 @@ def git_revision() -> str:
         return ""
 
 
+def _installed_version(package: str) -> str:
+    """The installed version of ``package`` without importing it ("" if absent)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def _cpu_model() -> str:
+    try:
+        with builtins_open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(seed: int | None = None) -> dict[str, Any]:
-    """Provenance attrs for a new record: versions, git revision, seed, creation time (UTC)."""
+    """Provenance attrs for a new record: versions (cramcog, torch, numpy, scipy, xarray,
+    Python), git revision, the machine (OS, CPU), seed, creation time (UTC)."""
     from cramcog import __version__
 
-    torch = sys.modules.get("torch")  # report torch only if this process already uses it
+    torch = sys.modules.get("torch")  # the running torch if loaded, else the installed one
     return {
         "cramcog_schema": SCHEMA_VERSION,
         "cramcog_version": __version__,
         "git_revision": git_revision(),
-        "torch_version": getattr(torch, "__version__", "") if torch else "",
+        "torch_version": getattr(torch, "__version__", "") if torch else
+        _installed_version("torch"),
+        "numpy_version": np.__version__,
+        "scipy_version": _installed_version("scipy"),
+        "xarray_version": xr.__version__,
         "python_version": sys.version.split()[0],
+        "os": platform.platform(),
+        "cpu": _cpu_model(),
         "seed": -1 if seed is None else int(seed),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -336,7 +366,8 @@ class CramAccessor:
 
     @property
     def provenance(self) -> dict:
-        keys = ("cramcog_version", "git_revision", "torch_version", "python_version", "seed",
+        keys = ("cramcog_version", "git_revision", "torch_version", "numpy_version",
+                "scipy_version", "xarray_version", "python_version", "os", "cpu", "seed",
                 "created")
         return {k: self._ds.attrs[k] for k in keys if k in self._ds.attrs}
 

@@ -126,3 +126,14 @@ def test_import_cramcog_does_not_import_torch_or_triton():
     code = ("import sys, cramcog, cramcog.records, cramcog.cli; cramcog.cli.build_parser(); "
             "bad=[m for m in ('torch','triton') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+def test_a_record_says_what_made_it():
+    from cramcog import records
+
+    ds = records.new_record({"x": (("i",), [1.0])}, kind="training", seed=3)
+    prov = ds.cram.provenance
+    for key in ("numpy_version", "scipy_version", "xarray_version", "torch_version", "os",
+                "cpu", "python_version", "git_revision"):
+        assert key in prov, key
+    assert prov["numpy_version"] and prov["xarray_version"] and prov["os"]

@@ -331,7 +331,7 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
     from cramcog import records
 
     named = isinstance(data, dict)
-    runs, chance, seq_lens = [], set(), set()
+    runs, chance, seq_lens, configs = [], set(), set(), {}
     for variant, seed, run in _runs_of(data):
         task = task_config(run)
         if task is not None:
@@ -340,6 +340,10 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
                 and not run.attrs.get("ablation_variant"):
             variant = variant_label(run)
         runs.append((variant, seed, run_consolidation(run, switch_threshold)))
+        try:    # what made each run, kept with the record that summarises it
+            configs[f"{variant}/seed {seed}"] = json.loads(run.attrs.get("config_json", "{}"))
+        except json.JSONDecodeError:
+            configs[f"{variant}/seed {seed}"] = {}
         if "causal_chance" in run.attrs:
             chance.add(float(run.attrs["causal_chance"]))
     keys = [(v, s) for v, s, _ in runs]
@@ -490,6 +494,7 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
                             f"{sorted(seq_lens)}; build one record per length")
     attrs = {
         "study": "consolidation",
+        "source_configs_json": json.dumps(configs, sort_keys=True),
         "seq_len": int(seq_lens.pop()) if seq_lens else -1,
         "retrieving_layer": "per run (variable retrieving_layer): the layer where the most "
                             "novel probe queries execute attention at the final evaluation; "

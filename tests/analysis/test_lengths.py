@@ -145,3 +145,12 @@ def test_a_cell_with_fewer_seeds_says_how_many():
     t = length_comparison([ds]).set_index("measure")
     assert t.loc["Dynamics MSE, CRAM / Transformer", "text"] == "2.00 (n=1)"
     assert t.loc["Dynamics MSE, CRAM", "text"] == "0.0250 [0.0200, 0.0300]"
+
+
+def test_the_record_keeps_the_configs_of_the_runs_it_summarises():
+    import json as _json
+    ds = _record(256)
+    configs = _json.loads(ds.attrs["source_configs_json"])
+    assert set(configs) == {f"{v}/seed {s}" for v in ("cram", "cram_no_consolidation",
+                                                      "transformer") for s in (1, 2)}
+    assert configs["cram/seed 1"]["task"]["seq_len"] == 256
