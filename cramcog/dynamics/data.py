@@ -18,8 +18,10 @@ How ``y`` is read (:func:`convert_y`, the ONE place that converts it) is set by 
 "auto"          (default) guessed, see below    as the guess; ambiguous input warns or fails
 ==============  ==============================  ==============================================
 
-"auto" reads proportions when every ``y`` lies in [0, 1]. Values above 1 with ``n`` are read as
-successes only if they are all whole numbers, with a warning (percentages look the same: pass
+"auto" reads proportions when every ``y`` lies in [0, 1]. Without ``n``, values more than
+``NOISE_MARGIN`` (0.1) outside [0, 1] are an error naming them (a typo, percentages or a
+measurement: pass ``y_kind``) unless all are whole numbers. Values above 1 with ``n`` are read
+as successes only if they are all whole numbers, with a warning (percentages look the same: pass
 ``y_kind`` to say which); fractional values beside values above 1 (one mistyped proportion, or
 "2.5 successes") are an error naming them. Whole numbers without ``n`` warn that counts are being
 fitted by least squares. Every message names the offending values and the point they are at.
@@ -46,6 +48,10 @@ import numpy as np
 
 #: Accepted values of ``y_kind`` (see the module docstring).
 Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
+
+#: How far outside [0, 1] ``y_kind="auto"`` without ``n`` still reads ``y`` as noisy proportions
+#: (measurement noise around 0 or 1); a mistyped 1.5 or a percentage is further out.
+NOISE_MARGIN = 0.1
 
 
 @dataclass
@@ -189,6 +195,20 @@ def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
     if kind == "auto":
         above = y > 1
         if n is None:
+            # Proportions and whole counts (warned below) are read as before. Least squares
+            # fits noisy proportions, which may stray a little outside [0, 1] (NOISE_MARGIN);
+            # anything further out is a typo, percentages or a measurement, which auto mode
+            # cannot tell apart: say which values and ask for y_kind rather than fit blindly.
+            outside = (y < -NOISE_MARGIN) | (y > 1 + NOISE_MARGIN)
+            if outside.any() and not ((y >= 0).all() and _whole(y).all()):
+                if ((y >= 0) & (y <= 100)).all():
+                    hint = ("A mistyped proportion? Fix it. Percentages (0-100)? Pass "
+                            "y_kind='percent'. A measurement? Pass y_kind='value'")
+                else:
+                    hint = ("neither proportions in [0, 1] nor percentages in [0, 100]: a "
+                            "measurement? Pass y_kind='value'. Otherwise fix the data")
+                raise ValueError(f"y has values outside [0, 1]: {_points(outside, y, tt)}, and "
+                                 f"no n (y_kind='auto' cannot tell what y holds). {hint}")
             if above.any() and (y >= 0).all() and _whole(y).all():
                 warnings.warn(
                     f"y holds whole numbers up to {y.max():g}, like counts of successes, but n "
