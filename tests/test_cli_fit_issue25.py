@@ -37,3 +37,17 @@ def test_rows_without_y_or_with_zero_trials_are_reported_by_line(tmp_path, capsy
                  "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
     assert "dropped 2 row(s)" in err and "line 3" in err and "line 5" in err
+
+
+# --- item 11: command-line values -------------------------------------------------------------
+
+@pytest.mark.parametrize("flag, value, message", [("--y-scale", "nan", "--y-scale must be a "
+                                                   "finite number"),
+                                                  ("--seed", "-1", "--seed must be >= 0")])
+def test_bad_numbers_on_the_command_line_are_one_clear_line(tmp_path, capsys, flag, value,
+                                                            message):
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"t": T, "y": 0.8 * T ** -0.3}).to_csv(path, index=False)
+    assert main(["fit", str(path), "--family", "power", flag, value, "--out",
+                 str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

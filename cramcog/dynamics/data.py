@@ -100,7 +100,20 @@ def _numeric(name: str, value) -> np.ndarray:
     elif _is_xr(value):
         value = value.values
     arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind in "USOMm":
+    # Dates and time spans cast to float as nanoseconds (since 1970 for dates): never fit that.
+    if arr.dtype.kind == "M" or (arr.dtype == object and arr.size
+                                 and hasattr(arr.flat[0], "tz_localize")):
+        raise TypeError(f"{name} holds dates/times; pass the time since learning instead: "
+                        "subtract the study time (dates - start gives time spans, read as "
+                        "seconds) or give numbers")
+    if arr.dtype.kind == "m":
+        if name != "t":
+            raise TypeError(f"{name} holds time spans; only t may")
+        return arr / np.timedelta64(1, "s")          # seconds; as_curves records the unit
+    if arr.dtype.kind == "b" and name == "n":
+        raise TypeError("n is boolean (True/False), not a number of trials: pass the number "
+                        "of trials per point")
+    if arr.dtype == object or arr.dtype.kind in "USO":
         try:
             arr = arr.astype(float)
         except (TypeError, ValueError):
@@ -111,6 +124,30 @@ def _numeric(name: str, value) -> np.ndarray:
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
     return arr.astype(float)
+
+
+def _is_timespan(value) -> bool:
+    """Time spans (numpy timedelta64, pandas Timedelta): :func:`_numeric` reads them as
+    seconds."""
+    values = getattr(value, "values", value)
+    return np.asarray(values).dtype.kind == "m"
+
+
+def _aligned(t, other, name: str):
+    """A pandas Series ``other`` put in the order of the Series ``t``'s index: numpy would pair
+    them by position and silently pair the wrong points."""
+    if not (_is_pandas(t) and _is_pandas(other) and hasattr(t, "index")
+            and hasattr(other, "index") and not hasattr(other, "columns")):
+        return other
+    if t.index.equals(other.index):
+        return other
+    if (t.index.is_unique and other.index.is_unique and len(t) == len(other)
+            and set(t.index) == set(other.index)):
+        return other.reindex(t.index)
+    raise ValueError(f"t and {name} are pandas Series whose indexes differ (t: "
+                     f"{list(t.index[:5])}..., {name}: {list(other.index[:5])}...): points are "
+                     f"paired by index label; align them, or pass arrays (.to_numpy()) to pair "
+                     f"them by position")
 
 
 def _check_finite(name: str, arr: np.ndarray):
@@ -354,10 +391,13 @@ def _from_xarray(t, y, n, dim, data_name):
     for d in batch_dims:
         coords[d] = np.asarray(y.coords[d].values) if d in y.coords else np.arange(y.sizes[d])
     time_name = str(t.name) if t.name is not None else str(dim)
+    time_attrs = {k: v for k, v in t.attrs.items() if k in ("units", "long_name")}
+    if _is_timespan(t):
+        time_attrs["units"] = "s"
     return dict(t=tv, y=yv, n=nv, batch_dims=batch_dims, batch_shape=batch_shape,
                 batch_coords=coords, time_name=time_name,
                 y_name=str(y.name) if y.name is not None else data_name,
-                time_attrs={k: v for k, v in t.attrs.items() if k in ("units", "long_name")})
+                time_attrs=time_attrs)
 
 
 def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluster=None,
@@ -421,10 +461,14 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluste
         if isinstance(t, str):
             raise ValueError(f"t={t!r} is a name: pass data=DataFrame (or an xarray y) to look "
                              "it up")
+        y, n = _aligned(t, y, "y"), _aligned(t, n, "n")
         yv = _numeric("y", y)
         tv = _numeric("t", t)
         if yv.ndim == 0 or tv.ndim == 0:
             raise ValueError("t and y must be 1-D arrays of points (y may be 2-D: curve x point)")
+        if yv.size == 0 or tv.size == 0:
+            raise ValueError("no points: t and y are empty; pass one time and one observation "
+                             "per point")
         if yv.ndim > 2 or tv.ndim > 2:
             raise ValueError(f"y has {yv.ndim} dims and t {tv.ndim}; use xarray with named "
                              "dims for more than (curve, point)")
@@ -447,7 +491,7 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluste
         pieces = dict(t=t2, y=y2, n=nv, batch_dims=("curve",) if batch else (),
                       batch_shape=(y2.shape[0],) if batch else (),
                       batch_coords={"curve": np.arange(y2.shape[0])} if batch else {},
-                      y_name=y_label,
+                      y_name=y_label, time_attrs={"units": "s"} if _is_timespan(t) else {},
                       time_name=str(getattr(t, "name", None) or "t") if _is_pandas(t) else "t")
     t2, y2, n2 = pieces["t"], pieces["y"], pieces["n"]
     _check_finite("t", t2)
