@@ -53,6 +53,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
@@ -428,7 +429,8 @@ def parse_delays(values, t_units: str = "", column: str = "t") -> tuple[np.ndarr
 
 
 def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a user's CSV as :func:`load_csv` does: ``#`` comment lines skipped, the delimiter
+    """Read a user's CSV as :func:`load_csv` does: lines starting with ``#`` skipped (a ``#``
+    inside a cell is text), ``attrs["line"]`` the file line of each row, the delimiter
     sniffed (comma, semicolon, tab or bar; a decimal comma with semicolons or tabs), spaces
     around header names and text cells stripped.
 
@@ -452,7 +454,12 @@ def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8-sig")        # -sig: a BOM from Excel
     except UnicodeDecodeError as err:
         raise ValueError(f"{path} is not a readable CSV file: {err}") from None
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    # Only whole lines starting with '#' are comments: a '#' inside a cell ("cond#1") is text
+    # (pandas' comment= would cut the cell there and merge curves). The file line number of
+    # each data row is kept (attrs["line"]) so that rows left out can be named.
+    kept = [(i, ln) for i, ln in enumerate(text.splitlines(), start=1)
+            if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [ln for _, ln in kept]
     if not lines:
         raise ValueError(f"{path.name}: no header row (the file is empty or all comments)")
     sample = "\n".join(lines[:50])
@@ -462,7 +469,7 @@ def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
         sep = ","
     decimal = "," if sep != "," and re.search(r"\d,\d", sample) else "."
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, comment="#",
+        df = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, decimal=decimal,
                          skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{path} is not a readable CSV file: {err}") from None
@@ -473,6 +480,33 @@ def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
             numeric = pd.to_numeric(df[col], errors="coerce")
             if numeric.notna().sum() == df[col].notna().sum():   # "0.8 " was text: a number
                 df[col] = numeric
+    # a quoted cell spanning lines breaks the line mapping: then name rows by data row number
+    df.attrs["line"] = ([i for i, _ in kept[1:]] if len(kept) - 1 == len(df)
+                        else [f"data row {k}" for k in range(1, len(df) + 1)])
+    return df
+
+
+def _drop_empty_rows(df: pd.DataFrame, name: str, t: str, y: str, n: str | None):
+    """``df`` without rows that hold no point (no delay, no y, or n = 0 trials), with a warning
+    naming each one by its line in the file: never left out silently."""
+    why = pd.Series("", index=df.index)
+    for col, what in ((t, "no delay"), (y, "no y"), *([(n, "no n")] if n else [])):
+        why[df[col].isna() & (why == "")] = what
+    if n and pd.api.types.is_numeric_dtype(df[n]):
+        why[(df[n] == 0) & (why == "")] = "n = 0 trials"
+    drop = why != ""
+    if drop.any():
+        where = [f"line {line} ({reason})" for line, reason, gone
+                 in zip(df.attrs.get("line", range(1, len(df) + 1)), why, drop) if gone]
+        shown = ", ".join(where[:10]) + (f" and {len(where) - 10} more" if len(where) > 10
+                                         else "")
+        warnings.warn(f"{name}: dropped {int(drop.sum())} row(s) that hold no point: {shown}",
+                      UserWarning, stacklevel=3)
+        lines = [line for line, gone in zip(df.attrs.get("line", []), drop) if not gone]
+        df = df[~drop].reset_index(drop=True)
+        df.attrs["line"] = lines
+        if len(df) == 0:
+            raise ValueError(f"{name}: no data rows left after dropping those without a point")
     return df
 
 
@@ -542,6 +576,7 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
                          "or t=, y=, n=)")
     if len(df) == 0:
         raise ValueError(f"{path.name}: no data rows")
+    df = _drop_empty_rows(df, path.name, t, y, n)
     for col in [y, *([n] if n else [])]:
         if not pd.api.types.is_numeric_dtype(df[col]):
             raise ValueError(f"{path.name}: column {col!r} must be numeric, found values like "

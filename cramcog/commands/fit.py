@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import re
 import sys
 import warnings
@@ -142,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.level < 1:
         raise ValueError(f"--level must be in (0, 1), got {args.level}")
+    if not math.isfinite(args.y_scale):
+        raise ValueError(f"--y-scale must be a finite number, got {args.y_scale}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
     family = _families(args.family)
     band = _band(args.band)
     n_col = _trials_column(args, psych.read_user_csv(args.file).columns)

@@ -18,8 +18,10 @@ How ``y`` is read (:func:`convert_y`, the ONE place that converts it) is set by 
 "auto"          (default) guessed, see below    as the guess; ambiguous input warns or fails
 ==============  ==============================  ==============================================
 
-"auto" reads proportions when every ``y`` lies in [0, 1]. Values above 1 with ``n`` are read as
-successes only if they are all whole numbers, with a warning (percentages look the same: pass
+"auto" reads proportions when every ``y`` lies in [0, 1]. Without ``n``, values more than
+``NOISE_MARGIN`` (0.1) outside [0, 1] are an error naming them (a typo, percentages or a
+measurement: pass ``y_kind``) unless all are whole numbers. Values above 1 with ``n`` are read
+as successes only if they are all whole numbers, with a warning (percentages look the same: pass
 ``y_kind`` to say which); fractional values beside values above 1 (one mistyped proportion, or
 "2.5 successes") are an error naming them. Whole numbers without ``n`` warn that counts are being
 fitted by least squares. Every message names the offending values and the point they are at.
@@ -46,6 +48,10 @@ import numpy as np
 
 #: Accepted values of ``y_kind`` (see the module docstring).
 Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
+
+#: How far outside [0, 1] ``y_kind="auto"`` without ``n`` still reads ``y`` as noisy proportions
+#: (measurement noise around 0 or 1); a mistyped 1.5 or a percentage is further out.
+NOISE_MARGIN = 0.1
 
 
 @dataclass
@@ -94,7 +100,20 @@ def _numeric(name: str, value) -> np.ndarray:
     elif _is_xr(value):
         value = value.values
     arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind in "USOMm":
+    # Dates and time spans cast to float as nanoseconds (since 1970 for dates): never fit that.
+    if arr.dtype.kind == "M" or (arr.dtype == object and arr.size
+                                 and hasattr(arr.flat[0], "tz_localize")):
+        raise TypeError(f"{name} holds dates/times; pass the time since learning instead: "
+                        "subtract the study time (dates - start gives time spans, read as "
+                        "seconds) or give numbers")
+    if arr.dtype.kind == "m":
+        if name != "t":
+            raise TypeError(f"{name} holds time spans; only t may")
+        return arr / np.timedelta64(1, "s")          # seconds; as_curves records the unit
+    if arr.dtype.kind == "b" and name == "n":
+        raise TypeError("n is boolean (True/False), not a number of trials: pass the number "
+                        "of trials per point")
+    if arr.dtype == object or arr.dtype.kind in "USO":
         try:
             arr = arr.astype(float)
         except (TypeError, ValueError):
@@ -105,6 +124,30 @@ def _numeric(name: str, value) -> np.ndarray:
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
     return arr.astype(float)
+
+
+def _is_timespan(value) -> bool:
+    """Time spans (numpy timedelta64, pandas Timedelta): :func:`_numeric` reads them as
+    seconds."""
+    values = getattr(value, "values", value)
+    return np.asarray(values).dtype.kind == "m"
+
+
+def _aligned(t, other, name: str):
+    """A pandas Series ``other`` put in the order of the Series ``t``'s index: numpy would pair
+    them by position and silently pair the wrong points."""
+    if not (_is_pandas(t) and _is_pandas(other) and hasattr(t, "index")
+            and hasattr(other, "index") and not hasattr(other, "columns")):
+        return other
+    if t.index.equals(other.index):
+        return other
+    if (t.index.is_unique and other.index.is_unique and len(t) == len(other)
+            and set(t.index) == set(other.index)):
+        return other.reindex(t.index)
+    raise ValueError(f"t and {name} are pandas Series whose indexes differ (t: "
+                     f"{list(t.index[:5])}..., {name}: {list(other.index[:5])}...): points are "
+                     f"paired by index label; align them, or pass arrays (.to_numpy()) to pair "
+                     f"them by position")
 
 
 def _check_finite(name: str, arr: np.ndarray):
@@ -189,6 +232,20 @@ def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
     if kind == "auto":
         above = y > 1
         if n is None:
+            # Proportions and whole counts (warned below) are read as before. Least squares
+            # fits noisy proportions, which may stray a little outside [0, 1] (NOISE_MARGIN);
+            # anything further out is a typo, percentages or a measurement, which auto mode
+            # cannot tell apart: say which values and ask for y_kind rather than fit blindly.
+            outside = (y < -NOISE_MARGIN) | (y > 1 + NOISE_MARGIN)
+            if outside.any() and not ((y >= 0).all() and _whole(y).all()):
+                if ((y >= 0) & (y <= 100)).all():
+                    hint = ("A mistyped proportion? Fix it. Percentages (0-100)? Pass "
+                            "y_kind='percent'. A measurement? Pass y_kind='value'")
+                else:
+                    hint = ("neither proportions in [0, 1] nor percentages in [0, 100]: a "
+                            "measurement? Pass y_kind='value'. Otherwise fix the data")
+                raise ValueError(f"y has values outside [0, 1]: {_points(outside, y, tt)}, and "
+                                 f"no n (y_kind='auto' cannot tell what y holds). {hint}")
             if above.any() and (y >= 0).all() and _whole(y).all():
                 warnings.warn(
                     f"y holds whole numbers up to {y.max():g}, like counts of successes, but n "
@@ -334,10 +391,13 @@ def _from_xarray(t, y, n, dim, data_name):
     for d in batch_dims:
         coords[d] = np.asarray(y.coords[d].values) if d in y.coords else np.arange(y.sizes[d])
     time_name = str(t.name) if t.name is not None else str(dim)
+    time_attrs = {k: v for k, v in t.attrs.items() if k in ("units", "long_name")}
+    if _is_timespan(t):
+        time_attrs["units"] = "s"
     return dict(t=tv, y=yv, n=nv, batch_dims=batch_dims, batch_shape=batch_shape,
                 batch_coords=coords, time_name=time_name,
                 y_name=str(y.name) if y.name is not None else data_name,
-                time_attrs={k: v for k, v in t.attrs.items() if k in ("units", "long_name")})
+                time_attrs=time_attrs)
 
 
 def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluster=None,
@@ -401,10 +461,14 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluste
         if isinstance(t, str):
             raise ValueError(f"t={t!r} is a name: pass data=DataFrame (or an xarray y) to look "
                              "it up")
+        y, n = _aligned(t, y, "y"), _aligned(t, n, "n")
         yv = _numeric("y", y)
         tv = _numeric("t", t)
         if yv.ndim == 0 or tv.ndim == 0:
             raise ValueError("t and y must be 1-D arrays of points (y may be 2-D: curve x point)")
+        if yv.size == 0 or tv.size == 0:
+            raise ValueError("no points: t and y are empty; pass one time and one observation "
+                             "per point")
         if yv.ndim > 2 or tv.ndim > 2:
             raise ValueError(f"y has {yv.ndim} dims and t {tv.ndim}; use xarray with named "
                              "dims for more than (curve, point)")
@@ -427,7 +491,7 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluste
         pieces = dict(t=t2, y=y2, n=nv, batch_dims=("curve",) if batch else (),
                       batch_shape=(y2.shape[0],) if batch else (),
                       batch_coords={"curve": np.arange(y2.shape[0])} if batch else {},
-                      y_name=y_label,
+                      y_name=y_label, time_attrs={"units": "s"} if _is_timespan(t) else {},
                       time_name=str(getattr(t, "name", None) or "t") if _is_pandas(t) else "t")
     t2, y2, n2 = pieces["t"], pieces["y"], pieces["n"]
     _check_finite("t", t2)

@@ -92,6 +92,8 @@ class FitConfig:
             raise ValueError(f"n_boot must be an integer >= 20; got {self.n_boot!r}")
         if not isinstance(self.seed, (int, np.integer)):
             raise TypeError(f"seed must be an integer; got {type(self.seed).__name__}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {self.seed}")
         if self.bootstrap not in BOOTSTRAP_KINDS:
             raise ValueError(f"bootstrap={self.bootstrap!r}; use one of {BOOTSTRAP_KINDS}")
         if self.criterion not in CRITERIA:
@@ -439,7 +441,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
         var = np.diagonal(cov_p, axis1=1, axis2=2)
         sd = np.sqrt(np.where(var >= 0, var, np.nan))  # a failed fit's covariance may be junk
         low, high = est - q * sd, est + q * sd
-    elif cfg.ci == "profile" and ok.size:
+    elif cfg.ci == "profile" and ok.size and k_free:   # all held: nothing to profile
         prof = profile_intervals(fam, prob.take(ok), res.theta[ok], res.obj[ok], cov_t[ok],
                                  cfg.level, fixed=mask,
                                  dispersion=None if disp is None else disp[ok])

@@ -374,6 +374,21 @@ def _table_curves(df, keys: list, y_kind: str) -> _Curves:
     import pandas as pd
 
     has_n = "_n" in df
+    # groupby drops rows whose label is missing, and rows repeating a (curve, delay) are
+    # counted twice: say so, never silently.
+    unlabeled = df[keys].isna().any(axis=1)
+    if unlabeled.any():
+        warnings.warn(f"{int(unlabeled.sum())} row(s) without a {'/'.join(map(str, keys))} "
+                      f"label were dropped (rows {df.index[unlabeled].tolist()[:10]}): give "
+                      "each row its label", UserWarning, stacklevel=5)
+    twice = df.duplicated(keys + ["_t"], keep="first") & ~unlabeled
+    if twice.any():
+        first = df[twice].iloc[0]
+        where = ", ".join(f"{k}={first[k]}" for k in keys) + f", t={first['_t']:g}"
+        warnings.warn(f"{int(twice.sum())} row(s) repeat a delay within one curve (first: "
+                      f"{where}): each counts as another point. Duplicated rows? Drop them. "
+                      "Several conditions under one subject id? Name the condition too, "
+                      "by=['condition', 'subject']", UserWarning, stacklevel=5)
     rows, ts, ys, ns = [], [], [], []
     for key, part in df.groupby(keys, sort=False):
         key = key if isinstance(key, tuple) else (key,)

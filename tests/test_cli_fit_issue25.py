@@ -1,0 +1,53 @@
+"""Issue 25, items 9 and 10: `cramcog fit` never drops or merges rows silently."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cramcog import psych
+from cramcog.cli import main
+
+T = np.array([1, 2, 4, 8, 16, 32.0])
+
+
+# --- item 10: the CSV reader ---------------------------------------------------------------
+
+def test_hash_inside_a_cell_is_text_not_a_comment(tmp_path):
+    # "cond#1" and "cond#2" used to be truncated to "cond": two curves merged into one
+    lines = ["# a comment line, skipped", "cond,t,y"]
+    lines += [f"cond#{c},{t:g},{0.9 * t ** -g:.3f}" for c, g in ((1, 0.2), (2, 0.5)) for t in T]
+    path = tmp_path / "hash.csv"
+    path.write_text("\n".join(lines) + "\n")
+    df = psych.read_user_csv(path)
+    assert sorted(df["cond"].unique()) == ["cond#1", "cond#2"] and len(df) == 12
+    ds = psych.load_csv(path, series="cond")
+    assert sorted(ds["cond"].values.tolist()) == ["cond#1", "cond#2"]
+
+
+def test_rows_without_y_or_with_zero_trials_are_reported_by_line(tmp_path, capsys):
+    rows = ["t,y,n", "1,40,50", "2,,50", "4,30,50", "8,0,0", "16,22,50", "32,18,50",
+            "64,15,50"]
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match=r"dropped 2 row\(s\).*line 3 .*no y.*line 5 .*n = 0"):
+        ds = psych.load_csv(path, n="n", y_kind="successes")
+    assert ds.sizes["delay"] == 5
+    assert main(["fit", str(path), "--family", "power", "--y-kind", "successes", "--ci", "wald",
+                 "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "dropped 2 row(s)" in err and "line 3" in err and "line 5" in err
+
+
+# --- item 11: command-line values -------------------------------------------------------------
+
+@pytest.mark.parametrize("flag, value, message", [("--y-scale", "nan", "--y-scale must be a "
+                                                   "finite number"),
+                                                  ("--seed", "-1", "--seed must be >= 0")])
+def test_bad_numbers_on_the_command_line_are_one_clear_line(tmp_path, capsys, flag, value,
+                                                            message):
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"t": T, "y": 0.8 * T ** -0.3}).to_csv(path, index=False)
+    assert main(["fit", str(path), "--family", "power", flag, value, "--out",
+                 str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
