@@ -31,3 +31,19 @@ def test_a_committed_record_names_no_absolute_path(path):
             if any(ABSOLUTE.search(s) for s in _strings(var.values)):
                 found.append(f"variable {name}")
     assert not found, f"{path.name}: absolute paths in {found} (write paths relative to the repo)"
+
+
+def test_the_docs_print_the_tables_the_records_give():
+    from cramcog.analysis.lengths import length_comparison, length_table
+    from cramcog.analysis.operating import operating_point_table
+
+    rec = ROOT / "paper" / "records"
+    lengths = length_table(length_comparison([records.open(rec / "consolidation.nc"),
+                                              records.open(rec / "consolidation_n2048.nc")]))
+    operating = operating_point_table(records.open(rec / "operating_point.nc"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reproduction = (ROOT / "paper" / "REPRODUCTION.md").read_text(encoding="utf-8")
+    assert lengths in readme, "README's N=256 vs N=2048 table differs from `cramcog lengths`"
+    assert lengths in reproduction, "REPRODUCTION's length table differs from `cramcog lengths`"
+    assert operating in reproduction, ("REPRODUCTION's operating-point table differs from "
+                                       "`cramcog operating-point`")

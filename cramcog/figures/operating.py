@@ -45,7 +45,7 @@ def plot_operating_point(ds):
         raise FigureError("plot_operating_point: the record has no finished run")
     df["shown"] = df["measure"].map(SHOWN)
     df["panel"] = df["knob"] + ", N=" + df["seq_len"].astype(str)
-    grid = sns.FacetGrid(df, col="panel", col_wrap=min(4, df.panel.nunique()), sharex=False,
+    grid = sns.FacetGrid(df, col="panel", col_wrap=min(3, df.panel.nunique()), sharex=False,
                          height=2.6, aspect=1.1)
     palette = dict(zip(SHOWN.values(), ("tab:red", "tab:blue", "tab:orange", "tab:green")))
     grid.map_dataframe(sns.lineplot, x="value", y="number", hue="shown", palette=palette,
@@ -61,6 +61,7 @@ def plot_operating_point(ds):
         ax.set_ylim(-0.03, 1.03)
     grid.set_titles("{col_name}")
     grid.set_ylabels("share")
-    grid.add_legend(title="")
     _plt().tight_layout()
+    # above the panels, in one row: beside them it would cover the last panel's axis label
+    grid.add_legend(title="", ncol=len(SHOWN), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return grid
