@@ -140,6 +140,17 @@ def swap_partners(pattern: np.ndarray) -> np.ndarray:
     return out.reshape(pattern.shape)
 
 
+def _clean_pass(run, batch, device, what: str):
+    """A batch on ``device``, its query kinds and targets (B, N), and its unedited forward pass
+    (ValueError for a model without routed layers: there is nothing to edit)."""
+    tb = batch.to_torch(device)
+    clean = run(tb)
+    if not clean.layers:
+        raise ValueError(f"{what} needs a model with routed layers (CRAM or a baseline built "
+                         "from CRAM layers)")
+    return tb, tb["query_kind"], tb["target"], clean
+
+
 def causal_test(model, batches, retrieving: int, n_values: int, autocast_mode: str = "off"
                 ) -> dict[str, float]:
     """Accuracy of recurring queries under f_sem swap / zero, of novel queries without attention.
@@ -182,12 +193,7 @@ def causal_test(model, batches, retrieving: int, n_values: int, autocast_mode: s
                               "nov_n", "nov_clean", "nov_skip")}
     with torch.no_grad():
         for batch in batches:
-            tb = batch.to_torch(device)
-            qk, target = tb["query_kind"], tb["target"]
-            clean = run(tb)
-            if not clean.layers:
-                raise ValueError("causal_test needs a model with routed layers (CRAM or a "
-                                 "baseline built from CRAM layers)")
+            tb, qk, target, clean = _clean_pass(run, batch, device, "causal_test")
             pred = clean.value_logits.argmax(-1)
             sem = (qk == 1) & (clean.layers[retrieving].route == SEMANTIC)      # (B, N)
             novel = qk == 2
@@ -381,12 +387,7 @@ def binding_test(model, batches, retrieving: int | None, n_values: int,
     model.eval()
     with torch.no_grad():
         for batch in batches:
-            tb = batch.to_torch(device)
-            qk, target = tb["query_kind"], tb["target"]
-            clean = run(tb)
-            if not clean.layers:
-                raise ValueError("binding_test needs a model with routed layers (CRAM or a "
-                                 "baseline built from CRAM layers)")
+            tb, qk, target, clean = _clean_pass(run, batch, device, "binding_test")
             routes = torch.stack([t.route for t in clean.layers])                # (L, B, N)
             rec, novel = qk == 1, qk == 2                                        # (B, N)
             tally["rec"] += int(rec.sum())
