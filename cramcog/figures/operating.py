@@ -62,6 +62,12 @@ def plot_operating_point(ds):
     grid.set_titles("{col_name}")
     grid.set_ylabels("share")
     _plt().tight_layout()
-    # above the panels, in one row: beside them it would cover the last panel's axis label
-    grid.add_legend(title="", ncol=len(SHOWN), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    # above the panels, in one row (beside them it covers the last panel's axis label); drawn
+    # by hand: seaborn's add_legend resizes the figure and fails for one narrow panel
+    from matplotlib.lines import Line2D
+
+    shown = [label for label in SHOWN.values() if label in set(df["shown"])]
+    handles = [Line2D([], [], color=palette[label], marker="o", markersize=3) for label in shown]
+    grid.figure.legend(handles, shown, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                       ncol=len(shown), frameon=False)
     return grid
