@@ -486,6 +486,25 @@ def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def _labels(column: pd.Series) -> pd.Series:
+    """A label column (series / subject) as text as it was written: a column of numbers with
+    empty cells is read as floats, and "1" must stay "1", not become "1.0".
+
+    Examples
+    --------
+    >>> _labels(pd.Series([1.0, 2.0, float("nan")])).tolist()
+    ['1', '2', 'nan']
+    >>> _labels(pd.Series(["a", "b"])).tolist()
+    ['a', 'b']
+    """
+    if not pd.api.types.is_float_dtype(column):
+        return column.astype(str)
+    values = column.to_numpy(float)
+    whole = np.isfinite(values) & (values == np.round(values))
+    return pd.Series([str(int(v)) if w else str(v) for v, w in zip(values, whole)],
+                     index=column.index)
+
+
 def _drop_empty_rows(df: pd.DataFrame, name: str, t: str, y: str, n: str | None):
     """``df`` without rows that hold no point (no delay, no y, or n = 0 trials), with a warning
     naming each one by its line in the file: never left out silently."""
@@ -602,7 +621,15 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
     y_values, kind = convert_y(y_raw, n_raw, y_kind, x, stacklevel=3)
     tidy = pd.DataFrame({"x": x, "y": y_values[0]})
     for col in series_cols:
-        tidy[col] = df[col].astype(str)
+        missing = df[col].isna().to_numpy()
+        if missing.any():   # said, never a silent curve named "nan"
+            lines = [line for line, m in zip(df.attrs.get("line", range(1, len(df) + 1)),
+                                             missing) if m]
+            warnings.warn(f"{path.name}: {int(missing.sum())} row(s) have no {col!r} label "
+                          f"(lines {lines[:10]}{' ...' if len(lines) > 10 else ''}); they form "
+                          "a curve labelled 'nan': fill the label or delete the rows",
+                          stacklevel=2)
+        tidy[col] = _labels(df[col])
     meta = {"name": name or path.stem, "kind": "curve", "dims": series_cols,
             "delay": {"column": "x", "long_name": t, "units": t_units},
             "x": {"column": "x", "long_name": t, "units": t_units},

@@ -51,3 +51,19 @@ def test_bad_numbers_on_the_command_line_are_one_clear_line(tmp_path, capsys, fl
     assert main(["fit", str(path), "--family", "power", flag, value, "--out",
                  str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_number_labels_stay_as_written_and_missing_labels_are_said(tmp_path):
+    import warnings
+
+    from cramcog import psych
+
+    path = tmp_path / "lab.csv"
+    path.write_text("t,y,n,subject\n1,0.9,10,1\n2,0.8,10,1\n4,0.7,10,1\n"
+                    "1,0.95,10,2\n2,0.85,10,2\n4,0.75,10,2\n8,0.6,10,\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = psych.load_csv(path, t="t", y="y", n="n", series=["subject"])
+    assert "1" in ds.subject.values.tolist() and "1.0" not in ds.subject.values.tolist()
+    assert any("no 'subject' label" in str(w.message) and "8" in str(w.message)
+               for w in caught)
