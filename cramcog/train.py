@@ -478,33 +478,33 @@ def _atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+def _map_leaves(obj, leaf):
+    """``obj`` with ``leaf`` applied to everything inside its dicts, lists and tuples."""
+    if isinstance(obj, dict):
+        return {k: _map_leaves(v, leaf) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_leaves(v, leaf) for v in obj)
+    return leaf(obj)
+
+
 def _arrays_to_tensors(obj):
     """numpy arrays (and scalars) inside dicts / lists as tensors (and Python numbers): what a
     checkpoint holds, so that ``torch.load(weights_only=True)`` reads it without unpickling."""
     import torch
 
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(obj))
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        return {k: _arrays_to_tensors(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_arrays_to_tensors(v) for v in obj)
-    return obj
+    def leaf(o):
+        if isinstance(o, np.ndarray):
+            return torch.from_numpy(np.ascontiguousarray(o))
+        return o.item() if isinstance(o, np.generic) else o
+
+    return _map_leaves(obj, leaf)
 
 
 def _tensors_to_arrays(obj):
     """The inverse of :func:`_arrays_to_tensors` (dtypes kept)."""
     import torch
 
-    if isinstance(obj, torch.Tensor):
-        return obj.numpy()
-    if isinstance(obj, dict):
-        return {k: _tensors_to_arrays(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_tensors_to_arrays(v) for v in obj)
-    return obj
+    return _map_leaves(obj, lambda o: o.numpy() if isinstance(o, torch.Tensor) else o)
 
 
 DIGEST_KEY = "sha256"   # a saved checkpoint / model's digest of everything else it holds
