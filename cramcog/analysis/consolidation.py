@@ -133,17 +133,65 @@ def switch_exposures(share: np.ndarray, exposures: np.ndarray, start: int = 0,
     numpy.ndarray
         (P,) float, NaN for a pattern whose probes still attend at the end.
     """
-    share = np.asarray(share, dtype=float)
     exposures = np.asarray(exposures, dtype=float)
-    E, P = share.shape
-    out = np.full(P, np.nan)
+    first = switch_index(share, start, threshold)
+    out = np.full(first.shape, np.nan)
+    ok = first >= 0
+    out[ok] = exposures[first[ok], np.flatnonzero(ok)]
+    return out
+
+
+def switch_index(share: np.ndarray, start: int = 0,
+                 threshold: float = SWITCH_THRESHOLD) -> np.ndarray:
+    """Per pattern, the index of the first evaluation (from ``start``) at and after which at most
+    ``threshold`` of its probes attend; -1 where that never happens (see
+    :func:`switch_exposures`, which reads the exposures there).
+
+    Examples
+    --------
+    >>> share = np.array([[1.0, 1.0], [0.2, 1.0], [0.9, 0.1], [0.1, 0.0]])
+    >>> switch_index(share).tolist()
+    [3, 2]
+    """
+    share = np.asarray(share, dtype=float)
     below = share <= threshold                                            # (E, P)
     # stays below from e on: reverse cumulative AND
     stays = np.flip(np.logical_and.accumulate(np.flip(below, 0), 0), 0)   # (E, P)
     stays[:start] = False
-    first = np.where(stays.any(0), stays.argmax(0), -1)
-    ok = first >= 0
-    out[ok] = exposures[first[ok], np.flatnonzero(ok)]
+    return np.where(stays.any(0), stays.argmax(0), -1)
+
+
+def switch_widths(share: np.ndarray, axis: np.ndarray, high: float = 0.75,
+                  low: float = 0.25) -> np.ndarray:
+    """Per pattern, how long its fall takes: ``axis`` at the first evaluation with <= ``low``
+    of its probes attending minus ``axis`` at the last evaluation before it with >= ``high``
+    (for the first such fall); NaN where the pattern never falls.
+
+    Parameters
+    ----------
+    share
+        (E, P) share of each pattern's probes attending.
+    axis
+        (E,) or (E, P): training step or the pattern's exposures at each evaluation.
+
+    Examples
+    --------
+    >>> share = np.array([[1.0, 1.0], [0.8, 0.5], [0.1, 0.2], [0.0, 0.0]])
+    >>> switch_widths(share, np.array([0, 10, 20, 30])).tolist()
+    [10.0, 20.0]
+    """
+    share = np.asarray(share, dtype=float)
+    axis = np.asarray(axis, dtype=float)
+    if axis.ndim == 1:
+        axis = np.broadcast_to(axis[:, None], share.shape)
+    out = np.full(share.shape[1], np.nan)
+    for p in range(share.shape[1]):
+        hi = np.flatnonzero(share[:, p] >= high)
+        lo = np.flatnonzero(share[:, p] <= low)
+        if hi.size and lo.size and lo[-1] > hi[0]:
+            last_hi = hi[hi < lo[lo > hi[0]][0]][-1]
+            first_lo = lo[lo > last_hi][0]
+            out[p] = axis[first_lo, p] - axis[last_hi, p]
     return out
 
 
@@ -740,21 +788,15 @@ def step_mixture_check(ds: xr.Dataset, variant: str, seed: int) -> dict[str, flo
     # step mixture at each evaluation: patterns whose switch has not happened yet attend
     not_yet = ~(np.isfinite(switch)[None, :] & (expo >= switch[None, :]))        # (E, P)
     step_curve = not_yet.mean(1)
-    widths = []
-    for p in range(share.shape[1]):
-        hi = np.flatnonzero(share[:, p] >= 0.75)
-        lo = np.flatnonzero(share[:, p] <= 0.25)
-        if hi.size and lo.size and lo[-1] > hi[0]:
-            last_hi = hi[hi < lo[lo > hi[0]][0]][-1]
-            first_lo = lo[lo > last_hi][0]
-            widths.append(expo[first_lo, p] - expo[last_hi, p])
+    widths = switch_widths(share, expo)
+    widths = widths[np.isfinite(widths)]
     fin = switch[np.isfinite(switch)]
     iqr = float(np.subtract(*np.percentile(fin, [75, 25]))) if fin.size >= 4 else np.nan
     # no pattern switched: a curve that never falls matches "no steps" trivially, so a run
     # without consolidation would score a perfect 0: nothing was checked, say NaN
     rmse = float(np.sqrt(np.mean((measured - step_curve) ** 2))) if fin.size else np.nan
     return {"step_curve_rmse": rmse,
-            "median_switch_width": float(np.median(widths)) if widths else np.nan,
+            "median_switch_width": float(np.median(widths)) if widths.size else np.nan,
             "switch_iqr": iqr}
 
 
@@ -860,7 +902,8 @@ def plateau_step(steps: np.ndarray, share: np.ndarray, window: int = 6, tol: flo
 __all__ = ["POWER_WIN_AIC", "SWITCH_THRESHOLD", "consolidation_record", "consolidation_summary",
            "curve_frame", "curve_points", "describe_fits", "first_off_and_returns",
            "pattern_frame", "fit_consolidation", "plateau_step", "retrieving_layer",
-           "run_consolidation", "step_mixture_check", "switch_exposures", "variant_label"]
+           "run_consolidation", "step_mixture_check", "switch_exposures", "switch_index",
+           "switch_widths", "variant_label"]
 
 
 def with_fits(ds: xr.Dataset, fits: pd.DataFrame) -> xr.Dataset:

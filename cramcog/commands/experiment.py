@@ -32,7 +32,9 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="experiment", required=True)
 
     s = sub.add_parser("scaling", help="Theorem 1: attention on recurring patterns vs f x n")
-    s.add_argument("runs", nargs="+", metavar="NAME=DIR", help="e.g. cram=runs/small")
+    s.add_argument("runs", nargs="+", metavar="NAME=DIR[,DIR...]",
+                   help="one folder per training seed, e.g. cram=runs/c1,runs/c2 "
+                        "no_consolidation=runs/n1,runs/n2")
     s.add_argument("--rates", type=float, nargs="+", default=None,
                    help="recurring-query rates f (default 0.005 0.01 0.02 0.035 0.07)")
     s.add_argument("--seq-lens", type=int, nargs="+", default=None,
@@ -50,6 +52,9 @@ def register(subparsers) -> None:
     t.add_argument("--steps", type=int, default=150, help="retraining steps per variant")
     t.add_argument("--trainable", choices=("head", "body"), default="head")
     t.add_argument("--tasks", nargs="+", default=None, help="variant names (default: all)")
+    t.add_argument("--bindings", nargs="+", choices=("same", "disjoint"), default=["same"],
+                   help="recurring bindings of each variant: the training ones (same) and/or "
+                        "all new (disjoint); default same")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="record file (.nc)")
     add_device_argument(t)
@@ -72,20 +77,18 @@ def _finish(ds, out: str) -> None:
 def run_scaling(args) -> int:
     import pandas as pd
 
-    from cramcog.experiments.scaling import ScalingConfig, proportionality, scaling_experiment
+    from cramcog.experiments.scaling import (ScalingConfig, proportionality,
+                                             proportionality_by_seed, scaling_experiment)
     runs = parse_runs(args.runs)
-    bad = [k for k, v in runs.items() if len(v) != 1]
-    if bad:
-        raise ValueError(f"scaling takes one run folder per name; {bad} have several")
     kw = {"n_sequences": args.sequences, "seed": args.seed}
     if args.rates:
         kw["recurring_rates"] = tuple(args.rates)
     if args.seq_lens:
         kw["seq_lens"] = tuple(args.seq_lens)
-    ds = scaling_experiment({k: v[0] for k, v in runs.items()}, ScalingConfig(**kw),
-                            device=args.device)
+    ds = scaling_experiment(runs, ScalingConfig(**kw), device=args.device)
+    print(proportionality_by_seed(ds).to_string(index=False))
     beta = proportionality(ds)
-    print(pd.DataFrame([{"router": k, "beta (attention per f n)": b, "se": se}
+    print(pd.DataFrame([{"router": k, "beta, seeds pooled": b, "se": se}
                         for k, (b, se) in beta.items()]).to_string(index=False))
     _finish(ds, args.out)
     return 0
@@ -95,21 +98,21 @@ def run_transfer(args) -> int:
     from cramcog.experiments.transfer import TransferConfig, transfer_experiment
     from cramcog.figures.experiments import transfer_frame
     cfg = TransferConfig(steps=args.steps, trainable=args.trainable, seed=args.seed,
-                         tasks=tuple(args.tasks or ()))
+                         tasks=tuple(args.tasks or ()), bindings=tuple(args.bindings))
     runs = parse_runs(args.runs)
     ds = transfer_experiment(runs, cfg, device=args.device)
-    table = ds[["attention_fraction", "accuracy"]].to_dataframe().reset_index()
-    print(table.to_string(index=False))
-    if "no_consolidation" in runs and len(runs) > 1:
-        red = transfer_frame(ds)
-        red = red[red.variant != "no_consolidation"]
-        print(red.groupby("variant").reduction.describe().to_string())
+    table = ds[["attention_fraction", "recurring_attended", "accuracy"]].to_dataframe()
+    print(table.reset_index().to_string(index=False))
+    if "attention_reduction" in ds and len(runs) > 1:
         from cramcog.dynamics.intervals import seed_interval
 
-        per_seed = red.groupby(["variant", "seed"]).reduction.mean()  # mean over tasks
-        for variant, values in per_seed.groupby(level="variant"):
+        red = transfer_frame(ds)
+        red = red[red.variant != "no_consolidation"]
+        # one number per seed (mean over tasks), then a t-interval over seeds
+        per_seed = red.groupby(["variant", "bindings", "seed"]).reduction.mean()
+        for (variant, bindings), values in per_seed.groupby(level=["variant", "bindings"]):
             mean, low, high, _, k = seed_interval(values)
-            print(f"{variant}: attention reduction vs no_consolidation {mean:.1%} "
-                  f"(95% t-interval over {k} seeds [{low:.1%}, {high:.1%}])")
+            print(f"{variant}, {bindings} bindings: attention reduction vs no_consolidation "
+                  f"{mean:.1%} (95% t-interval over {k} seeds [{low:.1%}, {high:.1%}])")
     _finish(ds, args.out)
     return 0

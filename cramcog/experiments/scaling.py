@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -116,18 +116,44 @@ def count_attention(model, batch) -> dict[str, float]:
            "accuracy_recurring": acc["recurring"], "accuracy_novel": acc["novel"]}
 
 
-def scaling_experiment(runs: Mapping[str, str | os.PathLike],
+def _run_folders(runs: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]]
+                 ) -> dict[tuple[str, int], Path]:
+    """``{(router, training seed): folder}`` from ``{router: folder or [folders]}``."""
+    from cramcog.configs import TrainConfig
+
+    found = {}
+    for name, folders in runs.items():
+        folders = [folders] if isinstance(folders, (str, os.PathLike)) else list(folders)
+        if not folders:
+            raise ValueError(f"scaling_experiment: router {name!r} has no run folder")
+        for folder in map(Path, folders):
+            if not (folder / "model.pt").exists():
+                raise FileNotFoundError(f"{folder}/model.pt not found: give finished training "
+                                        f"run folders (cramcog train --out DIR), got "
+                                        f"{name}={folder}")
+            seed = TrainConfig.from_dict(records.open(folder / "record.nc").cram.config).seed
+            if (name, seed) in found:
+                raise ValueError(f"scaling_experiment: two runs of {name!r} have training seed "
+                                 f"{seed} ({found[(name, seed)]} and {folder}); give one per seed")
+            found[(name, seed)] = folder
+    return found
+
+
+def scaling_experiment(runs: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]],
                        config: ScalingConfig | None = None, *,
                        device: str = "auto") -> xr.Dataset:
-    """Attention on recurring patterns over an (f, n) grid, for each trained model.
+    """Attention on recurring patterns over an (f, n) grid, for each trained model and seed.
 
     Parameters
     ----------
     runs
-        ``{router name: run folder}`` of finished training runs (``record.nc`` + ``model.pt``),
-        e.g. ``{"cram": "runs/small", "no_consolidation": "runs/small-nocons"}``.
+        ``{router name: run folder or [run folders, one per training seed]}`` of finished
+        training runs (``record.nc`` + ``model.pt``), e.g. ``{"cram": ["runs/c1", "runs/c2"],
+        "no_consolidation": ["runs/n1", "runs/n2"]}``. The seed coordinate is each run's
+        training seed; a router without a run of some seed has NaN there.
     config
-        The grid (:class:`ScalingConfig`).
+        The grid (:class:`ScalingConfig`). Test sequences depend on ``config.seed`` and the
+        cell only, so every model sees the same sequences.
     device
         Where the models run: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N"; recorded
         in the ``device`` attr.
@@ -135,12 +161,13 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike],
     Returns
     -------
     xarray.Dataset
-        Record kind "scaling", dims (router, frequency, seq_len): attention_tokens and the other
-        counts of :func:`count_attention`; :func:`cramcog.figures.scaling_frame` fits the slopes.
+        Record kind "scaling", dims (router, seed, frequency, seq_len): attention_tokens and the
+        other counts of :func:`count_attention`; :func:`proportionality` fits beta per seed,
+        :func:`cramcog.figures.scaling_frame` the slopes.
 
     Examples
     --------
-    >>> ds = scaling_experiment({"cram": "runs/small"})                  # doctest: +SKIP
+    >>> ds = scaling_experiment({"cram": ["runs/small"]})                # doctest: +SKIP
     """
     from cramcog.device import resolve_device
     from cramcog.tasks import SRCD, SRCDConfig
@@ -150,47 +177,86 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike],
     device = str(resolve_device(device))      # a bad or absent device fails before any work
     if not runs:
         raise ValueError("scaling_experiment needs at least one {name: run folder}")
+    found = _run_folders(runs)
     names = list(runs)
+    seeds = sorted({s for _, s in found})
     fields = ("attention_tokens", "novel_attention_tokens", "recurring_queries", "novel_queries",
               "layer_attention_tokens", "accuracy_recurring", "accuracy_novel")
-    shape = (len(names), len(config.recurring_rates), len(config.seq_lens))
+    shape = (len(names), len(seeds), len(config.recurring_rates), len(config.seq_lens))
     data = {k: np.full(shape, np.nan) for k in fields}
-    sources = {}
-    for r, name in enumerate(names):
-        folder = Path(runs[name])
-        if not (folder / "model.pt").exists():
-            raise FileNotFoundError(f"{folder}/model.pt not found: give finished training run "
-                                    f"folders (cramcog train --out DIR), got {name}={folder}")
+    for (name, seed), folder in found.items():
+        r, s = names.index(name), seeds.index(seed)
         model = load_model(folder, device)
         base = records.open(folder / "record.nc").cram.config["task"]
         novel = config.novel_rate
         if novel is None:
-            trained = SRCDConfig(**base)
-            novel = trained.attention_floor
-        sources[name] = str(folder)
+            novel = SRCDConfig(**base).attention_floor
         for i, f in enumerate(config.recurring_rates):
             for j, n in enumerate(config.seq_lens):
                 task = SRCD(SRCDConfig(**cell_task(base, f, n, novel)))
                 batch = task.sample(config.n_sequences, split="test",
                                     seed=_seed(config.seed, i, j)).to_torch()
                 for k, v in count_attention(model, batch).items():
-                    data[k][r, i, j] = v
+                    data[k][r, s, i, j] = v
     units = {"attention_tokens": "recurring-query tokens that executed attention (any layer) "
                                  "per sequence",
              "novel_attention_tokens": "novel-query tokens that executed attention per sequence",
              "layer_attention_tokens": "tokens x layers that executed attention per sequence"}
-    variables = {k: (("router", "frequency", "seq_len"), v, {"long_name": units.get(k, k)})
-                 for k, v in data.items()}
+    dims = ("router", "seed", "frequency", "seq_len")
+    variables = {k: (dims, v, {"long_name": units.get(k, k)}) for k, v in data.items()}
     return records.new_record(
         variables, kind="scaling", config=dataclasses.asdict(config), seed=config.seed,
-        coords={"router": np.array(names), "frequency": np.array(config.recurring_rates),
+        coords={"router": np.array(names), "seed": np.array(seeds, dtype=np.int64),
+                "frequency": np.array(config.recurring_rates),
                 "seq_len": np.array(config.seq_lens, dtype=np.int64)},
-        attrs={"runs_json": json.dumps(sources), "device": device,
+        attrs={"runs_json": json.dumps({f"{k}/{s}": str(p) for (k, s), p in found.items()}),
+               "device": device,
                "frequency_meaning": "recurring-query events per event (f); novel rate fixed"})
 
 
+def _beta(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    ok = np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size == 0 or x @ x == 0:
+        return np.nan, np.nan
+    beta = float(x @ y / (x @ x))
+    resid = y - beta * x
+    return beta, float(np.sqrt(resid @ resid / max(1, x.size - 1) / (x @ x)))
+
+
+def proportionality_by_seed(ds: xr.Dataset) -> "pd.DataFrame":
+    """beta of attention_tokens = beta f n, per (router, seed), with its standard error.
+
+    Examples
+    --------
+    >>> f, n = np.array([0.01, 0.02]), np.array([100, 200])
+    >>> att = np.stack([[np.outer(f, n), 0.5 * np.outer(f, n)]])
+    >>> ds = xr.Dataset({"attention_tokens": (("router", "seed", "frequency", "seq_len"), att)},
+    ...                 coords={"router": ["static"], "seed": [1, 2], "frequency": f,
+    ...                         "seq_len": n})
+    >>> proportionality_by_seed(ds).beta.round(3).tolist()
+    [1.0, 0.5]
+    """
+    import pandas as pd
+
+    att = ds["attention_tokens"]
+    if "seed" not in att.dims:
+        att = att.expand_dims(seed=[int(ds.attrs.get("seed", -1))], axis=1)
+    rows = []
+    for router in att.router.values:
+        for seed in att.seed.values:
+            cell = att.sel(router=router, seed=seed)
+            if not np.isfinite(cell.values).any():
+                continue
+            x = (cell.frequency * cell.seq_len).transpose(*cell.dims).values.ravel()
+            beta, se = _beta(x, cell.values.ravel())
+            rows.append({"router": str(router), "seed": int(seed), "beta": beta, "se": se})
+    return pd.DataFrame(rows, columns=["router", "seed", "beta", "se"])
+
+
 def proportionality(ds: xr.Dataset, router: str | None = None):
-    """Least-squares coefficient beta (and its standard error) of attention_tokens = beta f n.
+    """Least-squares coefficient beta (and its standard error) of attention_tokens = beta f n,
+    per router, every seed's points pooled (:func:`proportionality_by_seed`: one per seed).
 
     beta ~ 1: the router attends every recurring occurrence (Theorem 1's static bound);
     beta ~ 0: it has consolidated them.
@@ -208,16 +274,10 @@ def proportionality(ds: xr.Dataset, router: str | None = None):
     out = {}
     for name in ([router] if router else [str(r) for r in ds.router.values]):
         att = ds["attention_tokens"].sel(router=name)
-        x = (att.frequency * att.seq_len).values.ravel()
-        y = att.values.ravel()
-        ok = np.isfinite(y)
-        x, y = x[ok], y[ok]
-        beta = float(x @ y / (x @ x))
-        resid = y - beta * x
-        se = float(np.sqrt(resid @ resid / max(1, x.size - 1) / (x @ x)))
-        out[name] = (beta, se)
+        x = (att.frequency * att.seq_len).broadcast_like(att).transpose(*att.dims).values
+        out[name] = _beta(x.ravel(), att.values.ravel())
     return out
 
 
 __all__ = ["ScalingConfig", "scaling_experiment", "count_attention", "cell_task",
-           "proportionality"]
+           "proportionality", "proportionality_by_seed"]

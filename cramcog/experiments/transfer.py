@@ -8,6 +8,13 @@ the head is retrained for ``steps`` steps on each unseen variant of
 recurring bindings new), and the attention the model then executes on the variant's test split is
 counted (argmax routes, inference mode), with the retrieval accuracy the retrained head reaches.
 
+A variant keeps the training task's recurring bindings (``bindings="same"``), so its recurring
+queries are ones the model has already consolidated: that measures how robust consolidation is to
+new dynamics, gaps or query rates, not transfer. ``bindings="disjoint"`` replaces every recurring
+binding with one that never recurred in training (its keys were novel keys there): the paper's
+question, whether what was learned about consolidating carries to new patterns. Both are run side
+by side (``TransferConfig.bindings``).
+
 With ``trainable="head"`` the routes cannot change during retraining (they are decided before the
 head), so attention measures how the frozen router and semantic memory carry over; accuracy shows
 whether the carried-over representation still answers. ``trainable="body"`` also retrains working
@@ -28,8 +35,14 @@ import numpy as np
 import xarray as xr
 
 from cramcog import records
+from cramcog.tasks.batch import CATEGORY_NAMES
+
+RECURRING = CATEGORY_NAMES.index("recurring_query")
+NOVEL = CATEGORY_NAMES.index("novel_query")
 
 TRAINABLE = ("head", "body")
+BINDINGS = ("same", "disjoint")
+REFERENCE = "no_consolidation"    # attention_reduction is measured against this variant   # the variant keeps the training bindings, or replaces them all
 
 
 @dataclass
@@ -52,6 +65,8 @@ class TransferConfig:
     test_batches: int = 2             # test-split batches per (run, variant)
     test_batch_size: int = 16         # sequences per test batch
     tasks: tuple = ()                 # variant names to run (empty: all of transfer_variants)
+    bindings: tuple = ("same",)       # "same": the training task's recurring bindings;
+    #                                   "disjoint": every recurring binding new (overlap 0)
     seed: int = 0                     # seeds retraining batches (paired across models)
 
     def __post_init__(self):
@@ -65,6 +80,11 @@ class TransferConfig:
             raise ValueError(f"TransferConfig.trainable must be one of {TRAINABLE}, got "
                              f"{self.trainable!r}")
         self.tasks = tuple(self.tasks)
+        self.bindings = tuple(self.bindings)
+        if not self.bindings or not set(self.bindings) <= set(BINDINGS) \
+                or len(set(self.bindings)) != len(self.bindings):
+            raise ValueError(f"TransferConfig.bindings must be distinct values of {BINDINGS}, got "
+                             f"{self.bindings!r}")
 
 
 def freeze_for_transfer(model, trainable: str = "head") -> list:
@@ -129,7 +149,11 @@ def retrain_and_measure(run_dir, variant_task, config: TransferConfig,
     # evaluate() reads only the test batch size and the seed from a TrainConfig
     test_cfg = TrainConfig(eval_batch_size=config.test_batch_size, seed=config.seed)
     ev = evaluate(model, task, test_cfg, "test", config.test_batches, 10_000 + stream)
+    attended = ev["attended_fraction"]                                  # (layer, category)
+    layer = int(np.nanargmax(attended[:, NOVEL]))      # the retrieving layer: novel queries attend
     return {"attention_fraction": float(ev["fractions"][:, 1].mean()),
+            "recurring_attended": float(attended[layer, RECURRING]),
+            "novel_attended": float(attended[layer, NOVEL]),
             "attention_flops_ratio": float(np.mean(ev["flops_ratio"])),
             "accuracy_recurring": ev["accuracy"]["recurring"],
             "accuracy_novel": ev["accuracy"]["novel"],
@@ -157,9 +181,12 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
     Returns
     -------
     xarray.Dataset
-        Record kind "transfer", dims (variant, seed, task): attention_fraction (mean over layers),
-        attention_flops_ratio, accuracy_recurring, accuracy_novel, dynamics_mse; ``accuracy`` is
-        the mean of the two accuracies. :func:`cramcog.figures.experiments.transfer_frame` computes the reduction.
+        Record kind "transfer", dims (variant, seed, task, bindings): attention_fraction (all
+        tokens, mean over layers), recurring_attended and novel_attended (share of those queries
+        attending in the retrieving layer), attention_flops_ratio, accuracy_recurring,
+        accuracy_novel, dynamics_mse; ``accuracy`` is the mean of the two accuracies; with a
+        ``no_consolidation`` variant, ``attention_reduction`` against it (same seed, task and
+        bindings).
 
     Examples
     --------
@@ -198,26 +225,43 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
         raise ValueError(f"unknown transfer tasks {unknown}; known: {sorted(variants)}")
     model_names = list(runs)
     seeds = sorted({s for _, s in found})
-    fields = ("attention_fraction", "attention_flops_ratio", "accuracy_recurring",
-              "accuracy_novel", "dynamics_mse", "attention_floor")
-    data = {k: np.full((len(model_names), len(seeds), len(names)), np.nan) for k in fields}
+    fields = ("attention_fraction", "recurring_attended", "novel_attended",
+              "attention_flops_ratio", "accuracy_recurring", "accuracy_novel", "dynamics_mse",
+              "attention_floor")
+    shape = (len(model_names), len(seeds), len(names), len(config.bindings))
+    data = {k: np.full(shape, np.nan) for k in fields}
     for (variant, seed), folder in found.items():
         a, b = model_names.index(variant), seeds.index(seed)
         for c, name in enumerate(names):
-            res = retrain_and_measure(folder, variants[name], config, stream=c, device=device)
-            for k in fields:
-                data[k][a, b, c] = res[k]
-    dims = ("variant", "seed", "task")
+            for d, bindings in enumerate(config.bindings):
+                task = variants[name]
+                if bindings == "disjoint":
+                    task = task.variant(recurring_overlap=0.0)
+                # the stream pairs retraining batches across models and binding kinds
+                res = retrain_and_measure(folder, task, config, stream=c, device=device)
+                for k in fields:
+                    data[k][a, b, c, d] = res[k]
+    dims = ("variant", "seed", "task", "bindings")
     variables = {k: (dims, v) for k, v in data.items()}
     variables["accuracy"] = (dims, (data["accuracy_recurring"] + data["accuracy_novel"]) / 2)
+    if REFERENCE in model_names:
+        ref = data["attention_fraction"][model_names.index(REFERENCE)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variables["attention_reduction"] = (
+                dims, 1 - data["attention_fraction"] / ref[None],
+                {"long_name": f"1 - attention_fraction / attention_fraction of {REFERENCE} "
+                              "(same seed, task and bindings)"})
     return records.new_record(
         variables, kind="transfer", config=dataclasses.asdict(config), seed=config.seed,
         coords={"variant": np.array(model_names), "seed": np.array(seeds, dtype=np.int64),
-                "task": np.array(names)},
+                "task": np.array(names), "bindings": np.array(config.bindings)},
         attrs={"runs_json": json.dumps({f"{v}/{s}": str(p) for (v, s), p in found.items()}),
                "device": device,
+               "bindings_meaning": "same: the training task's recurring bindings; disjoint: "
+                                   "every recurring binding replaced by one never recurring in "
+                                   "training (recurring_overlap = 0)",
                "frozen": "semantic memory + router" + (
                    " + everything but the task head" if config.trainable == "head" else "")})
 
 
-__all__ = ["TransferConfig", "transfer_experiment", "retrain_and_measure", "freeze_for_transfer"]
+__all__ = ["BINDINGS", "REFERENCE", "TransferConfig", "transfer_experiment", "retrain_and_measure", "freeze_for_transfer"]

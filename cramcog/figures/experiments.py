@@ -13,13 +13,14 @@ PAPER_TRANSFER_REDUCTION = (0.48, 0.52)  # the paper's transfer attention reduct
 
 
 def transfer_frame(ds: xr.Dataset, reference: str = "no_consolidation") -> pd.DataFrame:
-    """Per (variant, seed, task): attention and its reduction against ``reference``.
+    """Per (variant, seed, task, bindings): attention and its reduction against ``reference``.
 
-    Transfer record schema (kind "transfer"): dims ``(variant, seed, task)``, variable
-    ``attention_fraction`` (attention used on the transfer task after retraining the head), and
-    optionally ``accuracy``; the ``variant`` coordinate includes ``reference`` (the model without
-    consolidation). ``reduction = 1 - attention / attention[reference]`` for the same seed and
-    task.
+    Transfer record schema (kind "transfer"): dims ``(variant, seed, task[, bindings])``,
+    variable ``attention_fraction`` (attention used on the transfer task after retraining the
+    head), and optionally ``accuracy``; the ``variant`` coordinate includes ``reference`` (the
+    model without consolidation). ``reduction = 1 - attention / attention[reference]`` for the
+    same seed, task and bindings. Records without a bindings dim (made before it existed) kept
+    the training bindings: ``bindings = "same"``.
     """
     ds = _check_record(ds, ("transfer",), "plot_transfer")
     _need(ds, ["attention_fraction", "variant", "seed", "task"], "plot_transfer")
@@ -27,18 +28,21 @@ def transfer_frame(ds: xr.Dataset, reference: str = "no_consolidation") -> pd.Da
     if reference not in variants:
         raise FigureError(f"plot_transfer: reference variant {reference!r} is not in the record "
                           f"(variants: {variants})")
+    if "bindings" not in ds.dims:
+        ds = ds.expand_dims(bindings=["same"], axis=-1)
     att = ds["attention_fraction"]
-    ref = att.sel(variant=reference)
-    red = 1 - att / ref
-    df = xr.Dataset({"attention_fraction": att, "reduction": red}).to_dataframe().reset_index()
+    red = 1 - att / att.sel(variant=reference)
+    frame = {"attention_fraction": att, "reduction": red}
     if "accuracy" in ds:
-        df["accuracy"] = ds["accuracy"].to_dataframe().reset_index()["accuracy"].values
-    return df[["variant", "seed", "task", "attention_fraction", "reduction"]
+        frame["accuracy"] = ds["accuracy"]
+    df = xr.Dataset(frame).to_dataframe().reset_index()
+    return df[["variant", "seed", "task", "bindings", "attention_fraction", "reduction"]
               + (["accuracy"] if "accuracy" in ds else [])].dropna(subset=["reduction"])
 
 
 def plot_transfer(ds: xr.Dataset, reference: str = "no_consolidation"):
-    """Bars: attention reduction on each transfer task against the model without consolidation.
+    """Bars: attention reduction on each transfer task against the model without consolidation,
+    one panel per kind of recurring bindings (the training ones, or all new).
 
     Bars are means over seeds with 95% bootstrap intervals (seeded); the paper's 48-52% band is
     shaded.
@@ -53,14 +57,20 @@ def plot_transfer(ds: xr.Dataset, reference: str = "no_consolidation"):
     df = df[df.variant != reference]
     if df.empty:
         raise FigureError("plot_transfer: no variant besides the reference to compare")
-    fig, ax = plt.subplots(figsize=(1.2 * df.task.nunique() + 3, 3.2))
-    sns.barplot(data=df, x="task", y="reduction", hue="variant", errorbar=("ci", 95), seed=0,
-                ax=ax)
+    kinds = list(dict.fromkeys(df.bindings))
+    fig, axes = plt.subplots(1, len(kinds), figsize=((1.2 * df.task.nunique() + 3) * len(kinds),
+                                                     3.4), sharey=True, squeeze=False)
     lo, hi = PAPER_TRANSFER_REDUCTION
-    ax.axhspan(lo, hi, color="tab:orange", alpha=0.2, label="paper 48-52%")
-    ax.set_ylabel(f"attention reduction vs {reference}")
-    ax.yaxis.set_major_formatter(_percent())
-    ax.legend(fontsize=7)
+    for ax, kind in zip(axes[0], kinds):
+        sns.barplot(data=df[df.bindings == kind], x="task", y="reduction", hue="variant",
+                    errorbar=("ci", 95), seed=0, ax=ax)
+        ax.axhspan(lo, hi, color="tab:orange", alpha=0.2, label="paper 48-52%")
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.set_title(f"{kind} recurring bindings", fontsize=9)
+        ax.set_ylabel(f"attention reduction vs {reference}")
+        ax.yaxis.set_major_formatter(_percent())
+        ax.tick_params(axis="x", rotation=30, labelsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -69,24 +79,28 @@ def scaling_frame(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Theorem 1 data and fitted slopes.
 
     Scaling record schema (kind "scaling", written by
-    :func:`cramcog.experiments.scaling.scaling_experiment`): dims ``(router, frequency,
-    seq_len)``, variable ``attention_tokens`` (recurring-query tokens that executed attention,
-    per sequence). Returns ``(points, slopes)``: points columns router, frequency, seq_len,
-    f_times_n, attention_tokens; slopes columns router, beta, beta_se (least squares of
-    attention_tokens = beta f n: ~1 attends every recurring occurrence, ~0 consolidated),
+    :func:`cramcog.experiments.scaling.scaling_experiment`): dims ``(router, seed, frequency,
+    seq_len)`` (older records: no seed), variable ``attention_tokens`` (recurring-query tokens
+    that executed attention, per sequence). Returns ``(points, slopes)``: points columns router,
+    (seed,) frequency, seq_len, f_times_n, attention_tokens; slopes columns router, beta, beta_se
+    (least squares of attention_tokens = beta f n over every seed's points: ~1 attends every
+    recurring occurrence, ~0 consolidated), beta_min and beta_max (over seeds, each fitted alone),
     slope, slope_se, intercept (OLS of log attention_tokens on log(f n), over positive counts;
     NaN when fewer than 3 are positive).
     """
-    from cramcog.experiments.scaling import proportionality
+    from cramcog.experiments.scaling import proportionality, proportionality_by_seed
 
     ds = _check_record(ds, ("scaling",), "plot_scaling")
     _need(ds, ["attention_tokens", "frequency", "seq_len", "router"], "plot_scaling")
     df = ds["attention_tokens"].to_dataframe().reset_index().dropna(subset=["attention_tokens"])
     df["f_times_n"] = df.frequency * df.seq_len
     beta = proportionality(ds)
+    by_seed = proportionality_by_seed(ds).groupby("router").beta
     rows = []
     for router, sub in df.groupby("router", sort=False):
         row = {"router": router, "beta": beta[router][0], "beta_se": beta[router][1],
+               "beta_min": by_seed.min().get(router, np.nan),
+               "beta_max": by_seed.max().get(router, np.nan),
                "slope": np.nan, "slope_se": np.nan, "intercept": np.nan}
         sub = sub[(sub.attention_tokens > 0) & (sub.f_times_n > 0)]
         if len(sub) >= 3 and sub.f_times_n.nunique() >= 2:
