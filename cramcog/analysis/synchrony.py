@@ -141,7 +141,9 @@ def pattern_events(share: np.ndarray, start: int,
             "return": back_slots, "censored": np.flatnonzero(final == start)}
 
 
-def _cell(ds: xr.Dataset, variant: str, seed: int):
+def run_shares(ds: xr.Dataset, variant: str, seed: int):
+    """(steps, share (E, P), exposures (E, P), start) of one run of a consolidation record:
+    evaluations with every pattern measured, and the index of the first one after the warm-up."""
     cell = ds.sel(variant=variant, seed=seed)
     steps = np.asarray(ds["eval_step"].values, dtype=float)
     share = (cell["pattern_attended"] / cell["pattern_probes"]).values            # (E, P)
@@ -169,7 +171,7 @@ def run_synchrony(ds: xr.Dataset, variant: str, seed: int,
     """
     threshold = float(ds.attrs.get("switch_threshold", SWITCH_THRESHOLD)) \
         if threshold is None else threshold
-    steps, share, expo, start = _cell(ds, variant, seed)
+    steps, share, expo, start = run_shares(ds, variant, seed)
     if start >= len(steps) - 2:
         raise AnalysisError(f"synchrony: {variant} seed {seed} has fewer than 3 evaluations "
                             "after its warm-up; nothing to test")
@@ -307,5 +309,5 @@ def synchrony_table(rec: xr.Dataset, window_steps: int = PRIMARY_WINDOW_STEPS) -
 
 
 __all__ = ["EVENTS", "PRIMARY_WINDOW_STEPS", "coincidences", "jitter_test", "pattern_events",
-           "run_synchrony", "switch_widths", "synchrony_frame", "synchrony_record",
+           "run_shares", "run_synchrony", "switch_widths", "synchrony_frame", "synchrony_record",
            "synchrony_table"]

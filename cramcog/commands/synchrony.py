@@ -34,6 +34,8 @@ def register(subparsers) -> None:
                    help="jittered data sets per test (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
     p.add_argument("--out", default=None, metavar="FILE.nc", help="write the record here")
+    p.add_argument("--figures", default=None, metavar="DIR",
+                   help="also draw each seed's switch raster to DIR/switch_raster_<variant>_s<seed>.png")
     p.set_defaults(func=run)
 
 
@@ -60,4 +62,16 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         records.save(rec, args.out)
         print(f"wrote {args.out}")
+    if args.figures:
+        from pathlib import Path
+
+        from cramcog.commands.figures import safe_stem
+        from cramcog.figures.style import save_figure
+        from cramcog.figures.synchrony import plot_switch_raster
+
+        for seed in rec.seed.values:
+            stem = safe_stem(f"switch_raster_{args.variant}_s{int(seed)}")
+            path = save_figure(plot_switch_raster(ds, args.variant, int(seed)),
+                               Path(args.figures) / f"{stem}.png")
+            print(f"wrote {path}")
     return 0

@@ -85,3 +85,25 @@ def test_record_round_trips_and_prints(tmp_path):
     assert back.attrs["study"] == "switch_synchrony"
     np.testing.assert_allclose(back.p.values, rec.p.values)
     assert "| 0 | switch |" in synchrony_table(back)
+
+
+def test_raster_frame_and_figure(tmp_path, capsys):
+    from cramcog.cli import main
+    from cramcog.figures.synchrony import plot_switch_raster, switch_raster_frame
+    ds = _record(_bursts())
+    frame = switch_raster_frame(ds, "cram", 0)
+    events = frame.attrs["events"]
+    assert events["switch"].sum() == 60 and events["return"].sum() == 0
+    # rows sorted by final switch: the first row switches no later than the last
+    first = frame[frame.order == 0].share.values
+    last = frame[frame.order == 59].share.values
+    assert np.argmax(first <= 0.5) <= np.argmax(last <= 0.5)
+    plot_switch_raster(ds, "cram", 0)
+    path = tmp_path / "cons.nc"
+    records.save(ds, path)
+    assert main(["synchrony", str(path), "--resamples", "99", "--out", str(tmp_path / "s.nc"),
+                 "--figures", str(tmp_path)]) == 0
+    assert (tmp_path / "switch_raster_cram_s0.png").exists()
+    assert "| 0 | switch |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="too few"):
+        main(["synchrony", str(path), "--resamples", "5"])
