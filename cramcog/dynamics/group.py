@@ -235,6 +235,39 @@ class _Long:
     time_name: str
     time_attrs: dict
     y_name: str
+    dropped: "object" = None     # DataFrame of rows left out before any curve: keys, row, reason
+
+
+def _dropped_rows(df, keys: list, mask, reason: str):
+    """The rows of ``df`` under ``mask`` as entries of ``excluded``: their labels, the row
+    (the input's index) and why they were left out."""
+    import pandas as pd
+
+    out = pd.DataFrame({k: df.loc[mask, k].to_numpy() if k in df else np.nan for k in keys})
+    out["row"] = np.asarray(df.index[mask])
+    out["reason"] = reason
+    return out
+
+
+def _pooled_within_curve(df, names: list, time: str, skip: set) -> None:
+    """Warn when a label column (text, category or bool) splits one curve into parts that each
+    span several delays: a condition ``by`` does not name, so that curve mixes conditions (e.g.
+    one subject id reused in two groups). A column with one level per delay only renames t."""
+    for col in df.columns:
+        if col in skip or col in names or df[col].dtype.kind in "iufcmM":
+            continue
+        levels = df.groupby(names, sort=False)[col].nunique(dropna=True)
+        spans = df.groupby(names + [col], sort=False)[time].nunique().groupby(
+            level=list(range(len(names)))).max()
+        mixed = levels[(levels > 1) & (spans.reindex(levels.index) > 1)]
+        if len(mixed):
+            key = mixed.index[0]
+            label = ", ".join(f"{k}={v}" for k, v in zip(names, key if isinstance(key, tuple)
+                                                         else (key,)))
+            warnings.warn(f"column {col!r} takes {int(mixed.iloc[0])} values within one curve "
+                          f"({label}; {len(mixed)} curve(s) like it): those rows are pooled "
+                          f"into one curve. If {col!r} is a condition, name it: "
+                          f"by=[{col!r}, {names[-1]!r}]", UserWarning, stacklevel=5)
 
 
 def _names(by) -> list[str] | None:
@@ -270,12 +303,16 @@ def _long_table(t, y, n, by, data, dim) -> _Long:
         if n is not None:
             out["_n"] = df[n].to_numpy() if isinstance(n, str) else np.broadcast_to(
                 np.asarray(n, dtype=float), len(df))
+        out.index = df.index
+        _pooled_within_curve(df, names, t, {c for c in cols.values() if isinstance(c, str)})
         bad = out[["_t", "_y"] + (["_n"] if n is not None else [])].isna().any(axis=1)
+        dropped = _dropped_rows(out, names, bad, "missing t, y or n")
         if bad.any():
-            warnings.warn(f"{int(bad.sum())} row(s) with a missing t, y or n were dropped",
+            warnings.warn(f"{int(bad.sum())} row(s) with a missing t, y or n were dropped "
+                          f"(rows {df.index[bad].tolist()[:10]}; all listed in .excluded)",
                           stacklevel=4)
-            out = out[~bad].reset_index(drop=True)
-        return _Long(out, names[-1], names[:-1], t, {}, y)
+            out = out[~bad]
+        return _Long(out, names[-1], names[:-1], t, {}, y, dropped)
     if data is not None and _is_xr(data) and hasattr(data, "data_vars"):
         def var(v):
             if isinstance(v, str):
@@ -354,6 +391,7 @@ class _Curves:
     y: list                 # per curve: proportions (binomial) or raw values
     n: list | None          # per curve: trials, or None for least squares
     y_kind: str = "proportion"  # how the user's y was read (y itself is already converted)
+    dropped: "object" = None    # DataFrame of rows without a label: keys, row, reason
 
 
 def _split_curves(long: _Long, y_kind: str) -> _Curves:
@@ -377,10 +415,13 @@ def _table_curves(df, keys: list, y_kind: str) -> _Curves:
     # groupby drops rows whose label is missing, and rows repeating a (curve, delay) are
     # counted twice: say so, never silently.
     unlabeled = df[keys].isna().any(axis=1)
+    dropped = _dropped_rows(df, keys, unlabeled,
+                            f"no {'/'.join(map(str, keys))} label")
     if unlabeled.any():
         warnings.warn(f"{int(unlabeled.sum())} row(s) without a {'/'.join(map(str, keys))} "
-                      f"label were dropped (rows {df.index[unlabeled].tolist()[:10]}): give "
-                      "each row its label", UserWarning, stacklevel=5)
+                      f"label were dropped (rows {df.index[unlabeled].tolist()[:10]}; all "
+                      "listed in .excluded): give each row its label", UserWarning,
+                      stacklevel=5)
     twice = df.duplicated(keys + ["_t"], keep="first") & ~unlabeled
     if twice.any():
         first = df[twice].iloc[0]
@@ -403,7 +444,7 @@ def _table_curves(df, keys: list, y_kind: str) -> _Curves:
         ts.append(t)
         ys.append(y)
         ns.append(part["_n"].to_numpy(float) if has_n else None)
-    return _Curves(pd.DataFrame(rows), ts, ys, ns if has_n else None, y_kind)
+    return _Curves(pd.DataFrame(rows), ts, ys, ns if has_n else None, y_kind, dropped)
 
 
 @dataclass
@@ -622,8 +663,12 @@ class GroupFit:
         reason = np.where(fits.edge, "converged on the edge of [0, 1] (a point at 0% or "
                           "100% held there): a constrained maximum, left out of the group "
                           "estimate", fits.msgs.astype(str))
-        self.excluded = self.curves.loc[~usable, [*self.conditions, self.subject]].assign(
-            reason=reason[~usable])
+        keys = [*self.conditions, self.subject]
+        # whole curves left out (row = NA), then single input rows dropped before any curve
+        self.excluded = pd.concat(
+            [self.curves.loc[~usable, keys].assign(row=pd.NA, reason=reason[~usable])]
+            + [d for d in (long.dropped, curves.dropped) if d is not None and len(d)],
+            ignore_index=True)
 
     def _se_ratio(self, members: np.ndarray, mu_internal: np.ndarray,
                   free: np.ndarray) -> np.ndarray:
@@ -842,6 +887,8 @@ class GroupFit:
 
     def report(self) -> str:
         """A short text report: the group estimates and who was left out."""
+        import pandas as pd
+
         lines = [f"{self.family}: {self.formula}  [{self.likelihood}; random effects over "
                  f"{self.subject}, REML; {self.level:.0%} HKSJ / Q-profile intervals]"]
         for _, r in self.group_table().iterrows():
@@ -854,7 +901,8 @@ class GroupFit:
         if len(self.excluded):
             keys = [*self.conditions, self.subject]
             lines.append(f"  left out ({len(self.excluded)}): " + "; ".join(
-                ", ".join(f"{k}={r[k]}" for k in keys) + f": {r['reason']}"
+                ", ".join(f"{k}={r[k]}" for k in keys)
+                + ("" if pd.isna(r["row"]) else f" (row {r['row']})") + f": {r['reason']}"
                 for _, r in self.excluded.head(5).iterrows())
                 + (" ..." if len(self.excluded) > 5 else ""))
         return "\n".join(lines)
@@ -1150,6 +1198,8 @@ def _subject_table(fits: dict[str, GroupFit]):
 
 
 def _group_record(fits: dict[str, GroupFit]):
+    import pandas as pd
+
     from cramcog.records import new_record
 
     first = next(iter(fits.values()))
@@ -1257,7 +1307,8 @@ def _group_record(fits: dict[str, GroupFit]):
              "conditions": first.conditions or "", "group_model":
              "random effects on per-subject estimates: REML tau, HKSJ interval of the mean, "
              "Q-profile interval of tau", "excluded": "; ".join(
-                 f"{r[first.subject]}: {r['reason']}" for _, r in first.excluded.iterrows())}
+                 f"{r[first.subject]}" + ("" if pd.isna(r["row"]) else f" (row {r['row']})")
+                 + f": {r['reason']}" for _, r in first.excluded.iterrows())}
     return new_record(data_vars, coords=coords, kind="fit", seed=-1, attrs=attrs)
 
 
@@ -1341,10 +1392,13 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
                          f"group; got {np.atleast_1d(g.n_subjects).tolist()} (left out: "
                          + "; ".join(f"{r[g.subject]}: {r['reason']}"
                                      for _, r in g.excluded.head(5).iterrows()) + ")")
-    many = [g for g in groups.values() if len(g.excluded) > EXCLUDED_WARN * len(g.curves)]
+    def curves_out(g):
+        return int(g.excluded["row"].isna().sum())
+
+    many = [g for g in groups.values() if curves_out(g) > EXCLUDED_WARN * len(g.curves)]
     if many or few:
         warnings.warn("; ".join(
-            [f"{g.family}: {len(g.excluded)} of {len(g.curves)} curves not fitted or not "
+            [f"{g.family}: {curves_out(g)} of {len(g.curves)} curves not fitted or not "
              "converged, left out of the group estimate" for g in many if g not in few]
             + ([f"no group estimate (fewer than 2 converged subjects) for "
                 f"{[g.family for g in few]}"] if few else []))

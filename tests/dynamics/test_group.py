@@ -311,3 +311,21 @@ def test_fit_options_pass_through_chance_criterion_and_clear_missing_gamma():
     with pytest.raises(KeyError, match="has no parameter 'gamma'"):
         fits["exponential"].params["gamma"]
     assert fits["exponential"].params.get("gamma") is None
+
+
+def test_every_dropped_row_is_listed_and_mixed_conditions_are_named():
+    df, _ = simulate(6, seed=5)
+    df = df.astype({"subject": object})
+    df.loc[4, "subject"] = None                      # a row without its subject label
+    df.loc[9, "recalled"] = np.nan                   # a row without its y
+    with pytest.warns(UserWarning, match="listed in .excluded"):
+        group = fit(df, family="power")
+    rows = group.excluded.dropna(subset=["row"]).set_index("row").reason
+    assert rows.loc[4] == "no subject label" and rows.loc[9] == "missing t, y or n"
+    assert "(row 4)" in group.report() or "(row 9)" in group.report()
+    # one subject id in two groups, delays not colliding: named, not silently pooled
+    a, _ = simulate(4, seed=6)
+    b = a.assign(day=a.day + 0.5, group="late")
+    mixed = pd.concat([a.assign(group="early"), b], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"column 'group' takes 2 values within one curve"):
+        fit(mixed, family="power")
