@@ -111,7 +111,9 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
         elif kind == "evaluation":
             if ds.attrs.get("study") != "consolidation":
                 raise FigureError(f"{name}: no figure draws this evaluation record (only the "
-                                  "consolidation and operating-point studies')")
+                                  "consolidation and operating-point studies'; the switch "
+                                  "raster of a synchrony study is drawn from its consolidation "
+                                  "record)")
             out[f"{name}_curves"] = plot_consolidation_curves(ds)
             out[f"{name}_causal"] = plot_causal_test(ds)
             if "training_flops_per_token" in ds and \
@@ -135,6 +137,16 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
                 except FigureError as err:
                     warnings.warn(f"{name}: no per-pattern figure for {variant} ({err})",
                                   stacklevel=2)
+                ok = ds["warmup_end_step"].sel(variant=variant).values >= 0   # NaN: no run
+                if "pattern_attended" in ds and ok.any():   # first seed with a run
+                    from cramcog.figures.synchrony import plot_switch_raster
+                    seed = int(ds.seed.values[np.flatnonzero(ok)[0]])
+                    try:
+                        out[f"{name}_raster_{variant}"] = plot_switch_raster(ds, str(variant),
+                                                                             seed)
+                    except FigureError as err:
+                        warnings.warn(f"{name}: no switch raster for {variant} ({err})",
+                                      stacklevel=2)
     if len(training) > 1:
         out["training_accuracy_vs_attention"] = plot_accuracy_vs_attention(training)
     return out
