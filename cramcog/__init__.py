@@ -32,8 +32,8 @@ _LAZY = {
     "figures": ("cramcog.figures", None),
     "redundancy": ("cramcog.redundancy", None),
     "fit_consolidation_curve": ("cramcog.dynamics", "fit_consolidation_curve"),
-    "compare_gamma": ("cramcog.compare", "compare_gamma"),
-    "compare_shape": ("cramcog.shape", "compare_shape"),
+    "compare_gamma": ("cramcog.comparison", "compare_gamma"),
+    "compare_shape": ("cramcog.comparison", "compare_shape"),
     "train": ("cramcog.train", "train"),
 }
 

@@ -69,7 +69,7 @@ print(f"{len(paths)} record(s) found under {source}; figures go to {out_dir}")
 # %%
 if not paths:
     from cramcog.ablations import AblationGrid, resolve_config, run_grid
-    from cramcog.compare import compare_gamma, to_record
+    from cramcog.comparison import compare_gamma, to_record
 
     made = Path(tempfile.mkdtemp(prefix="cramcog-records-"))
     base = resolve_config("tiny") if TINY else resolve_config("small")

@@ -51,7 +51,7 @@ import pandas as pd
 import seaborn as sns
 
 from cramcog import psych
-from cramcog.compare import compare_gamma, forest_plot, summarize
+from cramcog.comparison import compare_gamma, forest_plot, summarize
 from cramcog.dynamics import fit_consolidation_curve
 from cramcog.dynamics.toy_consolidation import ToyConsolidationConfig, simulate_consolidation
 
@@ -487,7 +487,7 @@ print("\nhow the Reder curves are derived:", human_es[0].assumption)
 # %%
 from cramcog.dynamics.toy_consolidation import consolidation_record  # noqa: E402
 from cramcog.figures.human import plot_human_comparison  # noqa: E402
-from cramcog.shape import compare_items, compare_shape, shape_summary  # noqa: E402
+from cramcog.comparison import compare_items, compare_shape, shape_summary  # noqa: E402
 
 SHAPE_SEEDS = max(N_SEEDS, 3)          # a seed interval needs several independent runs
 toy_record = consolidation_record([simulate_consolidation(config, seed=SEED + s)

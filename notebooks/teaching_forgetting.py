@@ -33,7 +33,7 @@ import numpy as np
 import seaborn as sns
 
 from cramcog import psych
-from cramcog.compare import ReportedGamma, compare_gamma, forest_plot
+from cramcog.comparison import ReportedGamma, compare_gamma, forest_plot
 from cramcog.dynamics import fit_consolidation_curve
 
 TINY = os.environ.get("CRAMCOG_TINY", "0") == "1"

@@ -1,6 +1,9 @@
 """`cramcog fit FILE.csv`: table on stdout, a record and a figure per curve, clear errors."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -305,9 +308,13 @@ def test_all_family_table_fits_a_terminal_and_warnings_are_one_line(counts_csv, 
     assert "cramcog fit: warning: only 6 points" in out.err and "UserWarning" not in out.err
 
 
-def test_cli_y_kinds_are_the_fitters():
-    """The CLI keeps its own copy (importing the fitter would slow every command down)."""
-    from cramcog.commands import fit as fit_command
-    from cramcog.dynamics.data import Y_KINDS
-
-    assert fit_command.Y_KINDS == Y_KINDS
+def test_cli_y_kinds_are_the_fitters_and_load_no_fitting_stack():
+    """The CLI offers the fitter's y kinds without importing the fitter (or numpy, scipy)."""
+    code = ("from cramcog.commands import fit as fit_command\n"
+            "from cramcog.dynamics.data import Y_KINDS\n"
+            "assert fit_command.Y_KINDS is Y_KINDS\n")
+    light = ("import sys\nimport cramcog.cli, cramcog.commands.fit\n"
+             "heavy = [m for m in ('numpy', 'scipy', 'cramcog.dynamics.fit') if m in sys.modules]\n"
+             "assert not heavy, heavy\n")
+    for source in (code, light):
+        subprocess.run([sys.executable, "-c", source], check=True)

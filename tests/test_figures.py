@@ -152,7 +152,7 @@ def test_gamma_comparison_transfer_scaling_render(tmp_path):
     fig = figures.plot_gamma_comparison(comparison_table())
     assert "a/x" in " ".join(t.get_text() for t in fig.axes.flat[0].get_yticklabels())
     figures.save_figure(fig, tmp_path / "g.png")
-    from cramcog.compare import COLUMNS, to_record
+    from cramcog.comparison import COLUMNS, to_record
 
     table = comparison_table().reindex(columns=COLUMNS)
     for col in ("t_units", "measure", "reliability", "likelihood", "note"):

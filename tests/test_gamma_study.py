@@ -129,7 +129,7 @@ def test_one_seed_keeps_its_profile_interval_and_says_it_is_too_narrow():
 
 
 def test_comparison_uses_compare_gamma_on_the_pooled_gamma():
-    from cramcog.compare import ReportedGamma, compare_gamma
+    from cramcog.comparison import ReportedGamma, compare_gamma
 
     runs = [power_run(0.2, s) for s in (0, 1, 2)]
     ds = gamma_study(runs, windows=["0:end"], human="ebbinghaus_1885")

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     show.add_argument("--csv", action="store_true", help="print the tidy CSV instead of a table")
     shapes = actions.add_parser(
         "shapes", help="every curve family fitted to the human curves, ranked by AICc, with each "
-                       "family's shape parameter and interval (cramcog.shape.human_shapes)")
+                       "family's shape parameter and interval (cramcog.comparison.human_shapes)")
     shapes.add_argument("--human", default="episodic_semantic",
                         help="a paradigm, episodic_semantic (default), all, or a data set name")
     shapes.add_argument("--top", type=int, default=3, help="families shown per curve")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         with_pd_options(lambda: print(df.to_string(index=False)))
         return 0
     if args.data_action == "shapes":
-        from cramcog.shape import human_shapes, shapes_markdown
+        from cramcog.comparison import human_shapes, shapes_markdown
 
         table = human_shapes(args.human, ci=args.ci)
         print(shapes_markdown(table, top=args.top))

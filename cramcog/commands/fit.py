@@ -31,9 +31,9 @@ import sys
 import warnings
 from pathlib import Path
 
-# = cramcog.dynamics.data.Y_KINDS, not imported: that loads the whole fitting stack (~0.8 s) on
-# every cramcog command, --help included (tests/test_cli_fit.py checks that they agree).
-Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
+# a module without imports: the fitting stack (~0.8 s) loads only when a fit runs, not on every
+# cramcog command (--help included)
+from cramcog.dynamics.kinds import Y_KINDS
 
 
 def register(subparsers) -> None:

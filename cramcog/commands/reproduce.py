@@ -11,13 +11,13 @@ The job (default: the ``small`` CPU config, about 15 minutes on 2 cores):
    and fits every curve family to it (binomial likelihood, AIC and overdispersion-corrected
    QAIC; gamma only where a power law wins by >= 10 of both) (``consolidation.nc``);
 3. compares the consolidation curve with the human episodic-to-semantic data, shape first
-   (:func:`cramcog.compare.compare_with_humans`, ``human="episodic_semantic"``): the run's own
+   (:func:`cramcog.comparison.compare_with_humans`, ``human="episodic_semantic"``): the run's own
    record, and the committed 5-seed record ``paper/records/consolidation.nc`` where the source
    tree has it. Model numbers are seed-pooled (a fit per seed, a t-interval over seeds), never
    one run's autocorrelated evaluations, so one run gets shapes but no gamma interval
    (``human_comparison.md`` says which interval each number uses);
 4. fits every curve family to every bundled human forgetting curve and compares the gamma the
-   paper reports with each, in the same family (:func:`cramcog.compare.compare_gamma`);
+   paper reports with each, in the same family (:func:`cramcog.comparison.compare_gamma`);
 5. draws the figures and writes a summary.
 
 With ``--train none`` it skips 1-2. The paper's gamma (0.43 +- 0.04, functional form not stated)
@@ -36,7 +36,7 @@ The run folder holds:
 
 - ``human_fits.nc``: a record over (curve, family) with AIC, converged, gamma and its interval;
 - ``human_fits.csv``: the same table;
-- ``comparison.nc`` / ``comparison.csv``: the :func:`cramcog.compare.compare_gamma` table;
+- ``comparison.nc`` / ``comparison.csv``: the :func:`cramcog.comparison.compare_gamma` table;
 - ``forgetting_curves.png``, ``gamma_forest.png``: the figures;
 - ``summary.md`` and ``summary.json``.
 
@@ -155,7 +155,7 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
         :class:`ReproduceConfig` (defaults if None).
     model
         The model side of the comparison: a fit result with a gamma or a
-        :class:`cramcog.compare.ReportedGamma`. Default: the CRAM paper's reported gamma, with
+        :class:`cramcog.comparison.ReportedGamma`. Default: the CRAM paper's reported gamma, with
         its assumptions stated in the summary (one trained run has no seed-pooled interval, so
         the run trained here is measured, not compared by its gamma).
 
@@ -166,7 +166,7 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     import matplotlib
 
     matplotlib.use("Agg")
-    from cramcog.compare import ReportedGamma
+    from cramcog.comparison import ReportedGamma
 
     config = config or ReproduceConfig()
     folder = Path(out_dir) if out_dir is not None else default_run_dir()
@@ -195,7 +195,7 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     table = compare_with_model(model, config)
     table.to_csv(folder / "comparison.csv", index=False)
     from cramcog import records
-    from cramcog.compare import to_record
+    from cramcog.comparison import to_record
 
     records.save(to_record(table, config=_config_dict(config)), folder / "comparison.nc")
     write_figures(human, table, config, folder)
@@ -288,12 +288,12 @@ COMMITTED_RECORD = Path(__file__).resolve().parents[2] / "paper" / "records" / "
 
 
 def write_human_comparison(run_record, config: ReproduceConfig, folder: Path) -> Path:
-    """``human_comparison.md``: :func:`cramcog.compare.compare_with_humans` of this run's record
+    """``human_comparison.md``: :func:`cramcog.comparison.compare_with_humans` of this run's record
     and, where the source tree has it, of the committed multi-seed record (seed-pooled)."""
     import warnings
 
     from cramcog import records
-    from cramcog.compare import compare_with_humans
+    from cramcog.comparison import compare_with_humans
 
     sources = [("this run (1 seed)", run_record)]
     if COMMITTED_RECORD.exists():
@@ -404,10 +404,10 @@ def _save_human_record(table, config: ReproduceConfig, path: Path) -> None:
 
 
 def compare_with_model(model, config: ReproduceConfig):
-    """:func:`cramcog.compare.compare_gamma` for each configured family, stacked."""
+    """:func:`cramcog.comparison.compare_gamma` for each configured family, stacked."""
     import pandas as pd
 
-    from cramcog.compare import compare_gamma
+    from cramcog.comparison import compare_gamma
 
     families = list(config.families)
     own = getattr(model, "family", None)
@@ -426,7 +426,7 @@ def write_figures(human, table, config: ReproduceConfig, folder: Path) -> list[P
     """forgetting_curves.png (data, best and power fits) and gamma_forest.png."""
     import matplotlib.pyplot as plt
 
-    from cramcog.compare import plot_gamma_comparison
+    from cramcog.comparison import plot_gamma_comparison
 
     paths = [folder / "forgetting_curves.png", folder / "gamma_forest.png"]
     fig = plot_human_curves(human, config)
@@ -491,7 +491,7 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
     """summary.json (machine-readable) and summary.md (for people)."""
     import pandas as pd
 
-    from cramcog.compare import summarize
+    from cramcog.comparison import summarize
 
     best = {label: fit_set.best.family for label, fit_set in human.fits.items()}
     spread = summarize(table)

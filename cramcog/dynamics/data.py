@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Accepted values of ``y_kind`` (see the module docstring).
-Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
+# the accepted values of y_kind (see the module docstring), re-exported here
+from cramcog.dynamics.kinds import Y_KINDS
 
 #: How far outside [0, 1] ``y_kind="auto"`` without ``n`` still reads ``y`` as noisy proportions
 #: (measurement noise around 0 or 1); a mistyped 1.5 or a percentage is further out.

@@ -32,7 +32,8 @@ from cramcog.dynamics.families import FAMILIES, Family, get_family
 from cramcog.dynamics.intervals import (BOOTSTRAP_KINDS, BootstrapResult, bootstrap_intervals,
                                         profile_intervals, wald_quantile)
 from cramcog.dynamics.optimizer import LMResult, Problem, levenberg_marquardt
-from cramcog.dynamics.result import FitResult, FitSet
+from cramcog.dynamics.ranking import FitSet
+from cramcog.dynamics.result import FitResult
 
 CI_METHODS = ("profile", "bootstrap", "wald", "none")
 CRITERIA = ("aicc", "aic", "bic")
@@ -515,138 +516,28 @@ def _stable_hash(name: str) -> int:
 def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.95,
                             n_boot=1000, seed=0, dim=None, *, data=None, y_kind="auto",
                             bootstrap="parametric", criterion="aicc", fixed=None, chance=None,
-                            force=False, overdispersion=None, cluster=None, by=None):
-    """Fit forgetting / consolidation curve families by maximum likelihood, with intervals.
+                            force=False, overdispersion=None, cluster=None, stacklevel=2):
+    """Fit curve families to one set of curves: :func:`cramcog.dynamics.fit_consolidation_curve`
+    without ``by``.
+
+    The public front (:mod:`cramcog.dynamics.api`) calls this for everything but grouped fits;
+    :mod:`cramcog.dynamics.group` calls it for each block of subjects' curves. Its parameters,
+    returns, errors and warnings are those of the front (see there), with one more:
 
     Parameters
     ----------
-    t : array_like, pandas Series, xarray DataArray, str or None
-        Times since learning (>= 0; > 0 for families with ``log t`` or ``t**-gamma``), or
-        exposures / practice blocks. A string names a column of ``data`` or a coordinate of an
-        xarray ``y``; None (xarray ``y``) uses the coordinate of the time dim.
-    y : array_like, pandas Series/DataFrame, xarray DataArray or str
-        Observations (see ``y_kind``). A 2-D array is (curve, point); a DataFrame with several
-        columns is one curve per column; an xarray ``y`` with dims besides ``dim`` is a batch of
-        curves, all fitted at once.
-    n : array_like or int, optional
-        Trials per point. Given: binomial likelihood. None: least squares (Gaussian likelihood
-        with the variance profiled out, so information criteria compare families on the same
-        data).
-    family : str, list of str, or "all"
-        A name from ``FAMILIES`` (power-law exponents are always called ``gamma``), a list of
-        names, or "all". "all" skips (with a warning, listed in ``FitSet.skipped``) families
-        that these data cannot support, e.g. ``t = 0`` for the power law or fewer than k + 2
-        points; an explicitly named family that cannot be fitted raises ValueError.
-    ci : {"profile", "bootstrap", "wald", "none"} or None
-        Interval method (see :mod:`cramcog.dynamics.intervals`).
-    level : float
-        Confidence level.
-    n_boot : int
-        Bootstrap replicates (``ci="bootstrap"``).
-    seed : int
-        Seed for the bootstrap and the restart perturbations: equal seeds give equal results.
-    dim : str, optional
-        With xarray ``y``: the time dimension (other dims become batch dims).
-    data : pandas.DataFrame or xarray.Dataset, optional
-        Look ``t``, ``y``, ``n``, ``cluster`` up by name in it.
-    y_kind : {"auto", "proportion", "successes", "percent", "value"}
-        What ``y`` holds (:func:`cramcog.dynamics.data.convert_y` is the one place that reads
-        it): proportions in [0, 1], whole counts of successes out of ``n``, percentages 0-100
-        (divided by 100) or a measurement (least squares). "auto" reads proportions when every
-        ``y`` lies in [0, 1] and warns or fails on anything ambiguous (values above 1 read as
-        counts, a mistyped proportion, fractional counts), naming the values: say what ``y``
-        holds to be sure.
-    bootstrap : {"parametric", "nonparametric"}
-        Bootstrap scheme (``ci="bootstrap"``); with ``cluster`` it is a cluster bootstrap.
-    criterion : {"aicc", "aic", "bic"}
-        How a FitSet ranks families: AICc (default; AIC with the small-sample correction
-        ``2K(K+1)/(m-K-1)``, K parameters counting the noise variance for least squares, m
-        points), AIC or BIC. With ``overdispersion="quasi"`` they become QAICc/QAIC/QBIC.
-    fixed : dict, optional
-        Parameters held at a value, not estimated (as lmfit's ``vary=False``), e.g.
-        ``{"c": 0.25}`` or ``{"s": 1.0}``. They are not counted in k; their interval is the
-        value itself. Named families must have them; "all" skips those that do not.
-    chance : float, optional
-        A chance floor, e.g. 0.25 for 4-choice recognition: the asymptote ``c`` is held there.
-        Named families without ``+c`` are fitted as their ``+c`` variant (``power`` ->
-        ``power+c``); "all" fits the ``+c`` families only.
-    force : bool
-        Fit families with fewer than k + 2 points (k + 3 for least squares).
-    overdispersion : {None, "quasi"}
-        "quasi" (binomial only): intervals scaled by the Pearson dispersion c (chi2 / df,
-        floored at 1), profile and Wald intervals with F / t reference distributions, a
-        beta-binomial parametric bootstrap, and QAIC(c) ranking with one c for all families
-        (from the fit with the most parameters). Without it, a binomial fit whose dispersion is
-        large warns.
-    cluster : array_like or str, optional
-        One label per point (subject, session, item) of ONE pooled curve, e.g. long data with
-        several subjects per time. With ``ci="bootstrap"`` the clusters are resampled (a
-        cluster bootstrap), so the intervals carry between-cluster variation.
-    by : str, list of str or array_like, optional
-        Many subjects: the subject column / dim (or each row's subject label). Fits every
-        subject and a group-level (random-effects) estimate: a :class:`GroupFit` (one family)
-        or :class:`GroupFitSet`; see :mod:`cramcog.dynamics.group`.
-
-    Returns
-    -------
-    FitResult
-        For one family name.
-    FitSet
-        For a list or "all": a mapping ``name -> FitResult`` with ``best``, ``weights``,
-        ``table()`` and ``report()``.
-
-    Raises
-    ------
-    ValueError
-        NaN/inf, negative t, t <= 0 for a family that needs t > 0, y impossible for its kind
-        (named), successes > n, fewer than k + 2 points, mismatched lengths, constant y,
-        unknown family (the message lists valid names), or bad settings.
-    TypeError
-        Non-numeric input.
-
-    Warns
-    -----
-    UserWarning
-        Ambiguous y (see ``y_kind``), families skipped by "all", a weak ranking from few
-        points, a binomial fit with large dispersion (lack of fit / overdispersion).
-
-    Notes
-    -----
-    A fit that fails a convergence check has ``converged == False``, a ``message`` saying why,
-    and NaN intervals. A binomial maximum on the edge of [0, 1] (a point observed at 100% or 0%
-    that the curve could follow only by leaving [0, 1]) is the constrained maximum, held at
-    exactly 1 or 0 there: converged, ``on_edge`` True, and its ``message`` names the point.
-    Wald standard errors (``se``) are always reported for converged fits.
-    Every result carries its goodness of fit (``deviance``, ``pearson_chi2``, ``dispersion``)
-    and ``report()`` prints it all, in the spirit of lmfit's ``fit_report``.
+    stacklevel : int
+        Where the warnings point, counted from this function (2: at its caller).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from cramcog.dynamics import fit_consolidation_curve
     >>> t = np.array([1, 2, 4, 8, 16, 32.0])
     >>> y = np.array([0.82, 0.66, 0.58, 0.46, 0.40, 0.34])
     >>> fits = fit_consolidation_curve(t, y, family=["power", "exponential"])
     >>> fits.best.family, fits.criterion
     ('power', 'aicc')
-    >>> lo, hi = fits["power"].ci["gamma"]
-    >>> bool(lo < fits["power"].params["gamma"] < hi)
-    True
-
-    A 4-choice recognition curve falls towards chance (0.25), not towards 0:
-
-    >>> k = np.array([37, 33, 29, 25, 22, 20, 18, 17])
-    >>> fit = fit_consolidation_curve(np.arange(1.0, 9.0), k, n=40, y_kind="successes",
-    ...                               family="exponential", chance=0.25)
-    >>> fit.family, fit.fixed, fit.n_params
-    ('exponential+c', {'c': 0.25}, 2)
     """
-    if by is not None:  # many subjects: per-subject fits and a group estimate (group.py)
-        from cramcog.dynamics.group import fit_group
-        return fit_group(t, y, n, family, by=by, data=data, dim=dim, y_kind=y_kind, ci=ci,
-                         level=level, n_boot=n_boot, seed=seed, bootstrap=bootstrap,
-                         criterion=criterion, fixed=fixed, chance=chance, force=force,
-                         overdispersion=overdispersion, cluster=cluster)
     cfg = FitConfig(ci="none" if ci is None else ci, level=level, n_boot=n_boot, seed=seed,
                     bootstrap=bootstrap, criterion=criterion,
                     overdispersion="none" if overdispersion is None else overdispersion,
@@ -654,7 +545,7 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     held = _held(fixed, chance)
     fams, skipped, is_all = _family_list(family, held, chance)
     curves = as_curves(t, y, n, dim=dim, y_kind=y_kind, data=data, cluster=cluster,
-                       stacklevel=3)
+                       stacklevel=stacklevel + 1)
     if cfg.overdispersion == "quasi" and curves.likelihood != "binomial":
         raise ValueError("overdispersion='quasi' scales binomial intervals by the Pearson "
                          "dispersion; without n (least squares) the noise variance is already "
@@ -674,7 +565,7 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
             raise ValueError(why)
     if skipped:
         warnings.warn(f"family='all' skipped {list(skipped)}: " + "; ".join(skipped.values()),
-                      stacklevel=2)
+                      stacklevel=stacklevel)
     if not usable:
         raise ValueError("no family can be fitted to these data: " + "; ".join(skipped.values()))
     config = {"families": [f.name for f in usable], "ci": cfg.ci, "level": cfg.level,
@@ -687,15 +578,16 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     single = isinstance(family, (str, Family)) and not is_all
     out = results[usable[0].name] if single else FitSet(results, skipped=skipped,
                                                         criterion=cfg.criterion)
-    _warn_lack_of_fit(list(results.values()), cfg, curves)
+    _warn_lack_of_fit(list(results.values()), cfg, curves, stacklevel + 1)
     if not single:
         note = out.weak_ranking_note(few_points=FEW_POINTS, weight=WEAK_WEIGHT)
         if note:
-            warnings.warn(note, UserWarning, stacklevel=2)
+            warnings.warn(note, UserWarning, stacklevel=stacklevel)
     return out
 
 
-def _warn_lack_of_fit(fits: list[FitResult], cfg: FitConfig, curves: CurveData):
+def _warn_lack_of_fit(fits: list[FitResult], cfg: FitConfig, curves: CurveData,
+                      stacklevel: int = 3):
     """Warn when even the best-fitting converged family leaves the binomial counts
     overdispersed (Pearson dispersion > DISPERSION_WARN with p < LACK_OF_FIT_P)."""
     if curves.likelihood != "binomial" or cfg.overdispersion == "quasi" or \
@@ -719,4 +611,5 @@ def _warn_lack_of_fit(fits: list[FitResult], cfg: FitConfig, curves: CurveData):
         "(trials clustered in subjects or items that differ, or no family describes the "
         f"curve), so binomial intervals are too narrow by about {np.sqrt(best[b]):.1f}x. Use "
         "overdispersion='quasi' (intervals scaled by the dispersion, QAIC), or cluster= "
-        "with ci='bootstrap' if the trials' subjects are known", UserWarning, stacklevel=3)
+        "with ci='bootstrap' if the trials' subjects are known", UserWarning,
+        stacklevel=stacklevel)

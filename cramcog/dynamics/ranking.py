@@ -1,5 +1,6 @@
-"""Ranking families: information criteria (AICc, AIC, BIC and their quasi forms), Akaike weights
-and :class:`FitSet`, several families fitted to the same data.
+"""Ranking families: :class:`FitSet`, several families fitted to the same data, ranked by an
+information criterion (AICc, AIC, BIC and their quasi forms; :mod:`cramcog.dynamics.criteria`,
+whose names are re-exported here) with Akaike weights.
 
 Examples
 --------
@@ -17,47 +18,12 @@ from typing import TYPE_CHECKING, Iterator, Mapping
 
 import numpy as np
 
+# re-exported: importing CRITERION_LABELS and information_criterion from here keeps working
+from cramcog.dynamics.criteria import CRITERION_LABELS, information_criterion  # noqa: F401
+from cramcog.dynamics.report import fitset_report
+
 if TYPE_CHECKING:
     from cramcog.dynamics.result import FitResult
-
-#: Display names of the criteria.
-CRITERION_LABELS = {"aic": "AIC", "aicc": "AICc", "bic": "BIC", "qaic": "QAIC",
-                    "qaicc": "QAICc", "qbic": "QBIC"}
-
-
-def information_criterion(name: str, loglik, k, m: int, c_hat=None):
-    """AIC, AICc or BIC (QAIC, QAICc, QBIC when ``c_hat`` is given) per curve.
-
-    ``k`` counts the estimated parameters (least squares: plus the noise variance); ``m`` is
-    the number of data points (not trials: the binomial's sample size for AICc and BIC is the
-    number of points, as for a grouped binomial GLM). With ``c_hat`` the deviance is divided by
-    it and one parameter is added for it (Burnham & Anderson 2002, sec. 2.5 and 6.2). AICc is
-    ``inf`` when ``m <= K + 1`` (no correction defined).
-
-    Examples
-    --------
-    >>> round(float(information_criterion("aicc", -10.0, 2, 10)), 4)   # 24 + 2*2*3/7
-    25.7143
-    >>> round(float(information_criterion("qaic", -10.0, 2, 10, c_hat=2.0)), 4)  # 10 + 2*3
-    16.0
-    """
-    base = name[1:] if name.startswith("q") else name
-    quasi = name.startswith("q")
-    if quasi and c_hat is None:
-        raise ValueError(f"{name} needs c_hat, the dispersion")
-    kk = np.asarray(k, float) + (1 if quasi else 0)
-    dev = -2.0 * np.asarray(loglik, float) / (np.asarray(c_hat, float) if quasi else 1.0)
-    if base == "aic":
-        return dev + 2 * kk
-    if base == "aicc":
-        spare = m - kk - 1
-        corr = np.where(spare > 0, 2 * kk * (kk + 1) / np.where(spare > 0, spare, 1), np.inf)
-        return dev + 2 * kk + corr
-    if base == "bic":
-        return dev + kk * np.log(m)
-    raise ValueError(f"unknown criterion {name!r}; use aicc, aic or bic (q-prefixed with a "
-                     "dispersion)")
-
 
 
 class FitSet(Mapping):
@@ -312,7 +278,6 @@ class FitSet(Mapping):
         best: power (Akaike weight 0.90)
         ...
         """
-        from cramcog.dynamics.report import fitset_report
         return fitset_report(self, max_rows=max_rows)
 
     def to_xarray(self):

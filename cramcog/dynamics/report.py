@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cramcog.dynamics.ranking import CRITERION_LABELS as _CRIT
+from cramcog.dynamics.criteria import CRITERION_LABELS as _CRIT
 
 
 def _num(x, digits: int = 4) -> str:

@@ -1,5 +1,5 @@
 """Fit results: one family (:class:`FitResult`); several ranked by AICc are a :class:`FitSet`
-(:mod:`cramcog.dynamics.ranking`, re-exported here).
+(:mod:`cramcog.dynamics.ranking`, which builds on this module).
 
 A result holds B curves (B = 1 for a plain 1-D fit). For one curve every statistic is a Python
 float (``fit.params["gamma"]``) and every interval a pair of floats. When the input had batch
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cramcog.dynamics.criteria import information_criterion
 from cramcog.dynamics.data import CurveData
 from cramcog.dynamics.families import Family
 from cramcog.dynamics.intervals import BootstrapResult, wald_quantile
-# FitSet is re-exported: ``from cramcog.dynamics.result import FitSet`` keeps working.
-from cramcog.dynamics.ranking import FitSet, information_criterion  # noqa: F401
+from cramcog.dynamics.report import fit_report
 
 def _gof_p(likelihood: str, pearson: np.ndarray, df: int) -> np.ndarray:
     """Pearson chi2 lack-of-fit p-value (binomial; NaN for least squares or df <= 0)."""
@@ -582,7 +582,6 @@ class FitResult:
             gamma   = 0.2586 ...  shape parameter
         ...
         """
-        from cramcog.dynamics.report import fit_report
         return fit_report(self, max_curves=max_curves)
 
     def __repr__(self) -> str:

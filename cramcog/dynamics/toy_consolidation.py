@@ -27,7 +27,7 @@ per item: its *switch point* (:meth:`ToyConsolidationResult.switch_exposures`) i
 exposures after which the episodic store never had to answer it again, and
 :func:`consolidation_record` writes several seeds in the same layout as a trained CRAM's
 per-pattern consolidation record, so both go through the same comparison with human data
-(:func:`cramcog.shape.compare_shape`). A novel item is replayed
+(:func:`cramcog.comparison.compare_shape`). A novel item is replayed
 after the only episode it appears in, which cannot help it: its episodic share stays near 1. With
 ``replay_rate=0`` the semantic memory never learns and nothing is consolidated. A linear memory
 over ``semantic_rank`` dims stores about ``semantic_rank`` items without interference: make it

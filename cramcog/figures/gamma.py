@@ -192,8 +192,8 @@ def plot_gamma_comparison(data: Any):
     """Forest plots of human gammas against the model's, one panel per family.
 
     ``data``: the DataFrame from :func:`cramcog.compare_gamma` or its record
-    (:func:`cramcog.compare.to_record`, kind "comparison"). Drawn by
-    :func:`cramcog.compare.plot_gamma_comparison` (one implementation of the forest plot).
+    (:func:`cramcog.comparison.to_record`, kind "comparison"). Drawn by
+    :func:`cramcog.comparison.plot_gamma_comparison` (one implementation of the forest plot).
 
     Returns
     -------
@@ -211,7 +211,7 @@ def plot_gamma_comparison(data: Any):
     1
     """
     _sns()
-    from cramcog.compare import plot_gamma_comparison as _forest_grid
+    from cramcog.comparison import plot_gamma_comparison as _forest_grid
 
     return _forest_grid(comparison_frame(data))
 

@@ -9,12 +9,12 @@ direction that disagrees shows as a curve going the other way.
 
 - Model: one line per model (CRAM, the toy model, ...), averaged the way each panel's human
   curves were (block means for strategy shift, pooled at exact exposures for remember/know; see
-  :meth:`cramcog.shape.ModelCurves.curves`): every seed normalised by its own ``x50``, then the
-  mean over seeds with a Student-t band over seeds (never a band from one run's steps), drawn
+  :meth:`cramcog.comparison.ModelCurves.curves`): every seed normalised by its own ``x50``, then
+  the mean over seeds with a Student-t band over seeds (never a band from one run's steps), drawn
   where at least two seeds reach that x / x50 and clipped to [0, 1].
 - Human: points with Wilson 95% intervals where trial counts exist, and the best family by AICc
   (QAICc for counts: fitted in the falling orientation with quasi-binomial intervals, as
-  :func:`cramcog.shape.compare_shape` does) with its delta-method band.
+  :func:`cramcog.comparison.compare_shape` does) with its delta-method band.
 
 Examples
 --------
@@ -45,7 +45,7 @@ def midpoint(t: np.ndarray, y: np.ndarray) -> float:
     """x50: where the curve first gets halfway from its first to its last value (log x).
 
     First and last values are the means of the first and last two points (less noise), see
-    :func:`cramcog.shape.crossing`.
+    :func:`cramcog.comparison.crossing`.
 
     Examples
     --------
@@ -53,7 +53,7 @@ def midpoint(t: np.ndarray, y: np.ndarray) -> float:
     >>> round(midpoint(np.array([1, 2, 4, 8.0]), np.array([1, 1, 0, 0.0])), 3)
     2.828
     """
-    from cramcog.shape import crossing
+    from cramcog.comparison import crossing
 
     return crossing(t, y, 0.5, ends=2 if len(t) >= 4 else 1)
 
@@ -77,7 +77,7 @@ def wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarra
 
 
 def _as_models(model) -> dict[str, Any]:
-    from cramcog.shape import is_model_side, model_curves
+    from cramcog.comparison import is_model_side, model_curves
 
     if model is None:
         return {}
@@ -97,13 +97,13 @@ def human_comparison_frame(model=None, human: Any = "episodic_semantic",
     Parameters
     ----------
     model
-        None, a model side (see :func:`cramcog.shape.model_curves`), a list of them, or a dict
-        ``{label: model side}``.
+        None, a model side (see :func:`cramcog.comparison.model_curves`), a list of them, or a
+        dict ``{label: model side}``.
     human
-        Human curves, as for :func:`cramcog.shape.compare_shape`.
+        Human curves, as for :func:`cramcog.comparison.compare_shape`.
     families
         Families tried for each human curve's fitted line (default
-        :data:`cramcog.shape.SHAPE_FAMILIES`).
+        :data:`cramcog.comparison.SHAPE_FAMILIES`).
     level
         Level of every band.
 
@@ -121,10 +121,10 @@ def human_comparison_frame(model=None, human: Any = "episodic_semantic",
     (['data', 'fit'], True)
     """
     from cramcog.dynamics.intervals import seed_interval
-    from cramcog.shape import AVERAGINGS, SHAPE_FAMILIES, _fit_and_rank, _human_curves, _orient
+    from cramcog.comparison import AVERAGINGS, SHAPE_FAMILIES, fit_and_rank, human_curves, orient
 
     families = list(families or SHAPE_FAMILIES)
-    curves = _human_curves(human)
+    curves = human_curves(human)
     if not curves:
         raise ValueError(f"no human curve in {human!r}")
     rows = []
@@ -139,8 +139,9 @@ def human_comparison_frame(model=None, human: Any = "episodic_semantic",
                 "averaging": c.averaging}
         rows.append(pd.DataFrame({**base, "element": "data", "x": c.t, "x_norm": c.t / x50,
                                   "y": c.y, "y_low": low, "y_high": high, "family": ""}))
-        yo, orientation = _orient(c.t, c.y, c.n)
-        fits, _, _, best, _ = _fit_and_rank(c.t, yo, c.n, families, "wald", level, 0, "quasi")
+        yo, orientation = orient(c.t, c.y, c.n)
+        fits, _, _, best, _ = fit_and_rank(c.t, yo, c.n, families, "wald", level, 0, "quasi",
+                                           keep=True)
         if best:
             grid = np.geomspace(c.t.min(), c.t.max(), 60)
             mu = fits[best].predict(grid)

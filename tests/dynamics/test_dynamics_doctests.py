@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 MODULES = ["cramcog.dynamics", "cramcog.dynamics.families", "cramcog.dynamics.data",
            "cramcog.dynamics.report", "cramcog.dynamics.ranking",
            "cramcog.dynamics.optimizer", "cramcog.dynamics.intervals", "cramcog.dynamics.fit",
-           "cramcog.dynamics.result", "cramcog.dynamics.export", "cramcog.dynamics.plotting"]
+           "cramcog.dynamics.result", "cramcog.dynamics.export", "cramcog.dynamics.plotting",
+           "cramcog.dynamics.api", "cramcog.dynamics.criteria", "cramcog.dynamics.kinds"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from cramcog import psych, records
-from cramcog.compare import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma, forest_plot,
-                             mover_interval, plot_gamma_comparison, summarize, to_record,
-                             verdict)
+from cramcog.comparison import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma, forest_plot,
+                                mover_interval, plot_gamma_comparison, summarize, to_record,
+                                verdict)
 
 T = np.array([1, 2, 4, 8, 16, 32, 64, 128.0])
 

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from cramcog import psych, records
-from cramcog.compare import compare_gamma
+from cramcog.comparison import (compare_gamma, compare_items, compare_shape, compare_with_humans,
+                                model_curves, seed_pooled_gamma, shape_summary, transition_ratio)
 from cramcog.dynamics import fit_consolidation_curve
 from cramcog.dynamics.intervals import seed_interval
-from cramcog.shape import (compare_items, compare_shape, compare_with_humans, model_curves,
-                           seed_pooled_gamma, shape_summary, transition_ratio)
 
 X = np.geomspace(2, 200, 24)          # exposures at the evaluation steps
 
@@ -209,7 +208,7 @@ def test_transition_ratio():
 
 
 def test_compare_gamma_takes_paradigms_and_records():
-    from cramcog.compare import ReportedGamma
+    from cramcog.comparison import ReportedGamma
 
     paper = ReportedGamma(0.43, (0.39, 0.47), family="power", label="paper")
     es = compare_gamma(paper, human="episodic_semantic", ci="wald")

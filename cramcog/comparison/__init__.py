@@ -1,0 +1,48 @@
+"""The model-human comparison in one place: shape first, per item, then gamma.
+
+A consolidation curve is compared with human curves in this order: first its SHAPE (the same
+families fitted to both sides, ranked by AICc: does the same family win on both?), then per-item
+evidence (switch points), and only then a power-law exponent gamma, where a power law describes
+the curve. Every model number is pooled over seeds (independent runs), never taken from one run's
+autocorrelated steps.
+
+Modules, each importing only those listed before it:
+
+- ``curves``: both sides as curves (:func:`model_curves`, :class:`ModelCurves`,
+  :func:`human_curves`) and their orientation (:func:`orient`: every curve fitted falling);
+- ``fitting``: the same families fitted and ranked on either side; each human curve fitted once
+  per setting and kept (:func:`fit_one`);
+- ``shape``: :func:`compare_shape`, :func:`shape_summary`, per item :func:`compare_items`;
+- ``gamma``: :class:`ReportedGamma`, :func:`compare_gamma` (MOVER interval of the difference,
+  equivalence verdicts), :func:`seed_pooled_gamma`;
+- ``report``: :func:`compare_with_humans` (all of it, as ``make reproduce`` runs it), the human
+  table (:func:`human_shapes`), the gamma tables and figures.
+
+``cramcog.compare`` and ``cramcog.shape`` re-export these names for one release.
+
+Examples
+--------
+>>> from cramcog.comparison import ReportedGamma, compare_gamma
+>>> row = compare_gamma(ReportedGamma(0.43, (0.39, 0.47), family="power"),
+...                     human="ebbinghaus_1885").iloc[0]
+>>> row["paradigm"], row["verdict"]
+('forgetting', 'different')
+"""
+from cramcog.comparison.curves import (AVERAGINGS, MODEL_INTERVAL, WINDOWS, ModelCurves,
+                                       human_curves, is_model_side, model_curves, orient)
+from cramcog.comparison.fitting import SHAPE_FAMILIES, fit_and_rank, fit_families, fit_one
+from cramcog.comparison.gamma import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma,
+                                      gamma_families, mover_interval, seed_pooled_gamma, verdict)
+from cramcog.comparison.report import (VERDICT_COLORS, HumanComparison, compare_with_humans,
+                                       forest_plot, human_shapes, plot_gamma_comparison,
+                                       shapes_markdown, summarize, to_record)
+from cramcog.comparison.shape import (compare_items, compare_shape, crossing, shape_summary,
+                                      transition_ratio)
+
+__all__ = ["AVERAGINGS", "COLUMNS", "MODEL_INTERVAL", "SHAPE_FAMILIES", "VERDICTS",
+           "VERDICT_COLORS", "WINDOWS", "HumanComparison", "ModelCurves", "ReportedGamma",
+           "compare_gamma", "compare_items", "compare_shape", "compare_with_humans", "crossing",
+           "fit_and_rank", "fit_families", "fit_one", "forest_plot", "gamma_families",
+           "human_curves", "human_shapes", "is_model_side", "model_curves", "mover_interval",
+           "orient", "plot_gamma_comparison", "seed_pooled_gamma", "shape_summary",
+           "shapes_markdown", "summarize", "to_record", "transition_ratio", "verdict"]

@@ -1,0 +1,384 @@
+"""Everything together, and the tables and figures a report shows.
+
+:func:`compare_with_humans` (what ``make reproduce`` calls) runs the shape comparison, the
+per-item comparison and the seed-pooled gamma against the same human curves, and gives a
+:class:`HumanComparison` with its Markdown; :func:`human_shapes` / :func:`shapes_markdown` rank
+the families on every human curve; :func:`summarize`, :func:`to_record`, :func:`forest_plot`
+and :func:`plot_gamma_comparison` read a :func:`cramcog.comparison.compare_gamma` table.
+
+Examples
+--------
+>>> from cramcog.comparison import ReportedGamma, compare_gamma
+>>> table = compare_gamma(ReportedGamma(0.43, (0.39, 0.47), family="power"),
+...                       human="ebbinghaus_1885")
+>>> summarize(table)["different"].tolist()
+[1]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cramcog.comparison.curves import MODEL_INTERVAL, human_curves, model_curves, orient
+from cramcog.comparison.fitting import SHAPE_FAMILIES, fit_and_rank, fit_dispersion, shape_of
+from cramcog.comparison.gamma import COLUMNS, VERDICTS, compare_gamma, seed_pooled_gamma
+from cramcog.comparison.shape import compare_items, compare_shape, shape_summary
+
+
+# ----------------------------------------------------------------------------- all in one
+
+@dataclass
+class HumanComparison:
+    """Everything :func:`compare_with_humans` measured, with the text a report needs.
+
+    Attributes
+    ----------
+    shape : pandas.DataFrame
+        :func:`compare_shape`'s table; ``summary`` is :func:`shape_summary` of it.
+    items : pandas.DataFrame
+        :func:`compare_items`'s table (empty when the record has no per-pattern variables).
+    gamma : pandas.DataFrame or None
+        :func:`cramcog.comparison.compare_gamma` of the seed-pooled power-law gamma against the
+        same human curves (None, with ``gamma_note`` saying why, when it cannot be computed).
+    model_interval : str
+        Which interval the model's numbers use (always seed-pooled).
+    """
+
+    shape: pd.DataFrame
+    summary: pd.DataFrame
+    items: pd.DataFrame
+    gamma: pd.DataFrame | None
+    gamma_note: str
+    model_interval: str
+    human: str
+
+    def to_markdown(self) -> str:
+        """A short report: the interval used, then the shape table, per-item rows and gamma."""
+        lines = [f"Human comparison ({self.human}); model interval: {self.model_interval}.", "",
+                 "| human curve | human best | model best | same | direction agrees | "
+                 "shape (human best family): human / model |", "|---|---|---|---|---|---|"]
+        for _, r in self.summary.iterrows():
+            shape = "-"
+            if isinstance(r["shape_param"], str) and r["shape_param"]:
+                shape = (f"{r['shape_param']} {r['human_shape']:.3g} [{r['human_shape_low']:.3g}, "
+                         f"{r['human_shape_high']:.3g}] / {r['model_shape']:.3g} "
+                         f"[{r['model_shape_low']:.3g}, {r['model_shape_high']:.3g}]")
+            lines.append(f"| {r['human']} | {r['human_best']} | {r['model_best']} | "
+                         f"{'yes' if r['same_best'] else 'no'} | "
+                         f"{'yes' if r['direction_agrees'] else 'no'} | {shape} |")
+        if len(self.items):
+            lines += ["", "| side | quantity | value [interval] | source |", "|---|---|---|---|"]
+            for _, r in self.items.iterrows():
+                ci = "" if not np.isfinite(r["high"]) else f" [{r['low']:.3g}, {r['high']:.3g}]"
+                lines.append(f"| {r['side']} | {r['quantity']} | {r['value']:.3g}{ci} "
+                             f"{r['units']} | {r['source']} |")
+        lines += ["", f"gamma: {self.gamma_note}"]
+        return "\n".join(lines)
+
+
+def compare_with_humans(model, human: Any = "episodic_semantic", *,
+                        families: Sequence[str] = SHAPE_FAMILIES, level: float = 0.95,
+                        ci: str = "profile", margin: float = 0.1, seed: int = 0,
+                        variant: str | None = None, window: str = "auto",
+                        overdispersion: str | None = "quasi") -> HumanComparison:
+    """The full human comparison of a consolidation record: shape, per item, then gamma.
+
+    What ``make reproduce`` calls: the episodic-to-semantic human curves by default, every model
+    number seed-pooled (the record must hold several seeds), and the interval named.
+
+    Parameters
+    ----------
+    model
+        See :func:`model_curves`.
+    human, families, level, ci, seed, variant, window, overdispersion
+        See :func:`compare_shape`.
+    margin
+        Equivalence margin of the gamma verdicts (:func:`cramcog.comparison.compare_gamma`).
+
+    Returns
+    -------
+    HumanComparison
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.toy_consolidation import simulate_consolidation
+    >>> toy = [simulate_consolidation(n_episodes=60, seed=s) for s in (0, 1, 2)]
+    >>> out = compare_with_humans(toy, families=["exponential", "power"], ci="wald")
+    >>> out.model_interval.startswith("seed-pooled")
+    True
+    >>> "model interval: seed-pooled" in out.to_markdown()
+    True
+    """
+    models = model_curves(model, variant, window=window)
+    shape = compare_shape(models, human, families, level=level, ci=ci, seed=seed,
+                          overdispersion=overdispersion)
+    items = compare_items(models, level=level) if models.has_items else pd.DataFrame()
+    gamma, note = None, ""
+    try:
+        pooled = seed_pooled_gamma(models, "power", level=level)
+        gamma = compare_gamma(pooled, human=human, family="power", level=level, margin=margin,
+                              ci=ci, seed=seed, overdispersion=overdispersion)
+        power = shape[shape.family == "power"]
+        wins = int((power.human_best == "power").sum())
+        model_power = "yes" if (power.model_best == "power").any() else "no"
+        note = (f"power-law gamma {pooled.gamma:.3g} [{pooled.interval[0]:.3g}, "
+                f"{pooled.interval[1]:.3g}] ({pooled.method}); the power law is the best "
+                f"family on the model side: {model_power}, on {wins} of "
+                f"{power.human.nunique()} human curves (compare gammas only where the power "
+                f"law is the best family on both sides)")
+    except ValueError as err:
+        note = f"not computed: {err}"
+    return HumanComparison(shape=shape, summary=shape_summary(shape), items=items, gamma=gamma,
+                           gamma_note=note, model_interval=MODEL_INTERVAL,
+                           human=human if isinstance(human, str) else "custom")
+
+
+# ----------------------------------------------------------------------------- human table
+
+def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHAPE_FAMILIES, *,
+                 level: float = 0.95, ci: str = "profile", seed: int = 0,
+                 overdispersion: str | None = "quasi") -> pd.DataFrame:
+    """Every family fitted to every human curve, ranked: the human side of :func:`compare_shape`.
+
+    Parameters
+    ----------
+    human, families, level, ci, seed, overdispersion
+        As for :func:`compare_shape`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (human curve, family) in rank order within each curve: human, paradigm,
+        orientation, likelihood, n_points, rank (1 = lowest criterion; NaN for families that
+        did not converge), criterion (aicc, or qaicc for quasi fits), dispersion (the fit's
+        Pearson chi2 / df), family, delta_aicc (delta of the criterion), weight (Akaike
+        weight), shape_param, shape, shape_low, shape_high, message.
+
+    Examples
+    --------
+    >>> t = human_shapes("zbrodoff_1995_alpha_arithmetic", ["exponential", "power"], ci="wald")
+    >>> t[["family", "rank"]].values.tolist()
+    [['exponential', 1.0], ['power', 2.0]]
+    """
+    curves = human_curves(human)
+    if not curves:
+        raise ValueError(f"no human curve in {human!r}")
+    rows, criteria = [], set()
+    for curve in curves:
+        c = curve.positive()
+        y, orientation = orient(c.t, c.y, c.n)
+        fits, delta, weight, _, criterion = fit_and_rank(c.t, y, c.n, list(families), ci,
+                                                         level, seed, overdispersion, keep=True)
+        criteria.add(criterion)
+        order = sorted(delta, key=lambda f: (not math.isfinite(delta[f]), delta[f]
+                                             if math.isfinite(delta[f]) else 0.0))
+        for rank, fam in enumerate(order, start=1):
+            name, g, low, high = shape_of(fits[fam], fam)
+            rows.append({"human": c.label, "paradigm": c.paradigm, "orientation": orientation,
+                         "likelihood": "least squares" if c.n is None else "binomial",
+                         "n_points": len(c.t),
+                         "rank": float(rank) if math.isfinite(delta[fam]) else math.nan,
+                         "criterion": criterion,
+                         "dispersion": fit_dispersion(fits[fam]),
+                         "family": fam, "delta_aicc": delta[fam], "weight": weight[fam],
+                         "shape_param": name, "shape": g, "shape_low": low, "shape_high": high,
+                         "message": fits[fam] if isinstance(fits[fam], str)
+                         else str(fits[fam].message)})
+    table = pd.DataFrame(rows)
+    table.attrs.update(criterion="/".join(sorted(criteria)), level=level, ci=ci,
+                       overdispersion=str(overdispersion),
+                       orientation="every curve fitted falling (a rising one as 1 - y)")
+    return table
+
+
+def shapes_markdown(table: pd.DataFrame, top: int = 3) -> str:
+    """:func:`human_shapes` as a Markdown table: per curve, the ``top`` families by the criterion
+    (AICc; QAICc for quasi-binomial fits), the Pearson dispersion of each binomial fit and the
+    shape parameter with its interval.
+
+    Examples
+    --------
+    >>> t = human_shapes("zbrodoff_1995_alpha_arithmetic", ["exponential", "power"], ci="wald")
+    >>> print(shapes_markdown(t).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
+    | human curve | likelihood | rank | family | delta (criterion) | weight | dispersion |
+      shape parameter [95% CI] |
+    """
+    level = table.attrs.get("level", 0.95)
+    lines = [f"| human curve | likelihood | rank | family | delta (criterion) | weight | "
+             f"dispersion | shape parameter [{level:.0%} CI] |", "|---" * 8 + "|"]
+    for human, sub in table.groupby("human", sort=False):
+        ranked = sub[sub["rank"].notna()].head(top)
+        failed = sub[sub["rank"].isna()]["family"].tolist()
+        for i, (_, r) in enumerate(ranked.iterrows()):
+            shape = (f"{r['shape_param']} = {r['shape']:.3g} [{r['shape_low']:.3g}, "
+                     f"{r['shape_high']:.3g}]" if r["shape_param"] else "(none)")
+            name = human if i == 0 else ""
+            lik = f"{r['likelihood']}, {r['orientation']}" if i == 0 else ""
+            crit = {"aicc": "AICc", "qaicc": "QAICc"}.get(r["criterion"], r["criterion"])
+            disp = f"{r['dispersion']:.2f}" if r["likelihood"] == "binomial" else "-"
+            lines.append(f"| {name} | {lik} | {int(r['rank'])} | {r['family']} | "
+                         f"{r['delta_aicc']:.1f} ({crit}) | {r['weight']:.2f} | "
+                         f"{disp} | {shape} |")
+        if failed:
+            lines.append(f"| | | - | did not converge: {', '.join(failed)} | | | | |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- gamma tables
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per family: the spread of human gammas and the count of each verdict.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"family": ["power"] * 2, "gamma": [0.1, 0.3],
+    ...                   "verdict": ["different", "inconclusive"]})
+    >>> float(summarize(t).loc["power", "human_gamma_min"])
+    0.1
+    """
+    _check_table(table, ["family", "gamma", "verdict"])
+    out = table.groupby("family", sort=False).agg(
+        n_curves=("gamma", "size"), human_gamma_min=("gamma", "min"),
+        human_gamma_median=("gamma", "median"), human_gamma_max=("gamma", "max"))
+    counts = (table.groupby("family", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+              .reindex(columns=list(VERDICTS), fill_value=0))
+    return out.join(counts)
+
+
+def to_record(table: pd.DataFrame, config: dict | None = None):
+    """The comparison table as a cramcog record (kind "comparison", dim ``row``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cramcog.comparison import COLUMNS
+    >>> t = pd.DataFrame([{c: 0.1 for c in COLUMNS}]).astype({c: str for c in
+    ...     ["source", "series", "family", "verdict", "t_units", "measure", "reliability",
+    ...      "likelihood", "note"]})
+    >>> to_record(t).attrs["record_kind"]
+    'comparison'
+    """
+    from cramcog import records
+
+    _check_table(table, COLUMNS)
+    data = {}
+    for col in COLUMNS:
+        values = table[col].to_numpy()
+        if table[col].dtype == object or col in ("source", "series", "family", "verdict"):
+            values = table[col].astype(str).to_numpy().astype(str)
+        data[col] = (("row",), values)
+    attrs = {k: v for k, v in table.attrs.items() if isinstance(v, (str, int, float))}
+    return records.new_record(data, coords={"row": ("row", np.arange(len(table), dtype="int64"))},
+                              kind="comparison", config={**attrs, **(config or {})}, attrs=attrs)
+
+
+def _check_table(table, needed):
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"expected the DataFrame from compare_gamma, got {type(table).__name__}")
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}: pass the DataFrame from compare_gamma")
+
+
+# ----------------------------------------------------------------------------- figures
+
+VERDICT_COLORS = {"consistent": "#1b9e77", "inconclusive": "#7570b3", "different": "#d95f02",
+                  "no fit": "#999999"}
+
+
+def forest_plot(table: pd.DataFrame, ax=None, *, family: str | None = None):
+    """Forest plot of human gammas with intervals, the model's gamma and interval highlighted.
+
+    Parameters
+    ----------
+    table
+        The DataFrame from :func:`compare_gamma`.
+    ax
+        Matplotlib axes (a new figure if None).
+    family
+        Which family to draw when the table holds several (default: the first).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"source": ["a", "b"], "series": ["", "s"], "family": "power",
+    ...     "gamma": [0.1, 0.3], "ci_low": [0.05, 0.2], "ci_high": [0.15, 0.4],
+    ...     "model_gamma": 0.2, "model_ci_low": 0.15, "model_ci_high": 0.25,
+    ...     "verdict": ["different", "inconclusive"]})
+    >>> ax = forest_plot(t)
+    >>> ax.get_xlabel()
+    'gamma (power)'
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    _check_table(table, ["source", "series", "family", "gamma", "ci_low", "ci_high",
+                         "model_gamma", "model_ci_low", "model_ci_high", "verdict"])
+    family = family or str(table["family"].iloc[0])
+    sub = table[table["family"] == family].reset_index(drop=True)
+    if sub.empty:
+        raise ValueError(f"no rows for family {family!r}; the table has {table.family.unique()}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(sub) + 1.6))
+    labels = [f"{s}/{r}" if r else s for s, r in zip(sub["source"], sub["series"])]
+    ypos = np.arange(len(sub))[::-1]
+    mg, ml, mh = (float(sub[c].iloc[0]) for c in ("model_gamma", "model_ci_low", "model_ci_high"))
+    ax.axvspan(ml, mh, color="#e7298a", alpha=0.18, lw=0, label="model interval")
+    ax.axvline(mg, color="#e7298a", lw=2, label=f"model gamma = {mg:.3g}")
+    for verdict_name, color in VERDICT_COLORS.items():
+        rows = sub["verdict"] == verdict_name
+        if rows.any():
+            ax.errorbar(sub.loc[rows, "gamma"], ypos[rows.to_numpy()],
+                        xerr=[sub.loc[rows, "gamma"] - sub.loc[rows, "ci_low"],
+                              sub.loc[rows, "ci_high"] - sub.loc[rows, "gamma"]],
+                        fmt="o", color=color, capsize=3, label=verdict_name)
+    for y in ypos[(sub["verdict"] == "no fit").to_numpy()]:
+        ax.annotate("no fit", (0.02, y), xycoords=("axes fraction", "data"), va="center",
+                    color=VERDICT_COLORS["no fit"], fontsize="small")
+    ax.set_yticks(ypos, labels)
+    ax.set_xlabel(f"gamma ({family})")
+    ax.set_title("gamma: model vs human data (same family)")
+    ax.legend(loc="best", fontsize="small", frameon=False)
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_gamma_comparison(table: pd.DataFrame):
+    """A seaborn FacetGrid of forest plots, one panel per family in the table.
+
+    Returns
+    -------
+    seaborn.FacetGrid
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"source": ["a", "a"], "series": "", "family": ["power", "actr"],
+    ...     "gamma": [0.1, 0.3], "ci_low": [0.05, 0.2], "ci_high": [0.15, 0.4],
+    ...     "model_gamma": 0.2, "model_ci_low": 0.15, "model_ci_high": 0.25,
+    ...     "verdict": ["different", "inconclusive"]})
+    >>> len(plot_gamma_comparison(t).axes.flat)
+    2
+    """
+    import seaborn as sns
+
+    _check_table(table, ["family"])
+    families = list(dict.fromkeys(table["family"]))
+    n_rows = int(table.groupby("family").size().max())
+    grid = sns.FacetGrid(table, col="family", col_order=families, sharex=False, sharey=False,
+                         height=0.45 * n_rows + 1.8, aspect=1.6 if len(families) == 1 else 1.2)
+    for ax, fam in zip(grid.axes.flat, families):
+        forest_plot(table, ax=ax, family=fam)
+        ax.set_title(fam)
+    grid.figure.suptitle("gamma: model vs human data, each family fitted to both", y=1.02)
+    grid.figure.tight_layout()
+    return grid
