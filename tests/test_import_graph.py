@@ -155,21 +155,10 @@ def chain(graph, component: set[str]) -> str:
 
 #: Circles this test tolerates, for now: cramcog.analysis is outside the change that made the
 #: rest acyclic (issue 23, section 1). The strict xfail below fails once one is gone: then drop it.
-KNOWN = [{"cramcog.analysis.causal", "cramcog.analysis.metrics", "cramcog.train"}]
-
-
 def test_the_cramcog_modules_import_each_other_without_circles():
     graph = import_graph()
     assert "cramcog.dynamics.fit" in graph and "cramcog.kernels" in graph
-    found = [c for c in circles(graph) if c not in KNOWN]
-    assert not found, "import circles:\n" + "\n".join(chain(graph, c) for c in found)
-
-
-@pytest.mark.xfail(strict=True, reason="known circle: analysis.causal -> analysis.metrics -> "
-                                       "analysis.causal, analysis.causal -> train (KNOWN)")
-def test_the_known_circles_are_gone():
-    graph = import_graph()
-    found = [c for c in circles(graph) if c in KNOWN]
+    found = circles(graph)
     assert not found, "import circles:\n" + "\n".join(chain(graph, c) for c in found)
 
 

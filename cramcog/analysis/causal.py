@@ -26,7 +26,8 @@ contribution to the residual stream), with the routes held at the clean run's:
   attention has nothing to find. Recurring queries still answered then are answered from
   weights (consolidated); novel ones must fall to chance. Also with the layer mean-ablated.
 
-:func:`binding_test_run` runs it on a finished run folder (``record.nc`` + ``model.pt``).
+:func:`cramcog.experiments.binding.binding_test_run` runs it on a finished run folder
+(``record.nc`` + ``model.pt``).
 
 torch is imported inside the functions.
 
@@ -457,65 +458,3 @@ def binding_test(model, batches, retrieving: int | None, n_values: int,
     out["no_context_ablated_accuracy_recurring"] = share("nc_abl", "rec")
     out["no_context_accuracy_novel"] = share("nc_nov", "nov")
     return {k: float(out[k]) for k in BINDING_VARIABLES if k in out}
-
-
-def binding_test_run(run_dir, device: str = "cpu", layer: int | None = None
-                     ) -> dict[str, float]:
-    """:func:`binding_test` of a finished run folder, on the run's own held-out test batches.
-
-    The config comes from ``record.nc``, the weights from ``model.pt`` (loaded with
-    ``weights_only=True``: a file from elsewhere never runs code), the batches from the run's
-    seed (:func:`cramcog.train.heldout_batches`: those of its final test and causal test), the
-    edited layer is the run's retrieving layer
-    (:func:`cramcog.analysis.metrics.run_retrieving_layer`) and the autocast is the run's.
-
-    Parameters
-    ----------
-    run_dir
-        A run folder with ``record.nc`` and ``model.pt``.
-    device
-        Where the model runs: "cpu" (default), "auto", "cuda" or "cuda:N".
-    layer
-        The layer to edit instead of the retrieving one (e.g. to look for the binding in a
-        later layer's MLP); ``binding_layer`` in the results says which.
-
-    Returns
-    -------
-    dict
-        :data:`BINDING_VARIABLES`.
-
-    Raises
-    ------
-    FileNotFoundError
-        The folder has no ``record.nc`` or no ``model.pt`` (an unfinished run).
-
-    Examples
-    --------
-    >>> binding_test_run("runs/final20/cram_s1")["interchange_layer_partner_share"] # doctest: +SKIP
-    """
-    from pathlib import Path
-
-    from cramcog import records
-    from cramcog.analysis.metrics import run_retrieving_layer
-    from cramcog.configs import TrainConfig
-    from cramcog.train import RECORD_FILE, heldout_batches, load_model, make_task
-
-    run_dir = Path(run_dir)
-    for name in (RECORD_FILE, "model.pt"):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(
-                f"{run_dir} has no {name}: the binding test needs a finished run folder "
-                f"({RECORD_FILE} + model.pt, written at the end of training)")
-    record = records.open(run_dir / RECORD_FILE)
-    cfg = TrainConfig.from_dict(record.cram.config)
-    if not cfg.test_batches:
-        raise ValueError(f"{run_dir}: the run has test_batches = 0, so no held-out test batches")
-    task = make_task(cfg)
-    model = load_model(run_dir, device)
-    layer = run_retrieving_layer(record) if layer is None else int(layer)
-    batches = heldout_batches(task, cfg)
-    out = binding_test(model, batches, layer, task.config.n_values, cfg.autocast)
-    every = binding_test(model, batches, None, task.config.n_values, cfg.autocast,
-                         sites=("layer",), interchange=False)
-    out.update({f"every_layer_{name}": every[name] for name in EVERY_LAYER})
-    return out

@@ -9,7 +9,7 @@ with unequal pattern frequencies, whether patterns switch after their own exposu
 files, run folders, or ``NAME=PATH[,PATH...]`` to name a variant (default: ``cram``,
 ``cram_no_consolidation`` or the model kind, from each run's config).
 
-``--binding`` also runs the binding test (:func:`cramcog.analysis.causal.binding_test_run`:
+``--binding`` also runs the binding test (:func:`cramcog.experiments.binding.binding_test_run`:
 where the recurring bindings live) on every run whose ``record.nc`` has a ``model.pt`` beside it,
 and adds its results as per-run variables (NaN for record files without a model; a run FOLDER
 without ``model.pt`` is an error).
@@ -89,7 +89,7 @@ def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
     fits = fit_consolidation(ds, ci=ci) if fit else pd.DataFrame()
     ds = with_fits(ds, fits)
     if binding:
-        from cramcog.analysis.causal import binding_test_run
+        from cramcog.experiments.binding import binding_test_run
         from cramcog.analysis.consolidation import with_binding
         results = {}
         for key, folder in models.items():

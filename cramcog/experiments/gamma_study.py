@@ -12,7 +12,7 @@ For each training run (a training record, or a cell of an ablation record):
    Student-t interval across seeds (see :func:`pooled_gamma` for why this, and not the per-run
    interval, is the honest one);
 3. each pooled gamma is compared with every human data set through
-   :func:`cramcog.compare.compare_gamma` (same family fitted to the human curves; MOVER interval of
+   :func:`cramcog.comparison.compare_gamma` (same family fitted to the human curves; MOVER interval of
    the difference; verdict consistent / inconclusive / different / no fit).
 
 A run whose curve cannot be fitted (a dense baseline's constant attention, a window with fewer
@@ -102,7 +102,7 @@ def _windows(windows: Any) -> list[ConsolidationWindow]:
 
 
 def _check_family(family: str) -> str:
-    from cramcog.compare import gamma_families
+    from cramcog.comparison import gamma_families
 
     names = gamma_families()
     if not isinstance(family, str) or family not in names:
@@ -245,11 +245,11 @@ def gamma_study(runs: Any, windows: Sequence[str | ConsolidationWindow] = DEFAUL
         Human data sets to compare with: "all", a name, a list of names
         (:func:`cramcog.psych.list`), or None / "none" to skip the comparison.
     family
-        A curve family with an exponent gamma (:func:`cramcog.compare.gamma_families`).
+        A curve family with an exponent gamma (:func:`cramcog.comparison.gamma_families`).
     level
         Confidence level of every interval.
     margin
-        Equivalence margin of the verdict (gamma units; see :mod:`cramcog.compare`).
+        Equivalence margin of the verdict (gamma units; see :mod:`cramcog.comparison.gamma`).
     seed
         Seed of the fits (optimiser restarts) and of the human fits.
     include_unreliable
@@ -427,7 +427,7 @@ def _caveat(data, variants) -> str:
 def _compare(data, coords, variants, wins, *, human, family, level, margin, seed,
              include_unreliable) -> str:
     """compare_gamma for every (variant, window) pooled gamma; fills ``data``/``coords``."""
-    from cramcog.compare import ReportedGamma, compare_gamma
+    from cramcog.comparison import ReportedGamma, compare_gamma
 
     V, W = len(variants), len(wins)
     pooled = data["pooled_gamma"][1]

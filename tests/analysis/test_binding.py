@@ -262,7 +262,7 @@ def test_the_semantic_site_covers_semantic_route_queries_only():
 
 
 def test_binding_test_on_a_trained_cram(tiny_run):
-    from cramcog.analysis.causal import binding_test_run
+    from cramcog.experiments.binding import binding_test_run
     from cramcog.configs import TrainConfig
     from cramcog.train import heldout_batches, load_model, make_task
 
