@@ -54,6 +54,8 @@ import argparse
 import datetime as _dt
 import json
 import math
+import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,11 +168,57 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     import matplotlib
 
     matplotlib.use("Agg")
-    from cramcog.comparison import ReportedGamma
-
     config = config or ReproduceConfig()
     folder = Path(out_dir) if out_dir is not None else default_run_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    # every warning is collected once into summary.md, not repeated on the console
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _reproduce(folder, config, model)
+    notes = collected_warnings(caught)
+    write_summary_warnings(folder, notes)
+    if notes:
+        print(f"{sum(n for _, n in notes)} warnings ({len(notes)} distinct): listed at the end "
+              f"of {folder / 'summary.md'}", file=sys.stderr)
+    return folder
+
+
+def collected_warnings(caught) -> list[tuple[str, int]]:
+    """Distinct warning messages (category: text) with how often each was raised, in order.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     for _ in range(3):
+    ...         warnings.warn("only 6 points")
+    >>> collected_warnings(w)
+    [('UserWarning: only 6 points', 3)]
+    """
+    counts: dict[str, int] = {}
+    for w in caught:
+        key = f"{w.category.__name__}: {w.message}"
+        counts[key] = counts.get(key, 0) + 1
+    return list(counts.items())
+
+
+def write_summary_warnings(folder: Path, notes: list[tuple[str, int]]) -> None:
+    """Append the collected warnings to summary.md (and their count to summary.json)."""
+    summary, payload = folder / "summary.md", folder / "summary.json"
+    lines = ["## Warnings raised during the job (each listed once)", ""]
+    lines += [f"- {text}" + (f" (x{n})" if n > 1 else "") for text, n in notes] or ["- none"]
+    if summary.exists():
+        summary.write_text(summary.read_text() + "\n".join(lines) + "\n")
+    if payload.exists():
+        data = json.loads(payload.read_text())
+        data["warnings"] = [{"message": text, "count": n} for text, n in notes]
+        payload.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _reproduce(folder: Path, config: "ReproduceConfig", model: Any) -> None:
+    from cramcog.comparison import ReportedGamma
+
     assumptions = []
     if model is None and config.train != "none":
         assumptions.append(train_and_measure(config, folder))
@@ -201,7 +249,6 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     write_figures(human, table, config, folder)
     write_summary(human, table, config, folder, assumptions,
                   getattr(model, "label", None) or "model")
-    return folder
 
 
 def train_and_measure(config: ReproduceConfig, folder: Path) -> str:
@@ -486,6 +533,34 @@ def published_exponents() -> list[dict]:
     return out
 
 
+RUN_SECTIONS = (
+    ("The CRAM run (held-out test sequences; train/record.nc)", ()),   # everything not below
+    ("Its consolidation curve and per-pattern switching",
+     ("fall_", "recurring_attended_", "novel_attended_val", "switch_", "patterns_switched",
+      "first_off_", "returns_", "per_pattern_", "step_mixture", "family_", "overdispersion",
+      "model_interval")),
+    ("Causal tests", ("causal_", "swap_", "zero_", "semantic_recurring", "skip_")),
+)
+
+
+def run_sections(headline: dict) -> list[tuple[str, list[str]]]:
+    """The training summary's keys grouped for summary.md, in :data:`RUN_SECTIONS` order; a
+    key no later section claims stays with the run.
+
+    Examples
+    --------
+    >>> run_sections({"test_accuracy_novel": 1.0, "switch_exposures_median": 900.0,
+    ...               "causal_chance": 0.004})
+    [('The CRAM run (held-out test sequences; train/record.nc)', ['test_accuracy_novel']), ('Its consolidation curve and per-pattern switching', ['switch_exposures_median']), ('Causal tests', ['causal_chance'])]
+    """
+    groups: list[list[str]] = [[] for _ in RUN_SECTIONS]
+    for key in headline:
+        where = next((i for i, (_, prefixes) in enumerate(RUN_SECTIONS)
+                      if prefixes and key.startswith(prefixes)), 0)
+        groups[where].append(key)
+    return [(title, keys) for (title, _), keys in zip(RUN_SECTIONS, groups) if keys]
+
+
 def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptions: list[str],
                   model_label: str) -> None:
     """summary.json (machine-readable) and summary.md (for people)."""
@@ -513,8 +588,21 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
     cols = ["source", "series", "family", "gamma", "ci_low", "ci_high", "diff", "diff_ci_low",
             "diff_ci_high", "verdict"]
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
-        lines = [
-            "# cramcog reproduce: human forgetting curves and gamma", "",
+        # in the order a reader asks: the run, its consolidation, the causal tests, the human
+        # comparison, and only then forgetting curves and the paper's gamma
+        lines = ["# cramcog reproduce: CRAM's consolidation, then the human data", ""]
+        trained = folder / "training_summary.json"
+        if trained.exists():  # the CRAM run this job trained (train_and_measure)
+            headline = json.loads(trained.read_text())
+            for title, keys in run_sections(headline):
+                lines += [f"## {title}", ""]
+                lines += [f"- {k}: {headline[k]:.4g}" if isinstance(headline[k], float)
+                          else f"- {k}: {headline[k]}" for k in keys] + [""]
+        comparison = folder / "human_comparison.md"
+        if comparison.exists():  # the shape-first comparison (write_human_comparison)
+            lines += [comparison.read_text().replace("# ", "## ", 1), ""]
+        lines += [
+            "## Forgetting curves and the paper's gamma", "",
             f"Model side: {model_label}. Verdicts at level {config.level}, equivalence margin "
             f"{config.margin} (consistent = difference interval inside +-margin; different = it "
             "excludes 0; otherwise inconclusive). Human fits on t > 0, "
@@ -522,26 +610,17 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
         ]
         if assumptions:
             lines += ["Assumptions:"] + [f"- {a}" for a in assumptions] + [""]
-        comparison = folder / "human_comparison.md"
-        if comparison.exists():  # the shape-first comparison (write_human_comparison)
-            lines += [comparison.read_text().replace("# ", "## ", 1), ""]
-        trained = folder / "training_summary.json"
-        if trained.exists():  # the CRAM run this job trained (train_and_measure)
-            headline = json.loads(trained.read_text())
-            lines += ["## The CRAM run (held-out test sequences; train/record.nc)", ""]
-            lines += [f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}"
-                      for k, v in headline.items()] + [""]
-        lines += ["## Best family by AIC per human curve", ""]
+        lines += ["### Best family by AIC per human curve", ""]
         lines += [f"- {k}: {v}" for k, v in best.items()] + [""]
-        lines += ["## Human gamma spread and verdicts per family", "", "```",
-                  spread.to_string(), "```", "", "## Every comparison", "", "```",
+        lines += ["### Human gamma spread and verdicts per family", "", "```",
+                  spread.to_string(), "```", "", "### Every comparison", "", "```",
                   table[cols].to_string(index=False), "```", ""]
         missing = table[table.verdict == "no fit"]
         if len(missing):
-            lines += ["## Not compared (no usable fit)", ""]
+            lines += ["### Not compared (no usable fit)", ""]
             lines += [f"- {r.source}/{r.series} ({r.family}): {r.note}".replace("/ (", " (")
                       for r in missing.itertuples()] + [""]
-        lines += ["## Published exponents, for context only", "",
+        lines += ["### Published exponents, for context only", "",
                   "Not fitted here and comparable only within the same form "
                   "(`cramcog data show published_constants`):", ""]
         lines += [f"- {r['model_or_study']}: {r['parameter']} = {r['value']} in "

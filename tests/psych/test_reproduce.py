@@ -96,3 +96,14 @@ def test_reproduce_trains_measures_consolidation_and_compares(tmp_path, capsys):
     assert any("seed-pooled" in a for a in summary["assumptions"])
     text = (out / "summary.md").read_text()
     assert "## The CRAM run" in text and "model interval: seed-pooled" in text
+    # in the order a reader asks: run, consolidation, causal tests, humans, forgetting, warnings
+    order = ["## The CRAM run", "## Its consolidation curve", "## Causal tests",
+             "## The consolidation curve against human", "## Forgetting curves and the paper's",
+             "## Warnings raised during the job"]
+    where = [text.index(h) for h in order]
+    assert where == sorted(where), where
+    # each warning once, with its count; the console only says how many
+    listed = text[where[-1]:].splitlines()[2:]
+    assert len(listed) == len(set(listed)) == len(summary["warnings"]) > 0
+    err = capsys.readouterr().err
+    assert "UserWarning" not in err and "distinct): listed at the end of" in err
