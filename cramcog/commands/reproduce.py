@@ -265,6 +265,7 @@ def train_and_measure(config: ReproduceConfig, folder: Path) -> str:
     from cramcog import analysis, figures, records
     from cramcog.configs import named_config
     from cramcog.figures.style import save_figure
+    from cramcog.figures.synchrony import plot_switch_raster
     from cramcog.train import summarise, train
 
     overrides = {"steps": config.steps} if config.steps else {}
@@ -318,7 +319,7 @@ def train_and_measure(config: ReproduceConfig, folder: Path) -> str:
         json.dumps(headline, indent=2, default=float) + "\n")
     made = {"cram_attention": figures.plot_attention_over_training(record),
             "consolidation_curves": figures.plot_consolidation_curves(ds),
-            "consolidation_patterns": figures.plot_pattern_curves(ds, "cram", seed),
+            "consolidation_patterns": plot_switch_raster(ds, "cram", seed),
             "consolidation_causal": figures.plot_causal_test(ds)}
     for name, fig in made.items():
         save_figure(fig, folder / f"{name}.png")

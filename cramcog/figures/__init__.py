@@ -132,11 +132,14 @@ def figures_for(records_: Sequence[xr.Dataset], names: Sequence[str] | None = No
                 except (ValueError, KeyError) as err:
                     warnings.warn(f"{name}: no human comparison figure ({err})", stacklevel=2)
             for variant in ds.variant.values:
-                try:
-                    out[f"{name}_patterns_{variant}"] = plot_pattern_curves(ds, str(variant))
-                except FigureError as err:
-                    warnings.warn(f"{name}: no per-pattern figure for {variant} ({err})",
-                                  stacklevel=2)
+                # per-pattern lines against OWN exposures say something only when patterns
+                # recur at different rates; otherwise the raster below shows the same, readably
+                if unequal_rates(ds, str(variant)):
+                    try:
+                        out[f"{name}_patterns_{variant}"] = plot_pattern_curves(ds, str(variant))
+                    except FigureError as err:
+                        warnings.warn(f"{name}: no per-pattern figure for {variant} ({err})",
+                                      stacklevel=2)
                 ok = ds["warmup_end_step"].sel(variant=variant).values >= 0   # NaN: no run
                 if "pattern_attended" in ds and ok.any():   # first seed with a run
                     from cramcog.figures.synchrony import plot_switch_raster

@@ -47,7 +47,8 @@ def switch_raster_frame(ds: xr.Dataset, variant: str, seed: int) -> pd.DataFrame
 def plot_switch_raster(ds: xr.Dataset, variant: str = "cram", seed: int | None = None):
     """Raster of one run: patterns (rows, sorted by final switch) x evaluations, coloured by
     the share of the pattern's probes attending; above it, how many patterns make their final
-    switch, and how many return to attention, at each evaluation.
+    switch, and how many return to attention, at each evaluation; on top, the average over
+    patterns (the consolidation curve against training step).
 
     Returns
     -------
@@ -60,9 +61,12 @@ def plot_switch_raster(ds: xr.Dataset, variant: str = "cram", seed: int | None =
     events = frame.attrs["events"]
     grid = frame.pivot(index="order", columns="eval_step", values="share")
     steps = grid.columns.values
-    fig, (top, ax) = plt.subplots(2, 1, figsize=(7.0, 5.2), sharex=True,
-                                  gridspec_kw={"height_ratios": [1, 3]})
+    fig, (avg, top, ax) = plt.subplots(3, 1, figsize=(7.0, 6.4), sharex=True,
+                                       gridspec_kw={"height_ratios": [1, 1, 3]})
     width = float(np.median(np.diff(steps))) if steps.size > 1 else 1.0
+    mean = frame.groupby("eval_step").share.mean()
+    avg.plot(mean.index, mean.values, color="tab:blue", lw=1.5)
+    avg.set(ylim=(-0.03, 1.03), ylabel="average")
     top.bar(events.eval_step, events["switch"], width=width, color="tab:blue",
             label="final switch off attention")
     top.bar(events.eval_step, -events["return"], width=width, color="tab:red",
@@ -74,9 +78,9 @@ def plot_switch_raster(ds: xr.Dataset, variant: str = "cram", seed: int | None =
                    vmin=0, vmax=1, extent=(steps[0] - half, steps[-1] + half, grid.shape[0], 0))
     ax.grid(False)
     ax.set(xlabel="training step", ylabel="pattern (sorted by final switch)")
-    fig.colorbar(im, ax=[top, ax], label="share of its probes attending", shrink=0.6)
-    top.set_title(f"{variant}, seed {seed}: evaluations every {width:g} steps after the warm-up",
-                  fontsize=8)
+    fig.colorbar(im, ax=[avg, top, ax], label="share of its probes attending", shrink=0.6)
+    avg.set_title(f"{variant}, seed {seed}: each pattern's route after the warm-up "
+                  f"(evaluations every {width:g} steps)", fontsize=8)
     return fig
 
 
