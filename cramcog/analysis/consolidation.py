@@ -384,8 +384,10 @@ def consolidation_record(data: Any, switch_threshold: float = SWITCH_THRESHOLD) 
         task = task_config(run)
         if task is not None:
             seq_lens.add(int(task.seq_len))
+        # a training run keeps the name it was given (NAME=PATH on the command line, set by
+        # load_runs as run_name); only an unnamed one is named from its config
         if not named and run.attrs.get("record_kind") == "training" \
-                and not run.attrs.get("ablation_variant"):
+                and not run.attrs.get("ablation_variant") and not run.attrs.get("run_name"):
             variant = variant_label(run)
         runs.append((variant, seed, run_consolidation(run, switch_threshold)))
         try:    # what made each run, kept with the record that summarises it

@@ -264,3 +264,16 @@ def test_an_unfinished_run_is_said_to_be_unfinished(tmp_path, capsys):
                  "--no-fit"]) == 2
     err = capsys.readouterr().err
     assert "unfinished (step 4 of 6" in err and "resume it" in err
+
+
+def test_names_given_on_the_command_line_are_kept(tmp_path):
+    # NAME=PATH names the variant; before, a training run's config label replaced it, so two
+    # names over runs of one config collided (and "no_consolidation=" became its label)
+    from cramcog.commands.consolidation import consolidation
+    for name in ("a", "b"):
+        records.save(probe_run(_switches()), tmp_path / name / "record.nc")
+    ds, _, _ = consolidation([f"first={tmp_path / 'a'}", f"second={tmp_path / 'b'}"],
+                             tmp_path / "c.nc", fit=False)
+    assert sorted(ds.variant.values.tolist()) == ["first", "second"]
+    unnamed, _, _ = consolidation([str(tmp_path / "a")], tmp_path / "d.nc", fit=False)
+    assert unnamed.variant.values.tolist() == ["cram"]
