@@ -28,7 +28,7 @@ _LAZY = {
     "dynamics": ("cramcog.dynamics", None),
     "tasks": ("cramcog.tasks", None),
     "model": ("cramcog.model", None),
-    "ablations": ("cramcog.ablations", None),
+    "ablations": ("cramcog.experiments.ablations", None),
     "figures": ("cramcog.figures", None),
     "redundancy": ("cramcog.redundancy", None),
     "fit_consolidation_curve": ("cramcog.dynamics", "fit_consolidation_curve"),

@@ -68,11 +68,11 @@ print(f"{len(paths)} record(s) found under {source}; figures go to {out_dir}")
 
 # %%
 if not paths:
-    from cramcog.ablations import AblationGrid, resolve_config, run_grid
+    from cramcog.experiments.ablations import AblationGrid, base_config_dict, run_grid
     from cramcog.comparison import compare_gamma, to_record
 
     made = Path(tempfile.mkdtemp(prefix="cramcog-records-"))
-    base = resolve_config("tiny") if TINY else resolve_config("small")
+    base = base_config_dict("tiny") if TINY else base_config_dict("small")
     base.update(steps=16 if TINY else 600, eval_every=8 if TINY else 100)
     grid = AblationGrid(name="consolidation", base=base, seeds=(0, 1),
                         variants={"cram": {}, "no_consolidation": {"model.consolidation": False}},

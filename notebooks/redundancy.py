@@ -42,15 +42,15 @@ import os
 from cramcog.redundancy.analysis import RedundancyConfig, fraction_within
 from cramcog.redundancy.gpt2 import GPT2Config
 from cramcog.redundancy.plots import plot_redundancy, redundancy_table
-from cramcog.redundancy.training import TrainConfig, train_and_measure
+from cramcog.redundancy.training import LMTrainConfig, train_and_measure
 
 TINY = os.environ.get("CRAMCOG_TINY", "") not in ("", "0")
 if TINY:
-    train_cfg = TrainConfig(steps=30, n_checkpoints=4, seq_len=64, batch_size=8, max_sequences=60,
+    train_cfg = LMTrainConfig(steps=30, n_checkpoints=4, seq_len=64, batch_size=8, max_sequences=60,
                             model=GPT2Config(n_positions=64, n_embd=32, n_layer=2, n_head=2))
     red_cfg = RedundancyConfig(n_folds=3)
 else:
-    train_cfg, red_cfg = TrainConfig(), RedundancyConfig()
+    train_cfg, red_cfg = LMTrainConfig(), RedundancyConfig()
 train_cfg
 
 # %% [markdown]
@@ -123,7 +123,7 @@ import tempfile
 from pathlib import Path
 
 from cramcog import records
-from cramcog.configs import TrainConfig as CRAMTrainConfig, named_config
+from cramcog.configs import TrainConfig, named_config
 from cramcog.redundancy.cram import compare_srcd_models
 from cramcog.train import load_model, make_task, train
 
@@ -135,7 +135,7 @@ if not runs:
               progress=False)
         runs.append(base / kind)
 models = {p.name: load_model(p) for p in runs}
-task = make_task(CRAMTrainConfig.from_dict(records.open(runs[0] / "record.nc").cram.config))
+task = make_task(TrainConfig.from_dict(records.open(runs[0] / "record.nc").cram.config))
 srcd = compare_srcd_models(models, task, RedundancyConfig(n_folds=3),
                            n_sequences=16 if TINY else 64)
 srcd[["executed_fraction_mean", "headline_fraction", "baseline_headline_fraction",

@@ -1,4 +1,4 @@
-"""Tests of the ablation runner (cramcog.ablations): grids, executors, resume, failures."""
+"""Tests of the ablation runner (cramcog.experiments.ablations): grids, executors, resume, failures."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,9 @@ import pytest
 import xarray as xr
 
 from cramcog import records
-from cramcog.ablations import (GRIDS, AblationGrid, adopt_records, apply_overrides, cell_path,
-                               combine_cells, demo_run, named_grid, run_grid)
+from cramcog.experiments.ablations import (GRIDS, AblationGrid, adopt_records,
+                                           apply_overrides, cell_path, combine_cells, demo_run,
+                                           named_grid, run_grid)
 
 BASE = {"rate": 0.1, "steps": 6, "seed": 0, "fail": 0, "interrupt": -1}
 
@@ -163,9 +164,9 @@ def test_select_runs_part_of_a_grid_then_the_rest(tmp_path):
 
 
 def test_adoption_compares_configs_with_defaults_spelled_out():
-    from cramcog.ablations import _canonical_json, resolve_config
+    from cramcog.experiments.ablations import _canonical_json, base_config_dict
 
-    tiny = resolve_config("tiny")
+    tiny = base_config_dict("tiny")
     named = apply_overrides(tiny, {"task.recurring_fraction": 0.7, "lr": float(tiny["lr"])},
                             open_sections=("task",))  # 0.7 is SRCD's default
     assert _canonical_json(named) == _canonical_json(tiny)
@@ -266,7 +267,7 @@ def test_cli_ablate_json_grid(tmp_path, capsys):
     grid.write_text(json.dumps({"name": "cli", "variants": {"a": {"rate": 0.2}, "b": {}},
                                 "parameter": "", "seeds": [0]}))
     argv = ["ablate", str(grid), "--base", str(base), "--set", "steps=4", "--out",
-            str(tmp_path / "out"), "--workers", "1", "--run-fn", "cramcog.ablations:demo_run"]
+            str(tmp_path / "out"), "--workers", "1", "--run-fn", "cramcog.experiments.ablations:demo_run"]
     assert main(argv) == 0
     assert "ran 2, skipped 0" in capsys.readouterr().out
     ds = records.open(tmp_path / "out" / "cli.nc")
@@ -406,9 +407,9 @@ def test_learned_baselines_train_their_router(kind):
 def test_default_run_trains_the_real_model(tmp_path):
     """The default run function on the tiny training config: real records combine into one."""
     pytest.importorskip("torch")
-    from cramcog.ablations import resolve_config
+    from cramcog.experiments.ablations import base_config_dict
 
-    base = resolve_config("tiny")
+    base = base_config_dict("tiny")
     base.update(steps=2, eval_every=2, test_batches=0)
     grid = AblationGrid(name="tiny", base=base, seeds=(0,),
                         variants={"cram": {}, "no_consolidation": {"model.consolidation": False},
@@ -437,7 +438,7 @@ def test_cli_ablate_on_a_dask_scheduler(tmp_path, capsys):
                                   dashboard_address=None) as cluster:
         argv = ["ablate", str(grid), "--base", str(base), "--out", str(tmp_path / "out"),
                 "--scheduler", cluster.scheduler_address, "--run-fn",
-                "cramcog.ablations:demo_run"]
+                "cramcog.experiments.ablations:demo_run"]
         assert main(argv) == 0
     assert "ran 4, skipped 0" in capsys.readouterr().out
     assert (records.open(tmp_path / "out" / "dask.nc").status == "ok").all()

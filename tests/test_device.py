@@ -221,9 +221,10 @@ def test_redundancy_srcd_takes_a_device(tiny_run, tmp_path):
 def test_ablation_cells_keep_across_devices_and_new_fields(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from cramcog.ablations import AblationGrid, _canonical_json, cell_path, resolve_config, run_grid
+    from cramcog.experiments.ablations import (AblationGrid, _canonical_json, base_config_dict,
+                                               cell_path, run_grid)
 
-    tiny = resolve_config("tiny")
+    tiny = base_config_dict("tiny")
     assert _canonical_json(dict(tiny, device="cuda:1")) == _canonical_json(tiny)
     assert _canonical_json(dict(tiny, autocast="bf16")) != _canonical_json(tiny)
     base = dict(tiny, steps=2, eval_every=2, test_batches=0)

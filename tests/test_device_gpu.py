@@ -118,8 +118,8 @@ def test_cli_train_on_cuda(tmp_path, capsys):
 def test_ablation_cell_on_cuda(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from cramcog.ablations import AblationGrid, resolve_config, run_grid
-    base = dict(resolve_config("tiny"), steps=2, eval_every=2, test_batches=0, device="cuda")
+    from cramcog.experiments.ablations import AblationGrid, base_config_dict, run_grid
+    base = dict(base_config_dict("tiny"), steps=2, eval_every=2, test_batches=0, device="cuda")
     grid = AblationGrid(name="gpu", base=base, variants={"cram": {}}, seeds=(0,))
     with ThreadPoolExecutor(1) as pool:
         ds = run_grid(grid, tmp_path, executor=pool, progress=False)

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from cramcog import figures, records  # noqa: E402
-from cramcog.ablations import AblationGrid, combine_cells, demo_run  # noqa: E402
+from cramcog.experiments.ablations import AblationGrid, combine_cells, demo_run  # noqa: E402
 
 
 def _has_fitting() -> bool:

@@ -11,7 +11,7 @@ import xarray as xr
 from scipy import stats
 
 from cramcog import records
-from cramcog.ablations import AblationGrid, combine_cells, demo_run
+from cramcog.experiments.ablations import AblationGrid, combine_cells, demo_run
 from cramcog.analysis.curves import ConsolidationWindow, cut_consolidation_curve
 from cramcog.experiments.gamma_study import (DEFAULT_WINDOWS, NO_RUN, collect_runs, gamma_study,
                                              gamma_study_table, pooled_gamma)

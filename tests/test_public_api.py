@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-FIRST_IMPORTS = ["", "import cramcog.train", "import cramcog.ablations"]
+FIRST_IMPORTS = ["", "import cramcog.train", "import cramcog.experiments.ablations"]
 
 
 @pytest.mark.parametrize("first", FIRST_IMPORTS)

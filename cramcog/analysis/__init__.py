@@ -12,7 +12,7 @@ at a shared training step?).
 Examples
 --------
 >>> from cramcog import analysis
->>> from cramcog.ablations import demo_run
+>>> from cramcog.experiments.ablations import demo_run
 >>> int(analysis.final_metrics(demo_run({"rate": 0.1, "steps": 20, "seed": 0})).shape[0])
 1
 """

@@ -22,7 +22,7 @@ what consolidation moves is measured per pattern by :mod:`cramcog.analysis.conso
 
 Examples
 --------
->>> from cramcog.ablations import demo_run
+>>> from cramcog.experiments.ablations import demo_run
 >>> from cramcog.analysis.curves import ConsolidationWindow, consolidation_curve, fit_power
 >>> t, y = consolidation_curve(demo_run({"rate": 0.1, "steps": 40, "seed": 0}),
 ...                            ConsolidationWindow.parse("0:end"))
@@ -217,7 +217,7 @@ def cut_consolidation_curve(run, window: ConsolidationWindow | str | None = None
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> c = cut_consolidation_curve(demo_run({"rate": 0.1, "steps": 30, "seed": 0}), "peak:0.5*end")
     >>> c.stop_step, c.dt
     (145.0, 10.0)
@@ -248,7 +248,7 @@ def consolidation_curve(run, window: ConsolidationWindow | str | None = None
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> t, y = consolidation_curve(demo_run({"rate": 0.1, "steps": 30, "seed": 0}))
     >>> bool(t[0] > 0 and y.size == t.size)
     True
@@ -301,7 +301,7 @@ def gamma_frame(data: Any, window: ConsolidationWindow | str | Sequence | None =
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> run = demo_run({"rate": 0.1, "steps": 30, "seed": 0})
     >>> gamma_frame(run).columns.tolist()[:4]
     ['variant', 'seed', 'window', 'window_start']

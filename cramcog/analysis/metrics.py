@@ -4,7 +4,7 @@ The retrieving layer is the one whose attention the novel queries use
 (:func:`cramcog.analysis.probes.retrieving_layer`): in a run with per-pattern probes, the layer
 where the most novel probe queries executed attention at the final evaluation; otherwise the same
 from the test split's per-category routes; for records with no per-category routes at all (e.g.
-:func:`cramcog.ablations.demo_run`), the layer that attends most at the end.
+:func:`cramcog.experiments.ablations.demo_run`), the layer that attends most at the end.
 
 What consolidation can change, and what it cannot: it can only take recurring QUERIES off
 attention. Attention over the floor is therefore judged in the retrieving layer (and summed over
@@ -16,7 +16,7 @@ query attention from the end of the warm-up, against its ceiling (all queries / 
 
 Examples
 --------
->>> from cramcog.ablations import demo_run
+>>> from cramcog.experiments.ablations import demo_run
 >>> m = final_metrics(demo_run({"rate": 0.1, "steps": 30, "seed": 0}))
 >>> int(m.retrieving_layer.iloc[0]), bool(m.attention_over_floor.iloc[0] > 1)
 (1, True)
@@ -88,7 +88,7 @@ def run_retrieving_layer(run: xr.Dataset) -> int:
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> run_retrieving_layer(demo_run({"rate": 0.1, "steps": 5, "seed": 0}))
     1
     """
@@ -311,7 +311,7 @@ def final_metrics(data: Any, tail: float = 0.1) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> m = final_metrics(demo_run({"rate": 0.1, "steps": 30, "seed": 0}))
     >>> bool(m.attention_sum_over_floor.iloc[0] > m.attention_over_floor.iloc[0])
     True

@@ -74,7 +74,7 @@ def operating_point_record(sweeps: Sequence[xr.Dataset]) -> xr.Dataset:
     Parameters
     ----------
     sweeps
-        Ablation records (:func:`cramcog.ablations.run_grid`) of training runs with per-pattern
+        Ablation records (:func:`cramcog.experiments.ablations.run_grid`) of training runs with per-pattern
         probes, each sweeping one parameter (attrs ``grid_name`` and ``parameter``) from a named
         config; several sequence lengths may be mixed, one sweep per (length, knob).
 

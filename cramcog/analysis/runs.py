@@ -6,7 +6,7 @@ analysis then works on runs.
 
 Examples
 --------
->>> from cramcog.ablations import demo_run
+>>> from cramcog.experiments.ablations import demo_run
 >>> from cramcog.analysis.runs import as_runs
 >>> [(v, s) for v, s, _ in as_runs({"demo": demo_run({"rate": 0.1, "steps": 30, "seed": 0})})]
 [('demo', 0)]
@@ -134,7 +134,7 @@ def attention_frame(data: Any, variable: str = "attention_fraction") -> pd.DataF
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> attention_frame(demo_run({"rate": 0.1, "steps": 3, "seed": 0})).columns.tolist()
     ['variant', 'seed', 'step', 'layer', 'attention_fraction']
     """

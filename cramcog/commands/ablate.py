@@ -74,7 +74,8 @@ def parse_overrides(items: list[str]) -> dict:
 
 def build_grid(args):
     """The AblationGrid the command line asks for."""
-    from cramcog.ablations import GRIDS, AblationGrid, apply_overrides, named_grid, resolve_config
+    from cramcog.experiments.ablations import (GRIDS, AblationGrid, apply_overrides,
+                                               base_config_dict, named_grid)
 
     spec: dict = {}
     if args.grid in GRIDS:
@@ -100,7 +101,7 @@ def build_grid(args):
     if getattr(args, "dtype", None) is not None:
         from cramcog.commands.train import DTYPES
         overrides["autocast"] = DTYPES[args.dtype]
-    base_config = apply_overrides(resolve_config(base), overrides)
+    base_config = apply_overrides(base_config_dict(base), overrides)
     seeds = args.seeds if args.seeds is not None else spec.get("seeds", [0, 1, 2])
     if name is not None:
         grid = named_grid(name, base=base_config, seeds=seeds)
@@ -122,7 +123,7 @@ def load_run_fn(spec: str | None):
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"--run-fn {spec!r}: expected MODULE:FUNCTION, e.g. "
-                         "cramcog.ablations:demo_run")
+                         "cramcog.experiments.ablations:demo_run")
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
@@ -133,7 +134,7 @@ def load_run_fn(spec: str | None):
 
 
 def run(args) -> int:
-    from cramcog.ablations import GRIDS, adopt_records, named_grid, run_grid
+    from cramcog.experiments.ablations import GRIDS, adopt_records, named_grid, run_grid
 
     if args.list:
         for name in sorted(GRIDS):

@@ -124,13 +124,13 @@ def _finish(ds, out: Path) -> int:
 def run_train(args) -> int:
     from cramcog.redundancy.analysis import RedundancyConfig
     from cramcog.redundancy.gpt2 import GPT2Config
-    from cramcog.redundancy.training import TrainConfig, train_and_measure
+    from cramcog.redundancy.training import LMTrainConfig, train_and_measure
 
     tiny = _tiny()
     steps = args.steps if args.steps is not None else (30 if tiny else 1000)
     model = GPT2Config(n_positions=args.seq_len, n_embd=32 if tiny else args.n_embd,
                        n_layer=2 if tiny else args.n_layer, n_head=args.n_head)
-    train = TrainConfig(steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+    train = LMTrainConfig(steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                         n_checkpoints=min(args.checkpoints, 4) if tiny else args.checkpoints,
                         max_sequences=_max_sequences(args), seed=args.seed, model=model)
     red = RedundancyConfig(tau=args.tau, n_folds=args.folds, seed=args.seed)

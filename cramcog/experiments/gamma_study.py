@@ -20,7 +20,7 @@ than 3 points, a fit that did not converge) gets NaN and the reason, never a num
 
 Examples
 --------
->>> from cramcog.ablations import demo_run
+>>> from cramcog.experiments.ablations import demo_run
 >>> from cramcog.experiments.gamma_study import gamma_study, gamma_study_table
 >>> runs = {"demo": demo_run({"rate": 0.1, "steps": 40, "seed": 0})}
 >>> ds = gamma_study(runs, windows=["peak:end", "peak:0.5*end"], human="ebbinghaus_1885")
@@ -123,7 +123,7 @@ def fit_run(run: xr.Dataset, window: ConsolidationWindow, family: str = "power",
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> row = fit_run(demo_run({"rate": 0.1, "steps": 40, "seed": 0}), ConsolidationWindow())
     >>> row["reason"], row["ci_low"] < row["gamma"] < row["ci_high"]
     ('', True)
@@ -275,7 +275,7 @@ def gamma_study(runs: Any, windows: Sequence[str | ConsolidationWindow] = DEFAUL
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> runs = [demo_run({"name": "demo", "rate": 0.1, "steps": 40, "seed": s})
     ...         for s in (0, 1, 2)]           # one variant ("demo", its config name), 3 seeds
     >>> ds = gamma_study(runs, windows=["peak:end"], human=None)
@@ -499,7 +499,7 @@ def gamma_study_table(ds: xr.Dataset, part: str = "pooled") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> ds = gamma_study({"demo": demo_run({"rate": 0.1, "steps": 40, "seed": 0})},
     ...                  windows=["peak:end"], human=None)
     >>> gamma_study_table(ds, "runs")[["variant", "seed", "window"]].values.tolist()

@@ -12,7 +12,7 @@ Record kinds and their figures
   ``eval_step``...): attention use over training (:func:`plot_attention_over_training`), the
   consolidation curve with its fitted power law over human curves (:func:`plot_consolidation`);
   several training records together also give accuracy vs attention.
-- ``ablation`` (the same with leading ``variant, seed`` dims, from :mod:`cramcog.ablations`):
+- ``ablation`` (the same with leading ``variant, seed`` dims, from :mod:`cramcog.experiments.ablations`):
   attention over training per variant, accuracy vs attention (:func:`plot_accuracy_vs_attention`),
   ablation panels (:func:`plot_ablation_panels`), gamma per variant and seed (:func:`plot_gammas`;
   its sensitivity to the fit window: :func:`plot_gamma_windows`).
@@ -33,7 +33,7 @@ optimizer step (:func:`detect_phase_transition`). The analysis behind every figu
 Examples
 --------
 >>> import matplotlib; matplotlib.use("Agg")
->>> from cramcog.ablations import demo_run
+>>> from cramcog.experiments.ablations import demo_run
 >>> from cramcog import figures
 >>> ds = demo_run({"rate": 0.05, "steps": 40, "seed": 0})
 >>> grid = figures.plot_attention_over_training(ds)

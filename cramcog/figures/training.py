@@ -30,7 +30,7 @@ def plot_attention_over_training(data: Any, mark_transition: bool = True):
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> g = plot_attention_over_training(demo_run({"rate": 0.1, "steps": 30, "seed": 0}))
     >>> g.axes.flat[0].get_yscale()
     'log'
@@ -79,7 +79,7 @@ def plot_accuracy_vs_attention(data: Any):
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> from cramcog.ablations import demo_run
+    >>> from cramcog.experiments.ablations import demo_run
     >>> runs = {"a": demo_run({"rate": 0.1, "steps": 20, "seed": 0}),
     ...         "b": demo_run({"rate": 0.01, "steps": 20, "seed": 0})}
     >>> plot_accuracy_vs_attention(runs).axes.size
@@ -136,7 +136,7 @@ def plot_ablation_panels(ds: xr.Dataset):
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> from cramcog.ablations import AblationGrid, combine_cells, demo_run
+    >>> from cramcog.experiments.ablations import AblationGrid, combine_cells, demo_run
     >>> g = AblationGrid(name="r", base={"rate": 0.1, "steps": 20, "seed": 0},
     ...                  variants={"r=0.1": {"rate": 0.1}, "r=0.3": {"rate": 0.3}}, parameter="rate")
     >>> ds = combine_cells(g, {c.key: demo_run(c.config) for c in g.cells()})

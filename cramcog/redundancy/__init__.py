@@ -36,7 +36,7 @@ _LAZY = {
     "GPT2Config": "cramcog.redundancy.gpt2",
     "load_gpt2": "cramcog.redundancy.hf_io",
     "save_gpt2": "cramcog.redundancy.hf_io",
-    "TrainConfig": "cramcog.redundancy.training",
+    "LMTrainConfig": "cramcog.redundancy.training",
     "train_and_measure": "cramcog.redundancy.training",
     "plot_redundancy": "cramcog.redundancy.plots",
     "measure_srcd_model": "cramcog.redundancy.cram",

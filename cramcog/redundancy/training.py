@@ -13,7 +13,7 @@ the sequences it is scored on; the LM's exposure to the text is the same for eve
 Examples
 --------
 >>> from cramcog.redundancy.gpt2 import GPT2Config
->>> from cramcog.redundancy.training import TrainConfig, checkpoint_steps
+>>> from cramcog.redundancy.training import LMTrainConfig, checkpoint_steps
 >>> checkpoint_steps(1000, 5)
 [0, 1, 10, 100, 1000]
 """
@@ -36,7 +36,7 @@ def _default_model():
 
 
 @dataclass
-class TrainConfig:
+class LMTrainConfig:
     """Language-model training settings (validated on creation)."""
 
     steps: int = 1000               # optimiser steps
@@ -60,7 +60,7 @@ class TrainConfig:
         for name in ("steps", "batch_size", "seq_len", "n_checkpoints"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
+                raise ValueError(f"LMTrainConfig.{name} must be a positive int, got {value!r}")
         if self.seq_len > self.model.n_positions:
             raise ValueError(f"seq_len={self.seq_len} exceeds the model context "
                              f"n_positions={self.model.n_positions}")
@@ -87,21 +87,21 @@ def checkpoint_steps(steps: int, n: int) -> list[int]:
     return [0] + [int(s) for s in logs]
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
+def _lr_at(step: int, cfg: LMTrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def train_and_measure(train: TrainConfig | None = None, redundancy: RedundancyConfig | None = None,
+def train_and_measure(train: LMTrainConfig | None = None, redundancy: RedundancyConfig | None = None,
                       text: str | None = None, checkpoint_dir: str | Path | None = None,
                       progress: Callable[[str], None] | None = None):
     """Train the small GPT-2 and measure redundancy at each checkpoint.
 
     Parameters
     ----------
-    train : TrainConfig, optional
+    train : LMTrainConfig, optional
     redundancy : RedundancyConfig, optional
     text : str, optional
         Training / analysis text (default: the bundled public-domain corpus).
@@ -120,8 +120,8 @@ def train_and_measure(train: TrainConfig | None = None, redundancy: RedundancyCo
     Examples
     --------
     >>> from cramcog.redundancy.gpt2 import GPT2Config
-    >>> from cramcog.redundancy.training import TrainConfig, train_and_measure
-    >>> cfg = TrainConfig(steps=4, n_checkpoints=3, seq_len=32, batch_size=4, max_sequences=60,
+    >>> from cramcog.redundancy.training import LMTrainConfig, train_and_measure
+    >>> cfg = LMTrainConfig(steps=4, n_checkpoints=3, seq_len=32, batch_size=4, max_sequences=60,
     ...                   model=GPT2Config(n_positions=32, n_embd=16, n_layer=1, n_head=2))
     >>> ds = train_and_measure(cfg)
     >>> ds.step.values.tolist()
@@ -134,7 +134,7 @@ def train_and_measure(train: TrainConfig | None = None, redundancy: RedundancyCo
     from cramcog.redundancy.gpt2 import GPT2
     from cramcog.redundancy.hf_io import save_gpt2
 
-    train = train or TrainConfig()
+    train = train or LMTrainConfig()
     redundancy = redundancy or RedundancyConfig(seed=train.seed)
     if train.model.vocab_size < 256:
         raise ValueError("byte-level training needs model.vocab_size >= 256")

@@ -174,7 +174,7 @@ def test_actr_is_not_counted_as_a_power_law():
 def test_an_ablation_record_of_probe_runs_stacks_and_splits_back():
     """Each seed probes its patterns in its own order: the probe coords differ by seed, so they
     stack as variables over (variant, seed) and are coords of each run again after as_runs."""
-    from cramcog.ablations import AblationGrid, combine_cells
+    from cramcog.experiments.ablations import AblationGrid, combine_cells
     from cramcog.analysis.runs import as_runs
 
     runs = {}
@@ -200,7 +200,7 @@ def test_an_ablation_record_of_probe_runs_stacks_and_splits_back():
 def test_seeds_with_different_probe_counts_stack_and_split_back():
     """Each seed draws its own probe set, of its own size: the smaller one is padded (kind "",
     NaN routes) in the ablation record, and the padding must not hide its evaluations."""
-    from cramcog.ablations import AblationGrid, combine_cells
+    from cramcog.experiments.ablations import AblationGrid, combine_cells
 
     runs = {("cram", 1): probe_run(_switches(P=20, seed=1), seed=1, n_eval=16, every=100,
                                    n_novel=30),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cramcog import records
-from cramcog.ablations import named_grid, run_grid
+from cramcog.experiments.ablations import named_grid, run_grid
 from cramcog.analysis.operating import operating_point_frame, operating_point_record
 from cramcog.analysis.runs import AnalysisError
 
@@ -60,7 +60,7 @@ def test_an_unsorted_sweep_is_put_in_order_with_its_numbers(tmp_path):
 def test_the_operating_value_is_the_base_the_sweep_ran_from(tmp_path):
     grid = named_grid("compute_cost", base="small", seeds=(100,))
     grid.variants = {v: grid.variants[v] for v in ["compute_cost=0", "compute_cost=1"]}
-    grid.base = {**__import__("cramcog.ablations", fromlist=["resolve_config"]).resolve_config(
+    grid.base = {**__import__("cramcog.experiments.ablations", fromlist=["base_config_dict"]).base_config_dict(
         "small"), "compute_cost": 1.0}                                # as --set compute_cost=1
     with ThreadPoolExecutor(1) as pool:
         sweep = run_grid(grid, tmp_path / "g", run_fn=_synthetic, executor=pool, progress=False)
