@@ -58,19 +58,21 @@ def plot_transfer(ds: xr.Dataset, reference: str = "no_consolidation"):
     if df.empty:
         raise FigureError("plot_transfer: no variant besides the reference to compare")
     kinds = list(dict.fromkeys(df.bindings))
-    fig, axes = plt.subplots(1, len(kinds), figsize=((1.2 * df.task.nunique() + 3) * len(kinds),
-                                                     3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(0.8 * df.task.nunique() + 3,
+                                                     2.8 * len(kinds)),
+                             sharex=True, sharey=True, squeeze=False)
     lo, hi = PAPER_TRANSFER_REDUCTION
-    for ax, kind in zip(axes[0], kinds):
+    for ax, kind in zip(axes[:, 0], kinds):
         sns.barplot(data=df[df.bindings == kind], x="task", y="reduction", hue="variant",
                     errorbar=("ci", 95), seed=0, ax=ax)
         ax.axhspan(lo, hi, color="tab:orange", alpha=0.2, label="paper 48-52%")
         ax.axhline(0, color="0.3", lw=0.6)
         ax.set_title(f"{kind} recurring bindings", fontsize=9)
-        ax.set_ylabel(f"attention reduction vs {reference}")
+        ax.set_ylabel("")
         ax.yaxis.set_major_formatter(_percent())
         ax.tick_params(axis="x", rotation=30, labelsize=7)
         ax.legend(fontsize=7)
+    fig.supylabel(f"attention reduction vs {reference}", fontsize=9)
     fig.tight_layout()
     return fig
 
