@@ -136,8 +136,10 @@ def plot_scaling(ds: xr.Dataset):
     ax.plot(xs, xs, color="0.5", ls="--", lw=0.8, label="every occurrence (f n)")
     for row in slopes.itertuples():
         if np.isfinite(row.beta):
+            spread = (f", seeds {row.beta_min:.3f}-{row.beta_max:.3f}"
+                      if np.isfinite(row.beta_min) and row.beta_max > row.beta_min else "")
             ax.plot(xs, row.beta * xs, color=palette[row.router], lw=1.2,
-                    label=f"{row.router}: beta {row.beta:.3f} +- {row.beta_se:.3f}")
+                    label=f"{row.router}: beta {row.beta:.3f} +- {row.beta_se:.3f}{spread}")
     ax.set(xlabel="recurring occurrences per sequence (f n)",
            ylabel="recurring queries executing attention")
     ax.legend(fontsize=6)
