@@ -667,6 +667,15 @@ class Curve:
         One of ``PARADIGMS``.
     x_kind : str
         ``"delay"`` (time or items since study) or ``"exposures"`` (practice with THAT item).
+    axis : str
+        What x counts, in the words of a comparison: ``"practice"`` (presentations or
+        repetitions of the item, as the model's exposures), ``"lag"`` (items since the previous
+        presentation) or ``"delay"`` (time since study). "" : read from ``x_kind``
+        (:func:`cramcog.comparison.curves.human_axis`).
+    direction : str
+        Which way the measure goes as x grows, as the source reports it: ``"falls"`` or
+        ``"rises"`` (Reder's Remember share with repetition). "" : measured from the data
+        (:func:`cramcog.comparison.curves.human_direction`).
     analog : str
         What ``y`` is the analog of in a model: ``"episodic"`` (the share answered by the
         look-up / recollective route, as the model's share of recurring queries that still
@@ -696,6 +705,8 @@ class Curve:
     caveat: str = ""
     paradigm: str = ""
     x_kind: str = "delay"
+    axis: str = ""
+    direction: str = ""
     analog: str = "retention"
     averaging: str = ""
     averaging_note: str = ""
@@ -923,6 +934,7 @@ def _comparison_curves(name: str, meta: dict, spec: dict) -> builtins.list[Curve
     common = dict(_curve_kwargs(meta), source=name, t_units=spec["x"]["units"],
                   measure=spec["y"]["measure"], x_long_name=spec["x"]["long_name"],
                   y_long_name=spec["y"]["long_name"], x_kind=spec["x_kind"],
+                  axis=spec.get("axis", ""), direction=spec.get("direction", ""),
                   analog=spec["analog"], averaging=spec["averaging"],
                   averaging_note=spec.get("averaging_note", ""),
                   assumption=spec.get("assumption", ""))
