@@ -582,8 +582,8 @@ def item_practice_equivalence(model_index, people: pd.DataFrame | None = None, *
 
 
 def equivalence_text(result: dict) -> str:
-    """One line for a report: :func:`item_practice_equivalence`'s difference, interval, TOST p
-    and verdict.
+    """One line for a report: :func:`item_practice_equivalence`'s two indices, their difference,
+    its interval, the TOST p and the verdict.
 
     Examples
     --------
@@ -591,17 +591,21 @@ def equivalence_text(result: dict) -> str:
     ...                        "se": [0.02], "df": [20]})
     >>> print(equivalence_text(item_practice_equivalence([0.72, 0.76, 0.74, 0.78, 0.73],
     ...     people)))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
-    item-practice index, model - people: -0.0... (-0.0... over 1 derivation of the human index),
-    90% CI [...]; TOST against ±0.2: p = ...: equivalent within ±0.2
+    item-practice index: model 0.75 (5 seeds), people 0.75 (1 derivation); model - people -0.00,
+    90% CI [-0.04, +0.03]; TOST against ±0.2: p = ...: equivalent within ±0.2
     """
     r = result
-    spread = (f"{r['difference_min']:+.2f} to {r['difference_max']:+.2f} over "
-              f"{r['n_derivations']} derivations" if r["n_derivations"] > 1
-              else f"{r['difference']:+.2f} over 1 derivation")
-    return (f"item-practice index, model - people: {r['difference']:+.2f} ({spread} of the "
-            f"human index), {r['interval_level']:.0%} CI [{r['difference_low']:+.2f}, "
-            f"{r['difference_high']:+.2f}]; TOST against ±{r['margin']:g}: "
-            f"p = {r['tost_p']:.2g}: {r['verdict']}")
+    if r["n_derivations"] > 1:
+        people = (f"{r['people_index']:.2f} ({r['people_index_min']:.2f} to "
+                  f"{r['people_index_max']:.2f} over {r['n_derivations']} derivations)")
+        difference = (f"{r['difference']:+.2f} ({r['difference_min']:+.2f} to "
+                      f"{r['difference_max']:+.2f})")
+    else:
+        people, difference = f"{r['people_index']:.2f} (1 derivation)", f"{r['difference']:+.2f}"
+    return (f"item-practice index: model {r['model_index']:.2f} ({r['n_seeds']} seeds), people "
+            f"{people}; model - people {difference}, {r['interval_level']:.0%} CI "
+            f"[{r['difference_low']:+.2f}, {r['difference_high']:+.2f}]; TOST against "
+            f"±{r['margin']:g}: p = {r['tost_p']:.2g}: {r['verdict']}")
 
 
 def item_record_from_arrays(steps, exposures, switch, variant: str = "cram",

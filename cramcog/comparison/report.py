@@ -141,12 +141,15 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
                               ci=ci, seed=seed, overdispersion=overdispersion)
         power = shape[shape.family == "power"]
         wins = int((power.human_best == "power").sum())
+        compared = power[power.compared]
         model_power = "yes" if (power.model_best == "power").any() else "no"
         note = (f"power-law gamma {pooled.gamma:.3g} [{pooled.interval[0]:.3g}, "
                 f"{pooled.interval[1]:.3g}] ({pooled.method}); the power law is the best "
                 f"family on the model side: {model_power}, on {wins} of "
-                f"{power.human.nunique()} human curves (compare gammas only where the power "
-                f"law is the best family on both sides)")
+                f"{power.human.nunique()} human curves ("
+                f"{int((compared.human_best == 'power').sum())} of {len(compared)} with a shape "
+                "verdict; compare gammas only where the power law is the best family on both "
+                "sides of a compared curve)")
     except ValueError as err:
         note = f"not computed: {err}"
     return HumanComparison(shape=shape, summary=shape_summary(shape), origins=origins,

@@ -94,7 +94,8 @@ from cramcog.comparison.fitting import (SHAPE_FAMILIES, criterion_values, fit_an
 #: What the model side's ranking is, in the tables' attrs.
 MODEL_CRITERION = ("families ranked by AICc within each seed; the verdict is the family best in "
                    "the most seeds (ties said so; not converged = not best); secondary: AICc "
-                   "summed over the seeds in which a family converged in all (model_summed_*)")
+                   "summed over seeds, for the families that converged in every seed "
+                   "(model_summed_*)")
 
 
 # ----------------------------------------------------------------------------- compare_shape
@@ -211,7 +212,7 @@ def compare_shape(model, human: Any = "episodic_semantic",
             note.append(f"human curve averaged {c.averaging or 'unknown'}; the model is "
                         "averaged by time")
         if c.x_kind == "delay":
-            note.append("human x is a delay, the model's is exposures: a shape comparison only")
+            note.append("human x is a delay, the model's is exposures: context, not compared")
         if c.assumption:
             note.append("derived: " + c.assumption.split(". ")[0])
         for fam in families:

@@ -80,7 +80,7 @@ def test_the_command_prints_and_writes_the_slopes(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "item specificity" in printed and "cram: slope -1" in printed
     assert "clustered by participant group (2 df" in printed
-    assert "cram vs people: item-practice index, model - people: " in printed
+    assert "cram vs people: item-practice index: model " in printed
     assert "TOST against ±0.2: p = " in printed
     assert len((tmp_path / "c_items.csv").read_text().splitlines()) == 3
 
