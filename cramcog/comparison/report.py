@@ -48,7 +48,8 @@ class HumanComparison:
         :func:`compare_items`'s table (empty when the record has no per-pattern variables).
     gamma : pandas.DataFrame or None
         :func:`cramcog.comparison.compare_gamma` of the seed-pooled power-law gamma against the
-        same human curves (None, with ``gamma_note`` saying why, when it cannot be computed).
+        same human curves (None, with ``gamma_note`` saying why, when it cannot be computed),
+        with each curve's ``shape_verdict`` beside it ("not compared (...)": context only).
     model_interval : str
         Which interval the model's numbers use (always seed-pooled).
     """
@@ -140,6 +141,11 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
         gamma = compare_gamma(pooled, human=human, family="power", level=level, margin=margin,
                               ci=ci, seed=seed, overdispersion=overdispersion)
         power = shape[shape.family == "power"]
+        # the shape verdict of each human curve beside its gamma verdict: "not compared (...)"
+        # marks the gammas that are context only (a lag on x, or a curve running the other way)
+        labels = [f"{so}/{se}" if se else so for so, se in zip(gamma.source, gamma.series)]
+        gamma["shape_verdict"] = [dict(zip(power.human, power.shape_verdict)).get(lab, "")
+                                  for lab in labels]
         wins = int((power.human_best == "power").sum())
         compared = power[power.compared]
         model_power = "yes" if (power.model_best == "power").any() else "no"

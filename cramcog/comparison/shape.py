@@ -158,7 +158,8 @@ def compare_shape(model, human: Any = "episodic_semantic",
         the most seeds; tied families joined by " / "), model_verdict (in words), same_best,
         model_summed_delta_aicc, model_summed_weight, model_summed_seeds (SECONDARY: AICc summed
         over that many seeds, NaN for families that did not converge in all), likelihood, note.
-        ``attrs``: model label, the model interval's method, criterion, level, window, origin.
+        ``attrs``: model label, the model interval's method, criterion, level, window, origin,
+        ``model_summed`` (per averaging: what the secondary summed AICc covers).
 
     Raises
     ------
@@ -250,6 +251,7 @@ def compare_shape(model, human: Any = "episodic_semantic",
                        human_overdispersion=str(overdispersion),
                        model_likelihood=model_likelihood,
                        window=models.window, origin=models.origin, model_notes=models.notes,
+                       model_summed={a: side["summed"]["note"] for a, side in model_side.items()},
                        orientation="every curve fitted falling (a rising one as 1 - y)")
     return table
 

@@ -189,3 +189,15 @@ def test_a_shape_verdict_only_for_practice_curves_running_the_models_way():
                                families=["exponential", "weibull"], ci="wald").to_markdown()
     assert "| lag | not compared (axis: lag) |" in text
     assert "| practice | not compared (direction flipped) |" in text
+
+
+def test_the_report_marks_gammas_of_curves_not_compared_as_context():
+    rec = _record([_weibull(X, k) for k in (1.9, 2.0, 2.1)])
+    out = compare_with_humans(rec, human="episodic_semantic", families=["power", "weibull"],
+                              ci="wald")
+    verdicts = dict(zip(out.gamma.series, out.gamma.shape_verdict))
+    assert verdicts["lag/high"] == "not compared (axis: lag)"
+    assert verdicts["repetition/low"] == "not compared (direction flipped)"
+    assert not verdicts["counting_share"].startswith("not compared")
+    assert "with a shape verdict" in out.gamma_note
+    assert out.shape.attrs["model_summed"]["by_time"] == "AICc summed over 3 seeds"
