@@ -667,6 +667,15 @@ class Curve:
         One of ``PARADIGMS``.
     x_kind : str
         ``"delay"`` (time or items since study) or ``"exposures"`` (practice with THAT item).
+    axis : str
+        What x counts, in the words of a comparison: ``"practice"`` (presentations or
+        repetitions of the item, as the model's exposures), ``"lag"`` (items since the previous
+        presentation) or ``"delay"`` (time since study). "" : read from ``x_kind``
+        (:func:`cramcog.comparison.curves.human_axis`).
+    direction : str
+        Which way the measure goes as x grows, as the source reports it: ``"falls"`` or
+        ``"rises"`` (Reder's Remember share with repetition). "" : measured from the data
+        (:func:`cramcog.comparison.curves.human_direction`).
     analog : str
         What ``y`` is the analog of in a model: ``"episodic"`` (the share answered by the
         look-up / recollective route, as the model's share of recurring queries that still
@@ -696,6 +705,8 @@ class Curve:
     caveat: str = ""
     paradigm: str = ""
     x_kind: str = "delay"
+    axis: str = ""
+    direction: str = ""
     analog: str = "retention"
     averaging: str = ""
     averaging_note: str = ""
@@ -915,6 +926,64 @@ def zbrodoff_counting_share(retrieval_rt: float | None = None,
     return df
 
 
+#: Presentations of the equation by the end of block 1 up to which a block-1 cell counts as pure
+#: counting in :func:`zbrodoff_reference_choices` (8: the two least-practised cells, the default).
+ZBRODOFF_COUNTING_CELLS_UP_TO = (8, 16, 24)
+
+
+def zbrodoff_reference_choices() -> pd.DataFrame:
+    """The reasonable choices of the reference cells of :func:`zbrodoff_counting_share`.
+
+    The counting share rests on two references read off the data: ``R``, the RT of pure
+    retrieval, and ``C(addend)``, the RT of pure counting. Which cells count as "pure" is a
+    choice, and it moves every derived number (the item-practice index by more than 0.1). The
+    choices, fixed by the design rather than by the results:
+
+    - R: the fastest cell (the default), or the mean of the cells with the most practice (72
+      presentations of the equation by the end of block 3: reverse addend 4 and standard addend
+      2, 0.87 and 0.91 s);
+    - C: the line over addends through the block-1 cells with at most 8 presentations (the
+      default: the two least-practised cells), at most 16, or at most 24 (every block-1 cell).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per choice (2 x 3), the default first: ``choice`` (in words), ``default``,
+        ``retrieval_rt``, ``counting_rt`` (C for addends 2, 3, 4: pass both to
+        :func:`zbrodoff_counting_share`).
+
+    Examples
+    --------
+    >>> from cramcog import psych
+    >>> choices = psych.zbrodoff_reference_choices()
+    >>> len(choices), choices.choice[0]
+    (6, 'R: fastest cell; C: block-1 cells with <= 8 presentations')
+    >>> first = choices.iloc[0]
+    >>> default = psych.zbrodoff_counting_share()
+    >>> bool((psych.zbrodoff_counting_share(first.retrieval_rt, first.counting_rt)
+    ...       .counting_share == default.counting_share).all())
+    True
+    """
+    df = table("zbrodoff_1995_alpha_arithmetic")
+    rt = df["mean_correct_rt_s"].to_numpy(float)
+    most = df["cum_equation_presentations_block_end"] == df[
+        "cum_equation_presentations_block_end"].max()
+    retrieval = {"fastest cell": float(rt.min()),
+                 "cells with the most practice": float(df.loc[most, "mean_correct_rt_s"].mean())}
+    block1 = df[df["block"] == 1]
+    rows = []
+    for r_name, r in retrieval.items():
+        for up_to in ZBRODOFF_COUNTING_CELLS_UP_TO:
+            cells = block1[block1["cum_equation_presentations_block_end"] <= up_to]
+            slope, intercept = np.polyfit(cells["addend"], cells["mean_correct_rt_s"], 1)
+            rows.append({"choice": f"R: {r_name}; C: block-1 cells with <= {up_to} "
+                                   "presentations",
+                         "default": r_name == "fastest cell" and up_to == 8,
+                         "retrieval_rt": r,
+                         "counting_rt": tuple(float(intercept + slope * a) for a in (2, 3, 4))})
+    return pd.DataFrame(rows)
+
+
 _DERIVATIONS = {"zbrodoff_counting_share": lambda: (zbrodoff_counting_share(), "counting_share")}
 
 
@@ -923,6 +992,7 @@ def _comparison_curves(name: str, meta: dict, spec: dict) -> builtins.list[Curve
     common = dict(_curve_kwargs(meta), source=name, t_units=spec["x"]["units"],
                   measure=spec["y"]["measure"], x_long_name=spec["x"]["long_name"],
                   y_long_name=spec["y"]["long_name"], x_kind=spec["x_kind"],
+                  axis=spec.get("axis", ""), direction=spec.get("direction", ""),
                   analog=spec["analog"], averaging=spec["averaging"],
                   averaging_note=spec.get("averaging_note", ""),
                   assumption=spec.get("assumption", ""))

@@ -47,3 +47,16 @@ def test_the_docs_print_the_tables_the_records_give():
     assert lengths in reproduction, "REPRODUCTION's length table differs from `cramcog lengths`"
     assert operating in reproduction, ("REPRODUCTION's operating-point table differs from "
                                        "`cramcog operating-point`")
+
+
+def test_the_docs_give_the_item_practice_equivalence_the_zipf_record_gives():
+    from cramcog.analysis.items import item_practice_equivalence
+
+    result = item_practice_equivalence(records.open(ROOT / "paper" / "records"
+                                                    / "consolidation_zipf.nc"))
+    interval = f"[{result['difference_low']:+.2f}, {result['difference_high']:+.2f}]"
+    for doc in ("README.md", "paper/REPRODUCTION.md"):
+        text = " ".join((ROOT / doc).read_text(encoding="utf-8").split())   # lines joined
+        assert interval in text and f"p = {result['tost_p']:.2g}" in text, doc
+        assert result["verdict"] in text, doc
+        assert "in the range of people" not in text, doc

@@ -48,6 +48,18 @@ from cramcog.analysis.runs import AnalysisError
 
 MIN_RATE_RANGE = 2.0   # patterns' exposure rates must span at least this factor to separate b
 
+#: Equivalence margin of the item-practice index, model minus people, fixed before the test was
+#: first computed. The index runs from 0 (only total practice drives the shift) to 1 (only the
+#: item's own practice); 0.5 is where the two clocks weigh the same, the line between "mostly
+#: total practice" and "mostly item-specific". +-0.2 is a fifth of that range, less than the
+#: distance (0.25) from the middle of the item-specific half (0.75) to that line: two indices
+#: closer than 0.2 tell the same story at the resolution the question asks (is the shift mostly
+#: item-specific?); a larger difference can move an index across it.
+ITEM_PRACTICE_MARGIN = 0.2
+#: Zbrodoff's (1995) participant groups: the three frequency conditions were run between
+#: participants, so the 9 cells (3 blocks x 3 addends) of one condition share participants.
+ZBRODOFF_GROUP = "condition"
+
 
 def _need_record(ds) -> xr.Dataset:
     need = ("pattern_exposures", "pattern_switch_exposures")
@@ -395,10 +407,205 @@ def zbrodoff_practice_index(level: float = 0.95, seed: int = 0) -> dict:
     """
     from cramcog import psych
 
-    df = psych.zbrodoff_counting_share()
-    total = (df["block"].to_numpy(float) - 0.5) * 192.0
-    return practice_glm(df["counting_share"].to_numpy(float), df["x"].to_numpy(float), total,
-                        level=level, seed=seed)
+    return _zbrodoff_glm(psych.zbrodoff_counting_share(), level=level, seed=seed)
+
+
+def _zbrodoff_glm(cells: pd.DataFrame, level: float = 0.95, seed: int = 0) -> dict:
+    """:func:`practice_glm` on cells of :func:`cramcog.psych.zbrodoff_counting_share`."""
+    total = (cells["block"].to_numpy(float) - 0.5) * 192.0
+    return practice_glm(cells["counting_share"].to_numpy(float), cells["x"].to_numpy(float),
+                        total, level=level, seed=seed)
+
+
+def zbrodoff_index_derivations(seed: int = 0) -> pd.DataFrame:
+    """People's item-practice index under each reasonable derivation, with a standard error that
+    does not treat repeated measures as independent.
+
+    Two things widen the human side beyond :func:`zbrodoff_practice_index`'s interval:
+
+    - the derivation: the counting share rests on reference cells (pure retrieval R, pure
+      counting C), and each reasonable choice (:func:`cramcog.psych.zbrodoff_reference_choices`)
+      gives its own index; the comparison takes the envelope over them;
+    - repeated measures: Zbrodoff's three frequency conditions were three groups of
+      participants, and the 9 cells of a group (3 blocks x 3 addends) are means over the SAME
+      people, so they are not independent. The standard error is clustered by group, as a
+      leave-one-group-out jackknife (CV3, with G - 1 = 2 degrees of freedom; MacKinnon, Nielsen
+      & Webb 2023). A sandwich estimator clustered by group cannot be used: with G = 3 clusters
+      its middle matrix has rank G - 1 = 2, below the GLM's 3 coefficients (and it is biased
+      down with few clusters); clustering by block has the same 3 clusters and is not the unit
+      of independence (the blocks of a group are the same people). With 2 degrees of freedom
+      the human index is known to about +-0.4 (90%): the data are the limit.
+
+    Parameters
+    ----------
+    seed
+        Seeds the draws of :func:`practice_glm` (its own interval, not used here).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per derivation, the default first: ``choice``, ``default``, ``index``, ``se``
+        (leave-one-group-out jackknife), ``df`` (groups - 1), ``b_item``, ``b_total``,
+        ``index_without_<group>`` (the index with that group left out), ``n_points``.
+
+    Examples
+    --------
+    >>> table = zbrodoff_index_derivations()
+    >>> len(table), int(table.df[0])
+    (6, 2)
+    >>> bool(table["index"][0] == zbrodoff_practice_index()["index"])
+    True
+    """
+    from cramcog import psych
+
+    rows = []
+    for choice in psych.zbrodoff_reference_choices().itertuples():
+        cells = psych.zbrodoff_counting_share(choice.retrieval_rt, choice.counting_rt)
+        full = _zbrodoff_glm(cells, seed=seed)
+        groups = list(dict.fromkeys(cells[ZBRODOFF_GROUP]))
+        without = {g: _zbrodoff_glm(cells[cells[ZBRODOFF_GROUP] != g], seed=seed)["index"]
+                   for g in groups}
+        left_out = np.array(list(without.values()))
+        n_groups = len(groups)
+        se = float(np.sqrt((n_groups - 1) / n_groups
+                           * np.sum((left_out - left_out.mean()) ** 2)))
+        rows.append({"choice": choice.choice, "default": bool(choice.default),
+                     "index": full["index"], "se": se, "df": n_groups - 1,
+                     "b_item": full["b_item"], "b_total": full["b_total"],
+                     **{f"index_without_{g}": v for g, v in without.items()},
+                     "n_points": full["n_points"]})
+    return pd.DataFrame(rows)
+
+
+def item_practice_equivalence(model_index, people: pd.DataFrame | None = None, *,
+                              margin: float = ITEM_PRACTICE_MARGIN, alpha: float = 0.05,
+                              variant: str | None = None) -> dict:
+    """Is the model's item-practice index EQUIVALENT to people's? A TOST on model - people.
+
+    Overlapping intervals are not equivalence. Two one-sided tests (Schuirmann 1987) ask
+    whether the difference lies inside +-``margin`` (:data:`ITEM_PRACTICE_MARGIN`, fixed before
+    the test); equivalently, whether its 90% interval (for ``alpha`` = 0.05) does.
+
+    - Model: the mean of the per-seed indices (:func:`item_practice_index`) and its standard
+      error over seeds (seeds are the independent replications; one run's (pattern,
+      evaluation) cells are repeated measures and never counted as independent), ``n - 1``
+      degrees of freedom.
+    - People: the index of each reasonable derivation with its group-clustered jackknife
+      standard error (:func:`zbrodoff_index_derivations`).
+    - Per derivation: Welch's t for the difference (Welch-Satterthwaite degrees of freedom), the
+      TOST p and the two-sided p of "no difference". The derivation uncertainty enters as an
+      envelope: the interval is the union of the derivations' intervals, the TOST p the largest
+      (equivalence must hold whichever reference cells are right), and "different" needs every
+      derivation to reject a zero difference.
+
+    Parameters
+    ----------
+    model_index
+        The model's per-seed indices, or a consolidation record (then
+        :func:`item_practice_index` of ``variant`` gives them).
+    people
+        The human side (default :func:`zbrodoff_index_derivations`): columns ``index``, ``se``,
+        ``df``, ``default``, ``choice``.
+    margin
+        The equivalence margin on the index scale.
+    alpha
+        Level of each one-sided test (the interval is 1 - 2 alpha).
+    variant
+        The record's variant (default: its only one).
+
+    Returns
+    -------
+    dict
+        ``model_index``, ``model_se``, ``n_seeds``, ``people_index`` (the default derivation),
+        ``people_index_min`` / ``people_index_max`` (over the derivations), ``people_se``,
+        ``people_df`` (the default derivation's), ``difference`` (model - people, default
+        derivation), ``difference_min`` / ``difference_max`` (over derivations),
+        ``difference_low`` / ``difference_high`` (the 1 - 2 alpha envelope), ``interval_level``,
+        ``tost_p``, ``difference_p`` (the largest two-sided p of a zero difference), ``margin``,
+        ``n_derivations``, ``verdict`` ("equivalent within ±margin", "not shown equivalent" or
+        "different") and ``per_derivation`` (a DataFrame).
+
+    Examples
+    --------
+    >>> people = pd.DataFrame({"choice": ["a"], "default": [True], "index": [0.75],
+    ...                        "se": [0.02], "df": [20]})
+    >>> item_practice_equivalence([0.72, 0.76, 0.74, 0.78, 0.73], people)["verdict"]
+    'equivalent within ±0.2'
+    >>> item_practice_equivalence([0.12, 0.16, 0.14, 0.18, 0.13], people)["verdict"]
+    'different'
+    """
+    from scipy import stats
+
+    if isinstance(model_index, xr.Dataset):
+        model_index = item_practice_index(model_index, variant)["index"]
+    model = np.asarray(model_index, dtype=float)
+    model = model[np.isfinite(model)]
+    if model.size < 2:
+        raise AnalysisError(f"item_practice_equivalence: {model.size} model seed(s) with an "
+                            "index; an interval over seeds needs at least 2")
+    people = zbrodoff_index_derivations() if people is None else people
+    mean, var, df_model = float(model.mean()), float(model.var(ddof=1) / model.size), \
+        model.size - 1
+    rows = []
+    for _, h in people.iterrows():
+        diff = mean - h["index"]
+        se = float(np.sqrt(var + h["se"] ** 2))
+        df = se ** 4 / (var ** 2 / df_model + h["se"] ** 4 / h["df"])   # Welch-Satterthwaite
+        half = stats.t.ppf(1 - alpha, df) * se
+        tost = max(stats.t.sf((diff + margin) / se, df), stats.t.cdf((diff - margin) / se, df))
+        rows.append({"choice": h["choice"], "default": bool(h["default"]),
+                     "people_index": h["index"], "people_se": h["se"], "people_df": h["df"],
+                     "difference": diff, "se": se, "df": df,
+                     "low": diff - half, "high": diff + half, "tost_p": float(tost),
+                     "difference_p": float(2 * stats.t.sf(abs(diff) / se, df))})
+    per = pd.DataFrame(rows)
+    default = per[per["default"]].iloc[0] if per["default"].any() else per.iloc[0]
+    tost_p, difference_p = float(per.tost_p.max()), float(per.difference_p.max())
+    if tost_p < alpha:
+        verdict = f"equivalent within ±{margin:g}"
+    elif difference_p < alpha:
+        verdict = "different"
+    else:
+        verdict = "not shown equivalent"
+    return {"model_index": mean, "model_se": float(np.sqrt(var)), "n_seeds": int(model.size),
+            "people_index": float(default.people_index),
+            "people_index_min": float(per.people_index.min()),
+            "people_index_max": float(per.people_index.max()),
+            "people_se": float(default.people_se), "people_df": float(default.people_df),
+            "difference": float(default.difference),
+            "difference_min": float(per.difference.min()),
+            "difference_max": float(per.difference.max()),
+            "difference_low": float(per.low.min()), "difference_high": float(per.high.max()),
+            "interval_level": 1 - 2 * alpha, "tost_p": tost_p, "difference_p": difference_p,
+            "margin": margin, "n_derivations": len(per), "verdict": verdict,
+            "per_derivation": per}
+
+
+def equivalence_text(result: dict) -> str:
+    """One line for a report: :func:`item_practice_equivalence`'s two indices, their difference,
+    its interval, the TOST p and the verdict.
+
+    Examples
+    --------
+    >>> people = pd.DataFrame({"choice": ["a"], "default": [True], "index": [0.75],
+    ...                        "se": [0.02], "df": [20]})
+    >>> print(equivalence_text(item_practice_equivalence([0.72, 0.76, 0.74, 0.78, 0.73],
+    ...     people)))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    item-practice index: model 0.75 (5 seeds), people 0.75 (1 derivation); model - people -0.00,
+    90% CI [-0.04, +0.03]; TOST against ±0.2: p = ...: equivalent within ±0.2
+    """
+    r = result
+    if r["n_derivations"] > 1:
+        people = (f"{r['people_index']:.2f} ({r['people_index_min']:.2f} to "
+                  f"{r['people_index_max']:.2f} over {r['n_derivations']} derivations)")
+        difference = (f"{r['difference']:+.2f} ({r['difference_min']:+.2f} to "
+                      f"{r['difference_max']:+.2f})")
+    else:
+        people, difference = f"{r['people_index']:.2f} (1 derivation)", f"{r['difference']:+.2f}"
+    return (f"item-practice index: model {r['model_index']:.2f} ({r['n_seeds']} seeds), people "
+            f"{people}; model - people {difference}, {r['interval_level']:.0%} CI "
+            f"[{r['difference_low']:+.2f}, {r['difference_high']:+.2f}]; TOST against "
+            f"±{r['margin']:g}: p = {r['tost_p']:.2g}: {r['verdict']}")
 
 
 def item_record_from_arrays(steps, exposures, switch, variant: str = "cram",

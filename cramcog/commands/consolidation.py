@@ -147,9 +147,10 @@ def binding_folders(runs, loaded) -> dict:
 def _item_specificity(ds):
     """With unequal pattern frequencies: print and return the per-run item-specificity slopes
     (log switch step on log exposure rate: -1 own exposures, 0 a shared step); else None."""
-    from cramcog.analysis.items import (item_practice_index, item_specificity,
+    from cramcog.analysis.items import (equivalence_text, item_practice_equivalence,
+                                        item_practice_index, item_specificity,
                                         item_specificity_summary, unequal_rates,
-                                        zbrodoff_practice_index)
+                                        zbrodoff_index_derivations)
     from cramcog.analysis.runs import AnalysisError
 
     # variants whose patterns recur at unequal rates and of which some pattern switched
@@ -176,10 +177,18 @@ def _item_specificity(ds):
               f"over {row.n_seeds} seeds (rarer half: {row.slope_rare:.2f} "
               f"[{row.slope_rare_low:.2f}, {row.slope_rare_high:.2f}]); item-practice index "
               f"{row.index:.2f} [{row.index_low:.2f}, {row.index_high:.2f}]")
-    human = zbrodoff_practice_index()
+    people = zbrodoff_index_derivations()
+    default = people[people["default"]].iloc[0]
     print(f"people (Zbrodoff 1995, counting share of cell mean RTs): item-practice index "
-          f"{human['index']:.2f} [{human['index_low']:.2f}, {human['index_high']:.2f}] "
-          "(1 = own exposures only, 0 = total practice only)")
+          f"{default['index']:.2f} ({people['index'].min():.2f} to {people['index'].max():.2f} "
+          f"over {len(people)} choices of the reference cells), standard error "
+          f"{default['se']:.2f} clustered by participant group ({int(default['df'])} df: "
+          "3 groups, leave-one-group-out jackknife)")
+    for variant, part in items.groupby("variant", sort=False):
+        if part["index"].notna().sum() < 2:
+            continue
+        result = item_practice_equivalence(part["index"], people)
+        print(f"{variant} vs people: {equivalence_text(result)}")
     return items
 
 

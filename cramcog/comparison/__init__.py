@@ -8,11 +8,16 @@ autocorrelated steps.
 
 Modules, each importing only those listed before it:
 
-- ``curves``: both sides as curves (:func:`model_curves`, :class:`ModelCurves`,
-  :func:`human_curves`) and their orientation (:func:`orient`: every curve fitted falling);
+- ``curves``: both sides as curves (:func:`model_curves`, :class:`ModelCurves`, the model's x
+  counted from its first exposure or, ``origin="warmup_end"``, from the warm-up end;
+  :func:`human_curves`), their orientation (:func:`orient`: every curve fitted falling) and
+  which human curves a shape verdict may be given for (:func:`comparability`: practice on x,
+  the model's direction);
 - ``fitting``: the same families fitted and ranked on either side; each human curve fitted once
-  per setting and kept (:func:`fit_one`);
-- ``shape``: :func:`compare_shape`, :func:`shape_summary`, per item :func:`compare_items`;
+  per setting and kept (:func:`fit_one`); the model's families ranked within each seed, the
+  verdict the family best in the most seeds (:func:`seed_verdict`);
+- ``shape``: :func:`compare_shape`, :func:`shape_summary`, the time-origin sensitivity
+  (:func:`origin_sensitivity`), per item :func:`compare_items`;
 - ``gamma``: :class:`ReportedGamma`, :func:`compare_gamma` (MOVER interval of the difference,
   equivalence verdicts), :func:`seed_pooled_gamma`;
 - ``report``: :func:`compare_with_humans` (all of it, as ``make reproduce`` runs it), the human
@@ -28,21 +33,26 @@ Examples
 >>> row["paradigm"], row["verdict"]
 ('forgetting', 'different')
 """
-from cramcog.comparison.curves import (AVERAGINGS, MODEL_INTERVAL, WINDOWS, ModelCurves,
-                                       human_curves, is_model_side, model_curves, orient)
-from cramcog.comparison.fitting import SHAPE_FAMILIES, fit_and_rank, fit_families, fit_one
+from cramcog.comparison.curves import (AVERAGINGS, MODEL_INTERVAL, ORIGINS, WINDOWS, ModelCurves,
+                                       comparability, human_axis, human_curves, human_direction,
+                                       is_model_side, model_curves, orient)
+from cramcog.comparison.fitting import (SHAPE_FAMILIES, fit_and_rank, fit_families, fit_one,
+                                        seed_verdict, summed_ranking)
 from cramcog.comparison.gamma import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma,
                                       gamma_families, mover_interval, seed_pooled_gamma, verdict)
 from cramcog.comparison.report import (VERDICT_COLORS, HumanComparison, compare_with_humans,
-                                       forest_plot, human_shapes, plot_gamma_comparison,
-                                       shapes_markdown, summarize, to_record)
-from cramcog.comparison.shape import (compare_items, compare_shape, crossing, shape_summary,
-                                      transition_ratio)
+                                       forest_plot, human_shapes, origins_markdown,
+                                       plot_gamma_comparison, shapes_markdown, summarize,
+                                       to_record)
+from cramcog.comparison.shape import (compare_items, compare_shape, crossing, origin_sensitivity,
+                                      shape_summary, transition_ratio)
 
-__all__ = ["AVERAGINGS", "COLUMNS", "MODEL_INTERVAL", "SHAPE_FAMILIES", "VERDICTS",
+__all__ = ["AVERAGINGS", "COLUMNS", "MODEL_INTERVAL", "ORIGINS", "SHAPE_FAMILIES", "VERDICTS",
            "VERDICT_COLORS", "WINDOWS", "HumanComparison", "ModelCurves", "ReportedGamma",
-           "compare_gamma", "compare_items", "compare_shape", "compare_with_humans", "crossing",
-           "fit_and_rank", "fit_families", "fit_one", "forest_plot", "gamma_families",
-           "human_curves", "human_shapes", "is_model_side", "model_curves", "mover_interval",
-           "orient", "plot_gamma_comparison", "seed_pooled_gamma", "shape_summary",
-           "shapes_markdown", "summarize", "to_record", "transition_ratio", "verdict"]
+           "comparability", "compare_gamma", "compare_items", "compare_shape",
+           "compare_with_humans", "crossing", "fit_and_rank", "fit_families", "fit_one",
+           "forest_plot", "gamma_families", "human_axis", "human_curves", "human_direction",
+           "human_shapes", "is_model_side", "model_curves", "mover_interval", "orient",
+           "origin_sensitivity", "origins_markdown", "plot_gamma_comparison",
+           "seed_pooled_gamma", "seed_verdict", "shape_summary", "shapes_markdown",
+           "summarize", "summed_ranking", "to_record", "transition_ratio", "verdict"]

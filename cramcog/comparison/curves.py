@@ -3,9 +3,11 @@ bundled (or your own) human curves, each read in its falling orientation.
 
 The bottom of :mod:`cramcog.comparison`: :class:`ModelCurves` (:func:`model_curves`) cuts one
 curve per seed from a per-pattern consolidation record, averaged the way a human curve was
-(``by_time`` or ``by_exposure``); :func:`human_curves` reads human data sets, paradigms, Curves
-or Datasets; :func:`orient` turns a rising curve into a falling one (1 - y), so that shape
-parameters mean the same on both sides.
+(``by_time`` or ``by_exposure``), its exposures counted from the first (``origin``, as people's
+practice is counted) or from the warm-up end; :func:`human_curves` reads human data sets,
+paradigms, Curves or Datasets; :func:`orient` turns a rising curve into a falling one (1 - y), so
+that shape parameters mean the same on both sides; :func:`comparability` says which human curves
+a shape verdict may be given for (practice on x, running the model's way).
 
 Examples
 --------
@@ -18,7 +20,7 @@ Examples
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,11 +52,20 @@ class ModelCurves:
         record has ``warmup_end_step``, as CRAM records do; else the peak), ``"warmup"``,
         ``"peak"`` (its highest share of recurring probes attending: consolidation can only
         start once attention serves the queries) or ``"all"``.
+    origin : str
+        Where x = 0 is (``ORIGINS``): ``"first_exposure"`` (default: exposures counted from the
+        first one, evaluation 0, as people's presentations and repetitions are counted from the
+        first) or ``"warmup_end"`` (exposures counted from the last evaluation before the
+        window, i.e. the warm-up end for ``window="auto"``, as ``cramcog consolidation`` fits
+        its curve: :func:`cramcog.analysis.curve_points`). The window is the same under both:
+        only x moves. Shape parameters depend on it (a Weibull k, a power-law gamma):
+        :func:`cramcog.comparison.origin_sensitivity` fits both.
     """
 
     label: str
     record: Any
     window: str = "auto"
+    origin: str = "first_exposure"
     notes: list = field(default_factory=list)
 
     @property
@@ -118,6 +129,8 @@ class ModelCurves:
             start = self._start(i)
             if averaging == "by_time":
                 t = one["exposures"].values[start:].astype(float)
+                if self.origin == "warmup_end" and start > 0:
+                    t = t - float(one["exposures"].values[start - 1])
                 n = one["recurring_probe_count"].values[start:].astype(float)
                 y = one["recurring_attended"].values[start:].astype(float)
                 keep = np.isfinite(t) & np.isfinite(y) & (t > 0) & (n > 0)
@@ -131,7 +144,9 @@ class ModelCurves:
     def cells(self, seed_index: int):
         """One seed's (evaluation, pattern) cells in the window, flattened, where exposures > 0:
         ``(step, exposures, attended, probes)``; ``attended`` counts the pattern's probes that
-        attended (the record's convention), ``probes`` how many there were (0: not probed)."""
+        attended (the record's convention), ``probes`` how many there were (0: not probed).
+        Exposures are counted from :attr:`origin` (``"warmup_end"``: each pattern's own
+        exposures since the last evaluation before the window)."""
         if not self.has_items:
             raise ValueError(f"{self.label}: per-pattern analyses need the variables "
                              "pattern_attended, pattern_probes, pattern_exposures")
@@ -142,6 +157,9 @@ class ModelCurves:
             return one[name].transpose("eval_step", "pattern").values[start:].astype(float)
         att, probes, expo = grid("pattern_attended"), grid("pattern_probes"), \
             grid("pattern_exposures")
+        if self.origin == "warmup_end" and start > 0:
+            expo = expo - one["pattern_exposures"].transpose(
+                "eval_step", "pattern").values[start - 1].astype(float)
         step = np.broadcast_to(one["eval_step"].values[start:, None].astype(float), att.shape)
         keep = (expo > 0) & np.isfinite(expo) & np.isfinite(probes)
         att = np.where(np.isfinite(att), att, 0.0)
@@ -172,10 +190,13 @@ def _pool_by_exposure(expo, successes, probes, n_bins):
 
 
 WINDOWS = ("auto", "warmup", "peak", "all")
+#: Where the model's x = 0 is (:class:`ModelCurves`); the first matches how people's practice is
+#: counted (presentations / repetitions from the first).
+ORIGINS = ("first_exposure", "warmup_end")
 
 
 def model_curves(model, variant: str | None = None, *, label: str | None = None,
-                 window: str = "auto") -> ModelCurves:
+                 window: str = "auto", origin: str | None = None) -> ModelCurves:
     """The model side of a comparison, from a per-pattern consolidation record.
 
     Parameters
@@ -194,6 +215,10 @@ def model_curves(model, variant: str | None = None, *, label: str | None = None,
         Where each seed's curve starts (see :class:`ModelCurves`): ``"auto"`` (default: after
         the attention warm-up where the record says when it ended, else from the peak),
         ``"warmup"``, ``"peak"`` or ``"all"``.
+    origin
+        Where x = 0 is (see :class:`ModelCurves`): ``"first_exposure"`` (as people's practice
+        is counted) or ``"warmup_end"``. None (default): ``"first_exposure"``, or the origin of
+        a :class:`ModelCurves` given as ``model``.
 
     Returns
     -------
@@ -204,15 +229,18 @@ def model_curves(model, variant: str | None = None, *, label: str | None = None,
     >>> from cramcog.dynamics.toy_consolidation import (simulate_consolidation,
     ...                                                 consolidation_record)
     >>> m = model_curves([simulate_consolidation(n_episodes=30, seed=s) for s in (0, 1, 2)])
-    >>> m.label, m.seeds.tolist()
-    ('toy model', [0, 1, 2])
+    >>> m.label, m.seeds.tolist(), m.origin
+    ('toy model', [0, 1, 2], 'first_exposure')
     """
     import xarray as xr
 
     from cramcog.dynamics.toy_consolidation import ToyConsolidationResult, consolidation_record
 
+    if origin is not None and origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
     if isinstance(model, ModelCurves):
-        return model
+        return model if origin in (None, model.origin) else replace(model, origin=origin)
+    origin = origin or "first_exposure"
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     if isinstance(model, ToyConsolidationResult) or (
@@ -248,7 +276,7 @@ def model_curves(model, variant: str | None = None, *, label: str | None = None,
     if model.sizes["seed"] < 2:
         notes.append("one seed: no seed-pooled interval can be computed (intervals are NaN); "
                      "run >= 3 seeds")
-    return ModelCurves(label=name, record=model, window=window, notes=notes)
+    return ModelCurves(label=name, record=model, window=window, origin=origin, notes=notes)
 
 
 def is_model_side(obj) -> bool:
@@ -290,6 +318,55 @@ def human_curves(human, include_unreliable: bool = False):
     if isinstance(human, (list, tuple)):
         return [c for item in human for c in human_curves(item, include_unreliable)]
     return psych.curves(human, include_unreliable=include_unreliable)  # a Dataset
+
+
+def human_axis(curve) -> str:
+    """What a human curve's x counts: ``"practice"`` (presentations or repetitions of the item,
+    as the model's exposures), ``"lag"`` or ``"delay"``; from its metadata (``Curve.axis``),
+    else from ``Curve.x_kind``.
+
+    Examples
+    --------
+    >>> [human_axis(c) for c in human_curves("reder_2000_remember_know_repetition_lag")]
+    ['practice', 'practice', 'lag', 'lag']
+    """
+    return curve.axis or ("practice" if curve.x_kind == "exposures" else "delay")
+
+
+def human_direction(curve) -> str:
+    """Which way a human curve goes as x grows, ``"falls"`` or ``"rises"``: as its metadata
+    states (``Curve.direction``), else measured (:func:`curve_direction`)."""
+    return curve.direction or curve_direction(curve.t, curve.y)
+
+
+def comparability(curve, model_direction: str) -> str:
+    """"" where a human curve's shape may be compared with the model's, else why not.
+
+    A shape verdict needs the same kind of x and the same direction: the model's x is
+    exposures (practice), so the human x must count practice too (presentations, repetitions),
+    not a lag or a delay; and the human curve must run the model's way as measured, not only
+    after being turned over (1 - y: Reder's Remember share RISES with repetition while the
+    model's share still attending falls). Every other curve is context.
+
+    Returns
+    -------
+    str
+        ``""``, ``"not compared (axis: lag)"`` (or ``delay``), or ``"not compared (direction
+        flipped)"``.
+
+    Examples
+    --------
+    >>> [comparability(c, "falls") for c in human_curves("episodic_semantic")]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['not compared (direction flipped)', 'not compared (direction flipped)',
+     'not compared (axis: lag)', 'not compared (axis: lag)', '']
+    """
+    axis = human_axis(curve)
+    if axis != "practice":
+        return f"not compared (axis: {axis})"
+    if model_direction and human_direction(curve) != model_direction:
+        return "not compared (direction flipped)"
+    return ""
 
 
 # ----------------------------------------------------------------------------- orientation

@@ -23,10 +23,12 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cramcog.comparison.curves import MODEL_INTERVAL, human_curves, model_curves, orient
+from cramcog.comparison.curves import (MODEL_INTERVAL, human_axis, human_curves,
+                                       human_direction, model_curves, orient)
 from cramcog.comparison.fitting import SHAPE_FAMILIES, fit_and_rank, fit_dispersion, shape_of
 from cramcog.comparison.gamma import COLUMNS, VERDICTS, compare_gamma, seed_pooled_gamma
-from cramcog.comparison.shape import compare_items, compare_shape, shape_summary
+from cramcog.comparison.shape import (compare_items, compare_shape, origin_sensitivity,
+                                      shape_summary)
 
 
 # ----------------------------------------------------------------------------- all in one
@@ -39,17 +41,22 @@ class HumanComparison:
     ----------
     shape : pandas.DataFrame
         :func:`compare_shape`'s table; ``summary`` is :func:`shape_summary` of it.
+    origins : pandas.DataFrame
+        :func:`cramcog.comparison.origin_sensitivity`: the model's shape with x counted from the
+        first exposure (reported) and from the warm-up end (sensitivity).
     items : pandas.DataFrame
         :func:`compare_items`'s table (empty when the record has no per-pattern variables).
     gamma : pandas.DataFrame or None
         :func:`cramcog.comparison.compare_gamma` of the seed-pooled power-law gamma against the
-        same human curves (None, with ``gamma_note`` saying why, when it cannot be computed).
+        same human curves (None, with ``gamma_note`` saying why, when it cannot be computed),
+        with each curve's ``shape_verdict`` beside it ("not compared (...)": context only).
     model_interval : str
         Which interval the model's numbers use (always seed-pooled).
     """
 
     shape: pd.DataFrame
     summary: pd.DataFrame
+    origins: pd.DataFrame
     items: pd.DataFrame
     gamma: pd.DataFrame | None
     gamma_note: str
@@ -57,9 +64,13 @@ class HumanComparison:
     human: str
 
     def to_markdown(self) -> str:
-        """A short report: the interval used, then the shape table, per-item rows and gamma."""
-        lines = [f"Human comparison ({self.human}); model interval: {self.model_interval}.", "",
-                 "| human curve | human best | model best | same | direction agrees | "
+        """A short report: the interval used, the shape table with its verdicts, the time-origin
+        sensitivity, per-item rows and gamma."""
+        lines = [f"Human comparison ({self.human}); model interval: {self.model_interval}. "
+                 "Model best: the family best in the most seeds, families ranked within each "
+                 "seed by AICc. A shape verdict only for human curves over practice that run "
+                 "the model's way; the others are context.", "",
+                 "| human curve | axis | verdict | human best | model best (seeds) | "
                  "shape (human best family): human / model |", "|---|---|---|---|---|---|"]
         for _, r in self.summary.iterrows():
             shape = "-"
@@ -67,9 +78,11 @@ class HumanComparison:
                 shape = (f"{r['shape_param']} {r['human_shape']:.3g} [{r['human_shape_low']:.3g}, "
                          f"{r['human_shape_high']:.3g}] / {r['model_shape']:.3g} "
                          f"[{r['model_shape_low']:.3g}, {r['model_shape_high']:.3g}]")
-            lines.append(f"| {r['human']} | {r['human_best']} | {r['model_best']} | "
-                         f"{'yes' if r['same_best'] else 'no'} | "
-                         f"{'yes' if r['direction_agrees'] else 'no'} | {shape} |")
+            lines.append(f"| {r['human']} | {r['axis']} | {r['shape_verdict']} | "
+                         f"{r['human_best']} | {r['model_best'] or '-'} "
+                         f"({r['model_best_wins']} of {r['model_seeds']}) | {shape} |")
+        if len(self.origins):
+            lines += ["", origins_markdown(self.origins)]
         if len(self.items):
             lines += ["", "| side | quantity | value [interval] | source |", "|---|---|---|---|"]
             for _, r in self.items.iterrows():
@@ -84,6 +97,7 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
                         families: Sequence[str] = SHAPE_FAMILIES, level: float = 0.95,
                         ci: str = "profile", margin: float = 0.1, seed: int = 0,
                         variant: str | None = None, window: str = "auto",
+                        origin: str | None = None,
                         overdispersion: str | None = "quasi") -> HumanComparison:
     """The full human comparison of a consolidation record: shape, per item, then gamma.
 
@@ -94,8 +108,9 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
     ----------
     model
         See :func:`model_curves`.
-    human, families, level, ci, seed, variant, window, overdispersion
-        See :func:`compare_shape`.
+    human, families, level, ci, seed, variant, window, origin, overdispersion
+        See :func:`compare_shape` (``origin``: default the first exposure; the other origin
+        is always reported beside it, :func:`cramcog.comparison.origin_sensitivity`).
     margin
         Equivalence margin of the gamma verdicts (:func:`cramcog.comparison.compare_gamma`).
 
@@ -113,9 +128,12 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
     >>> "model interval: seed-pooled" in out.to_markdown()
     True
     """
-    models = model_curves(model, variant, window=window)
+    models = model_curves(model, variant, window=window, origin=origin)
     shape = compare_shape(models, human, families, level=level, ci=ci, seed=seed,
                           overdispersion=overdispersion)
+    averagings = sorted(set(shape.averaging), reverse=True)   # by_time first
+    origins = origin_sensitivity(models, families, averagings=averagings, level=level,
+                                 seed=seed)
     items = compare_items(models, level=level) if models.has_items else pd.DataFrame()
     gamma, note = None, ""
     try:
@@ -123,18 +141,66 @@ def compare_with_humans(model, human: Any = "episodic_semantic", *,
         gamma = compare_gamma(pooled, human=human, family="power", level=level, margin=margin,
                               ci=ci, seed=seed, overdispersion=overdispersion)
         power = shape[shape.family == "power"]
+        # the shape verdict of each human curve beside its gamma verdict: "not compared (...)"
+        # marks the gammas that are context only (a lag on x, or a curve running the other way)
+        labels = [f"{so}/{se}" if se else so for so, se in zip(gamma.source, gamma.series)]
+        gamma["shape_verdict"] = [dict(zip(power.human, power.shape_verdict)).get(lab, "")
+                                  for lab in labels]
         wins = int((power.human_best == "power").sum())
+        compared = power[power.compared]
         model_power = "yes" if (power.model_best == "power").any() else "no"
         note = (f"power-law gamma {pooled.gamma:.3g} [{pooled.interval[0]:.3g}, "
                 f"{pooled.interval[1]:.3g}] ({pooled.method}); the power law is the best "
                 f"family on the model side: {model_power}, on {wins} of "
-                f"{power.human.nunique()} human curves (compare gammas only where the power "
-                f"law is the best family on both sides)")
+                f"{power.human.nunique()} human curves ("
+                f"{int((compared.human_best == 'power').sum())} of {len(compared)} with a shape "
+                "verdict; compare gammas only where the power law is the best family on both "
+                "sides of a compared curve)")
     except ValueError as err:
         note = f"not computed: {err}"
-    return HumanComparison(shape=shape, summary=shape_summary(shape), items=items, gamma=gamma,
-                           gamma_note=note, model_interval=MODEL_INTERVAL,
+    return HumanComparison(shape=shape, summary=shape_summary(shape), origins=origins,
+                           items=items, gamma=gamma, gamma_note=note,
+                           model_interval=MODEL_INTERVAL,
                            human=human if isinstance(human, str) else "custom")
+
+
+def origins_markdown(table: pd.DataFrame) -> str:
+    """:func:`cramcog.comparison.origin_sensitivity` as Markdown: per averaging, the model's
+    verdict under each origin, then the families that are the verdict under either, with
+    their wins and seed-pooled shape parameter under both.
+
+    Examples
+    --------
+    >>> from cramcog.dynamics.toy_consolidation import simulate_consolidation
+    >>> from cramcog.comparison import origin_sensitivity
+    >>> toy = [simulate_consolidation(n_episodes=60, seed=s) for s in (0, 1, 2)]
+    >>> text = origins_markdown(origin_sensitivity(toy, ["exponential", "weibull"],
+    ...                                            averagings=["by_time"]))
+    >>> text.splitlines()[0].startswith("Time origin of the model's x")
+    True
+    """
+    level = table.attrs.get("level", 0.95)
+    lines = ["Time origin of the model's x: reported from the first exposure (evaluation 0), "
+             "as people's presentations and repetitions are counted; sensitivity: from the "
+             "warm-up end (as `cramcog consolidation` fits). Seed wins of each family and its "
+             f"seed-pooled shape parameter [{level:.0%} t-interval over seeds].", "",
+             "| averaging | family | from the first exposure (reported) | from the warm-up end |",
+             "|---|---|---|---|"]
+    for averaging, sub in table.groupby("averaging", sort=False):
+        by = [sub[sub.origin == o].set_index("family") for o in ("first_exposure", "warmup_end")]
+        lines.append(f"| {averaging} | verdict | {by[0]['verdict'].iloc[0]} | "
+                     f"{by[1]['verdict'].iloc[0]} |")
+        shown = [f for f in sub.family.unique()
+                 if any(f in str(part["best"].iloc[0]).split(" / ") for part in by)]
+        for fam in shown:
+            cells = []
+            for part in by:
+                r = part.loc[fam]
+                shape = (f"; {r['shape_param']} = {r['shape']:.3g} [{r['shape_low']:.3g}, "
+                         f"{r['shape_high']:.3g}]" if r["shape_param"] else "")
+                cells.append(f"best in {r['wins']} of {r['seeds']}{shape}")
+            lines.append(f"| {averaging} | {fam} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- human table
@@ -153,7 +219,8 @@ def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHA
     -------
     pandas.DataFrame
         One row per (human curve, family) in rank order within each curve: human, paradigm,
-        orientation, likelihood, n_points, rank (1 = lowest criterion; NaN for families that
+        axis (practice, lag or delay), direction (falls or rises), orientation, likelihood,
+        n_points, rank (1 = lowest criterion; NaN for families that
         did not converge), criterion (aicc, or qaicc for quasi fits), dispersion (the fit's
         Pearson chi2 / df), family, delta_aicc (delta of the criterion), weight (Akaike
         weight), shape_param, shape, shape_low, shape_high, message.
@@ -178,7 +245,8 @@ def human_shapes(human: Any = "episodic_semantic", families: Sequence[str] = SHA
                                              if math.isfinite(delta[f]) else 0.0))
         for rank, fam in enumerate(order, start=1):
             name, g, low, high = shape_of(fits[fam], fam)
-            rows.append({"human": c.label, "paradigm": c.paradigm, "orientation": orientation,
+            rows.append({"human": c.label, "paradigm": c.paradigm, "axis": human_axis(c),
+                         "direction": human_direction(c), "orientation": orientation,
                          "likelihood": "least squares" if c.n is None else "binomial",
                          "n_points": len(c.t),
                          "rank": float(rank) if math.isfinite(delta[fam]) else math.nan,

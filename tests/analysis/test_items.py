@@ -79,6 +79,9 @@ def test_the_command_prints_and_writes_the_slopes(tmp_path, capsys):
                  "--csv", str(tmp_path / "c")]) == 0
     printed = capsys.readouterr().out
     assert "item specificity" in printed and "cram: slope -1" in printed
+    assert "clustered by participant group (2 df" in printed
+    assert "cram vs people: item-practice index: model " in printed
+    assert "TOST against ±0.2: p = " in printed
     assert len((tmp_path / "c_items.csv").read_text().splitlines()) == 3
 
 
@@ -126,3 +129,74 @@ def test_runs_in_which_no_pattern_switched_are_reported_not_crashed(tmp_path, ca
     with pytest.warns(UserWarning, match="no item-specificity figure"):
         figs = figures_for([records.open(tmp_path / "c.nc")], names=["c"])
     assert "c_items" not in figs and "c_curves" in figs
+
+
+def _people(index=(0.75,), se=0.02, df=20):
+    """A human side of item_practice_equivalence: one row per derivation, the first the default."""
+    import pandas as pd
+
+    return pd.DataFrame({"choice": [f"d{i}" for i in range(len(index))],
+                         "default": [i == 0 for i in range(len(index))], "index": list(index),
+                         "se": se, "df": df})
+
+
+def test_equivalence_is_a_tost_not_an_overlap_of_intervals():
+    from cramcog.analysis.items import ITEM_PRACTICE_MARGIN, item_practice_equivalence
+
+    assert ITEM_PRACTICE_MARGIN == 0.2
+    close = item_practice_equivalence([0.72, 0.76, 0.74, 0.78, 0.73], _people())
+    assert close["verdict"] == "equivalent within ±0.2" and close["tost_p"] < 0.05
+    assert -0.2 < close["difference_low"] < close["difference_high"] < 0.2
+    assert close["interval_level"] == pytest.approx(0.9)
+    far = item_practice_equivalence([0.12, 0.16, 0.14, 0.18, 0.13], _people())
+    assert far["verdict"] == "different" and far["difference_high"] < 0
+    # the committed docs' case: model 0.71 [0.33, 1.10] over 5 seeds, people 0.77 [0.57, 0.98]:
+    # the intervals overlap, which was read as "in the range of people"; it is no equivalence
+    seeds = [1.237, 0.658, 0.526, 0.450, 0.690]
+    wide = item_practice_equivalence(seeds, _people(se=0.103, df=24))
+    assert wide["verdict"] == "not shown equivalent" and wide["tost_p"] > 0.05
+    with pytest.raises(analysis.AnalysisError, match="at least 2"):
+        item_practice_equivalence([0.7], _people())
+
+
+def test_the_derivation_of_the_human_index_enters_as_an_envelope():
+    from cramcog.analysis.items import item_practice_equivalence
+
+    model = [0.72, 0.76, 0.74, 0.78, 0.73]
+    assert item_practice_equivalence(model, _people((0.75,)))["verdict"] == \
+        "equivalent within ±0.2"
+    # a second reasonable derivation 0.3 lower: equivalence must hold for both, and does not
+    both = item_practice_equivalence(model, _people((0.75, 0.45)))
+    assert both["verdict"] == "not shown equivalent"
+    assert both["difference"] == pytest.approx(0.746 - 0.75)      # the default derivation
+    assert both["difference_max"] == pytest.approx(0.746 - 0.45)
+    per = both["per_derivation"]
+    assert both["difference_low"] == per.low.min() and both["difference_high"] == per.high.max()
+    assert both["tost_p"] == per.tost_p.max()
+
+
+def test_the_human_standard_error_is_clustered_by_participant_group():
+    from cramcog.analysis.items import zbrodoff_index_derivations, zbrodoff_practice_index
+
+    table = zbrodoff_index_derivations()
+    assert len(table) == 6 and table["default"].tolist() == [True] + [False] * 5
+    assert table["index"][0] == zbrodoff_practice_index()["index"]
+    assert (table.df == 2).all()                       # 3 participant groups
+    left_out = table[["index_without_control", "index_without_standard",
+                      "index_without_reverse"]].to_numpy()
+    jackknife = np.sqrt(2 / 3 * ((left_out - left_out.mean(1, keepdims=True)) ** 2).sum(1))
+    assert np.allclose(table.se, jackknife)
+    # the reference cells move the index by more than 0.1: the derivation is not a detail
+    assert table["index"].max() - table["index"].min() > 0.1
+
+
+def test_the_committed_zipf_record_is_not_shown_equivalent_to_people():
+    from pathlib import Path
+
+    from cramcog import records
+    from cramcog.analysis.items import item_practice_equivalence
+
+    path = Path(__file__).resolve().parents[2] / "paper" / "records" / "consolidation_zipf.nc"
+    result = item_practice_equivalence(records.open(path))
+    assert result["n_seeds"] == 5 and result["n_derivations"] == 6
+    assert result["verdict"] == "not shown equivalent"
