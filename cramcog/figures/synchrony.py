@@ -28,8 +28,11 @@ def switch_raster_frame(ds: xr.Dataset, variant: str, seed: int) -> pd.DataFrame
         raise FigureError(f"plot_switch_raster: needs a consolidation record with variant "
                           f"{variant!r}")
     steps, share, _, start = run_shares(ds, variant, seed)
-    if start >= len(steps):
-        raise FigureError(f"plot_switch_raster: {variant} seed {seed} never ended its warm-up")
+    if not len(steps):
+        raise FigureError(f"plot_switch_raster: {variant} seed {seed} has no evaluation")
+    warm_ended = start < len(steps)
+    if not warm_ended:          # e.g. a short demo run: show every evaluation, and say so
+        start = 0
     final = switch_index(share, start).astype(float)
     final[final < 0] = np.inf
     order = np.argsort(np.argsort(final, kind="stable"), kind="stable")
@@ -41,6 +44,7 @@ def switch_raster_frame(ds: xr.Dataset, variant: str, seed: int) -> pd.DataFrame
     events = pattern_events(share, start)
     counts = {k: np.bincount(events[k], minlength=len(steps))[start:] for k in ("switch", "return")}
     frame.attrs["events"] = pd.DataFrame({"eval_step": steps[start:], **counts})
+    frame.attrs["warmup_ended"] = warm_ended
     return frame
 
 
@@ -79,7 +83,9 @@ def plot_switch_raster(ds: xr.Dataset, variant: str = "cram", seed: int | None =
     ax.grid(False)
     ax.set(xlabel="training step", ylabel="pattern (sorted by final switch)")
     fig.colorbar(im, ax=[avg, top, ax], label="share of its probes attending", shrink=0.6)
-    avg.set_title(f"{variant}, seed {seed}: each pattern's route after the warm-up "
+    when = "after the warm-up" if frame.attrs["warmup_ended"] else \
+        "(the warm-up never ended: every evaluation)"
+    avg.set_title(f"{variant}, seed {seed}: each pattern's route {when} "
                   f"(evaluations every {width:g} steps)", fontsize=8)
     return fig
 
