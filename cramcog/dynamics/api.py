@@ -148,6 +148,10 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     >>> fit.family, fit.fixed, fit.n_params
     ('exponential+c', {'c': 0.25}, 2)
     """
+    if by is not None and y_kind == "rt":
+        raise ValueError("y_kind='rt' (a log-normal likelihood) is not available for group fits "
+                         "(by=) yet: fit each subject's curve without by=, or fit log RT with "
+                         "y_kind='value'")
     if by is not None:  # many subjects: per-subject fits and a group estimate (group.py)
         return fit_group(t, y, n, family, by=by, data=data, dim=dim, y_kind=y_kind, ci=ci,
                          level=level, n_boot=n_boot, seed=seed, bootstrap=bootstrap,

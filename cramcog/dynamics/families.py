@@ -13,7 +13,20 @@ Conventions (one rule for every family):
 - Asymptotes are separate families named ``"<base>+c"``: ``mean = base(t) + c``. A name is one
   model, so ``family="all"`` and AIC ranking treat "with asymptote" as a model of its own.
   ``logarithmic`` has no ``+c`` (``a - b ln t + c`` is not identifiable) and ``actr`` has none
-  (its logistic link already bounds the curve).
+  (its logistic link already bounds the curve). In a ``+c`` family the amplitude ``a`` may take
+  either sign: ``a > 0`` falls towards ``c`` (forgetting), ``a < 0`` rises towards it (a
+  learning or practice curve, e.g. ``c - |a| exp(-b t)``).
+- Direction. :func:`curve_direction` reads whether a curve rises or falls (Spearman's rank
+  correlation of y with t), and the ``+c`` families start from the form that follows it. A
+  family that can only fall (``hyperbolic``, ``b > 0``: ``can_rise`` False) is left out of the
+  ranking of a rising curve, with a note naming its rising form (``hyperbolic+c`` with
+  ``a < 0``).
+- Degenerate shapes. ``Family.degenerate`` names estimates that are not the shape the family
+  stands for (a Weibull with ``k <= 0`` is singular at ``t = 0``: ``(t/s)**k`` is infinite
+  there); such a fit is left out of the ranking, with the reason.
+- Units. ``time_dims`` gives the power of t in each parameter's unit (``s`` and ``t50``: 1,
+  the hyperbolic rate ``b``: -1), so a parameter "at its bound" is judged against the data's
+  range of t, not against a number that depends on the unit of t.
 - Every family declares its dimensionless SHAPE parameter (``shape_param``): the one that does
   not change when ``t`` is rescaled (exposures vs practice blocks, hours vs days), so model and
   human curves measured in different units can be compared through it. ``gamma`` for the power
@@ -30,7 +43,7 @@ approach: ``shifted_power`` tends to ``power`` as ``s -> 0`` (with ``a`` growing
 ``exponential`` as ``s, gamma -> inf`` with ``gamma / s`` fixed; ``power+c`` tends to
 ``logarithmic`` as ``gamma -> 0`` (``a -> inf``, ``c -> -inf``). When the data favour such a limit
 the fit is flagged as not converged (a parameter at its bound, a singular Hessian, or the
-iteration cap reached while drifting): fit the limiting family instead.
+gradient not zero while drifting): fit the limiting family instead.
 
 Examples
 --------
@@ -98,6 +111,21 @@ class Family:
     nonnegative
         True if the mean is >= 0 whatever the parameters (an amplitude times a positive
         shape): a 0% point can then never hold the fit at 0.
+    can_rise
+        False for a family that can only fall whatever its parameters (``hyperbolic``): it is
+        left out of the ranking of a rising curve (see :func:`curve_direction`).
+    rises_to_plateau
+        True if the family rises to a plateau with a positive amplitude (the logistic with
+        ``slope > 0``): its ``+c`` variant keeps ``a > 0``, as ``a < 0`` would only mirror the
+        same curves (``a L(z) + c = -a L(-z) + a + c``).
+    time_dims
+        Power of t in each parameter's unit (``s``: 1, a rate: -1, dimensionless: 0), or None
+        for all 0. A log-scaled parameter with a time unit is "at its bound" when it runs
+        far outside the data's range of t, a verdict that does not depend on the unit of t.
+    degenerate
+        ``degenerate(t, p) -> (B,) str``: why an estimate is a degenerate shape ("" if it is
+        not), e.g. a Weibull with ``k <= 0``; None if the family has none. Degenerate fits are
+        left out of the ranking.
 
     Examples
     --------
@@ -120,6 +148,10 @@ class Family:
     shape_param: str | None = None  # dimensionless shape parameter ("gamma", "k", "slope")
     amplitude_first: bool = False  # mean = p[0] * f + g with f > 0 (see above)
     nonnegative: bool = False      # the mean is >= 0 for any parameters
+    can_rise: bool = True          # False: the family can only fall (see curve_direction)
+    rises_to_plateau: bool = False  # rises to a plateau with a > 0 (logistic, slope > 0)
+    time_dims: tuple[float, ...] | None = None  # power of t in each parameter's unit
+    degenerate: Callable[[Array, Array], Array] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -138,6 +170,11 @@ class Family:
         if self.shape_param is not None and self.shape_param not in self.param_names:
             raise ValueError(f"family {self.name!r}: shape_param {self.shape_param!r} is not one "
                              f"of its parameters {self.param_names}")
+        if self.time_dims is None:
+            object.__setattr__(self, "time_dims", (0.0,) * len(self.param_names))
+        if len(self.time_dims) != len(self.param_names):
+            raise ValueError(f"family {self.name!r}: {len(self.param_names)} parameters but "
+                             f"{len(self.time_dims)} time_dims")
 
     # -- parameter transforms: internal (unbounded) theta <-> natural p ---------------------
     @property
@@ -207,13 +244,16 @@ def _positive_rate(rate: Array, t: Array) -> Array:
     return np.where(np.isfinite(rate) & (rate > 0), rate, fallback)
 
 
-def _best_start(t, y, mean, candidates):
-    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE."""
+def _best_start(t, y, mean, candidates, allowed=None):
+    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE.
+    ``allowed``: one (B,) bool mask per candidate, the curves it may be used for (None: all)."""
     best_p, best_sse = None, None
-    for p in candidates:
+    for i, p in enumerate(candidates):
         with np.errstate(all="ignore"):
             sse = ((mean(t, p) - y) ** 2).sum(-1)
         sse = np.where(np.isfinite(sse) & np.isfinite(p).all(-1), sse, np.inf)
+        if allowed is not None:
+            sse = np.where(allowed[i], sse, np.inf)
         if best_p is None:
             best_p, best_sse = p, sse
         else:
@@ -221,6 +261,91 @@ def _best_start(t, y, mean, candidates):
             best_p = np.where(better[:, None], p, best_p)
             best_sse = np.minimum(best_sse, sse)
     return best_p
+
+
+# ----------------------------------------------------------------------------- direction
+
+#: A curve rises (falls) when Spearman's rank correlation of y with t is at least (at most
+#: minus) this; in between it has no clear direction (see :func:`curve_direction`).
+DIRECTION_RHO = 0.5
+
+
+def _ranks(x: Array) -> Array:
+    """Ranks (0-based, ties averaged) along the last axis of a 2-D array."""
+    nb, m = x.shape
+    order = np.argsort(x, axis=-1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=-1)
+    pos = np.broadcast_to(np.arange(m), (nb, m))
+    first = np.ones((nb, m), bool)
+    first[:, 1:] = xs[:, 1:] != xs[:, :-1]                  # a tie run starts here
+    last = np.ones((nb, m), bool)
+    last[:, :-1] = first[:, 1:]                              # ... ends here
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=-1)
+    end = np.minimum.accumulate(np.where(last, pos, m - 1)[:, ::-1], axis=-1)[:, ::-1]
+    ranks = np.empty((nb, m))
+    np.put_along_axis(ranks, order, 0.5 * (start + end), axis=-1)
+    return ranks
+
+
+def spearman_rho(t, y) -> Array:
+    """Spearman's rank correlation of each curve's ``y`` with ``t`` (ties get average ranks).
+
+    Parameters
+    ----------
+    t : array_like
+        (m,), (1, m) or (B, m) times.
+    y : array_like
+        (m,) or (B, m) observations.
+
+    Returns
+    -------
+    numpy.ndarray
+        (B,) correlations in [-1, 1]; 0 where ``t`` or ``y`` is constant.
+
+    Examples
+    --------
+    >>> spearman_rho([1, 2, 3, 4], [0.1, 0.5, 0.4, 0.9]).round(2).tolist()
+    [0.8]
+    """
+    yb = np.atleast_2d(np.asarray(y, dtype=float))
+    tb = np.broadcast_to(np.atleast_2d(np.asarray(t, dtype=float)), yb.shape)
+    rt, ry = _ranks(np.ascontiguousarray(tb)), _ranks(yb)
+    rt = rt - rt.mean(-1, keepdims=True)
+    ry = ry - ry.mean(-1, keepdims=True)
+    den = np.sqrt((rt * rt).sum(-1) * (ry * ry).sum(-1))
+    return np.where(den > 0, (rt * ry).sum(-1) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def curve_direction(t, y, threshold: float = DIRECTION_RHO) -> Array:
+    """Whether each curve rises (+1), falls (-1) or has no clear direction (0).
+
+    A curve rises when Spearman's rank correlation of ``y`` with ``t`` is at least
+    ``threshold`` and falls when it is at most ``-threshold``: a monotone trend, whatever its
+    shape. Forgetting curves fall; learning and practice curves (accuracy over blocks) rise;
+    response times over practice fall.
+
+    Parameters
+    ----------
+    t, y : array_like
+        As for :func:`spearman_rho`.
+    threshold : float
+        The |rho| from which a curve has a direction.
+
+    Returns
+    -------
+    numpy.ndarray
+        (B,) ints in {-1, 0, 1}.
+
+    Examples
+    --------
+    >>> t = [1, 2, 3, 4, 5, 6, 7, 8]
+    >>> curve_direction(t, [0, .53, .67, .80, .89, .92, .96, .95]).tolist()
+    [1]
+    >>> curve_direction(t, [.9, .7, .6, .5, .45, .4, .38, .35]).tolist()
+    [-1]
+    """
+    rho = spearman_rho(t, y)
+    return np.where(rho >= threshold, 1, np.where(rho <= -threshold, -1, 0))
 
 
 # ----------------------------------------------------------------------------- base families
@@ -415,6 +540,13 @@ def _weibull_start(t, y):
     return _best_start(t, y, _weibull_mean, cands)
 
 
+def _weibull_degenerate(t, p):
+    # k <= 0: (t / s)**k is infinite at t = 0 (k < 0) or constant (k = 0): no Weibull decay.
+    return np.array([f"shape k = {k:.3g} <= 0: (t / s)**k is singular at t = 0, so this is "
+                     "not a Weibull curve (a rising curve is weibull+c with a < 0)"
+                     if not k > 0 else "" for k in p[:, 2]], dtype=object)
+
+
 def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
     """The ACT-R base-level family with logistic noise ``s = noise`` held fixed.
 
@@ -498,23 +630,50 @@ def with_asymptote(base: Family) -> Family:
         return np.concatenate([jb, np.ones(jb.shape[:-1] + (1,))], axis=-1)
 
     def start(t, y):
-        # Try a few asymptotes below the curve's minimum and keep the best linearised start.
-        ymin = y.min(-1)
-        span = y.max(-1) - ymin
-        cands = []
+        # A few asymptotes on the side the curve tends to, each with the base family's
+        # linearised start; the best is kept. A falling curve decays towards c below it; a
+        # rising one towards c above it: the base family fitted to c - y, with a < 0. A curve
+        # without a clear direction tries both.
+        ymin, ymax = y.min(-1), y.max(-1)
+        span = ymax - ymin
+        direction = curve_direction(t, y)
+        cands, allowed = [], []
         for c0 in (np.where(ymin > 0, 0.0, ymin - 0.05 * span),
                    np.where(ymin > 0, 0.5 * ymin, ymin - 0.2 * span),
                    np.where(ymin > 0, 0.9 * ymin, ymin - 0.5 * span)):
             pb = base.start(t, y - c0[:, None])
             cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
-        return _best_start(t, y, mean, cands)
+            allowed.append(direction <= 0)
+        if rises and (direction >= 0).any():
+            for frac in (0.02, 0.1, 0.3):
+                c0 = ymax + frac * span
+                pb = base.start(t, c0[:, None] - y)
+                pb[:, 0] = -pb[:, 0]                      # c - |a| f(t): rises towards c
+                cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
+                allowed.append(direction >= 0)
+        return _best_start(t, y, mean, cands, allowed)
+
+    # The amplitude of a +c family may take either sign (a < 0 rises towards c), so it is
+    # unbounded; that needs mean = a f + g with f > 0 (amplitude_first). A family that rises to
+    # a plateau by itself (logistic) keeps a > 0.
+    rises = base.amplitude_first and not base.rises_to_plateau
+    bounds = (((-np.inf, np.inf),) + base.bounds[1:] if rises else base.bounds)
+    degenerate = None
+    if base.degenerate is not None:
+        def degenerate(t, p):
+            return base.degenerate(t, p[:, :-1])
 
     return Family(
         name=base.name + "+c", formula=f"{base.formula} + c",
-        param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
+        param_names=base.param_names + ("c",), bounds=bounds + ((-np.inf, np.inf),),
         mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
-        doc=base.doc + " Plus a free asymptote c (the level the curve decays towards).",
-        source=base.source, shape_param=base.shape_param, amplitude_first=base.amplitude_first)
+        doc=base.doc + (" Plus a free asymptote c: the level the curve falls towards (a > 0) "
+                        "or rises towards (a < 0, a learning curve c - |a| f(t))."
+                        if rises else " Plus a free asymptote c."),
+        source=base.source, shape_param=base.shape_param, amplitude_first=base.amplitude_first,
+        can_rise=rises or base.can_rise, rises_to_plateau=base.rises_to_plateau,
+        time_dims=base.time_dims + (0.0,),
+        degenerate=degenerate)
 
 
 _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
@@ -522,7 +681,7 @@ _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
 _BASE = [
     Family("exponential", "a * exp(-b * t)", ("a", "b"), (_POS, _REAL),
            _exp_mean, _exp_jac, _exp_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, -1.0),
            doc="Exponential decay: a constant hazard of forgetting.",
            source="Ebbinghaus (1885), Ueber das Gedaechtnis; the constant-rate baseline in "
                   "Rubin & Wenzel (1996), Psychological Review 103:734-760."),
@@ -534,20 +693,21 @@ _BASE = [
                   "(1996), Psychological Review 103:734-760."),
     Family("shifted_power", "a * (1 + t / s)**(-gamma)", ("a", "s", "gamma"), (_POS, _POS, _REAL),
            _spow_mean, _spow_jac, _spow_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, 1.0, 0.0),
            doc="Shifted power law: finite at t = 0, power-law for t >> s (the form FSRS uses).",
            source="Wickelgren (1974), Memory & Cognition 2:775-780; Wixted & Carpenter (2007), "
                   "Psychological Science 18:133-134; FSRS (open-spaced-repetition) forgetting "
                   "curve R = (1 + F t / S)**(-decay)."),
     Family("hyperbolic", "a / (1 + b * t)", ("a", "b"), (_POS, _POS),
            _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
-           doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0).",
+           amplitude_first=True, nonnegative=True, can_rise=False, time_dims=(0.0, -1.0),
+           doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0), so it can "
+               "only fall; hyperbolic+c with a < 0 is the rising form c - |a| / (1 + b t).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760; Mazur (1987) "
                   "hyperbolic discounting form."),
     Family("exp_sqrt", "a * exp(-b * sqrt(t))", ("a", "b"), (_POS, _REAL),
            _esq_mean, _esq_jac, _esq_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, -0.5),
            doc="Exponential in the square root of time (a stretched exponential, exponent 1/2).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760 (one of their "
                   "four best-fitting two-parameter forms)."),
@@ -559,7 +719,7 @@ _BASE = [
     Family("logistic", "a / (1 + exp(-slope * (t / t50 - 1)))", ("a", "t50", "slope"),
            (_POS, _POS, _REAL), _logistic_mean, _logistic_jac, _logistic_start,
            needs_positive_t=False, shape_param="slope", amplitude_first=True,
-           nonnegative=True,
+           nonnegative=True, time_dims=(0.0, 1.0, 0.0), rises_to_plateau=True,
            doc=("Logistic (sigmoid) in t: a strategy shift or a consolidation step. t50 is the "
                 "midpoint (half of a), slope = t50 x the logistic's rate = d logit(y/a) / d ln t "
                 "at the midpoint. Written this way slope is dimensionless: rescaling t (exposures "
@@ -577,13 +737,14 @@ _BASE = [
                    "9:1-7.")),
     Family("weibull", "a * exp(-(t / s)**k)", ("a", "s", "k"), (_POS, _POS, _REAL),
            _weibull_mean, _weibull_jac, _weibull_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
-           shape_param="k",
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, 1.0, 0.0),
+           shape_param="k", degenerate=_weibull_degenerate,
            doc=("Weibull / stretched exponential: a hazard that changes as a power of t. k is "
                 "dimensionless (rescaling t changes the scale s only): k = 1 is exponential, "
                 "k < 1 stretched (a hazard falling with time, heavier tail), k > 1 compressed "
-                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k < 0 gives a rising curve "
-                "a exp(-(s/t)^|k|) from 0 towards a."),
+                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k <= 0 is degenerate ((t/s)^k is "
+                "singular at t = 0) and left out of the ranking; the rising Weibull is "
+                "weibull+c with a < 0: c - |a| exp(-(t/s)^k)."),
            source=("Weibull (1951), Journal of Applied Mechanics 18:293-297; the stretched "
                    "exponential of Kohlrausch (1854) and Williams & Watts (1970), Transactions "
                    "of the Faraday Society 66:80-85; it generalises exp_sqrt, among the best "

@@ -299,7 +299,7 @@ SIGMOID_CASES = [
     ("logistic+c", [0.7, 8.0, 4.0, 0.25], np.arange(1.0, 17.0)),
     ("weibull", [0.98, 30.0, 2.0], np.linspace(0, 100, 12)),
     ("weibull", [0.95, 20.0, 0.6], np.geomspace(1, 200, 10)),
-    ("weibull", [0.9, 5.0, -1.5], np.geomspace(1, 100, 10)),
+    ("weibull+c", [-0.8, 5.0, 1.2, 0.9], np.geomspace(1, 100, 10)),   # rising: c - |a| e^..
     ("weibull+c", [0.7, 15.0, 1.5, 0.1], np.linspace(0, 60, 12)),
 ]
 
