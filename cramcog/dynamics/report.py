@@ -186,7 +186,13 @@ def fitset_report(fits, max_rows: int = 20) -> str:
         notes.append(weak)
     if fits.skipped:
         notes += [f"skipped {name}: {why}" for name, why in fits.skipped.items()]
-    failed = [n for n in fits if not np.all(fits[n].converged)]
+    left = {}   # fits left out although they may have converged: degenerate, wrong direction
+    for name in fits:
+        why = [str(m) for m in np.ravel(fits[name].messages) if str(m).startswith("left out")]
+        if why:
+            left[name] = why[0][len("left out of the ranking: "):]
+    notes += [f"left out of the ranking: {name}: {why}" for name, why in left.items()]
+    failed = [n for n in fits if not np.all(fits[n].converged) and n not in left]
     if failed:
         notes.append(f"not converged (ranked last, no weight): {', '.join(failed)}")
     if notes:
