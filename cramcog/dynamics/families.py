@@ -13,14 +13,14 @@ Conventions (one rule for every family):
 - Asymptotes are separate families named ``"<base>+c"``: ``mean = base(t) + c``. A name is one
   model, so ``family="all"`` and AIC ranking treat "with asymptote" as a model of its own.
   ``logarithmic`` has no ``+c`` (``a - b ln t + c`` is not identifiable) and ``actr`` has none
-  (its logistic link already bounds the curve). In a ``+c`` family the amplitude ``a`` may take
-  either sign: ``a > 0`` falls towards ``c`` (forgetting), ``a < 0`` rises towards it (a
-  learning or practice curve, e.g. ``c - |a| exp(-b t)``).
+  (its logistic link already bounds the curve).
 - Direction. :func:`curve_direction` reads whether a curve rises or falls (Spearman's rank
-  correlation of y with t), and the ``+c`` families start from the form that follows it. A
+  correlation of y with t). A ``+c`` family is fitted in the direction of the curves: falling
+  towards ``c`` (``base(t) + c``, forgetting) or, where most curves rise, in its rising form
+  ``c - base(t)`` (:func:`rising_form`, ``RISING``: a learning or practice curve such as
+  ``c - a exp(-b t)``, ``a > 0`` the size of the rise), the same model under the same name. A
   family that can only fall (``hyperbolic``, ``b > 0``: ``can_rise`` False) is left out of the
-  ranking of a rising curve, with a note naming its rising form (``hyperbolic+c`` with
-  ``a < 0``).
+  ranking of a rising curve, with a note naming its rising form (``hyperbolic+c``).
 - Degenerate shapes. ``Family.degenerate`` names estimates that are not the shape the family
   stands for (a Weibull with ``k <= 0`` is singular at ``t = 0``: ``(t/s)**k`` is infinite
   there); such a fit is left out of the ranking, with the reason.
@@ -115,9 +115,11 @@ class Family:
         False for a family that can only fall whatever its parameters (``hyperbolic``): it is
         left out of the ranking of a rising curve (see :func:`curve_direction`).
     rises_to_plateau
-        True if the family rises to a plateau with a positive amplitude (the logistic with
-        ``slope > 0``): its ``+c`` variant keeps ``a > 0``, as ``a < 0`` would only mirror the
-        same curves (``a L(z) + c = -a L(-z) + a + c``).
+        True if the family rises to a plateau by itself (the logistic with ``slope > 0``): its
+        ``+c`` variant needs no rising form (:func:`rising_form`), which would only mirror the
+        same curves (``c - a L(z) = a L(-z) + c - a``).
+    rising
+        True for the rising form ``c - base(t)`` of a ``+c`` family (:func:`rising_form`).
     time_dims
         Power of t in each parameter's unit (``s``: 1, a rate: -1, dimensionless: 0), or None
         for all 0. A log-scaled parameter with a time unit is "at its bound" when it runs
@@ -150,6 +152,7 @@ class Family:
     nonnegative: bool = False      # the mean is >= 0 for any parameters
     can_rise: bool = True          # False: the family can only fall (see curve_direction)
     rises_to_plateau: bool = False  # rises to a plateau with a > 0 (logistic, slope > 0)
+    rising: bool = False           # the rising form c - base(t) of a +c family (rising_form)
     time_dims: tuple[float, ...] | None = None  # power of t in each parameter's unit
     degenerate: Callable[[Array, Array], Array] | None = field(default=None, repr=False)
 
@@ -244,16 +247,13 @@ def _positive_rate(rate: Array, t: Array) -> Array:
     return np.where(np.isfinite(rate) & (rate > 0), rate, fallback)
 
 
-def _best_start(t, y, mean, candidates, allowed=None):
-    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE.
-    ``allowed``: one (B,) bool mask per candidate, the curves it may be used for (None: all)."""
+def _best_start(t, y, mean, candidates):
+    """Of several (B, k) candidate starts keep, per curve, the one with the smallest SSE."""
     best_p, best_sse = None, None
-    for i, p in enumerate(candidates):
+    for p in candidates:
         with np.errstate(all="ignore"):
             sse = ((mean(t, p) - y) ** 2).sum(-1)
         sse = np.where(np.isfinite(sse) & np.isfinite(p).all(-1), sse, np.inf)
-        if allowed is not None:
-            sse = np.where(allowed[i], sse, np.inf)
         if best_p is None:
             best_p, best_sse = p, sse
         else:
@@ -543,7 +543,7 @@ def _weibull_start(t, y):
 def _weibull_degenerate(t, p):
     # k <= 0: (t / s)**k is infinite at t = 0 (k < 0) or constant (k = 0): no Weibull decay.
     return np.array([f"shape k = {k:.3g} <= 0: (t / s)**k is singular at t = 0, so this is "
-                     "not a Weibull curve (a rising curve is weibull+c with a < 0)"
+                     "not a Weibull curve (a rising curve is fitted by weibull+c, c - a exp(-(t/s)^k))"
                      if not k > 0 else "" for k in p[:, 2]], dtype=object)
 
 
@@ -630,50 +630,91 @@ def with_asymptote(base: Family) -> Family:
         return np.concatenate([jb, np.ones(jb.shape[:-1] + (1,))], axis=-1)
 
     def start(t, y):
-        # A few asymptotes on the side the curve tends to, each with the base family's
-        # linearised start; the best is kept. A falling curve decays towards c below it; a
-        # rising one towards c above it: the base family fitted to c - y, with a < 0. A curve
-        # without a clear direction tries both.
-        ymin, ymax = y.min(-1), y.max(-1)
-        span = ymax - ymin
-        direction = curve_direction(t, y)
-        cands, allowed = [], []
+        # Try a few asymptotes below the curve's minimum and keep the best linearised start.
+        ymin = y.min(-1)
+        span = y.max(-1) - ymin
+        cands = []
         for c0 in (np.where(ymin > 0, 0.0, ymin - 0.05 * span),
                    np.where(ymin > 0, 0.5 * ymin, ymin - 0.2 * span),
                    np.where(ymin > 0, 0.9 * ymin, ymin - 0.5 * span)):
             pb = base.start(t, y - c0[:, None])
             cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
-            allowed.append(direction <= 0)
-        if rises and (direction >= 0).any():
-            for frac in (0.02, 0.1, 0.3):
-                c0 = ymax + frac * span
-                pb = base.start(t, c0[:, None] - y)
-                pb[:, 0] = -pb[:, 0]                      # c - |a| f(t): rises towards c
-                cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
-                allowed.append(direction >= 0)
-        return _best_start(t, y, mean, cands, allowed)
-
-    # The amplitude of a +c family may take either sign (a < 0 rises towards c), so it is
-    # unbounded; that needs mean = a f + g with f > 0 (amplitude_first). A family that rises to
-    # a plateau by itself (logistic) keeps a > 0.
-    rises = base.amplitude_first and not base.rises_to_plateau
-    bounds = (((-np.inf, np.inf),) + base.bounds[1:] if rises else base.bounds)
-    degenerate = None
-    if base.degenerate is not None:
-        def degenerate(t, p):
-            return base.degenerate(t, p[:, :-1])
+        return _best_start(t, y, mean, cands)
 
     return Family(
         name=base.name + "+c", formula=f"{base.formula} + c",
-        param_names=base.param_names + ("c",), bounds=bounds + ((-np.inf, np.inf),),
+        param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
         mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
-        doc=base.doc + (" Plus a free asymptote c: the level the curve falls towards (a > 0) "
-                        "or rises towards (a < 0, a learning curve c - |a| f(t))."
-                        if rises else " Plus a free asymptote c."),
+        doc=base.doc + " Plus a free asymptote c (the level the curve decays towards).",
         source=base.source, shape_param=base.shape_param, amplitude_first=base.amplitude_first,
-        can_rise=rises or base.can_rise, rises_to_plateau=base.rises_to_plateau,
-        time_dims=base.time_dims + (0.0,),
-        degenerate=degenerate)
+        can_rise=base.can_rise, rises_to_plateau=base.rises_to_plateau,
+        time_dims=base.time_dims + (0.0,), degenerate=_without_c(base.degenerate))
+
+
+def _without_c(check):
+    """A base family's ``degenerate`` check for its +c forms (the last parameter is c)."""
+    if check is None:
+        return None
+    return lambda t, p: check(t, p[:, :-1])
+
+
+def rising_form(base: Family) -> Family:
+    """The rising form of ``base + c``: ``mean = c - base(t)``, a learning or practice curve
+    that rises towards the asymptote ``c`` (``a > 0`` is the size of the rise).
+
+    It has the name, parameters and bounds of ``base.name + "+c"``, so it is the same model in
+    a ranking, fitted in the direction of a rising curve: ``fit_consolidation_curve`` uses it
+    for the ``+c`` family of a curve that rises (:func:`curve_direction`); ``RISING`` holds one
+    per ``+c`` family whose base falls (all but the logistic, which rises by itself with
+    ``slope > 0``).
+
+    Parameters
+    ----------
+    base
+        A family without an asymptote, whose mean is an amplitude times a falling shape.
+
+    Returns
+    -------
+    Family
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> fam = rising_form(FAMILIES["exponential"])
+    >>> fam.name, fam.formula
+    ('exponential+c', 'c - a * exp(-b * t)')
+    >>> fam.mean(np.array([[0.0, 1e9]]), np.array([[0.6, 0.5, 0.95]])).round(2).tolist()
+    [[0.35, 0.95]]
+    """
+
+    def mean(t, p):
+        return p[:, -1, None] - base.mean(t, p[:, :-1])
+
+    def jac(t, p):
+        jb = base.jacobian(t, p[:, :-1])
+        return np.concatenate([-jb, np.ones(jb.shape[:-1] + (1,))], axis=-1)
+
+    def start(t, y):
+        # A few asymptotes above the curve's maximum, each with the base family fitted to the
+        # falling c - y; the best linearised start is kept.
+        ymax = y.max(-1)
+        span = ymax - y.min(-1)
+        cands = []
+        for frac in (0.02, 0.1, 0.3):
+            c0 = ymax + frac * span
+            pb = base.start(t, c0[:, None] - y)
+            cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
+        return _best_start(t, y, mean, cands)
+
+    return Family(
+        name=base.name + "+c", formula=f"c - {base.formula}",
+        param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
+        mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
+        doc=base.doc + (" Rising form: c minus the decay, a learning or practice curve rising "
+                        "towards the asymptote c (a > 0 is the size of the rise)."),
+        source=base.source, shape_param=base.shape_param, rising=True,
+        time_dims=base.time_dims + (0.0,), degenerate=_without_c(base.degenerate))
 
 
 _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
@@ -702,7 +743,7 @@ _BASE = [
            _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False,
            amplitude_first=True, nonnegative=True, can_rise=False, time_dims=(0.0, -1.0),
            doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0), so it can "
-               "only fall; hyperbolic+c with a < 0 is the rising form c - |a| / (1 + b t).",
+               "only fall; hyperbolic+c on a rising curve is the rising form c - a / (1 + b t).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760; Mazur (1987) "
                   "hyperbolic discounting form."),
     Family("exp_sqrt", "a * exp(-b * sqrt(t))", ("a", "b"), (_POS, _REAL),
@@ -744,7 +785,7 @@ _BASE = [
                 "k < 1 stretched (a hazard falling with time, heavier tail), k > 1 compressed "
                 "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k <= 0 is degenerate ((t/s)^k is "
                 "singular at t = 0) and left out of the ranking; the rising Weibull is "
-                "weibull+c with a < 0: c - |a| exp(-(t/s)^k)."),
+                "weibull+c on a rising curve: c - a exp(-(t/s)^k)."),
            source=("Weibull (1951), Journal of Applied Mechanics 18:293-297; the stretched "
                    "exponential of Kohlrausch (1854) and Williams & Watts (1970), Transactions "
                    "of the Faraday Society 66:80-85; it generalises exp_sqrt, among the best "
@@ -765,6 +806,42 @@ def _build_registry() -> dict[str, Family]:
 
 #: name -> Family; ``family="all"`` fits every entry.
 FAMILIES: dict[str, Family] = _build_registry()
+
+#: name -> the rising form (c - base(t), :func:`rising_form`) of that ``+c`` family, used for a
+#: curve that rises; every ``+c`` family but ``logistic+c`` (the logistic rises by itself).
+RISING: dict[str, Family] = {fam.name + "+c": rising_form(fam) for fam in _BASE
+                             if fam.name + "+c" in FAMILIES and fam.amplitude_first
+                             and not fam.rises_to_plateau}
+
+
+def oriented(fam: Family, direction) -> Family:
+    """``fam``, or its rising form (``RISING``) where most of the curves rise.
+
+    Parameters
+    ----------
+    fam
+        A registered family.
+    direction
+        (B,) curve directions from :func:`curve_direction`.
+
+    Returns
+    -------
+    Family
+        The rising form ``c - base(t)`` of a ``+c`` family when more curves rise than fall;
+        else ``fam`` itself (a curve without a clear direction is fitted as before, falling).
+
+    Examples
+    --------
+    >>> oriented(FAMILIES["power+c"], [1]).formula
+    'c - a * t**(-gamma)'
+    >>> oriented(FAMILIES["power+c"], [-1, 0]).formula
+    'a * t**(-gamma) + c'
+    """
+    twin = RISING.get(fam.name)
+    d = np.asarray(direction)
+    if twin is None or fam is not FAMILIES.get(fam.name) or (d > 0).sum() <= (d < 0).sum():
+        return fam
+    return twin
 
 
 def get_family(name) -> Family:

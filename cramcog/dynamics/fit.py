@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cramcog.dynamics.data import CurveData, as_curves
-from cramcog.dynamics.families import DIRECTION_RHO, FAMILIES, Family, get_family, spearman_rho
+from cramcog.dynamics.families import (DIRECTION_RHO, FAMILIES, RISING, Family, curve_direction,
+                                       get_family, oriented, spearman_rho)
 from cramcog.dynamics.intervals import (BOOTSTRAP_KINDS, BootstrapResult, bootstrap_intervals,
                                         profile_intervals, wald_quantile)
 from cramcog.dynamics.optimizer import LMResult, Problem, levenberg_marquardt
@@ -232,8 +233,8 @@ def _start(fam: Family, prob: Problem, mask: np.ndarray, values: np.ndarray) -> 
     th0[:, mask] = fam.to_internal(values)[mask]
     base = FAMILIES.get(fam.name[:-2]) if fam.name.endswith("+c") else None
     if base is not None and mask[-1] and fam.param_names[:-1] == base.param_names:
-        with np.errstate(all="ignore"):
-            pb = base.start(t_b, prob.y - values[-1])
+        with np.errstate(all="ignore"):   # the decay of y - c (falling) or of c - y (rising)
+            pb = base.start(t_b, values[-1] - prob.y if fam.rising else prob.y - values[-1])
         alt = _clean_start(fam, np.concatenate([pb, np.full((pb.shape[0], 1), values[-1])],
                                                axis=-1))
         alt[:, mask] = fam.to_internal(values)[mask]
@@ -431,11 +432,14 @@ def _left_out(fam: Family, prob: Problem, est: np.ndarray) -> np.ndarray:
             out[b] = f"degenerate shape: {why[b]}"
     if not fam.can_rise:
         rho = spearman_rho(prob.t, prob.y)
+        twin = RISING.get(fam.name + "+c", RISING.get(fam.name))
+        hint = ("" if twin is None else
+                f": {twin.name} fits a rising curve as {twin.formula}" if twin.name != fam.name
+                else f" (most curves of this batch fall; fitted alone, it would take the rising "
+                     f"form {twin.formula})")
         for b in np.flatnonzero(rho >= DIRECTION_RHO):
             rising = (f"{fam.name} ({fam.formula}) can only fall but this curve rises "
-                      f"(Spearman rho = {rho[b]:.2f})"
-                      + (f": {fam.name}+c with a < 0 follows a rising curve"
-                         if fam.name + "+c" in FAMILIES else ""))
+                      f"(Spearman rho = {rho[b]:.2f}){hint}")
             out[b] = f"{out[b]}; {rising}" if out[b] else rising
     return out
 
@@ -466,6 +470,8 @@ def _edge_note(prob: Problem, b: int, j: int) -> str:
 
 def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
                 held: dict | None = None) -> FitResult:
+    # A +c family follows the curves' direction: its rising form c - base(t) if most rise.
+    fam = oriented(fam, curve_direction(curves.t, curves.y))
     mask, values = _fixed_arrays(fam, held or {})
     k_free = int(fam.n_params - mask.sum())
     quasi = cfg.overdispersion == "quasi"

@@ -22,8 +22,9 @@ The step solves ``(H + lam * diag(H)) delta = -g`` with ``H = J^T W J`` and
 Convergence is judged at the end by the optimum, not by how the iterations ended: the Newton
 step ``H^-1 g`` that would remain must be tiny in units of the estimates' standard errors
 (``g^T H^-1 g`` scaled by the noise variance or the binomial dispersion, below
-``decrement_tol``), or the objective it would still gain must lie below the round-off of the
-objective itself (exact data, binomial counts of 1e9 trials); the Hessian must be positive
+``decrement_tol``) and gain a tiny part of the objective (``relative_tol``), or what it would
+gain must lie below the round-off of the objective itself (exact data, binomial counts of 1e9
+trials); the Hessian must be positive
 definite and no parameter may sit at its bound. A curve still iterating when ``max_iter`` runs
 out is converged if it passes (``note`` says so). A parameter "at its bound" is judged in the
 data's units (a time scale far outside the range of t, an amplitude whose curve vanishes
@@ -472,7 +473,8 @@ def _edge_reduce(jac, w, r, n, mu, code, tg):
 
 def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                         fixed: np.ndarray | None = None, max_iter: int = 200,
-                        ftol: float = 1e-12, decrement_tol: float = 1e-8,
+                        ftol: float = 1e-12, decrement_tol: float = 1e-6,
+                        relative_tol: float = 1e-6,
                         max_abs_theta: float = 25.0, stop_below: np.ndarray | None = None,
                         floor: np.ndarray | None = None, stop_above: np.ndarray | None = None,
                         lam0: np.ndarray | None = None,
@@ -493,11 +495,14 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         Iteration cap of this call.
     ftol
         Stop a curve when an accepted step lowers ``obj`` by less than ``ftol * (obj + scale)``.
-    decrement_tol
+    decrement_tol, relative_tol
         Final check: the squared Newton step still to go, in units of the estimates' standard
         errors (the Newton decrement ``g^T H^-1 g`` over the noise variance or the binomial
-        dispersion), must be below this, unless what it would gain lies below the objective's
-        round-off. It is checked whether or not the iterations ran out.
+        dispersion), must be below ``decrement_tol`` (a step under 1e-3 standard errors), and
+        the decrement below ``relative_tol`` times the objective (what the step would still
+        gain is a tiny part of it: a fit drifting along a flat valley towards a limiting form
+        fails this however large its standard errors), unless the gain lies below the
+        objective's round-off. It is checked whether or not the iterations ran out.
     max_abs_theta
         Final check: a log-scaled parameter more than this many log units outside the data's
         range (a time scale beyond the range of t, an amplitude whose curve vanishes against
@@ -669,7 +674,8 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         sub = prob if chk.size == nb else prob.take(chk)
         (converged[chk], reason[chk], h[chk], g[chk], edge_row[chk],
          apt[chk], note[chk]) = _final_checks(family, sub, theta[chk], obj[chk], fixed[chk],
-                                              stalled[chk], decrement_tol, max_abs_theta,
+                                              stalled[chk], decrement_tol, relative_tol,
+                                              max_abs_theta,
                                               None if tg is None else tg[chk], apt[chk],
                                               ran_out[chk])
     return LMResult(theta=theta, obj=obj, converged=converged, reason=reason, n_iter=n_iter,
@@ -678,7 +684,8 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                     edge_pivot=np.where(apt >= 0, apt % k, -1), edge_row=edge_row, note=note)
 
 
-def _final_checks(family, prob, theta, obj, fixed, stalled, decrement_tol, max_abs_theta,
+def _final_checks(family, prob, theta, obj, fixed, stalled, decrement_tol, relative_tol,
+                  max_abs_theta,
                   tg=None, apt=None, ran_out=None):
     """Convergence checks of B curves: (converged, reason, Hessian, gradient, edge_row,
     boundary, note)."""
@@ -756,9 +763,12 @@ def _final_checks(family, prob, theta, obj, fixed, stalled, decrement_tol, max_a
     spread = np.maximum(spread, 1.0) if prob.binomial else spread
     with np.errstate(all="ignore"):
         steps = np.sqrt(np.maximum(dec, 0.0) / spread)                 # standard errors
-    # At the optimum: the step is a tiny fraction of a standard error, or what it would still
-    # gain is below the objective's own round-off (exact data, counts of 1e9 trials).
-    at_optimum = (dec <= decrement_tol * spread) | (0.5 * dec <= noise)
+    # At the optimum: the step is a tiny fraction of a standard error and what it would still
+    # gain a tiny fraction of the objective (a fit drifting towards a limiting form along a
+    # flat valley can have a huge standard error, but would still gain much of what is left),
+    # or the gain is below the objective's own round-off (exact data, counts of 1e9 trials).
+    at_optimum = (((dec <= decrement_tol * spread) & (dec <= relative_tol * np.abs(obj)))
+                  | (0.5 * dec <= noise))
     high_grad = finite & ~not_pd & ~at_optimum
     size = np.array([f"{v:.2g}" if np.isfinite(v) else "an unknown number of" for v in steps],
                     dtype=object)

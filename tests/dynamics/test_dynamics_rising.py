@@ -1,8 +1,9 @@
 """Rising (learning / practice) curves, degenerate shapes and response times (issue 24 item 3).
 
 The issue's example: accuracy rising over 8 practice blocks. ``exponential+c`` used to stop at
-the iteration cap far from the optimum (its amplitude could only be positive, so it could only
-fall towards c), and a Weibull with k < 0 (singular at t = 0) won the ranking.
+the iteration cap far from the optimum (``a exp(-b t) + c`` with ``a > 0`` can only fall towards
+c; a rising curve is now fitted in the rising form ``c - a exp(-b t)``), and a Weibull with
+k < 0 (singular at t = 0) won the ranking.
 """
 import warnings
 
@@ -11,7 +12,7 @@ import pytest
 from scipy import optimize, stats
 
 from cramcog.dynamics import fit_consolidation_curve
-from cramcog.dynamics.families import FAMILIES, curve_direction, spearman_rho
+from cramcog.dynamics.families import FAMILIES, RISING, curve_direction, spearman_rho
 
 BLOCKS = np.arange(1.0, 9.0)
 ACCURACY = np.array([0, .53, .67, .80, .89, .92, .96, .95])
@@ -43,11 +44,13 @@ def test_the_issues_rising_accuracy_curve():
     exp_c = fits["exponential+c"]
     assert exp_c.converged, exp_c.message
     assert exp_c.loglik >= loglik - 1e-6
+    assert exp_c.formula == "c - a * exp(-b * t)"
     a, b, c = (exp_c.params[p] for p in ("a", "b", "c"))
-    assert (a, b, c) == pytest.approx((-popt[0], popt[1], popt[2]), rel=1e-4)
-    # every converged +c family rises towards its asymptote (a < 0) and beats the base forms
+    assert (a, b, c) == pytest.approx(tuple(popt), rel=1e-4)
+    # the +c families are fitted in their rising form, c - a f(t) with a > 0
     for name in ("exponential+c", "power+c", "hyperbolic+c", "exp_sqrt+c"):
-        assert fits[name].converged and fits[name].params["a"] < 0, name
+        assert fits[name].spec is RISING[name] and fits[name].formula.startswith("c - ")
+        assert fits[name].converged and fits[name].params["a"] > 0, name
     # the Weibull with k <= 0 (singular at t = 0) is degenerate: left out, with the reason
     weib = fits["weibull"]
     assert weib.params["k"] <= 0 and not weib.converged
@@ -56,11 +59,11 @@ def test_the_issues_rising_accuracy_curve():
     # the hyperbolic can only fall: left out of a rising curve's ranking, its rising form named
     assert not fits["hyperbolic"].converged
     assert "can only fall but this curve rises" in fits["hyperbolic"].message
-    assert "hyperbolic+c with a < 0" in fits["hyperbolic"].message
+    assert "hyperbolic+c fits a rising curve as c - a / (1 + b * t)" in fits["hyperbolic"].message
     # no degenerate shape wins, and the winner rises to a plateau
     best = fits.best
     assert best.converged and not best.message.startswith("left out")
-    assert best.family.endswith("+c") and best.params["a"] < 0
+    assert best.family.endswith("+c") and best.spec.rising and best.params["a"] > 0
     assert fits.weights[best.family] < 0.9999
     assert "left out of the ranking" in fits.report()
 
@@ -75,21 +78,31 @@ def test_a_rising_weibull_is_weibull_plus_c_and_k_below_zero_is_degenerate():
                                   y_kind="successes")
     assert fit.params["k"] < 0 and not fit.converged
     assert "degenerate shape" in fit.message and np.isnan(fit.ci["k"][0])
-    # ... while a rising Weibull curve c - |a| exp(-(t/s)^k), k > 0, is weibull+c with a < 0
-    mu = FAMILIES["weibull+c"].mean(t[None], np.array([[-0.8, 5.0, 1.2, 0.9]]))[0]
+    # ... while a rising Weibull curve c - a exp(-(t/s)^k), k > 0, is weibull+c's rising form
+    true = np.array([0.8, 5.0, 1.2, 0.9])
+    mu = RISING["weibull+c"].mean(t[None], true[None])[0]
     fit = fit_consolidation_curve(t, rng.binomial(n, mu), n=n, family="weibull+c",
-                                  y_kind="successes")
+                                  y_kind="successes", level=0.99)
     assert fit.converged, fit.message
-    assert fit.params["a"] < 0 and fit.params["k"] > 0
+    assert fit.formula == "c - a * exp(-(t / s)**k)"
+    for j, name in enumerate(fit.spec.param_names):
+        lo, hi = fit.ci[name]
+        assert lo <= true[j] <= hi, name
 
 
-def test_falling_curves_keep_a_positive_amplitude():
+def test_falling_curves_keep_the_falling_form():
     t = np.geomspace(1, 100, 10)
     y = 0.7 * t ** -0.5 + 0.2 + 0.005 * np.sin(3 * t)
     fits = fit_all(t, y, ci="none")
     for name in ("exponential+c", "power+c", "hyperbolic+c"):
-        assert fits[name].converged and fits[name].params["a"] > 0, name
+        assert fits[name].spec is FAMILIES[name] and fits[name].converged, name
     assert fits["hyperbolic"].converged          # a falling curve: hyperbolic is not left out
+    # a batch follows most of its curves: two falling and one rising curve are fitted falling
+    batch = np.stack([y, y + 0.01 * np.cos(t), y[::-1]])
+    fit = fit_consolidation_curve(t, batch, family="hyperbolic+c", ci="none")
+    assert fit.spec is FAMILIES["hyperbolic+c"]
+    assert fit.converged.tolist()[:2] == [True, True] and not fit.converged[2]
+    assert "most curves of this batch fall" in fit.message[2]
 
 
 # ----------------------------------------------------------------------------- response times
