@@ -543,8 +543,8 @@ def _weibull_start(t, y):
 def _weibull_degenerate(t, p):
     # k <= 0: (t / s)**k is infinite at t = 0 (k < 0) or constant (k = 0): no Weibull decay.
     return np.array([f"shape k = {k:.3g} <= 0: (t / s)**k is singular at t = 0, so this is "
-                     "not a Weibull curve (a rising curve is fitted by weibull+c, c - a exp(-(t/s)^k))"
-                     if not k > 0 else "" for k in p[:, 2]], dtype=object)
+                     "not a Weibull curve (a rising curve is fitted by weibull+c, "
+                     "c - a exp(-(t/s)^k))" if not k > 0 else "" for k in p[:, 2]], dtype=object)
 
 
 def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
@@ -783,9 +783,9 @@ _BASE = [
            doc=("Weibull / stretched exponential: a hazard that changes as a power of t. k is "
                 "dimensionless (rescaling t changes the scale s only): k = 1 is exponential, "
                 "k < 1 stretched (a hazard falling with time, heavier tail), k > 1 compressed "
-                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k <= 0 is degenerate ((t/s)^k is "
-                "singular at t = 0) and left out of the ranking; the rising Weibull is "
-                "weibull+c on a rising curve: c - a exp(-(t/s)^k)."),
+                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k <= 0 is degenerate "
+                "((t/s)^k is singular at t = 0) and left out of the ranking; the rising Weibull "
+                "is weibull+c on a rising curve: c - a exp(-(t/s)^k)."),
            source=("Weibull (1951), Journal of Applied Mechanics 18:293-297; the stretched "
                    "exponential of Kohlrausch (1854) and Williams & Watts (1970), Transactions "
                    "of the Faraday Society 66:80-85; it generalises exp_sqrt, among the best "

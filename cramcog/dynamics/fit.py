@@ -1,11 +1,14 @@
 """``fit_consolidation_curve``: maximum-likelihood fits of forgetting / consolidation curves.
 
-The pipeline for each family: validate the input (:mod:`cramcog.dynamics.data`), start from a
-linearising regression (log-log for the power law, log-linear for the exponential, ...), run the
-batched Levenberg-Marquardt optimiser on every curve at once, retry failed curves from perturbed
-starts, check convergence (Newton decrement, positive-definite Hessian, no parameter at a bound),
-then compute the goodness of fit (deviance, Pearson dispersion), information criteria (AICc by
-default), Wald covariances and the requested intervals. Parameters can be held fixed (``fixed``,
+The pipeline for each family: validate the input (:mod:`cramcog.dynamics.data`), orient a
+``+c`` family to the curves' direction (its rising form ``c - base(t)`` where most curves rise),
+start from a linearising regression (log-log for the power law, log-linear for the exponential,
+...), run the batched Levenberg-Marquardt optimiser on every curve at once, retry failed curves
+from perturbed starts, check convergence at the optimum (Newton step in standard errors,
+positive-definite Hessian, no parameter at a bound), leave degenerate shapes and falling-only
+families on rising curves out of the ranking (:func:`_left_out`), then compute the goodness
+of fit (deviance, Pearson dispersion), information criteria (AICc by default), Wald covariances
+and the requested intervals. Parameters can be held fixed (``fixed``,
 ``chance``); binomial fits can be made robust to overdispersion (``overdispersion="quasi"``,
 ``cluster``).
 
