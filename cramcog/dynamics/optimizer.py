@@ -570,6 +570,9 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
         act = np.flatnonzero(~done)                  # global indices of the working set
         sub = prob.take(act)
         th, ob, lm, sc, bu = theta[act], obj[act], lam[act], scale[act], budget[act]
+        # Round-off of the objective: a binomial one scales with the counts and barely moves
+        # with the fit (computed once); a least-squares one shrinks with the residuals.
+        nz = sub.round_off(mu0[act]) if prob.binomial else None
         sb = np.broadcast_to(np.inf if stop_below is None else stop_below, (nb,))[act]
         fl = np.broadcast_to(-np.inf if floor is None else floor, (nb,))[act]
         sa = np.broadcast_to(np.inf if stop_above is None else stop_above, (nb,))[act]
@@ -589,7 +592,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
             else:                                    # a release counts once its step is taken
                 ap_held = ap
                 mu, g, h, ap = _edge_terms(family, sub, th, tgw, ap)
-            noise = sub.round_off(mu)                # changes below this are round-off
+            noise = nz if nz is not None else sub.round_off(mu)   # changes below: round-off
             bad = ~np.isfinite(g.sum(-1) + h.sum((-1, -2)))
             if held is not None:
                 g = np.where(held[0], 0.0, g)
@@ -646,6 +649,7 @@ def levenberg_marquardt(family: Family, prob: Problem, theta0: np.ndarray, *,
                     apt[act[finished]] = ap[finished]
                 act, sub = act[keep], sub.take(keep)
                 th, ob, lm, sc, bu = th[keep], ob[keep], lm[keep], sc[keep], bu[keep]
+                nz = None if nz is None else nz[keep]
                 sb, fl, sa = sb[keep], fl[keep], sa[keep]
                 if held is not None:
                     held = held_terms(held[0][keep])
