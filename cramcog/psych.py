@@ -553,9 +553,9 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
     name, citation
         Stored in attrs (``name`` defaults to the file's stem).
     y_kind
-        What ``y`` holds: "auto", "proportion", "successes", "percent" or "value" (read ONCE,
-        by :func:`cramcog.dynamics.data.convert_y`; the stored ``y`` is a proportion, or the raw
-        value for "value"; ``y.attrs["y_kind"]`` says how it was read).
+        What ``y`` holds: "auto", "proportion", "successes", "percent", "value" or "rt" (read
+        ONCE, by :func:`cramcog.dynamics.data.convert_y`; the stored ``y`` is a proportion, or
+        the raw value for "value" and "rt"; ``y.attrs["y_kind"]`` says how it was read).
 
     Returns
     -------
@@ -634,7 +634,7 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
             "delay": {"column": "x", "long_name": t, "units": t_units},
             "x": {"column": "x", "long_name": t, "units": t_units},
             "y": {"column": "y", "long_name": y,
-                  "units": y_units if kind == "value" else "proportion"},
+                  "units": y_units if kind in ("value", "rt") else "proportion"},
             "n": None, "variables": {}}
     if n:
         tidy["n"] = n_raw

@@ -67,3 +67,15 @@ def test_number_labels_stay_as_written_and_missing_labels_are_said(tmp_path):
     assert "1" in ds.subject.values.tolist() and "1.0" not in ds.subject.values.tolist()
     assert any("no 'subject' label" in str(w.message) and "8" in str(w.message)
                for w in caught)
+
+
+# --- issue 24 item 3: response times ----------------------------------------------------------
+
+def test_response_times_fit_with_a_lognormal_likelihood_from_the_command_line(tmp_path, capsys):
+    rt = [1276, 859, 824, 736, 695, 669, 611, 625, 598, 664, 594, 574]
+    path = tmp_path / "rt.csv"
+    path.write_text("block,rt\n" + "".join(f"{b},{v}\n" for b, v in enumerate(rt, 1)))
+    assert main(["fit", str(path), "--t", "block", "--y", "rt", "--y-kind", "rt", "--family",
+                 "power+c,power", "--ci", "wald", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "log-normal" in out and "gamma 0.914" in out

@@ -57,8 +57,9 @@ def register(subparsers) -> None:
                              "if the file has one; 'none' fits least squares)")
     parser.add_argument("--y-kind", default="auto", choices=Y_KINDS,
                         help="what y holds: proportions, successes (counts out of n), percent "
-                             "(0-100), value (a measurement, least squares); auto guesses and "
-                             "stops or warns when it cannot tell")
+                             "(0-100), value (a measurement, least squares), rt (response "
+                             "times, log-normal); auto guesses and stops or warns when it cannot "
+                             "tell")
     parser.add_argument("--series", default=None, metavar="COL[,COL]",
                         help="column(s) naming separate curves (condition, ...): one fit per "
                              "curve (with --by: one group estimate per level)")
@@ -175,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
             fits, failed = fit_families(t, y, n, family, ci=args.ci, level=args.level,
                                         seed=args.seed, y_kind=_fit_kind(about))
         name = stem if not curve.series else f"{stem}_{_slug(curve.series)}"
-        likelihood = "least squares" if curve.n is None else "binomial"
+        likelihood = ("binomial" if curve.n is not None else
+                      "log-normal" if about["y_kind"] == "rt" else "least squares")
         print(f"== {curve.label}: {len(curve.t)} points, {likelihood}, {args.ci} "
               f"{args.level:.0%} intervals")
         print(_table_text(fits))
@@ -190,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _fit_kind(about: dict) -> str:
     """load_csv read y once; the fit takes it as read (proportions, or raw values)."""
-    return "value" if about["y_kind"] == "value" else "proportion"
+    return about["y_kind"] if about["y_kind"] in ("value", "rt") else "proportion"
 
 
 def _named(t, y, n, args, about):

@@ -56,10 +56,12 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
         With xarray ``y``: the time dimension (other dims become batch dims).
     data : pandas.DataFrame or xarray.Dataset, optional
         Look ``t``, ``y``, ``n``, ``cluster`` up by name in it.
-    y_kind : {"auto", "proportion", "successes", "percent", "value"}
+    y_kind : {"auto", "proportion", "successes", "percent", "value", "rt"}
         What ``y`` holds (:func:`cramcog.dynamics.data.convert_y` is the one place that reads
         it): proportions in [0, 1], whole counts of successes out of ``n``, percentages 0-100
-        (divided by 100) or a measurement (least squares). "auto" reads proportions when every
+        (divided by 100), a measurement (least squares) or response times ("rt": positive and
+        right-skewed, fitted with a log-normal likelihood, i.e. least squares on log y with the
+        fitted curve as the median of y; no ``n``, no ``by``). "auto" reads proportions when every
         ``y`` lies in [0, 1] and warns or fails on anything ambiguous (values above 1 read as
         counts, a mistyped proportion, fractional counts), naming the values: say what ``y``
         holds to be sure.
@@ -119,6 +121,22 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
 
     Notes
     -----
+    Convergence is judged at the optimum, however the iterations ended: the Newton step still
+    to go must be under 1e-3 standard errors and gain under a millionth of the objective (or
+    less than the objective's round-off, as for exact counts of 1e9 trials), the Hessian must
+    be positive definite and no parameter may sit at its bound, judged against the data's range
+    of t (rescaling t, seconds vs hours, changes no verdict). A fit that reached the optimum
+    when the iteration cap ran out is converged, and its ``message`` says so.
+
+    Rising curves (learning, practice: accuracy over blocks) are fitted as such: the direction
+    is read from Spearman's rank correlation of y with t, and on a rising curve (more rising
+    than falling curves in a batch) a ``+c`` family takes its rising form ``c - base(t)``, e.g.
+    ``c - a exp(-b t)`` with ``a > 0`` (``fit.formula`` shows it; see
+    :func:`cramcog.dynamics.families.rising_form`). Some fits are left out of the ranking
+    although they may have converged (``converged == False``, ``message`` "left out of the
+    ranking: ..."): a degenerate shape (a Weibull with ``k <= 0``, singular at t = 0), or a
+    family that can only fall (``hyperbolic``) on a rising curve.
+
     A fit that fails a convergence check has ``converged == False``, a ``message`` saying why,
     and NaN intervals. A binomial maximum on the edge of [0, 1] (a point observed at 100% or 0%
     that the curve could follow only by leaving [0, 1]) is the constrained maximum, held at
@@ -147,7 +165,24 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
     ...                               family="exponential", chance=0.25)
     >>> fit.family, fit.fixed, fit.n_params
     ('exponential+c', {'c': 0.25}, 2)
+
+    Accuracy rising over practice blocks, and response times falling by the power law of
+    practice (a log-normal likelihood):
+
+    >>> blocks = np.arange(1.0, 9.0)
+    >>> fit = fit_consolidation_curve(blocks, [0, .53, .67, .80, .89, .92, .96, .95],
+    ...                               family="exponential+c")
+    >>> fit.formula, round(fit.params["c"], 3)
+    ('c - a * exp(-b * t)', 0.954)
+    >>> rt = [1276, 859, 824, 736, 695, 669, 611, 625, 598, 664, 594, 574]
+    >>> fit = fit_consolidation_curve(np.arange(1.0, 13.0), rt, family="power+c", y_kind="rt")
+    >>> fit.likelihood, round(fit.params["gamma"], 2)
+    ('lognormal', 0.91)
     """
+    if by is not None and y_kind == "rt":
+        raise ValueError("y_kind='rt' (a log-normal likelihood) is not available for group fits "
+                         "(by=) yet: fit each subject's curve without by=, or fit log RT with "
+                         "y_kind='value'")
     if by is not None:  # many subjects: per-subject fits and a group estimate (group.py)
         return fit_group(t, y, n, family, by=by, data=data, dim=dim, y_kind=y_kind, ci=ci,
                          level=level, n_boot=n_boot, seed=seed, bootstrap=bootstrap,

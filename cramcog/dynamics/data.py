@@ -15,6 +15,7 @@ How ``y`` is read (:func:`convert_y`, the ONE place that converts it) is set by 
 "successes"     whole counts 0..n (needs ``n``)  binomial on ``y / n``
 "percent"       percentages in [0, 100]         ``y / 100``: binomial with ``n``, else LS
 "value"         any measurement (no ``n``)      least squares on the raw values
+"rt"            response times > 0 (no ``n``)    log-normal: least squares on log y
 "auto"          (default) guessed, see below    as the guess; ambiguous input warns or fails
 ==============  ==============================  ==============================================
 
@@ -67,12 +68,15 @@ class CurveData:
     time_name: str = "t"
     y_name: str = "y"
     time_attrs: dict = field(default_factory=dict)
-    y_kind: str = "value"     # how y was read: proportion, successes, percent or value
+    y_kind: str = "value"     # how y was read: proportion, successes, percent, value or rt
     cluster: np.ndarray | None = None  # (m,) cluster label per point (one curve only), or None
 
     @property
     def likelihood(self) -> str:
-        return "least_squares" if self.n is None else "binomial"
+        """"binomial" (``n`` given), "lognormal" (``y_kind="rt"``) or "least_squares"."""
+        if self.n is not None:
+            return "binomial"
+        return "lognormal" if self.y_kind == "rt" else "least_squares"
 
     @property
     def n_curves(self) -> int:
@@ -186,7 +190,7 @@ def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
         (B, m) or (m,) observations.
     n : array_like, optional
         Trials per point, broadcastable to ``y``; None for least squares.
-    y_kind : {"auto", "proportion", "successes", "percent", "value"}
+    y_kind : {"auto", "proportion", "successes", "percent", "value", "rt"}
         What ``y`` holds (see the module docstring); "auto" guesses and says so.
     t : array_like, optional
         Times, only to name offending points in messages.
@@ -223,6 +227,16 @@ def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
     if n is not None:
         n = np.broadcast_to(np.asarray(n, dtype=float), y.shape)
     kind = y_kind
+    if kind == "rt":
+        if n is not None:
+            raise ValueError("y_kind='rt' means response times fitted with a log-normal "
+                             "likelihood, but n (trials) was given: drop n (average the RTs of "
+                             "a block, or pass each trial as a point)")
+        bad = ~(y > 0)
+        if bad.any():
+            raise ValueError(f"response times must be > 0 (the log-normal likelihood takes "
+                             f"log y); got {_points(bad, y, tt)}")
+        return y, "rt"
     if kind == "value":
         if n is not None:
             raise ValueError("y_kind='value' means a measurement fitted by least squares, but n "
@@ -412,7 +426,7 @@ def as_curves(t, y, n=None, *, dim=None, y_kind: str = "auto", data=None, cluste
     dim
         With xarray input: the time dimension of ``y``.
     y_kind
-        What ``y`` holds: "auto", "proportion", "successes", "percent" or "value" (see
+        What ``y`` holds: "auto", "proportion", "successes", "percent", "value" or "rt" (see
         :func:`convert_y`).
     cluster
         One label per point (subject, session) of a single curve: the fit pools them and a

@@ -14,6 +14,19 @@ Conventions (one rule for every family):
   model, so ``family="all"`` and AIC ranking treat "with asymptote" as a model of its own.
   ``logarithmic`` has no ``+c`` (``a - b ln t + c`` is not identifiable) and ``actr`` has none
   (its logistic link already bounds the curve).
+- Direction. :func:`curve_direction` reads whether a curve rises or falls (Spearman's rank
+  correlation of y with t). A ``+c`` family is fitted in the direction of the curves: falling
+  towards ``c`` (``base(t) + c``, forgetting) or, where most curves rise, in its rising form
+  ``c - base(t)`` (:func:`rising_form`, ``RISING``: a learning or practice curve such as
+  ``c - a exp(-b t)``, ``a > 0`` the size of the rise), the same model under the same name. A
+  family that can only fall (``hyperbolic``, ``b > 0``: ``can_rise`` False) is left out of the
+  ranking of a rising curve, with a note naming its rising form (``hyperbolic+c``).
+- Degenerate shapes. ``Family.degenerate`` names estimates that are not the shape the family
+  stands for (a Weibull with ``k <= 0`` is singular at ``t = 0``: ``(t/s)**k`` is infinite
+  there); such a fit is left out of the ranking, with the reason.
+- Units. ``time_dims`` gives the power of t in each parameter's unit (``s`` and ``t50``: 1,
+  the hyperbolic rate ``b``: -1), so a parameter "at its bound" is judged against the data's
+  range of t, not against a number that depends on the unit of t.
 - Every family declares its dimensionless SHAPE parameter (``shape_param``): the one that does
   not change when ``t`` is rescaled (exposures vs practice blocks, hours vs days), so model and
   human curves measured in different units can be compared through it. ``gamma`` for the power
@@ -30,7 +43,7 @@ approach: ``shifted_power`` tends to ``power`` as ``s -> 0`` (with ``a`` growing
 ``exponential`` as ``s, gamma -> inf`` with ``gamma / s`` fixed; ``power+c`` tends to
 ``logarithmic`` as ``gamma -> 0`` (``a -> inf``, ``c -> -inf``). When the data favour such a limit
 the fit is flagged as not converged (a parameter at its bound, a singular Hessian, or the
-iteration cap reached while drifting): fit the limiting family instead.
+gradient not zero while drifting): fit the limiting family instead.
 
 Examples
 --------
@@ -98,6 +111,23 @@ class Family:
     nonnegative
         True if the mean is >= 0 whatever the parameters (an amplitude times a positive
         shape): a 0% point can then never hold the fit at 0.
+    can_rise
+        False for a family that can only fall whatever its parameters (``hyperbolic``): it is
+        left out of the ranking of a rising curve (see :func:`curve_direction`).
+    rises_to_plateau
+        True if the family rises to a plateau by itself (the logistic with ``slope > 0``): its
+        ``+c`` variant needs no rising form (:func:`rising_form`), which would only mirror the
+        same curves (``c - a L(z) = a L(-z) + c - a``).
+    rising
+        True for the rising form ``c - base(t)`` of a ``+c`` family (:func:`rising_form`).
+    time_dims
+        Power of t in each parameter's unit (``s``: 1, a rate: -1, dimensionless: 0), or None
+        for all 0. A log-scaled parameter with a time unit is "at its bound" when it runs
+        far outside the data's range of t, a verdict that does not depend on the unit of t.
+    degenerate
+        ``degenerate(t, p) -> (B,) str``: why an estimate is a degenerate shape ("" if it is
+        not), e.g. a Weibull with ``k <= 0``; None if the family has none. Degenerate fits are
+        left out of the ranking.
 
     Examples
     --------
@@ -120,6 +150,11 @@ class Family:
     shape_param: str | None = None  # dimensionless shape parameter ("gamma", "k", "slope")
     amplitude_first: bool = False  # mean = p[0] * f + g with f > 0 (see above)
     nonnegative: bool = False      # the mean is >= 0 for any parameters
+    can_rise: bool = True          # False: the family can only fall (see curve_direction)
+    rises_to_plateau: bool = False  # rises to a plateau with a > 0 (logistic, slope > 0)
+    rising: bool = False           # the rising form c - base(t) of a +c family (rising_form)
+    time_dims: tuple[float, ...] | None = None  # power of t in each parameter's unit
+    degenerate: Callable[[Array, Array], Array] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -138,6 +173,11 @@ class Family:
         if self.shape_param is not None and self.shape_param not in self.param_names:
             raise ValueError(f"family {self.name!r}: shape_param {self.shape_param!r} is not one "
                              f"of its parameters {self.param_names}")
+        if self.time_dims is None:
+            object.__setattr__(self, "time_dims", (0.0,) * len(self.param_names))
+        if len(self.time_dims) != len(self.param_names):
+            raise ValueError(f"family {self.name!r}: {len(self.param_names)} parameters but "
+                             f"{len(self.time_dims)} time_dims")
 
     # -- parameter transforms: internal (unbounded) theta <-> natural p ---------------------
     @property
@@ -221,6 +261,91 @@ def _best_start(t, y, mean, candidates):
             best_p = np.where(better[:, None], p, best_p)
             best_sse = np.minimum(best_sse, sse)
     return best_p
+
+
+# ----------------------------------------------------------------------------- direction
+
+#: A curve rises (falls) when Spearman's rank correlation of y with t is at least (at most
+#: minus) this; in between it has no clear direction (see :func:`curve_direction`).
+DIRECTION_RHO = 0.5
+
+
+def _ranks(x: Array) -> Array:
+    """Ranks (0-based, ties averaged) along the last axis of a 2-D array."""
+    nb, m = x.shape
+    order = np.argsort(x, axis=-1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=-1)
+    pos = np.broadcast_to(np.arange(m), (nb, m))
+    first = np.ones((nb, m), bool)
+    first[:, 1:] = xs[:, 1:] != xs[:, :-1]                  # a tie run starts here
+    last = np.ones((nb, m), bool)
+    last[:, :-1] = first[:, 1:]                              # ... ends here
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=-1)
+    end = np.minimum.accumulate(np.where(last, pos, m - 1)[:, ::-1], axis=-1)[:, ::-1]
+    ranks = np.empty((nb, m))
+    np.put_along_axis(ranks, order, 0.5 * (start + end), axis=-1)
+    return ranks
+
+
+def spearman_rho(t, y) -> Array:
+    """Spearman's rank correlation of each curve's ``y`` with ``t`` (ties get average ranks).
+
+    Parameters
+    ----------
+    t : array_like
+        (m,), (1, m) or (B, m) times.
+    y : array_like
+        (m,) or (B, m) observations.
+
+    Returns
+    -------
+    numpy.ndarray
+        (B,) correlations in [-1, 1]; 0 where ``t`` or ``y`` is constant.
+
+    Examples
+    --------
+    >>> spearman_rho([1, 2, 3, 4], [0.1, 0.5, 0.4, 0.9]).round(2).tolist()
+    [0.8]
+    """
+    yb = np.atleast_2d(np.asarray(y, dtype=float))
+    tb = np.broadcast_to(np.atleast_2d(np.asarray(t, dtype=float)), yb.shape)
+    rt, ry = _ranks(np.ascontiguousarray(tb)), _ranks(yb)
+    rt = rt - rt.mean(-1, keepdims=True)
+    ry = ry - ry.mean(-1, keepdims=True)
+    den = np.sqrt((rt * rt).sum(-1) * (ry * ry).sum(-1))
+    return np.where(den > 0, (rt * ry).sum(-1) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def curve_direction(t, y, threshold: float = DIRECTION_RHO) -> Array:
+    """Whether each curve rises (+1), falls (-1) or has no clear direction (0).
+
+    A curve rises when Spearman's rank correlation of ``y`` with ``t`` is at least
+    ``threshold`` and falls when it is at most ``-threshold``: a monotone trend, whatever its
+    shape. Forgetting curves fall; learning and practice curves (accuracy over blocks) rise;
+    response times over practice fall.
+
+    Parameters
+    ----------
+    t, y : array_like
+        As for :func:`spearman_rho`.
+    threshold : float
+        The |rho| from which a curve has a direction.
+
+    Returns
+    -------
+    numpy.ndarray
+        (B,) ints in {-1, 0, 1}.
+
+    Examples
+    --------
+    >>> t = [1, 2, 3, 4, 5, 6, 7, 8]
+    >>> curve_direction(t, [0, .53, .67, .80, .89, .92, .96, .95]).tolist()
+    [1]
+    >>> curve_direction(t, [.9, .7, .6, .5, .45, .4, .38, .35]).tolist()
+    [-1]
+    """
+    rho = spearman_rho(t, y)
+    return np.where(rho >= threshold, 1, np.where(rho <= -threshold, -1, 0))
 
 
 # ----------------------------------------------------------------------------- base families
@@ -415,6 +540,13 @@ def _weibull_start(t, y):
     return _best_start(t, y, _weibull_mean, cands)
 
 
+def _weibull_degenerate(t, p):
+    # k <= 0: (t / s)**k is infinite at t = 0 (k < 0) or constant (k = 0): no Weibull decay.
+    return np.array([f"shape k = {k:.3g} <= 0: (t / s)**k is singular at t = 0, so this is "
+                     "not a Weibull curve (a rising curve is fitted by weibull+c, "
+                     "c - a exp(-(t/s)^k))" if not k > 0 else "" for k in p[:, 2]], dtype=object)
+
+
 def make_actr_family(noise: float = ACTR_DEFAULT_NOISE) -> Family:
     """The ACT-R base-level family with logistic noise ``s = noise`` held fixed.
 
@@ -514,7 +646,75 @@ def with_asymptote(base: Family) -> Family:
         param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
         mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
         doc=base.doc + " Plus a free asymptote c (the level the curve decays towards).",
-        source=base.source, shape_param=base.shape_param, amplitude_first=base.amplitude_first)
+        source=base.source, shape_param=base.shape_param, amplitude_first=base.amplitude_first,
+        can_rise=base.can_rise, rises_to_plateau=base.rises_to_plateau,
+        time_dims=base.time_dims + (0.0,), degenerate=_without_c(base.degenerate))
+
+
+def _without_c(check):
+    """A base family's ``degenerate`` check for its +c forms (the last parameter is c)."""
+    if check is None:
+        return None
+    return lambda t, p: check(t, p[:, :-1])
+
+
+def rising_form(base: Family) -> Family:
+    """The rising form of ``base + c``: ``mean = c - base(t)``, a learning or practice curve
+    that rises towards the asymptote ``c`` (``a > 0`` is the size of the rise).
+
+    It has the name, parameters and bounds of ``base.name + "+c"``, so it is the same model in
+    a ranking, fitted in the direction of a rising curve: ``fit_consolidation_curve`` uses it
+    for the ``+c`` family of a curve that rises (:func:`curve_direction`); ``RISING`` holds one
+    per ``+c`` family whose base falls (all but the logistic, which rises by itself with
+    ``slope > 0``).
+
+    Parameters
+    ----------
+    base
+        A family without an asymptote, whose mean is an amplitude times a falling shape.
+
+    Returns
+    -------
+    Family
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cramcog.dynamics.families import FAMILIES
+    >>> fam = rising_form(FAMILIES["exponential"])
+    >>> fam.name, fam.formula
+    ('exponential+c', 'c - a * exp(-b * t)')
+    >>> fam.mean(np.array([[0.0, 1e9]]), np.array([[0.6, 0.5, 0.95]])).round(2).tolist()
+    [[0.35, 0.95]]
+    """
+
+    def mean(t, p):
+        return p[:, -1, None] - base.mean(t, p[:, :-1])
+
+    def jac(t, p):
+        jb = base.jacobian(t, p[:, :-1])
+        return np.concatenate([-jb, np.ones(jb.shape[:-1] + (1,))], axis=-1)
+
+    def start(t, y):
+        # A few asymptotes above the curve's maximum, each with the base family fitted to the
+        # falling c - y; the best linearised start is kept.
+        ymax = y.max(-1)
+        span = ymax - y.min(-1)
+        cands = []
+        for frac in (0.02, 0.1, 0.3):
+            c0 = ymax + frac * span
+            pb = base.start(t, c0[:, None] - y)
+            cands.append(np.concatenate([pb, c0[:, None]], axis=-1))
+        return _best_start(t, y, mean, cands)
+
+    return Family(
+        name=base.name + "+c", formula=f"c - {base.formula}",
+        param_names=base.param_names + ("c",), bounds=base.bounds + ((-np.inf, np.inf),),
+        mean=mean, jacobian=jac, start=start, needs_positive_t=base.needs_positive_t,
+        doc=base.doc + (" Rising form: c minus the decay, a learning or practice curve rising "
+                        "towards the asymptote c (a > 0 is the size of the rise)."),
+        source=base.source, shape_param=base.shape_param, rising=True,
+        time_dims=base.time_dims + (0.0,), degenerate=_without_c(base.degenerate))
 
 
 _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
@@ -522,7 +722,7 @@ _POS, _REAL = (0.0, np.inf), (-np.inf, np.inf)
 _BASE = [
     Family("exponential", "a * exp(-b * t)", ("a", "b"), (_POS, _REAL),
            _exp_mean, _exp_jac, _exp_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, -1.0),
            doc="Exponential decay: a constant hazard of forgetting.",
            source="Ebbinghaus (1885), Ueber das Gedaechtnis; the constant-rate baseline in "
                   "Rubin & Wenzel (1996), Psychological Review 103:734-760."),
@@ -534,20 +734,21 @@ _BASE = [
                   "(1996), Psychological Review 103:734-760."),
     Family("shifted_power", "a * (1 + t / s)**(-gamma)", ("a", "s", "gamma"), (_POS, _POS, _REAL),
            _spow_mean, _spow_jac, _spow_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, 1.0, 0.0),
            doc="Shifted power law: finite at t = 0, power-law for t >> s (the form FSRS uses).",
            source="Wickelgren (1974), Memory & Cognition 2:775-780; Wixted & Carpenter (2007), "
                   "Psychological Science 18:133-134; FSRS (open-spaced-repetition) forgetting "
                   "curve R = (1 + F t / S)**(-decay)."),
     Family("hyperbolic", "a / (1 + b * t)", ("a", "b"), (_POS, _POS),
            _hyp_mean, _hyp_jac, _hyp_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
-           doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0).",
+           amplitude_first=True, nonnegative=True, can_rise=False, time_dims=(0.0, -1.0),
+           doc="Hyperbolic decay (b > 0 keeps the curve free of a pole at t > 0), so it can "
+               "only fall; hyperbolic+c on a rising curve is the rising form c - a / (1 + b t).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760; Mazur (1987) "
                   "hyperbolic discounting form."),
     Family("exp_sqrt", "a * exp(-b * sqrt(t))", ("a", "b"), (_POS, _REAL),
            _esq_mean, _esq_jac, _esq_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, -0.5),
            doc="Exponential in the square root of time (a stretched exponential, exponent 1/2).",
            source="Rubin & Wenzel (1996), Psychological Review 103:734-760 (one of their "
                   "four best-fitting two-parameter forms)."),
@@ -559,7 +760,7 @@ _BASE = [
     Family("logistic", "a / (1 + exp(-slope * (t / t50 - 1)))", ("a", "t50", "slope"),
            (_POS, _POS, _REAL), _logistic_mean, _logistic_jac, _logistic_start,
            needs_positive_t=False, shape_param="slope", amplitude_first=True,
-           nonnegative=True,
+           nonnegative=True, time_dims=(0.0, 1.0, 0.0), rises_to_plateau=True,
            doc=("Logistic (sigmoid) in t: a strategy shift or a consolidation step. t50 is the "
                 "midpoint (half of a), slope = t50 x the logistic's rate = d logit(y/a) / d ln t "
                 "at the midpoint. Written this way slope is dimensionless: rescaling t (exposures "
@@ -577,13 +778,14 @@ _BASE = [
                    "9:1-7.")),
     Family("weibull", "a * exp(-(t / s)**k)", ("a", "s", "k"), (_POS, _POS, _REAL),
            _weibull_mean, _weibull_jac, _weibull_start, needs_positive_t=False,
-           amplitude_first=True, nonnegative=True,
-           shape_param="k",
+           amplitude_first=True, nonnegative=True, time_dims=(0.0, 1.0, 0.0),
+           shape_param="k", degenerate=_weibull_degenerate,
            doc=("Weibull / stretched exponential: a hazard that changes as a power of t. k is "
                 "dimensionless (rescaling t changes the scale s only): k = 1 is exponential, "
                 "k < 1 stretched (a hazard falling with time, heavier tail), k > 1 compressed "
-                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k < 0 gives a rising curve "
-                "a exp(-(s/t)^|k|) from 0 towards a."),
+                "(a delayed, step-like fall), k = 1/2 is exp_sqrt. k <= 0 is degenerate "
+                "((t/s)^k is singular at t = 0) and left out of the ranking; the rising Weibull "
+                "is weibull+c on a rising curve: c - a exp(-(t/s)^k)."),
            source=("Weibull (1951), Journal of Applied Mechanics 18:293-297; the stretched "
                    "exponential of Kohlrausch (1854) and Williams & Watts (1970), Transactions "
                    "of the Faraday Society 66:80-85; it generalises exp_sqrt, among the best "
@@ -604,6 +806,42 @@ def _build_registry() -> dict[str, Family]:
 
 #: name -> Family; ``family="all"`` fits every entry.
 FAMILIES: dict[str, Family] = _build_registry()
+
+#: name -> the rising form (c - base(t), :func:`rising_form`) of that ``+c`` family, used for a
+#: curve that rises; every ``+c`` family but ``logistic+c`` (the logistic rises by itself).
+RISING: dict[str, Family] = {fam.name + "+c": rising_form(fam) for fam in _BASE
+                             if fam.name + "+c" in FAMILIES and fam.amplitude_first
+                             and not fam.rises_to_plateau}
+
+
+def oriented(fam: Family, direction) -> Family:
+    """``fam``, or its rising form (``RISING``) where most of the curves rise.
+
+    Parameters
+    ----------
+    fam
+        A registered family.
+    direction
+        (B,) curve directions from :func:`curve_direction`.
+
+    Returns
+    -------
+    Family
+        The rising form ``c - base(t)`` of a ``+c`` family when more curves rise than fall;
+        else ``fam`` itself (a curve without a clear direction is fitted as before, falling).
+
+    Examples
+    --------
+    >>> oriented(FAMILIES["power+c"], [1]).formula
+    'c - a * t**(-gamma)'
+    >>> oriented(FAMILIES["power+c"], [-1, 0]).formula
+    'a * t**(-gamma) + c'
+    """
+    twin = RISING.get(fam.name)
+    d = np.asarray(direction)
+    if twin is None or fam is not FAMILIES.get(fam.name) or (d > 0).sum() <= (d < 0).sum():
+        return fam
+    return twin
 
 
 def get_family(name) -> Family:

@@ -1,11 +1,14 @@
 """``fit_consolidation_curve``: maximum-likelihood fits of forgetting / consolidation curves.
 
-The pipeline for each family: validate the input (:mod:`cramcog.dynamics.data`), start from a
-linearising regression (log-log for the power law, log-linear for the exponential, ...), run the
-batched Levenberg-Marquardt optimiser on every curve at once, retry failed curves from perturbed
-starts, check convergence (Newton decrement, positive-definite Hessian, no parameter at a bound),
-then compute the goodness of fit (deviance, Pearson dispersion), information criteria (AICc by
-default), Wald covariances and the requested intervals. Parameters can be held fixed (``fixed``,
+The pipeline for each family: validate the input (:mod:`cramcog.dynamics.data`), orient a
+``+c`` family to the curves' direction (its rising form ``c - base(t)`` where most curves rise),
+start from a linearising regression (log-log for the power law, log-linear for the exponential,
+...), run the batched Levenberg-Marquardt optimiser on every curve at once, retry failed curves
+from perturbed starts, check convergence at the optimum (Newton step in standard errors,
+positive-definite Hessian, no parameter at a bound), leave degenerate shapes and falling-only
+families on rising curves out of the ranking (:func:`_left_out`), then compute the goodness
+of fit (deviance, Pearson dispersion), information criteria (AICc by default), Wald covariances
+and the requested intervals. Parameters can be held fixed (``fixed``,
 ``chance``); binomial fits can be made robust to overdispersion (``overdispersion="quasi"``,
 ``cluster``).
 
@@ -28,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cramcog.dynamics.data import CurveData, as_curves
-from cramcog.dynamics.families import FAMILIES, Family, get_family
+from cramcog.dynamics.families import (DIRECTION_RHO, FAMILIES, RISING, Family, curve_direction,
+                                       get_family, oriented, spearman_rho)
 from cramcog.dynamics.intervals import (BOOTSTRAP_KINDS, BootstrapResult, bootstrap_intervals,
                                         profile_intervals, wald_quantile)
 from cramcog.dynamics.optimizer import LMResult, Problem, levenberg_marquardt
@@ -201,7 +205,7 @@ def _unusable(fam: Family, curves: CurveData, n_held: int = 0, force: bool = Fal
         return (f"family {fam.name!r} ({fam.formula}) needs t > 0 but t has values <= 0; drop "
                 "t = 0 points, shift t, or use a family defined at 0 (exponential, "
                 "shifted_power, hyperbolic, exp_sqrt, logistic, weibull)")
-    ls = curves.likelihood == "least_squares"
+    ls = curves.likelihood != "binomial"          # least squares, log-normal: + the variance
     need = k + (1 if ls else 0) + (0 if force else 2)
     if m < need:
         noise = " plus the noise variance" if ls else ""
@@ -232,8 +236,8 @@ def _start(fam: Family, prob: Problem, mask: np.ndarray, values: np.ndarray) -> 
     th0[:, mask] = fam.to_internal(values)[mask]
     base = FAMILIES.get(fam.name[:-2]) if fam.name.endswith("+c") else None
     if base is not None and mask[-1] and fam.param_names[:-1] == base.param_names:
-        with np.errstate(all="ignore"):
-            pb = base.start(t_b, prob.y - values[-1])
+        with np.errstate(all="ignore"):   # the decay of y - c (falling) or of c - y (rising)
+            pb = base.start(t_b, values[-1] - prob.y if fam.rising else prob.y - values[-1])
         alt = _clean_start(fam, np.concatenate([pb, np.full((pb.shape[0], 1), values[-1])],
                                                axis=-1))
         alt[:, mask] = fam.to_internal(values)[mask]
@@ -264,7 +268,12 @@ def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator, n_restarts
     # restart, else the lowest objective found.
     jitter = np.where(mask, 0.0, rng.uniform(-1.5, 1.5, size=(n_restarts, bad.size, k)))
     base = th0[bad]
-    trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + 0.1 * jitter)
+    # The additive part moves a parameter that starts at 0; for a rate or a time scale it is
+    # measured in the data's unit of t (1 / max t for a rate), so restarts do not depend on it.
+    tmax = np.abs(np.broadcast_to(prob.t, prob.y.shape)[bad]).max(-1, keepdims=True)
+    dims = np.asarray(fam.time_dims)
+    unit = np.where(dims != 0, np.where(tmax > 0, tmax, 1.0) ** dims, 0.1)
+    trial = np.where(fam.log_scaled, base + jitter, base * (1 + jitter) + unit * jitter)
     rows = np.tile(bad, n_restarts)
     r2 = levenberg_marquardt(fam, prob.take(rows), trial.reshape(-1, k), fixed=held[rows],
                              max_iter=200)
@@ -281,7 +290,7 @@ def _fit_points(fam: Family, prob: Problem, rng: np.random.Generator, n_restarts
 
 #: LMResult fields carried over when a curve's fit is replaced by a better one.
 _LM_FIELDS = ("theta", "obj", "converged", "reason", "n_iter", "hessian", "grad", "boundary",
-              "edge_pivot", "edge_row")
+              "edge_pivot", "edge_row", "note")
 
 
 def _loglik(prob: Problem, obj: np.ndarray) -> np.ndarray:
@@ -294,14 +303,17 @@ def _loglik(prob: Problem, obj: np.ndarray) -> np.ndarray:
         log_coef = gammaln(n + 1) - gammaln(s + 1) - gammaln(n - s + 1)
         return (log_coef + prob._sat).sum(-1) - obj
     rss = 2.0 * obj
-    return -0.5 * m * (np.log(2 * np.pi * np.maximum(rss, 1e-300) / m) + 1.0)
+    ll = -0.5 * m * (np.log(2 * np.pi * np.maximum(rss, 1e-300) / m) + 1.0)
+    # log-normal: the Gaussian of log y, with the Jacobian of the log, is a density of y
+    return ll - np.log(prob.y).sum(-1) if prob.log else ll
 
 
 def _goodness(fam: Family, prob: Problem, est: np.ndarray, obj: np.ndarray):
-    """Deviance (binomial: 2 x obj; least squares: RSS) and Pearson chi2 per curve (B,)."""
+    """Deviance (binomial: 2 x obj; least squares: RSS, of log y for the log-normal) and Pearson
+    chi2 per curve (B,)."""
     with np.errstate(all="ignore"):
         mu = fam.mean(prob.t, est)
-        r2 = (prob.y - mu) ** 2
+        r2 = (np.log(prob.y) - np.log(mu)) ** 2 if prob.log else (prob.y - mu) ** 2
         if prob.binomial:
             m = np.clip(mu, 1e-12, 1 - 1e-12)
             pearson = (prob.n * r2 / (m * (1 - m))).sum(-1)
@@ -403,7 +415,49 @@ def _messages(conv, reasons, res: LMResult | None = None, prob: Problem | None =
     if res is not None and res.boundary is not None:
         for b in np.flatnonzero(conv & (res.boundary >= 0)):
             out[b] = "converged; " + _edge_note(prob, b, int(res.boundary[b]))
+    if res is not None and res.note is not None:
+        for b in np.flatnonzero(conv & (res.note != "")):
+            out[b] = f"{out[b]}; {res.note[b]}"
     return out
+
+
+def _left_out(fam: Family, prob: Problem, est: np.ndarray) -> np.ndarray:
+    """(B,) why a fit is left out of the ranking although it may have converged ("" if not):
+    a degenerate shape (``Family.degenerate``, e.g. a Weibull with k <= 0), or a family that
+    can only fall fitted to a rising curve (:func:`cramcog.dynamics.families.curve_direction`).
+    """
+    nb = est.shape[0]
+    out = np.full(nb, "", dtype=object)
+    if fam.degenerate is not None:
+        with np.errstate(all="ignore"):
+            why = fam.degenerate(prob.t, est)
+        for b in np.flatnonzero(why != ""):
+            out[b] = f"degenerate shape: {why[b]}"
+    if not fam.can_rise:
+        rho = spearman_rho(prob.t, prob.y)
+        twin = RISING.get(fam.name + "+c", RISING.get(fam.name))
+        hint = ("" if twin is None else
+                f": {twin.name} fits a rising curve as {twin.formula}" if twin.name != fam.name
+                else f" (most curves of this batch fall; fitted alone, it would take the rising "
+                     f"form {twin.formula})")
+        for b in np.flatnonzero(rho >= DIRECTION_RHO):
+            rising = (f"{fam.name} ({fam.formula}) can only fall but this curve rises "
+                      f"(Spearman rho = {rho[b]:.2f}){hint}")
+            out[b] = f"{out[b]}; {rising}" if out[b] else rising
+    return out
+
+
+def _verdicts(fam: Family, prob: Problem, res: LMResult):
+    """(converged, messages) per curve: the optimiser's verdict, then fits left out of the
+    ranking (:func:`_left_out`) marked as not converged, with the reason."""
+    conv = res.converged.copy()
+    msgs = _messages(conv, res.reason, res, prob)
+    why = _left_out(fam, prob, fam.to_natural(res.theta))
+    for b in np.flatnonzero(why != ""):
+        msgs[b] = (f"left out of the ranking: {why[b]}" if conv[b]
+                   else f"{msgs[b]}; {why[b]}")
+        conv[b] = False
+    return conv, msgs
 
 
 def _edge_note(prob: Problem, b: int, j: int) -> str:
@@ -419,10 +473,12 @@ def _edge_note(prob: Problem, b: int, j: int) -> str:
 
 def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
                 held: dict | None = None) -> FitResult:
+    # A +c family follows the curves' direction: its rising form c - base(t) if most rise.
+    fam = oriented(fam, curve_direction(curves.t, curves.y))
     mask, values = _fixed_arrays(fam, held or {})
     k_free = int(fam.n_params - mask.sum())
     quasi = cfg.overdispersion == "quasi"
-    prob = Problem(curves.t, curves.y, curves.n)
+    prob = Problem(curves.t, curves.y, curves.n, log=curves.likelihood == "lognormal")
     # Separate seeded streams: restarts never shift the bootstrap draws.
     res = _fit_points(fam, prob, np.random.default_rng([cfg.seed, _stable_hash(fam.name), 0]),
                       mask=mask, values=values)
@@ -430,8 +486,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
     disp = _quasi_dispersion(fam, prob, est, res.obj, k_free) if quasi else None
     cov_t, cov_p = _covariances(fam, prob, res, mask, disp)
     nb, k = est.shape
-    conv = res.converged.copy()
-    msgs = _messages(conv, res.reason, res, prob)
+    conv, msgs = _verdicts(fam, prob, res)
     low = np.full((nb, k), np.nan)
     high = np.full((nb, k), np.nan)
     boot = None
@@ -452,8 +507,7 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
             out = _refit_from_profile(fam, prob, cfg, res, ok, prof, mask, disp)
             res, cov_t, cov_p, est, prof = out[:5]
             disp = out[5] if quasi else None
-            conv = res.converged.copy()
-            msgs = _messages(conv, res.reason, res, prob)
+            conv, msgs = _verdicts(fam, prob, res)
         low[ok], high[ok] = prof.low, prof.high
         for i, b in enumerate(ok):
             notes = []
@@ -471,7 +525,8 @@ def _fit_family(fam: Family, curves: CurveData, cfg: FitConfig, config: dict,
             if unb:
                 notes.append(f"profile interval unbounded for {unb}: the data do not bound them")
             if notes:
-                msgs[b] = (msgs[b] + "; " if conv[b] else "not converged: ") + "; ".join(notes)
+                keep = conv[b] or msgs[b].startswith("left out")
+                msgs[b] = (msgs[b] + "; " if keep else "not converged: ") + "; ".join(notes)
     elif cfg.ci == "bootstrap" and ok.size:
         sub = prob.take(ok)
         with np.errstate(all="ignore"):

@@ -37,6 +37,9 @@ least squares (McCullagh & Nelder 1989, sec. 4.5; R's quasibinomial), and the pa
 bootstrap draws beta-binomial counts with the same dispersion: intra-point correlation
 ``rho = (c - 1) / (n - 1)``.
 
+Log-normal fits (response times) are least squares on the log scale: their profile and Wald
+intervals take the least-squares forms, and their bootstrap draws are made on the log scale.
+
 Examples
 --------
 >>> import numpy as np
@@ -229,6 +232,10 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
     slope = cov_theta[cb, :, cj] / np.where(var_j > 0, var_j, 1.0)[:, None]      # (q, k)
     slope = np.where(np.isfinite(slope), slope, 0.0)
     objh = obj_hat[cb]
+    # A trial below the estimate's objective by less than the objective's round-off is no
+    # better optimum (exact data leave an objective of round-off size).
+    with np.errstate(all="ignore"):
+        noise_h = 10.0 * sub.round_off(family.mean(sub.t, family.to_natural(th0)))
     lo = np.zeros(q)              # step with statistic root < z (bracket low end)
     r_lo = np.zeros(q)
     hi = np.full(q, np.inf)       # step with root > z, once found
@@ -338,7 +345,7 @@ def profile_intervals(family: Family, prob: Problem, theta_hat: np.ndarray, obj_
             anchor[au] = theta_t[upd]
         trials[act] += 1
         stat = profile_statistic(like, obj_t, objh[act], m, k_free, disp[cb[act]])
-        better[act] |= stat < -1e-6 * max(1.0, z * z)
+        better[act] |= (stat < -1e-6 * max(1.0, z * z)) & (objh[act] - obj_t > noise_h[act])
         # A curve with a better optimum than its estimate is refitted (and profiled again) or
         # flagged as not converged: its other endpoints are not needed, so all its rows stop.
         if better[act].any():
@@ -473,6 +480,10 @@ def simulate(prob: Problem, mu_hat: np.ndarray, n_params: int, n_boot: int,
                                                 (n_boot, nb, m)))
             p = np.where(rho > 0, draw, p)
         return rng.binomial(n_int, p, size=(n_boot, nb, m)) / prob.n
+    if prob.log:  # log-normal: the same draws on the log scale
+        with np.errstate(all="ignore"):
+            log_prob = Problem(prob.t, np.log(prob.y), w=prob.w)
+            return np.exp(simulate(log_prob, np.log(mu_hat), n_params, n_boot, rng, kind))
     resid = prob.y - mu_hat                                                # (B, m)
     if kind == "parametric":
         # Each replicate's noise sd is drawn as sqrt(RSS / chi2_{m-k}): the uncertainty in sigma
@@ -530,7 +541,7 @@ def bootstrap_intervals(family: Family, prob: Problem, theta_hat: np.ndarray,
                          dispersion)                                       # (R, B, m)
         flat_y = ystar.reshape(n_boot * nb, m)
         n = None if prob.n is None else np.tile(prob.n, (n_boot, 1))
-        big = Problem(t, flat_y, n)
+        big = Problem(t, flat_y, n, log=prob.log)
         # A resample whose values are all equal carries no decay; it cannot be fitted.
         const = np.ptp(flat_y, axis=-1) == 0
     th0 = np.tile(theta_hat, (n_boot, 1))
@@ -559,7 +570,7 @@ def _cluster_replicates(prob: Problem, cluster, n_boot: int, rng: np.random.Gene
     w = times[:, code]                                                    # (R, m) weights
     y = np.broadcast_to(prob.y, w.shape)
     n = None if prob.n is None else prob.n * w
-    big = Problem(prob.t, y, n, w=None if prob.binomial else w)
+    big = Problem(prob.t, y, n, w=None if prob.binomial else w, log=prob.log)
     ys = np.where(w > 0, y, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -7,5 +7,6 @@ Examples
 True
 """
 
-#: proportions in [0, 1], counts of successes out of n, percentages, a measurement; or guess
-Y_KINDS = ("auto", "proportion", "successes", "percent", "value")
+#: proportions in [0, 1], counts of successes out of n, percentages, a measurement, response
+#: times (positive, right-skewed: a log-normal likelihood); or guess
+Y_KINDS = ("auto", "proportion", "successes", "percent", "value", "rt")

@@ -34,7 +34,7 @@ def _likelihood_line(fit) -> str:
     like = fit.likelihood.replace("_", " ")
     kind = fit.curves.y_kind
     how = f" (y read as {kind})" if kind != "value" else ""
-    extra = " (+ noise variance)" if fit.likelihood == "least_squares" else ""
+    extra = "" if fit.likelihood == "binomial" else " (+ noise variance)"
     held = f", {len(fit.fixed)} held" if fit.fixed else ""
     return (f"{like}{how}, {fit.n_points} points, {fit.n_params} estimated "
             f"parameter{'s' if fit.n_params != 1 else ''}{extra}{held}")
@@ -50,7 +50,8 @@ def _curve_lines(fit, b: int) -> list[str]:
                    f"{_num(fit.dispersion_values[b], 3)}, lack-of-fit p = "
                    f"{_num(fit.gof_p_values[b], 2)}")
     else:
-        out.append(f"    RSS         {_num(fit.deviance_values[b])}  ({df} df); residual "
+        rss = "RSS log y " if fit.likelihood == "lognormal" else "RSS       "
+        out.append(f"    {rss}  {_num(fit.deviance_values[b])}  ({df} df); residual "
                    f"variance {_num(fit.dispersion_values[b], 3)}")
     out.append(f"    log-lik     {_num(fit.loglik_values[b], 6)}")
     crits = ["aicc", "aic", "bic"]
@@ -185,7 +186,13 @@ def fitset_report(fits, max_rows: int = 20) -> str:
         notes.append(weak)
     if fits.skipped:
         notes += [f"skipped {name}: {why}" for name, why in fits.skipped.items()]
-    failed = [n for n in fits if not np.all(fits[n].converged)]
+    left = {}   # fits left out although they may have converged: degenerate, wrong direction
+    for name in fits:
+        why = [str(m) for m in np.ravel(fits[name].messages) if str(m).startswith("left out")]
+        if why:
+            left[name] = why[0][len("left out of the ranking: "):]
+    notes += [f"left out of the ranking: {name}: {why}" for name, why in left.items()]
+    failed = [n for n in fits if not np.all(fits[n].converged) and n not in left]
     if failed:
         notes.append(f"not converged (ranked last, no weight): {', '.join(failed)}")
     if notes:

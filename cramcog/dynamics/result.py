@@ -86,7 +86,8 @@ class FitResult:
     family : str
         The family's name (``spec`` is the :class:`Family` itself).
     likelihood : str
-        "binomial" (counts ``n`` given) or "least_squares".
+        "binomial" (counts ``n`` given), "least_squares", or "lognormal" (``y_kind="rt"``:
+        least squares on log y; the fitted curve is the median of y).
     ci_method : str
         "profile", "bootstrap", "wald" or "none".
     level : float
@@ -228,7 +229,7 @@ class FitResult:
 
     @property
     def _k_aic(self) -> int:
-        return self.n_params + (1 if self.likelihood == "least_squares" else 0)
+        return self.n_params + (0 if self.likelihood == "binomial" else 1)  # + the variance
 
     def _ic_values(self, name: str, c_hat=None) -> np.ndarray:
         if name.startswith("q") and c_hat is None:

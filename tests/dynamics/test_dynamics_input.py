@@ -92,7 +92,7 @@ def test_other_ambiguous_inputs_warn_or_fail():
         as_curves(T, P, n=[20, 20.5, 20, 20, 20, 20])
     with pytest.raises(ValueError, match="y_kind="):
         convert_y(P, y_kind="counts")
-    assert Y_KINDS == ("auto", "proportion", "successes", "percent", "value")
+    assert Y_KINDS == ("auto", "proportion", "successes", "percent", "value", "rt")
 
 
 def test_messages_name_the_curve_in_a_batch_and_say_how_many_more():
