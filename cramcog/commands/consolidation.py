@@ -54,6 +54,10 @@ def register(subparsers) -> None:
                    help="interval method of the fits (default profile)")
     p.add_argument("--csv", default=None, metavar="PREFIX",
                    help="also write PREFIX_runs.csv and PREFIX_fits.csv")
+    p.add_argument("--refit", action="store_true",
+                   help="RUN is one consolidation record: fit the curve families again with "
+                        "this version's fitter and write it to --out (runs, probes and the "
+                        "binding test kept as recorded)")
     p.add_argument("--binding", action="store_true",
                    help="also run the binding test (interchange, mean ablation, no context: "
                         "where the recurring bindings live) on runs given as folders with "
@@ -99,6 +103,34 @@ def consolidation(runs, out, switch_threshold: float = 0.5, fit: bool = True,
     if command:
         ds.attrs["command"] = command
     ds.attrs["sources"] = [str(r) for r in runs]
+    records.save(ds, out)
+    return ds, consolidation_summary(ds), fits
+
+
+def refit(record, out, ci: str = "profile", command: str = ""):
+    """Fit the curve families of an existing consolidation record again (after a change of the
+    fitter) and save it to ``out``; everything else in the record is kept as it was. Returns
+    ``(record, per-run table, fits table)`` like :func:`consolidation`.
+
+    Examples
+    --------
+    >>> ds, table, fits = refit("paper/records/consolidation.nc", "c.nc")   # doctest: +SKIP
+    """
+    from cramcog import records
+    from cramcog.analysis import consolidation_summary, fit_consolidation, with_fits
+    from cramcog.records import provenance
+
+    ds = records.open(record)
+    if ds.attrs.get("study") != "consolidation":
+        raise ValueError(f"--refit: {record} is not a consolidation record (make one with "
+                         "`cramcog consolidation RUNS --out FILE.nc`)")
+    old = [v for v in ds.variables if str(v).startswith("curve_fit_")]
+    ds = ds.drop_vars(old + (["fit_seed"] if "fit_seed" in ds.dims else []), errors="ignore")
+    fits = fit_consolidation(ds, ci=ci)
+    ds = with_fits(ds, fits)
+    now = provenance(-1)
+    ds.attrs["curve_fit_refit"] = (f"{command or 'refit'} at git revision "
+                                   f"{now.get('git_revision', '')} on {now.get('created', '')}")
     records.save(ds, out)
     return ds, consolidation_summary(ds), fits
 
@@ -200,9 +232,19 @@ def run(args: argparse.Namespace) -> int:
                          + (["--no-fit"] if args.no_fit else [])
                          + (["--binding", "--binding-device", args.binding_device]
                             if args.binding else []))
-    ds, table, fits = consolidation(args.runs, args.out, args.switch_threshold,
-                                    fit=not args.no_fit, command=command, ci=args.ci,
-                                    binding=args.binding, binding_device=args.binding_device)
+    if args.refit:
+        if len(args.runs) != 1 or args.binding or args.no_fit:
+            raise ValueError("--refit takes one consolidation record (and no --binding or "
+                             "--no-fit): cramcog consolidation RECORD.nc --refit --out FILE.nc")
+        ds, table, fits = refit(args.runs[0], args.out, ci=args.ci,
+                                command=shlex.join(["cramcog", "consolidation", args.runs[0],
+                                                    "--refit", "--out", args.out,
+                                                    "--ci", args.ci]))
+    else:
+        ds, table, fits = consolidation(args.runs, args.out, args.switch_threshold,
+                                        fit=not args.no_fit, command=command, ci=args.ci,
+                                        binding=args.binding,
+                                        binding_device=args.binding_device)
     cols = ["variant", "seed", "retrieving_layer", "warmup_end_step", "final_step",
             "val_recurring_attended", "val_novel_attended", "test_recurring_attended",
             "test_novel_attended", "test_accuracy_recurring", "test_accuracy_novel",

@@ -277,3 +277,19 @@ def test_names_given_on_the_command_line_are_kept(tmp_path):
     assert sorted(ds.variant.values.tolist()) == ["first", "second"]
     unnamed, _, _ = consolidation([str(tmp_path / "a")], tmp_path / "d.nc", fit=False)
     assert unnamed.variant.values.tolist() == ["cram"]
+
+
+def test_refit_keeps_the_record_and_redoes_only_the_fits(tmp_path, capsys):
+    from cramcog.cli import main
+    from cramcog.commands.consolidation import consolidation
+    records.save(probe_run(_switches()), tmp_path / "a" / "record.nc")
+    ds, _, _ = consolidation([f"cram={tmp_path / 'a'}"], tmp_path / "c.nc", ci="none")
+    assert main(["consolidation", str(tmp_path / "c.nc"), "--refit", "--ci", "none",
+                 "--out", str(tmp_path / "r.nc")]) == 0
+    again = records.open(tmp_path / "r.nc")
+    assert "--refit" in again.attrs["curve_fit_refit"]
+    for name in ("recurring_attended", "pattern_switch_exposures", "curve_fit_best"):
+        np.testing.assert_array_equal(again[name].values, ds[name].values)
+    assert main(["consolidation", str(tmp_path / "c.nc"), str(tmp_path / "c.nc"), "--refit",
+                 "--out", str(tmp_path / "x.nc")]) != 0
+    assert "one consolidation record" in capsys.readouterr().err
