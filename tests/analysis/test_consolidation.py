@@ -269,7 +269,7 @@ def test_an_unfinished_run_is_said_to_be_unfinished(tmp_path, capsys):
 def test_names_given_on_the_command_line_are_kept(tmp_path):
     # NAME=PATH names the variant; before, a training run's config label replaced it, so two
     # names over runs of one config collided (and "no_consolidation=" became its label)
-    from cramcog.commands.consolidation import consolidation
+    from cramcog.experiments.consolidation import consolidation_study as consolidation
     for name in ("a", "b"):
         records.save(probe_run(_switches()), tmp_path / name / "record.nc")
     ds, _, _ = consolidation([f"first={tmp_path / 'a'}", f"second={tmp_path / 'b'}"],
@@ -281,7 +281,7 @@ def test_names_given_on_the_command_line_are_kept(tmp_path):
 
 def test_refit_keeps_the_record_and_redoes_only_the_fits(tmp_path, capsys):
     from cramcog.cli import main
-    from cramcog.commands.consolidation import consolidation
+    from cramcog.experiments.consolidation import consolidation_study as consolidation
     records.save(probe_run(_switches()), tmp_path / "a" / "record.nc")
     ds, _, _ = consolidation([f"cram={tmp_path / 'a'}"], tmp_path / "c.nc", ci="none")
     assert main(["consolidation", str(tmp_path / "c.nc"), "--refit", "--ci", "none",

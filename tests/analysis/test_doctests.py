@@ -9,11 +9,14 @@ MODULES = ["cramcog.analysis", "cramcog.cli", "cramcog.records", "cramcog.train"
            "cramcog.analysis.phase", "cramcog.analysis.probes",
            "cramcog.analysis.causal", "cramcog.analysis.consolidation", "cramcog.analysis.items",
            "cramcog.analysis.lengths", "cramcog.analysis.operating",
-           "cramcog.commands.consolidation", "cramcog.commands.operating_point",
+           "cramcog.commands.consolidation",
+           "cramcog.commands.operating_point",
            "cramcog.figures.operating",
            "cramcog.commands.lengths", "cramcog.commands.figures",
            "cramcog.figures.consolidation",
-           "cramcog.model.episodic"]
+           "cramcog.model.episodic", "cramcog.analysis.synchrony", "cramcog.commands.synchrony",
+           "cramcog.experiments.reproduce", "cramcog.experiments.scaling",
+           "cramcog.experiments.transfer", "cramcog.commands.reproduce"]
 
 
 @pytest.mark.parametrize("name", MODULES)

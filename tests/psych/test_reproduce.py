@@ -9,7 +9,7 @@ import pytest
 
 from cramcog import psych, records
 from cramcog.cli import main
-from cramcog.commands.reproduce import ReproduceConfig, compare_with_model, default_run_dir
+from cramcog.experiments.reproduce import ReproduceConfig, compare_with_model, default_run_dir
 
 
 def test_reproduce_writes_a_run_folder_and_prints_it(tmp_path, capsys):
