@@ -1162,7 +1162,7 @@ class GroupFit:
         ...                             group_model="mixed")
         >>> d = g.difference("gamma", "retrieval", "restudy")
         >>> d.design, round(d.estimate, 2), bool(d.p < 0.001)
-        ('within-subject', -0.14, True)
+        ('within-subject', -0.13, True)
         """
         from scipy import stats
 
@@ -1606,17 +1606,17 @@ def _group_record(fits: dict[str, GroupFit]):
         "message": (("family", "curve"), np.stack([g._fits.msgs.astype(str)
                                                    for g in fits.values()]).astype(str)),
         "group_estimate": (fpg, grid(per_group("mu", True), (ng,)),
-                           {"long_name": "group value (random effects, REML)"}),
+                           {"long_name": f"group value ({first.group_model})"}),
         "group_ci_low": (fpg, grid(per_group("mu_low", True), (ng,)),
-                         {"long_name": f"lower {first.level:g} limit (HKSJ)"}),
+                         {"long_name": f"lower {first.level:g} limit"}),
         "group_ci_high": (fpg, grid(per_group("mu_high", True), (ng,)),
-                          {"long_name": f"upper {first.level:g} limit (HKSJ)"}),
+                          {"long_name": f"upper {first.level:g} limit"}),
         "group_sd": (fpg, grid(per_group("tau"), (ng,)),
-                     {"long_name": "between-subject SD (REML; log units for log-scale params)"}),
+                     {"long_name": "between-subject SD (log units for log-scale params)"}),
         "group_sd_low": (fpg, grid(per_group("tau_low"), (ng,)),
-                         {"long_name": f"lower {first.level:g} limit of the SD (Q-profile)"}),
+                         {"long_name": f"lower {first.level:g} limit of the SD"}),
         "group_sd_high": (fpg, grid(per_group("tau_high"), (ng,)),
-                          {"long_name": f"upper {first.level:g} limit of the SD (Q-profile)"}),
+                          {"long_name": f"upper {first.level:g} limit of the SD"}),
         "group_n": (fpg, grid(per_group("n_used"), (ng,)),
                     {"long_name": "subjects in the group estimate"}),
         "formula": (("family",), np.array([g.formula for g in fits.values()], dtype=str)),
@@ -1662,7 +1662,10 @@ def _group_record(fits: dict[str, GroupFit]):
              "level": first.level, "subject": first.subject,
              "conditions": first.conditions or "", "group_model":
              "random effects on per-subject estimates: REML tau, HKSJ interval of the mean, "
-             "Q-profile interval of tau", "excluded": "; ".join(
+             "Q-profile interval of tau" if first.group_model == "two-stage" else
+             "binomial nonlinear mixed model (adaptive Gauss-Hermite quadrature): Wald "
+             "intervals of the group values (t, subjects - 1 df) and of log tau",
+             "excluded": "; ".join(
                  f"{r[first.subject]}" + ("" if pd.isna(r["row"]) else f" (row {r['row']})")
                  + f": {r['reason']}" for _, r in first.excluded.iterrows())}
     return new_record(data_vars, coords=coords, kind="fit", seed=-1, attrs=attrs)
