@@ -157,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--y-scale must be a finite number, got {args.y_scale}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if args.group_model != "two-stage" and not args.by:
+        raise ValueError("--group-model sets how --by SUBJECT fits are combined: add --by")
     family = _families(args.family)
     band = _band(args.band)
     n_col = _trials_column(args, psych.read_user_csv(args.file).columns)
@@ -176,8 +178,6 @@ def run(args: argparse.Namespace) -> int:
              "t_units": str(ds["x"].attrs.get("units", ""))}
     if args.by:
         return _run_group(args, ds, family, band, out, stem, about)
-    if args.group_model != "two-stage":
-        raise ValueError("--group-model sets how --by SUBJECT fits are combined: add --by")
     curves = psych.curves(ds)
     if not curves:
         raise ValueError(f"{args.file}: a curve needs at least 3 distinct delays")
