@@ -70,6 +70,7 @@ _LOG_TAU_MIN = np.log(1e-4)   # an SD this small is "no between-subject spread"
 _LOG_TAU_MAX = np.log(50.0)
 DEFAULT_NODES = {0: 1, 1: 15, 2: 9, 3: 5}   # nodes per random effect, by their number
 _ROUNDS = 12             # re-adaptations of the quadrature at most
+FOLLOW_ABOVE = 0.9       # nodes move with beta where d mode / d beta exceeds this (see adapt)
 
 
 # ----------------------------------------------------------------------------- the likelihood
@@ -261,19 +262,21 @@ class _Model:
         _, h = newton_terms(b)
         return b, h
 
-    def adapt(self, phi, b0):
+    def adapt(self, phi, b0) -> "_Nodes":
         """Quadrature nodes at each subject's posterior mode, scaled by its curvature.
 
-        Returns the nodes as subject parameters (S, Q, q) (the random components of theta,
-        not b: held there while beta moves, they follow each subject's data, which is what
-        the posterior mostly follows), the constant part of their log weights (S, Q), the
-        modes of b (S, q) and the likelihood at the nodes when it cannot change with phi
-        (every free parameter random), else None."""
+        The nodes are kept as subject parameters (the random components of theta): held
+        there while beta moves within a round, they stay with each subject's data, which is
+        what its posterior mostly follows. Where the prior dominates instead (an SD so small
+        that ``d mode / d beta = H^-1 P`` is nearly 1; H: the curvature at the mode, P: the
+        prior precision) they move with beta, to first order. Either way the rounds settle
+        fast."""
         beta, tau = self.beta(phi), self.tau(phi)
         mode, h = self.modes(beta, tau, b0)
         s, q = self.n_subjects, self.q
         if q == 0:
-            return np.zeros((s, 1, 0)), np.zeros((s, 1)), mode, None
+            return _Nodes(np.zeros((s, 1, 0)), np.zeros(0), np.zeros((s, 0, 0)),
+                          np.zeros((s, 1)), mode)
         cov = np.linalg.inv(h)
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         try:
@@ -284,9 +287,13 @@ class _Model:
         logdet = np.sum(np.log(np.einsum("sqq->sq", chol)), -1)
         const = (self.lw + np.sum(self.x ** 2, -1))[None, :] + logdet[:, None] \
             + 0.5 * q * np.log(2.0)
-        nodes = b + beta[self.rand_idx]
-        cache = self._likelihood(beta, nodes) if self.q == self.kf else None
-        return nodes, const, mode, cache
+        beta_r = beta[self.rand_idx]
+        follow = cov / tau ** 2                            # H^-1 P: d mode / d beta
+        # Only where the prior dominates (a small SD: the mode moves with beta): a mode held
+        # by the data, or by a 100% cell at the ceiling, stays put, and nodes left in place
+        # there make the rounds settle fastest.
+        follow = follow * (np.einsum("sqq->sq", follow) > FOLLOW_ABOVE)[:, None, :]
+        return _Nodes(b + beta_r, beta_r.copy(), follow, const, mode)
 
     def _likelihood(self, beta, nodes):
         """Log-likelihood (S, Q) and its gradient in theta (S, Q, k) at the nodes."""
@@ -297,25 +304,56 @@ class _Model:
         j = np.where(np.isfinite(j), j, 0.0)
         return ll.reshape(s, nq), np.einsum("bmk,bm->bk", j, d).reshape(s, nq, -1)
 
-    def marginal(self, phi, nodes, const, cache=None):
-        """Log marginal likelihood per subject (S,), its gradient in phi per subject (S, P) with
-        the nodes held, and the posterior weights of the nodes (S, Q)."""
+    def marginal(self, phi, at: "_Nodes"):
+        """Log marginal likelihood per subject (S,), its gradient in phi per subject (S, P) for
+        these nodes (moving with beta as ``at.follow`` says), and the posterior weights of the
+        nodes (S, Q)."""
         beta, tau = self.beta(phi), self.tau(phi)
         s, nq, q = self.n_subjects, self.n_q, self.q
-        ll, score = cache if cache is not None else self._likelihood(beta, nodes)
-        z = (nodes - beta[self.rand_idx]) / tau if q else np.zeros((s, nq, 0))
+        beta_r = beta[self.rand_idx]
+        if at.still and self.q == self.kf:     # nothing moves the nodes: the data term is fixed
+            nodes = at.nodes
+            if at.cache is None:
+                at.cache = self._likelihood(beta, nodes)
+            ll, score = at.cache
+        else:
+            nodes = at.nodes + np.einsum("sij,j->si", at.follow, beta_r - at.beta_r)[:, None, :]
+            ll, score = self._likelihood(beta, nodes)
+        z = (nodes - beta_r) / tau if q else np.zeros((s, nq, 0))
         z2 = z * z
         prior = -0.5 * z2.sum(-1) - np.sum(np.log(tau)) - 0.5 * q * np.log(2 * np.pi)
-        a = const + ll + prior
+        a = at.const + ll + prior
         top = a.max(1, keepdims=True)
         e = np.exp(a - top)
         tot = e.sum(1, keepdims=True)
         lm = top[:, 0] + np.log(tot[:, 0])
         w = e / tot
         g_theta = np.einsum("sn,snk->sk", w, score)       # fixed-only parameters: the data
-        g_theta[:, self.rand_idx] = np.einsum("sn,snq->sq", w, z) / tau   # random: the prior
+        if q:
+            data = g_theta[:, self.rand_idx]
+            prior_pull = np.einsum("sn,snq->sq", w, z) / tau
+            # node = base + F (beta - beta0): d/d beta = F^T data + (I - F)^T prior pull
+            g_theta[:, self.rand_idx] = prior_pull + np.einsum(
+                "sji,sj->si", at.follow, data - prior_pull)
         g_tau = np.einsum("sn,snq->sq", w, z2 - 1.0)
-        return lm, np.concatenate([g_theta[:, self.free_idx], g_tau], axis=1), w
+        return lm, np.concatenate([g_theta[:, self.free_idx], g_tau], axis=1), w, nodes
+
+
+@dataclass
+class _Nodes:
+    """Quadrature nodes of one adaptation: subject parameters (S, Q, q) at ``beta_r``, how they
+    follow beta (S, q, q), the constant part of their log weights (S, Q) and the modes."""
+
+    nodes: np.ndarray
+    beta_r: np.ndarray
+    follow: np.ndarray
+    const: np.ndarray
+    mode: np.ndarray
+    cache: tuple | None = None        # the likelihood at the nodes, while they stay put
+
+    @property
+    def still(self) -> bool:
+        return not self.follow.any()
 
 
 # ----------------------------------------------------------------------------- the result
@@ -519,19 +557,11 @@ def fit_mixed(spec: Family, t, y, n, *, fixed: dict | None = None, random=None,
     bounds = [(None, None)] * model.kf + [(_LOG_TAU_MIN, _LOG_TAU_MAX)] * q
     phi, mode, rounds, settled = _optimise(model, phi, bounds, np.zeros((model.n_subjects, q)))
     message = "" if settled else f"the quadrature did not settle in {_ROUNDS} re-adaptations"
-    nodes, const, mode, cache = model.adapt(phi, mode)
-    lm, scores, w = model.marginal(phi, nodes, const, cache)
-    # Hessian of -loglik by central differences of the analytic gradient (nodes held)
+    at = model.adapt(phi, mode)
+    mode = at.mode
+    lm, scores, w, nodes = model.marginal(phi, at)
+    hess = _hessian(model, phi, at)
     p = phi.size
-    hess = np.zeros((p, p))
-    for i in range(p):
-        h = 1e-5 * max(1.0, abs(phi[i]))
-        up, dn = phi.copy(), phi.copy()
-        up[i] += h
-        dn[i] -= h
-        hess[i] = -(model.marginal(up, nodes, const, cache)[1].sum(0)
-                    - model.marginal(dn, nodes, const, cache)[1].sum(0)) / (2 * h)
-    hess = 0.5 * (hess + hess.T)
     at_floor = np.zeros(p, bool)
     at_floor[model.kf:] = phi[model.kf:] <= _LOG_TAU_MIN + 1e-6
     cov = np.full((p, p), np.nan)
@@ -557,9 +587,9 @@ def fit_mixed(spec: Family, t, y, n, *, fixed: dict | None = None, random=None,
     # an SD at its floor (no between-subject spread found): its upper limit by profile
     # likelihood, with the boundary's one-sided reference (chi2_1 at 2 level - 1)
     sd_upper = np.full(spec.n_params, np.nan)
-    for i in np.flatnonzero(at_floor):
+    for i in np.flatnonzero(at_floor) if not message else []:
         sd_upper[model.rand_idx[i - model.kf]] = _profile_sd_upper(
-            model, phi, bounds, i, float(lm.sum()), level)
+            model, phi, bounds, i, float(lm.sum()), level, mode)
     beta, tau = model.beta(phi), np.zeros(spec.n_params)
     tau[rand] = model.tau(phi)
     post = np.einsum("sn,snq->sq", w, nodes) - beta[rand]
@@ -572,16 +602,47 @@ def fit_mixed(spec: Family, t, y, n, *, fixed: dict | None = None, random=None,
                     n_subjects=int(model.n_subjects), sd_upper=sd_upper)
 
 
-def _optimise(model: _Model, phi, bounds, mode):
+def _hessian(model: _Model, phi, at: _Nodes) -> np.ndarray:
+    """Hessian of -loglik in phi by central differences of the analytic gradient."""
+    p = phi.size
+    hess = np.zeros((p, p))
+    for i in range(p):
+        h = 1e-5 * max(1.0, abs(phi[i]))
+        up, dn = phi.copy(), phi.copy()
+        up[i] += h
+        dn[i] -= h
+        hess[i] = -(model.marginal(up, at)[1].sum(0) - model.marginal(dn, at)[1].sum(0)) / (2 * h)
+    return 0.5 * (hess + hess.T)
+
+
+def _inverse(hess: np.ndarray) -> np.ndarray:
+    """The inverse of a positive definite matrix; NaN where it is not."""
+    try:
+        eig = np.linalg.eigvalsh(hess)
+        if eig.min() > 1e-10 * max(1.0, eig.max()):
+            return np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        pass
+    return np.full(hess.shape, np.nan)
+
+
+def _optimise(model: _Model, phi, bounds, mode, max_rounds: int = _ROUNDS):
     """Maximise the marginal likelihood: L-BFGS-B at fixed nodes, the nodes re-adapted
-    between rounds until the estimates stop moving. Returns (phi, modes, rounds, settled)."""
+    between rounds until the estimates stop moving (by less than 1e-5, or than 0.5% of their
+    standard error). Where the rounds creep along one direction (a geometric series: parameters
+    the data tie together), the series is summed ahead (Aitken). Returns (phi, modes, rounds,
+    settled)."""
     from scipy import optimize
 
-    for rounds in range(1, _ROUNDS + 1):
-        nodes, const, mode, cache = model.adapt(phi, mode)
+    lower = np.array([-np.inf if lo is None else lo for lo, _ in bounds])
+    upper = np.array([np.inf if hi is None else hi for _, hi in bounds])
+    last = None
+    for rounds in range(1, max_rounds + 1):
+        at = model.adapt(phi, mode)
+        mode = at.mode
 
         def objective(x):
-            lm, g, _ = model.marginal(x, nodes, const, cache)
+            lm, g, _, _ = model.marginal(x, at)
             val = -lm.sum()
             grad = -g.sum(0)
             if not np.isfinite(val) or not np.isfinite(grad).all():
@@ -590,15 +651,29 @@ def _optimise(model: _Model, phi, bounds, mode):
 
         res = optimize.minimize(objective, phi, jac=True, method="L-BFGS-B", bounds=bounds,
                                 options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-7})
-        moved = np.max(np.abs(res.x - phi)) if phi.size else 0.0
+        step = res.x - phi
         phi = res.x
-        if moved < 1e-5:
+        if not phi.size:
             return phi, mode, rounds, True
-    return phi, mode, _ROUNDS, False
+        if np.max(np.abs(step)) < 1e-5:
+            return phi, mode, rounds, True
+        if np.max(np.abs(step)) < 0.05:          # close: is the step small against the SEs?
+            with np.errstate(all="ignore"):
+                se = np.sqrt(np.diagonal(_inverse(_hessian(model, phi, at))))
+            if np.all(np.abs(step) < 0.005 * se):
+                return phi, mode, rounds, True
+        if last is not None:
+            ratio = np.linalg.norm(step) / np.linalg.norm(last)
+            cos = step @ last / (np.linalg.norm(step) * np.linalg.norm(last))
+            if cos > 0.95 and 0 < ratio < 0.95:
+                phi = np.clip(phi + step * ratio / (1 - ratio), lower, upper)
+                step = None               # start a new series from the extrapolated point
+        last = step
+    return phi, mode, max_rounds, False
 
 
 def _profile_sd_upper(model: _Model, phi_hat, bounds, i: int, loglik: float,
-                      level: float) -> float:
+                      level: float, mode) -> float:
     """Upper limit of the SD ``exp(phi[i])`` sitting at its floor: where the profile
     log-likelihood has fallen by half the chi2_1 quantile at ``2 level - 1``."""
     from scipy import optimize, stats
@@ -610,15 +685,14 @@ def _profile_sd_upper(model: _Model, phi_hat, bounds, i: int, loglik: float,
         phi[i] = log_sd
         bd = list(bounds)
         bd[i] = (log_sd, log_sd)
-        phi, mode, _, _ = _optimise(model, phi, bd, np.zeros((model.n_subjects, model.q)))
-        nodes, const, _, cache = model.adapt(phi, mode)
-        return loglik - float(model.marginal(phi, nodes, const, cache)[0].sum()) - target
+        phi, modes, _, _ = _optimise(model, phi, bd, mode, max_rounds=2)
+        return loglik - float(model.marginal(phi, model.adapt(phi, modes))[0].sum()) - target
 
     lo, hi = np.log(1e-3), np.log(1e-2)
     while drop(hi) < 0:
-        lo, hi = hi, hi + 1.0
+        lo, hi = hi, hi + 1.5
         if hi > _LOG_TAU_MAX:
             return float("nan")
     if drop(lo) > 0:
         lo = _LOG_TAU_MIN
-    return float(np.exp(optimize.brentq(drop, lo, hi, xtol=0.01)))
+    return float(np.exp(optimize.brentq(drop, lo, hi, xtol=0.05)))
