@@ -78,19 +78,20 @@ FOLLOW_ABOVE = 0.9       # nodes move with beta where d mode / d beta exceeds th
 def _log_ext(x):
     """log x for x >= _DELTA, continued below by the quadratic Taylor polynomial at _DELTA: a
     finite, smooth and steep penalty for an impossible probability."""
-    u = (x - _DELTA) / _DELTA
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x >= _DELTA, np.log(np.maximum(x, _DELTA)),
-                        np.log(_DELTA) + u - 0.5 * u * u)
+    out = np.log(np.maximum(x, _DELTA))
+    low = x < _DELTA
+    if low.any():
+        u = np.minimum(x - _DELTA, 0.0) / _DELTA
+        out = out + np.where(low, u - 0.5 * u * u, 0.0)
+    return out
 
 
 def _dlog_ext(x):
-    return np.where(x >= _DELTA, 1.0 / np.maximum(x, _DELTA), (1.0 - (x - _DELTA) / _DELTA)
-                    / _DELTA)
-
-
-def _curv_log_ext(x):
-    return 1.0 / np.maximum(x, _DELTA) ** 2
+    out = 1.0 / np.maximum(x, _DELTA)
+    low = x < _DELTA
+    if low.any():
+        out = out - np.where(low, np.minimum(x - _DELTA, 0.0) / _DELTA ** 2, 0.0)
+    return out
 
 
 def _log_cap(x):
@@ -124,17 +125,22 @@ def cell_loglik(mu, y, n):
     ([-6.93, 0.0], [0.0, 0.0])
     """
     succ = y * n
-    fail = (1.0 - y) * n
-    at_top, at_bottom = (y >= 1.0), (y <= 0.0)
+    fail = n - succ
     one_minus = 1.0 - mu
-    ls = np.where(at_top, _log_cap(mu), _log_ext(mu))
-    lf = np.where(at_bottom, _log_cap(one_minus), _log_ext(one_minus))
-    ll = np.where(succ > 0, succ * ls, 0.0) + np.where(fail > 0, fail * lf, 0.0)
-    ds = np.where(at_top, _dlog_cap(mu), _dlog_ext(mu))
-    df = np.where(at_bottom, _dlog_cap(one_minus), _dlog_ext(one_minus))
-    d = np.where(succ > 0, succ * ds, 0.0) - np.where(fail > 0, fail * df, 0.0)
-    w = np.where(succ > 0, succ * _curv_log_ext(np.minimum(mu, 1.0)), 0.0) + np.where(
-        fail > 0, fail * _curv_log_ext(np.minimum(one_minus, 1.0)), 0.0)
+    # the plain binomial first; the ceiling (floor) only where a cell is at 100% (0%)
+    ls, lf = _log_ext(mu), _log_ext(one_minus)
+    ds, df = _dlog_ext(mu), _dlog_ext(one_minus)
+    top, bottom = y >= 1.0, y <= 0.0
+    if top.any():
+        ls = np.where(top, _log_cap(mu), ls)
+        ds = np.where(top, _dlog_cap(mu), ds)
+    if bottom.any():
+        lf = np.where(bottom, _log_cap(one_minus), lf)
+        df = np.where(bottom, _dlog_cap(one_minus), df)
+    ll = succ * ls + fail * lf
+    d = succ * ds - fail * df
+    w = succ / np.maximum(np.minimum(mu, 1.0), _DELTA) ** 2 \
+        + fail / np.maximum(np.minimum(one_minus, 1.0), _DELTA) ** 2
     return ll, d, w
 
 
