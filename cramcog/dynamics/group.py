@@ -28,23 +28,30 @@ so ``mu`` is the group value, ``tau`` the between-subject SD, and each subject's
   optimises them on (``scale[name] == "log"``: ``params`` is then the geometric mean, the median
   subject, and ``sd`` is in log units); exponents such as ``gamma`` on their own scale.
 
-Why this two-stage model and not a GLMM. A power law ``a t^-gamma`` on the binomial scale is a
-GLM only with a log link, and statsmodels' binomial mixed model (``BinomialBayesMixedGLM``) has the
-logit link only and is a variational approximation (its posterior SDs are known to be too small);
-``logit p = b0 - b1 log t`` is the ACT-R-like logistic family, not the power law whose ``gamma``
-is compared with human data. The shifted power law, the ``+c`` asymptote families and the others
-are not GLMs at all. The two-stage model works for every family and both likelihoods, reuses the
-batched per-subject fits (so 200 subjects x all families cost about as much as one batched fit),
-and gives the per-subject table every lab wants anyway. Its cost: it trusts each subject's Wald
-standard error, so subjects with very few trials per point (where a per-subject fit is itself
-unreliable) should be pooled or modelled jointly; subjects whose fit fails are left out of the
-group estimate and listed (``excluded``), and a warning says so when they are more than a fifth.
-So are fits held on the edge of [0, 1] (a point at 100% or 0%, see ``FitResult.on_edge``): a
-constrained maximum is no roughly normal estimate with a standard error (in simulation: 600
-power-law subjects, 8 delays x 15 trials, a = 0.8, 3 seeds, the 4-5% on the edge sat ~0.09
-above their true gamma and would move the group gamma by +0.003 to +0.004); they stay in the
-per-subject table.
-A simulation test (tests/dynamics/test_group.py) checks that the group gamma and the
+Two group models (``group_model``). The two-stage model above is the default: it works for every
+family and both likelihoods, reuses the batched per-subject fits (so 200 subjects x all families
+cost about as much as one batched fit), and gives the per-subject table every lab wants anyway.
+Its cost: it trusts each subject's Wald standard error, so subjects whose fit fails are left out
+of the group estimate and listed (``excluded``), and so are fits held on the edge of [0, 1] (a
+point at 100% or 0%, see ``FitResult.on_edge``): a constrained maximum is no roughly normal
+estimate with a standard error (in simulation: 600 power-law subjects, 8 delays x 15 trials,
+a = 0.8, 3 seeds, the 4-5% on the edge sat ~0.09 above their true gamma and would move the group
+gamma by +0.003 to +0.004). Where many subjects have a cell at 100% that leaves out the best
+rememberers and biases the group values (a warning says how many were left out, and why).
+``group_model="mixed"`` (binomial only) fits a nonlinear mixed model to every subject's counts at
+once instead (:mod:`cramcog.dynamics.mixed`: random effects by subject, integrated out by
+adaptive Gauss-Hermite quadrature), which keeps every subject with a trial, 100% cells and curves
+too short for a fit of their own included; the per-subject fits, the table and the family
+ranking stay the same. A power law ``a t^-gamma`` on the binomial scale is a GLM only with a log
+link, and statsmodels' binomial mixed model (``BinomialBayesMixedGLM``) has the logit link only
+and is a variational approximation, so neither it nor a GLM replaces this; they serve as checks
+(benchmarks/bench_mixed.py).
+
+Conditions. With ``by=[condition, subject]`` every level gets its own group values, and
+:meth:`GroupFit.difference` compares two levels (an interval and a t test), within or between
+subjects as the subject ids say; ``report()`` prints every level against the first.
+
+Simulation tests (tests/dynamics/test_group.py, test_mixed.py) check that the group gamma and the
 between-subject SD are recovered, with intervals that cover the true values.
 
 Averaging artefact. :meth:`GroupFitSet.compare` sets the fit to the pooled (averaged) curve beside
