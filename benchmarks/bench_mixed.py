@@ -199,8 +199,8 @@ def statsmodels_checks():
     print(f"   actr (logistic GLMM, random intercept + slope on log t), 40 x 8 x 20: b, gamma = "
           f"{fit.beta[0]:.4f}, {fit.beta[1]:.4f} (SE {se[0]:.4f}, {se[1]:.4f}) vs "
           f"BinomialBayesMixedGLM {theirs[0]:.4f}, {theirs[1]:.4f}: differences "
-          f"{abs(fit.beta[0] - theirs[0]) / se[0]:.2f} and {abs(fit.beta[1] - theirs[1]) / se[1]:.2f}"
-          f" SE; SDs {fit.tau[0]:.3f}, {fit.tau[1]:.3f} vs {sds[0]:.3f}, {sds[1]:.3f} "
+          f"{abs(fit.beta[0] - theirs[0]) / se[0]:.2f} and "
+          f"{abs(fit.beta[1] - theirs[1]) / se[1]:.2f} SE; SDs {fit.tau[0]:.3f}, {fit.tau[1]:.3f} vs {sds[0]:.3f}, {sds[1]:.3f} "
           f"(truth 0.5, 0.3; SD 0.3, 0.06)")
 
 

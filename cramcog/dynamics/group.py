@@ -1803,9 +1803,9 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
                  else []) + ([f"{rest} not fitted or not converged" if g.group_model != "mixed"
                               else f"{rest} without data the mixed model can use"] if rest
                              else [])
-        hint = " (group_model='mixed' keeps every subject)" if edge else ""
-        return f"{g.family}: {' and '.join(parts)} of {len(g.curves)} curves left out of " \
-               f"the {g.group_model} group estimate{hint}"
+        hint = "; group_model='mixed' keeps every subject" if edge else ""
+        return f"{g.family}: {int(out.sum())} of {len(g.curves)} curves left out of the " \
+               f"{g.group_model} group estimate ({', '.join(parts)}{hint})"
 
     many = [g for g in groups.values() if curves_out(g) > EXCLUDED_WARN * len(g.curves)]
     if many or few:
