@@ -11,9 +11,11 @@ between-subject SDs, in log units for log-scale parameters) are estimated by max
 marginal likelihood, each subject's random effects integrated out by adaptive Gauss-Hermite
 quadrature (AGQ; ``n_nodes`` per random effect, centred at the subject's posterior mode and
 scaled by its curvature, as lme4's ``nAGQ`` and gllamm do; with one node it is the Laplace
-approximation). Intervals of ``beta`` are Wald intervals from the numerical Hessian of the
-marginal log-likelihood, with a t reference on ``S - 1`` df (S subjects); intervals of ``tau`` are
-Wald intervals on ``log tau``.
+approximation, which the ceiling below makes unreliable). Intervals of ``beta`` are Wald
+intervals from the numerical Hessian of the marginal log-likelihood, with a t reference on
+``S - 1`` df (S subjects); intervals of ``tau`` are Wald intervals on ``log tau``, and an SD
+estimated at 0 gets the upper limit of its profile likelihood (boundary reference: chi2_1 at
+``2 level - 1``).
 
 Why this model. A two-stage estimate (:mod:`cramcog.dynamics.group`) combines per-subject
 estimates with standard errors, so it must leave out a subject whose own fit has no roughly normal
@@ -32,9 +34,18 @@ the default: with few nodes per random effect it still integrates a half-flat in
 Computation. Everything is batched numpy: the posterior modes of all subjects are found together
 by a damped Newton (Levenberg-Marquardt) iteration; the quadrature evaluates the curve at every
 (subject, node) at once; the outer maximisation is L-BFGS-B on ``(beta, log tau)`` with the
-analytic gradient of the quadrature sum at fixed nodes, the nodes re-adapted between rounds until
-the estimates stop moving (the adaptive quadrature's fixed point). 65 subjects x 8 delays x 2
-random effects take well under a second.
+analytic gradient of the quadrature sum at fixed nodes (held as subject parameters, see
+``_Model.adapt``), the nodes re-adapted between rounds until the estimates stop moving (the
+adaptive quadrature's fixed point; a slow, steady creep is summed ahead, as Aitken's method
+does). 65 subjects x 8 delays x 2 random effects take well under a second; families with 3 or 4
+parameters a few seconds, more where the data favour a limiting form of the family (the fit is
+then flagged as not converged, as single-curve fits are).
+
+Validation (benchmarks/bench_mixed.py): on 200 simulated experiments of 40 subjects x 8 delays x
+20 trials with half the subjects at 100% somewhere, bias +0.001 in gamma and 95% coverage 0.95;
+without random effects the likelihood is statsmodels' binomial GLM with a log link to 1e-9; for
+``actr`` (a logistic GLMM) the fixed effects are within 0.2 SE of statsmodels'
+``BinomialBayesMixedGLM``.
 
 Examples
 --------
