@@ -667,11 +667,16 @@ class GroupFit:
     curves : pandas.DataFrame
         One row per subject (x condition): ``n_points`` and ``excluded`` (why a curve was not
         fitted, "" if it was).
+    group_model : str
+        "two-stage" (random effects of the per-subject estimates) or "mixed" (a binomial
+        nonlinear mixed model of every subject's counts); see the module docstring.
+    excluded : pandas.DataFrame
+        Curves (and input rows) left out of the group estimate, with the reason.
 
     Notes
     -----
     Without conditions every group statistic is a float; with conditions an array over the
-    rows of ``groups``.
+    rows of ``groups``; :meth:`difference` compares two of them.
     """
 
     def __init__(self, fits: _FamilyFits, curves: _Curves, long: _Long, level: float,
