@@ -421,7 +421,7 @@ class MixedFit:
     n_rounds: int
     df: float
     n_subjects: int
-    sd_upper: np.ndarray | None = field(default=None, repr=False)  # profile limit at the floor
+    sd_profile: np.ndarray | None = field(default=None, repr=False)  # (2, k) profile limits
 
     @property
     def phi_names(self) -> list[str]:
@@ -447,20 +447,22 @@ class MixedFit:
         return self.beta - half, self.beta + half
 
     def sd_interval(self):
-        """(low, high), each (k,): intervals of the between-subject SDs (Wald on log tau; the
-        lower limit is 0 when the SD sits at its lower bound)."""
+        """(low, high), each (k,): intervals of the between-subject SDs: Wald on log tau, or
+        profile likelihood where the SD sits at 0 (lower limit 0) or its log is too uncertain
+        for a Wald interval."""
         low, high = np.zeros(self.spec.n_params), np.zeros(self.spec.n_params)
         kf = int(self.free.sum())
         z = self._quantile()
         for i, j in enumerate(np.flatnonzero(self.random)):
+            if self.sd_profile is not None and np.isfinite(self.sd_profile[0, j]):
+                low[j], high[j] = self.sd_profile[:, j]
+                continue
             var = self.cov[kf + i, kf + i]
-            lt = np.log(self.tau[j])
-            if lt <= _LOG_TAU_MIN + 1e-6 or not np.isfinite(var) or var <= 0:
-                low[j] = 0.0
-                high[j] = np.nan if self.sd_upper is None else self.sd_upper[j]
-            else:
-                se = np.sqrt(var)
-                low[j], high[j] = np.exp(lt - z * se), np.exp(lt + z * se)
+            if not np.isfinite(var) or var <= 0:
+                low[j], high[j] = np.nan, np.nan
+                continue
+            lt, se = np.log(self.tau[j]), np.sqrt(var)
+            low[j], high[j] = np.exp(lt - z * se), np.exp(lt + z * se)
         return low, high
 
     @property
@@ -601,12 +603,15 @@ def fit_mixed(spec: Family, t, y, n, *, fixed: dict | None = None, random=None,
             message = "the marginal likelihood's gradient is not zero at the estimate"
     if not np.isfinite(lm).all() and not message:
         message = "non-finite marginal likelihood"
-    # an SD at its floor (no between-subject spread found): its upper limit by profile
-    # likelihood, with the boundary's one-sided reference (chi2_1 at 2 level - 1)
-    sd_upper = np.full(spec.n_params, np.nan)
-    for i in np.flatnonzero(at_floor) if not message else []:
-        sd_upper[model.rand_idx[i - model.kf]] = _profile_sd_upper(
-            model, phi, bounds, i, float(lm.sum()), level, mode)
+    # An SD at its floor (no between-subject spread found), or one too uncertain for a Wald
+    # interval on its log (SE of log tau above 0.5): its interval by profile likelihood.
+    sd_profile = np.full((2, spec.n_params), np.nan)
+    with np.errstate(invalid="ignore"):
+        vague = np.sqrt(np.diagonal(cov)) > 0.5
+    for i in range(model.kf, p) if not message else []:
+        if at_floor[i] or vague[i]:
+            sd_profile[:, model.rand_idx[i - model.kf]] = _profile_sd(
+                model, phi, bounds, i, float(lm.sum()), level, mode, bool(at_floor[i]))
     beta, tau = model.beta(phi), np.zeros(spec.n_params)
     tau[rand] = model.tau(phi)
     post = np.einsum("sn,snq->sq", w, nodes) - beta[rand]
@@ -616,7 +621,7 @@ def fit_mixed(spec: Family, t, y, n, *, fixed: dict | None = None, random=None,
                     loglik=float(lm.sum()), converged=message == "", message=message,
                     free=free, random=rand, level=float(level), n_nodes=nodes_per,
                     n_rounds=rounds, df=float(model.n_subjects - 1),
-                    n_subjects=int(model.n_subjects), sd_upper=sd_upper)
+                    n_subjects=int(model.n_subjects), sd_profile=sd_profile)
 
 
 def _hessian(model: _Model, phi, at: _Nodes) -> np.ndarray:
@@ -689,13 +694,15 @@ def _optimise(model: _Model, phi, bounds, mode, max_rounds: int = _ROUNDS):
     return phi, mode, max_rounds, False
 
 
-def _profile_sd_upper(model: _Model, phi_hat, bounds, i: int, loglik: float,
-                      level: float, mode) -> float:
-    """Upper limit of the SD ``exp(phi[i])`` sitting at its floor: where the profile
-    log-likelihood has fallen by half the chi2_1 quantile at ``2 level - 1``."""
+def _profile_sd(model: _Model, phi_hat, bounds, i: int, loglik: float, level: float, mode,
+                at_floor: bool) -> tuple[float, float]:
+    """Profile-likelihood interval of the SD ``exp(phi[i])``: where the profile log-likelihood
+    has fallen by half the chi2_1 quantile at ``level`` (at ``2 level - 1`` for an SD at its
+    floor, the boundary's one-sided reference; its lower limit is then 0, as it is wherever
+    the profile never falls that far below the estimate)."""
     from scipy import optimize, stats
 
-    target = 0.5 * float(stats.chi2.ppf(2 * level - 1, 1))
+    target = 0.5 * float(stats.chi2.ppf(2 * level - 1 if at_floor else level, 1))
 
     def drop(log_sd):
         phi = phi_hat.copy()
@@ -705,11 +712,21 @@ def _profile_sd_upper(model: _Model, phi_hat, bounds, i: int, loglik: float,
         phi, modes, _, _ = _optimise(model, phi, bd, mode, max_rounds=2)
         return loglik - float(model.marginal(phi, model.adapt(phi, modes))[0].sum()) - target
 
-    lo, hi = np.log(1e-3), np.log(1e-2)
-    while drop(hi) < 0:
-        lo, hi = hi, hi + 1.5
-        if hi > _LOG_TAU_MAX:
-            return float("nan")
-    if drop(lo) > 0:
-        lo = _LOG_TAU_MIN
-    return float(np.exp(optimize.brentq(drop, lo, hi, xtol=0.05)))
+    def walk(start, step):
+        """Bracket the crossing: from ``start`` (inside) in steps until the profile falls."""
+        inside = start
+        out = start + step
+        while drop(out) < 0:
+            inside, out = out, out + step
+            if not _LOG_TAU_MIN <= out <= _LOG_TAU_MAX:
+                return None
+        return float(np.exp(optimize.brentq(drop, min(inside, out), max(inside, out),
+                                            xtol=0.05)))
+
+    centre = np.log(1e-3) if at_floor else float(phi_hat[i])
+    high = walk(centre, 1.0)
+    high = float("nan") if high is None else high
+    if at_floor or drop(_LOG_TAU_MIN) < 0:
+        return 0.0, high
+    low = walk(centre, -1.0)
+    return (0.0 if low is None else low), high
