@@ -297,6 +297,35 @@ def test_by_with_series_gives_a_group_estimate_per_condition(tmp_path, capsys):
     assert len(pd.read_csv(out / "cond_subjects.csv")) == 12
 
 
+def test_by_with_series_prints_and_writes_differences_with_either_group_model(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    rows = [(f"p{s}", cond, t, rng.binomial(40, min(1.0, 0.97 * t ** -(g + shift))), 40)
+            for s, g in enumerate(rng.normal(0.3, 0.05, 8))
+            for cond, shift in (("restudy", 0.0), ("retrieval", -0.15)) for t in T]
+    path = tmp_path / "practice.csv"
+    pd.DataFrame(rows, columns=["subject", "practice", "days", "recalled", "n"]).to_csv(
+        path, index=False)
+    for model in ("two-stage", "mixed"):
+        out = tmp_path / model
+        text = _fit_text(capsys, path, "--t", "days", "--y", "recalled", "--y-kind",
+                         "successes", "--by", "subject", "--series", "practice", "--family",
+                         "power", "--ci", "wald", "--group-model", model, "--out", out).out
+        assert "differences between conditions (each against practice=restudy)" in text
+        assert "gamma: [practice=retrieval] - [practice=restudy]" in text
+        assert "within-subject" in text
+        diff = pd.read_csv(out / "practice_differences.csv").set_index("parameter")
+        assert diff.loc["gamma", "model"] == model
+        group = pd.read_csv(out / "practice_group.csv")
+        if model == "mixed":     # every subject, 100% cells included: a clear difference
+            assert (group["n_subjects"] == 8).all() and diff.loc["gamma", "n_used"] == 8
+            assert diff.loc["gamma", "ci_high"] < 0 and diff.loc["gamma", "p"] < 1e-3
+        else:                    # the pairs without an edge fit in either condition only
+            assert diff.loc["gamma", "n_used"] < 8
+    assert main(["fit", str(path), "--t", "days", "--y", "recalled", "--group-model", "mixed",
+                 "--series", "practice", "--out", str(tmp_path)]) == 2
+    assert "add --by" in capsys.readouterr().err
+
+
 def test_all_family_table_fits_a_terminal_and_warnings_are_one_line(counts_csv, tmp_path,
                                                                     capsys):
     out = _fit_text(capsys, counts_csv, "--t", "days", "--y", "recalled", "--n", "trials",

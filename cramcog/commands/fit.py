@@ -4,7 +4,10 @@ Prints a table of the fits (ranked by AICc with ``--family all``), and writes fo
 record (``<stem>[_<series>]_fit.nc``) and a figure (``.png``) into ``--out``. With ``--by
 subject`` it fits every subject and a group-level estimate instead, and writes one CSV for all
 subjects (``<stem>_subjects.csv``), the group estimates (``<stem>_group.csv``), the pooled vs
-per-subject vs group comparison (``<stem>_compare.csv``), a record and a faceted figure.
+per-subject vs group comparison (``<stem>_compare.csv``), a record and a faceted figure; with
+``--series COND`` as well, each condition's difference from the first with an interval and a
+test (printed, and ``<stem>_differences.csv``). ``--group-model mixed`` estimates the group
+values by a binomial nonlinear mixed model that keeps every subject, cells at 100% included.
 
 Reading the file: ``#`` lines are comments, the delimiter is sniffed (comma, semicolon, tab),
 spaces around column names are stripped, a column named ``n`` is the trials (binomial
@@ -62,10 +65,17 @@ def register(subparsers) -> None:
                              "tell")
     parser.add_argument("--series", default=None, metavar="COL[,COL]",
                         help="column(s) naming separate curves (condition, ...): one fit per "
-                             "curve (with --by: one group estimate per level)")
+                             "curve (with --by: one group estimate per level, and each "
+                             "level's difference from the first with an interval and a test)")
     parser.add_argument("--by", default=None, metavar="COL",
                         help="subject column: a fit per subject AND a group-level estimate "
                              "(random effects), one CSV for all subjects, faceted figure")
+    parser.add_argument("--group-model", default="two-stage", choices=["two-stage", "mixed"],
+                        help="with --by: 'two-stage' (default) combines per-subject fits by "
+                             "random effects and leaves out subjects fitted on the edge of "
+                             "[0, 1] (a cell at 0%% or 100%%); 'mixed' fits a binomial "
+                             "nonlinear mixed model to every subject at once and keeps them "
+                             "all")
     parser.add_argument("--y-scale", type=float, default=1.0,
                         help="multiply y by this before reading it (prefer --y-kind percent "
                              "for percentages)")
@@ -148,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--y-scale must be a finite number, got {args.y_scale}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if args.group_model != "two-stage" and not args.by:
+        raise ValueError("--group-model sets how --by SUBJECT fits are combined: add --by")
     family = _families(args.family)
     band = _band(args.band)
     n_col = _trials_column(args, psych.read_user_csv(args.file).columns)
@@ -232,21 +244,27 @@ def _run_group(args, ds, family, band, out: Path, stem: str, about: dict) -> int
     with _said_warnings():
         fits = fit_consolidation_curve(t, y, ds["n"] if "n" in ds else None, family=family,
                                        by=args.by, dim="delay", ci=args.ci, level=args.level,
-                                       seed=args.seed, y_kind=_fit_kind(about))
+                                       seed=args.seed, y_kind=_fit_kind(about),
+                                       group_model=args.group_model)
     if isinstance(fits, GroupFit):
         fits = GroupFitSet({fits.family: fits})
     first = next(iter(fits.values()))
     likelihood = "least squares" if "n" not in ds else "binomial"
+    model = ("random effects (REML) of the per-subject fits" if args.group_model == "two-stage"
+             else "nonlinear mixed model of every subject's counts")
     print(f"== {stem}: {len(first.curves)} curves of {args.by}, {likelihood}, {args.ci} "
-          f"{args.level:.0%} intervals per subject; group: random effects (REML)")
+          f"{args.level:.0%} intervals per subject; group: {model}")
     print(fits.report())
     compare = fits.compare()
     with pd.option_context("display.width", 200, "display.max_columns", 40,
                            "display.float_format", "{:.4g}".format):
         print("\npooled curve vs per-subject fits vs group estimate:\n"
               + compare.to_string(index=False))
-    for table, suffix in ((fits.table(), "subjects"), (fits.group_table(), "group"),
-                          (compare, "compare")):
+    tables = [(fits.table(), "subjects"), (fits.group_table(), "group"), (compare, "compare")]
+    if len(first.groups) > 1:       # conditions: each level against the first, every family
+        tables.append((pd.concat([g.differences() for g in fits.values()], ignore_index=True),
+                       "differences"))
+    for table, suffix in tables:
         path = out / f"{stem}_{suffix}.csv"
         table.to_csv(path, index=False)
         print(f"wrote {path}")

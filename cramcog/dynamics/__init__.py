@@ -16,8 +16,9 @@ input checks), ``optimizer`` (batched Levenberg-Marquardt), ``intervals`` (Wald 
 bootstrap, quasi), ``criteria`` (information criteria), ``report`` (text reports), ``export``
 (records), ``plotting`` (labels, styles, Wilson bars, one panel per subject), ``result``
 (``FitResult``), ``ranking`` (``FitSet``, Akaike weights), ``fit`` (one set of curves),
-``group`` (many subjects: per-subject fits and a random-effects group estimate, ``GroupFit``,
-``GroupFitSet``), ``api`` (the entry point ``fit_consolidation_curve``, which hands ``by=`` to
+``mixed`` (the binomial nonlinear mixed model: every subject's counts at once),
+``group`` (many subjects: per-subject fits and a group estimate, two-stage or mixed, and
+differences between conditions; ``GroupFit``, ``GroupFitSet``), ``api`` (the entry point ``fit_consolidation_curve``, which hands ``by=`` to
 ``group``), ``toy_consolidation`` (the teaching toy). ``import cramcog.dynamics`` loads none of
 them: each name below loads its module on first use. Curves cut
 from training records (what a run means) live in :mod:`cramcog.analysis`, which imports this

@@ -22,7 +22,8 @@ from cramcog.dynamics.group import fit_group
 def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.95,
                             n_boot=1000, seed=0, dim=None, *, data=None, y_kind="auto",
                             bootstrap="parametric", criterion="aicc", fixed=None, chance=None,
-                            force=False, overdispersion=None, cluster=None, by=None):
+                            force=False, overdispersion=None, cluster=None, by=None,
+                            group_model="two-stage", random=None, n_nodes=None):
     """Fit forgetting / consolidation curve families by maximum likelihood, with intervals.
 
     Parameters
@@ -95,6 +96,18 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
         Many subjects: the subject column / dim (or each row's subject label). Fits every
         subject and a group-level (random-effects) estimate: a :class:`GroupFit` (one family)
         or :class:`GroupFitSet`; see :mod:`cramcog.dynamics.group`.
+    group_model : {"two-stage", "mixed"}
+        With ``by``: how the group values are estimated. "two-stage" (default) combines the
+        per-subject estimates by a random-effects model and leaves out subjects whose fit
+        failed or sits on the edge of [0, 1] (a cell at 0% or 100%); "mixed" (binomial) fits
+        a nonlinear mixed model to every subject's counts at once and keeps them all
+        (:mod:`cramcog.dynamics.mixed`). ``GroupFit.difference`` compares conditions under
+        either.
+    random : list of str, optional
+        With ``group_model="mixed"``: the parameters with a subject random effect (default:
+        every free parameter).
+    n_nodes : int, optional
+        With ``group_model="mixed"``: quadrature nodes per random effect.
 
     Returns
     -------
@@ -187,7 +200,11 @@ def fit_consolidation_curve(t, y, n=None, family="power", ci="profile", level=0.
         return fit_group(t, y, n, family, by=by, data=data, dim=dim, y_kind=y_kind, ci=ci,
                          level=level, n_boot=n_boot, seed=seed, bootstrap=bootstrap,
                          criterion=criterion, fixed=fixed, chance=chance, force=force,
-                         overdispersion=overdispersion, cluster=cluster)
+                         overdispersion=overdispersion, cluster=cluster,
+                         group_model=group_model, random=random, n_nodes=n_nodes)
+    if group_model != "two-stage" or random is not None or n_nodes is not None:
+        raise ValueError("group_model=, random= and n_nodes= describe a group fit: name the "
+                         "subjects with by= (e.g. by='subject')")
     return _fit_curves(t, y, n, family, ci, level, n_boot, seed, dim, data=data, y_kind=y_kind,
                        bootstrap=bootstrap, criterion=criterion, fixed=fixed, chance=chance,
                        force=force, overdispersion=overdispersion, cluster=cluster,

@@ -28,23 +28,30 @@ so ``mu`` is the group value, ``tau`` the between-subject SD, and each subject's
   optimises them on (``scale[name] == "log"``: ``params`` is then the geometric mean, the median
   subject, and ``sd`` is in log units); exponents such as ``gamma`` on their own scale.
 
-Why this two-stage model and not a GLMM. A power law ``a t^-gamma`` on the binomial scale is a
-GLM only with a log link, and statsmodels' binomial mixed model (``BinomialBayesMixedGLM``) has the
-logit link only and is a variational approximation (its posterior SDs are known to be too small);
-``logit p = b0 - b1 log t`` is the ACT-R-like logistic family, not the power law whose ``gamma``
-is compared with human data. The shifted power law, the ``+c`` asymptote families and the others
-are not GLMs at all. The two-stage model works for every family and both likelihoods, reuses the
-batched per-subject fits (so 200 subjects x all families cost about as much as one batched fit),
-and gives the per-subject table every lab wants anyway. Its cost: it trusts each subject's Wald
-standard error, so subjects with very few trials per point (where a per-subject fit is itself
-unreliable) should be pooled or modelled jointly; subjects whose fit fails are left out of the
-group estimate and listed (``excluded``), and a warning says so when they are more than a fifth.
-So are fits held on the edge of [0, 1] (a point at 100% or 0%, see ``FitResult.on_edge``): a
-constrained maximum is no roughly normal estimate with a standard error (in simulation: 600
-power-law subjects, 8 delays x 15 trials, a = 0.8, 3 seeds, the 4-5% on the edge sat ~0.09
-above their true gamma and would move the group gamma by +0.003 to +0.004); they stay in the
-per-subject table.
-A simulation test (tests/dynamics/test_group.py) checks that the group gamma and the
+Two group models (``group_model``). The two-stage model above is the default: it works for every
+family and both likelihoods, reuses the batched per-subject fits (so 200 subjects x all families
+cost about as much as one batched fit), and gives the per-subject table every lab wants anyway.
+Its cost: it trusts each subject's Wald standard error, so subjects whose fit fails are left out
+of the group estimate and listed (``excluded``), and so are fits held on the edge of [0, 1] (a
+point at 100% or 0%, see ``FitResult.on_edge``): a constrained maximum is no roughly normal
+estimate with a standard error (in simulation: 600 power-law subjects, 8 delays x 15 trials,
+a = 0.8, 3 seeds, the 4-5% on the edge sat ~0.09 above their true gamma and would move the group
+gamma by +0.003 to +0.004). Where many subjects have a cell at 100% that leaves out the best
+rememberers and biases the group values (a warning says how many were left out, and why).
+``group_model="mixed"`` (binomial only) fits a nonlinear mixed model to every subject's counts at
+once instead (:mod:`cramcog.dynamics.mixed`: random effects by subject, integrated out by
+adaptive Gauss-Hermite quadrature), which keeps every subject with a trial, 100% cells and curves
+too short for a fit of their own included; the per-subject fits, the table and the family
+ranking stay the same. A power law ``a t^-gamma`` on the binomial scale is a GLM only with a log
+link, and statsmodels' binomial mixed model (``BinomialBayesMixedGLM``) has the logit link only
+and is a variational approximation, so neither it nor a GLM replaces this; they serve as checks
+(benchmarks/bench_mixed.py).
+
+Conditions. With ``by=[condition, subject]`` every level gets its own group values, and
+:meth:`GroupFit.difference` compares two levels (an interval and a t test), within or between
+subjects as the subject ids say; ``report()`` prints every level against the first.
+
+Simulation tests (tests/dynamics/test_group.py, test_mixed.py) check that the group gamma and the
 between-subject SD are recovered, with intervals that cover the true values.
 
 Averaging artefact. :meth:`GroupFitSet.compare` sets the fit to the pooled (averaged) curve beside
@@ -87,6 +94,7 @@ from cramcog.dynamics.result import Params
 MIN_POINTS = 3          # a curve with fewer distinct delays cannot tell families apart
 EXCLUDED_WARN = 0.2     # warn when more than this share of subjects is left out of the group
 REFERENCE_SE_ROUNDS = 3  # re-evaluations of each subject's SE at the group value (see above)
+GROUP_MODELS = ("two-stage", "mixed")
 
 
 # ----------------------------------------------------------------------------- random effects
@@ -107,6 +115,9 @@ class RandomEffects:
         Share of the spread of the estimates that is between-subject (Higgins' I^2).
     shrunk : numpy.ndarray
         Empirical-Bayes estimate per subject (NaN where the subject was not used).
+    se, df : float
+        Standard error of ``mu`` behind its interval and the degrees of freedom of its t
+        reference (``mu_low = mu - t_df * se``).
     """
 
     mu: float
@@ -118,6 +129,63 @@ class RandomEffects:
     n_used: int
     i2: float
     shrunk: np.ndarray
+    se: float = float("nan")
+    df: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A parameter compared between two conditions (:meth:`GroupFit.difference`).
+
+    Attributes
+    ----------
+    parameter, a, b : str
+        The parameter and the two groups (as "condition=level").
+    estimate, ci_low, ci_high : float
+        ``a - b`` (``scale == "difference"``) or ``a / b`` (``scale == "ratio"``, for
+        parameters combined on the log scale) and its interval at ``level``.
+    statistic, df, p : float
+        t statistic (on the difference, or the log ratio), its degrees of freedom and the
+        two-sided p-value of "no difference".
+    design : str
+        "within-subject" (subjects in both groups) or "between-subject".
+    method : str
+        How the standard error was found, in words.
+    n_a, n_b, n_paired, n_used : int
+        Subjects in each group, in both, and behind the comparison.
+    model : str
+        The group model ("two-stage" or "mixed").
+    """
+
+    parameter: str
+    a: str
+    b: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    df: float
+    p: float
+    scale: str
+    design: str
+    method: str
+    n_a: int
+    n_b: int
+    n_paired: int
+    n_used: int
+    level: float
+    model: str
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+        return asdict(self)
+
+    def __str__(self) -> str:
+        op = "-" if self.scale == "difference" else "/"
+        p = f"p = {self.p:.3g}" if self.p >= 1e-4 else "p < 1e-4"
+        return (f"{self.parameter}: [{self.a}] {op} [{self.b}] = {self.estimate:.4g} "
+                f"[{self.ci_low:.4g}, {self.ci_high:.4g}]  t({self.df:.1f}) = "
+                f"{self.statistic:.2f}, {p}  ({self.design}; {self.method})")
 
 
 def _weighted_mean(y, v, tau2):
@@ -181,7 +249,8 @@ def random_effects(estimates, se, level: float = 0.95) -> RandomEffects:
     # Hartung-Knapp-Sidik-Jonkman interval; max(1, q) keeps it from being narrower than the
     # REML-based one when the estimates happen to agree more than their SEs say.
     q_hk = float(np.sum(w * (y - mu) ** 2) / (s - 1))
-    half = stats.t.ppf(1 - alpha / 2, s - 1) * np.sqrt(max(1.0, q_hk) / np.sum(w))
+    se_mu = float(np.sqrt(max(1.0, q_hk) / np.sum(w)))
+    half = stats.t.ppf(1 - alpha / 2, s - 1) * se_mu
 
     # Q-profile interval of tau^2: Q_gen(tau2) falls monotonically from Q_gen(0) to 0.
     def root(target):
@@ -200,7 +269,7 @@ def random_effects(estimates, se, level: float = 0.95) -> RandomEffects:
     shrunk[use] = mu + tau2 / (tau2 + v) * (y - mu)
     return RandomEffects(mu=mu, mu_low=mu - half, mu_high=mu + half, tau=float(np.sqrt(tau2)),
                          tau_low=float(np.sqrt(tau2_low)), tau_high=float(np.sqrt(tau2_high)),
-                         n_used=s, i2=float(i2), shrunk=shrunk)
+                         n_used=s, i2=float(i2), shrunk=shrunk, se=se_mu, df=float(s - 1))
 
 
 def _internal_variance(spec: Family, t: np.ndarray, n, theta: np.ndarray,
@@ -598,20 +667,32 @@ class GroupFit:
     curves : pandas.DataFrame
         One row per subject (x condition): ``n_points`` and ``excluded`` (why a curve was not
         fitted, "" if it was).
+    group_model : str
+        "two-stage" (random effects of the per-subject estimates) or "mixed" (a binomial
+        nonlinear mixed model of every subject's counts); see the module docstring.
+    excluded : pandas.DataFrame
+        Curves (and input rows) left out of the group estimate, with the reason.
 
     Notes
     -----
     Without conditions every group statistic is a float; with conditions an array over the
-    rows of ``groups``.
+    rows of ``groups``; :meth:`difference` compares two of them.
     """
 
     def __init__(self, fits: _FamilyFits, curves: _Curves, long: _Long, level: float,
-                 pooled: _FamilyFits | None = None, pooled_curves: _Curves | None = None):
+                 pooled: _FamilyFits | None = None, pooled_curves: _Curves | None = None,
+                 group_model: str = "two-stage", random=None, n_nodes: int | None = None):
         import pandas as pd
 
+        if group_model not in GROUP_MODELS:
+            raise ValueError(f"group_model must be one of {GROUP_MODELS}, got {group_model!r}")
+        if group_model == "mixed" and curves.n is None:
+            raise ValueError("group_model='mixed' is the binomial mixed model: it needs trials "
+                             "(n); for least squares use the two-stage group estimate")
         self._fits, self._curves, self._long = fits, curves, long
         self._pooled, self._pooled_curves = pooled, pooled_curves
         self.level = float(level)
+        self.group_model = group_model
         self.subject, self.conditions = long.subject, list(long.conditions)
         self.curves = curves.index.copy()
         if self.conditions:
@@ -625,8 +706,31 @@ class GroupFit:
         spec = fits.spec
         g, k = len(self.groups), spec.n_params
         self._re = np.empty((g, k), dtype=object)
-        est_int, se_int = self._internal()
         self._shrunk = np.full((len(self.curves), k), np.nan)
+        self._se_used = np.full((len(self.curves), k), np.nan)   # SEs the two-stage combined
+        self._mixed = [None] * g                                  # MixedFit per group
+        self._members = [np.array([], int)] * g                  # curves behind each group
+        self._two_stage()
+        reason = np.where(fits.edge, "converged on the edge of [0, 1] (a point at 0% or "
+                          "100% held there): a constrained maximum, left out of the two-stage "
+                          "group estimate (group_model='mixed' keeps it)",
+                          fits.msgs.astype(str))
+        if group_model == "mixed":
+            reason = self._mixed_model(random, n_nodes)
+        self._shrunk = np.where(spec.log_scaled, np.exp(self._shrunk), self._shrunk)
+        usable = self._usable
+        keys = [*self.conditions, self.subject]
+        # whole curves left out (row = NA), then single input rows dropped before any curve
+        self.excluded = pd.concat(
+            [self.curves.loc[~usable, keys].assign(row=pd.NA, reason=reason[~usable])]
+            + [d for d in (long.dropped, curves.dropped) if d is not None and len(d)],
+            ignore_index=True)
+
+    def _two_stage(self) -> None:
+        """The random-effects combination of the per-subject estimates (module docstring)."""
+        fits, spec = self._fits, self._fits.spec
+        k = spec.n_params
+        est_int, se_int = self._internal()
         held = fits.fixed or {}
         free = np.array([p not in held for p in spec.param_names])
         # parameters held at a value (fixed=, chance=): the same for everyone, no spread
@@ -636,22 +740,26 @@ class GroupFit:
         # (in simulation they sit ~0.09 above the true gamma): they stay in the per-subject
         # table but are left out here, and listed in ``excluded``.
         self._usable = usable = fits.conv & ~fits.edge
-        for gi in range(g):
+        for gi in range(len(self.groups)):
             members = np.flatnonzero((self._group_of == gi) & usable)
+            self._members[gi] = members
 
             def combine(se):
                 return {j: random_effects(est_int[members, j], se[:, j], self.level)
                         for j in np.flatnonzero(free)}
 
-            res = combine(se_int[members])
+            se_now = se_int[members]
+            res = combine(se_now)
             for _ in range(REFERENCE_SE_ROUNDS):
                 mu = np.where(free, [res[j].mu if free[j] else 0.0 for j in range(k)],
                               held_int)
                 if not np.isfinite(mu).all():
                     break
-                res = combine(se_int[members] * self._se_ratio(members, mu, free))
+                se_now = se_int[members] * self._se_ratio(members, mu, free)
+                res = combine(se_now)
                 if all(np.isclose(res[j].mu, mu[j], rtol=1e-6, atol=1e-9) for j in res):
                     break
+            self._se_used[members] = se_now
             for j in range(k):
                 v = float(held_int[j])
                 re = res[j] if free[j] else RandomEffects(
@@ -659,16 +767,72 @@ class GroupFit:
                     np.full(members.size, v))
                 self._re[gi, j] = re
                 self._shrunk[members, j] = re.shrunk
-        self._shrunk = np.where(spec.log_scaled, np.exp(self._shrunk), self._shrunk)
-        reason = np.where(fits.edge, "converged on the edge of [0, 1] (a point at 0% or "
-                          "100% held there): a constrained maximum, left out of the group "
-                          "estimate", fits.msgs.astype(str))
-        keys = [*self.conditions, self.subject]
-        # whole curves left out (row = NA), then single input rows dropped before any curve
-        self.excluded = pd.concat(
-            [self.curves.loc[~usable, keys].assign(row=pd.NA, reason=reason[~usable])]
-            + [d for d in (long.dropped, curves.dropped) if d is not None and len(d)],
-            ignore_index=True)
+
+    def _mixed_model(self, random, n_nodes) -> np.ndarray:
+        """The binomial mixed model (:mod:`cramcog.dynamics.mixed`) per group, started at the
+        two-stage values; every curve with a trial enters. Returns each curve's reason to be
+        left out ("" if used)."""
+        from cramcog.dynamics.mixed import fit_mixed
+
+        fits, spec, curves = self._fits, self._fits.spec, self._curves
+        held = fits.fixed or {}
+        random = None if random is None else [p for p in random if p in spec.param_names
+                                              and p not in held]
+        has_data = np.array([bool(np.any(np.asarray(n) > 0)) for n in curves.n])
+        reason = np.where(has_data, "", "no point with trials").astype(object)
+        self._usable = has_data.copy()
+        nan = float("nan")
+        for gi in range(len(self.groups)):
+            members = np.flatnonzero((self._group_of == gi) & has_data)
+            self._members[gi] = members
+            two = [self._re[gi, j] for j in range(spec.n_params)]
+            start = np.array([r.mu for r in two])
+            start_sd = np.array([r.tau for r in two])
+            ok = np.isfinite(start).all()
+            try:
+                if members.size < 2:
+                    raise ValueError(f"a mixed model needs at least 2 subjects, got "
+                                     f"{members.size}")
+                mixed = fit_mixed(spec, [curves.t[c] for c in members],
+                                  [curves.y[c] for c in members],
+                                  [curves.n[c] for c in members], fixed=held, random=random,
+                                  level=self.level, n_nodes=n_nodes,
+                                  start=spec.to_natural(start) if ok else None,
+                                  start_sd=start_sd if ok else None)
+            except (ValueError, np.linalg.LinAlgError) as err:
+                warnings.warn(f"{spec.name}: the mixed model could not be fitted"
+                              + (f" ({self._group_label(gi)})" if self.conditions else "")
+                              + f": {err}", UserWarning, stacklevel=6)
+                for j in range(spec.n_params):
+                    self._re[gi, j] = RandomEffects(nan, nan, nan, nan, nan, nan, 0, nan,
+                                                    np.full(members.size, nan))
+                self._shrunk[members] = nan
+                reason[members] = f"mixed model not fitted: {err}"
+                self._usable[members] = False
+                continue
+            self._mixed[gi] = mixed
+            low, high = mixed.interval_internal()
+            sd_low, sd_high = mixed.sd_interval()
+            se = mixed.se_internal()
+            sd = list(mixed.sd.values())                     # 0 where at its floor
+            for j in range(spec.n_params):
+                self._re[gi, j] = RandomEffects(
+                    float(mixed.beta[j]), float(low[j]), float(high[j]), float(sd[j]),
+                    float(sd_low[j]), float(sd_high[j]), int(members.size), nan,
+                    mixed.modes[:, j].copy(), se=float(se[j]), df=mixed.df)
+            self._shrunk[members] = mixed.modes
+            if not mixed.converged:
+                warnings.warn(f"{spec.name}: the mixed model did not converge"
+                              + (f" ({self._group_label(gi)})" if self.conditions else "")
+                              + f": {mixed.message}", UserWarning, stacklevel=6)
+        return reason
+
+    def _group_label(self, gi: int) -> str:
+        """'condition=level, ...' of group ``gi`` ("all" without conditions)."""
+        if not self.conditions:
+            return "all"
+        row = self.groups.iloc[gi]
+        return ", ".join(f"{c}={row[c]}" for c in self.conditions)
 
     def _se_ratio(self, members: np.ndarray, mu_internal: np.ndarray,
                   free: np.ndarray) -> np.ndarray:
@@ -885,12 +1049,23 @@ class GroupFit:
                              "raw_sd": float(raw.std(ddof=1)) if raw.size > 1 else np.nan})
         return pd.DataFrame(rows)
 
+    def _model_text(self) -> str:
+        if self.group_model == "mixed":
+            fit = next((m for m in self._mixed if m is not None), None)
+            names = [p for p, r in zip(self.spec.param_names, fit.random) if r] if fit else []
+            nodes = f"adaptive Gauss-Hermite, {fit.n_nodes} nodes per effect" if fit else ""
+            return (f"{self.likelihood}; nonlinear mixed model, random effects over "
+                    f"{self.subject} on {', '.join(names) or 'none'} ({nodes}); "
+                    f"{self.level:.0%} Wald intervals (t, subjects - 1 df)")
+        return (f"{self.likelihood}; random effects over {self.subject}, REML; "
+                f"{self.level:.0%} HKSJ / Q-profile intervals")
+
     def report(self) -> str:
-        """A short text report: the group estimates and who was left out."""
+        """A short text report: the group estimates, the differences between conditions (each
+        level against the first, see :meth:`difference`) and who was left out."""
         import pandas as pd
 
-        lines = [f"{self.family}: {self.formula}  [{self.likelihood}; random effects over "
-                 f"{self.subject}, REML; {self.level:.0%} HKSJ / Q-profile intervals]"]
+        lines = [f"{self.family}: {self.formula}  [{self._model_text()}]"]
         for _, r in self.group_table().iterrows():
             cond = ", ".join(f"{c}={r[c]}" for c in self.conditions)
             unit = " (log units)" if r["scale"] == "log" else ""
@@ -898,14 +1073,207 @@ class GroupFit:
                          f"{r['estimate']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}]   "
                          f"between-subject SD {r['sd']:.3g} [{r['sd_low']:.3g}, "
                          f"{r['sd_high']:.3g}]{unit}   n = {r['n_subjects']}")
+        if len(self.groups) > 1:
+            first = self._group_label(0)
+            lines.append(f"  differences between conditions (each against {first}):")
+            for gi in range(1, len(self.groups)):
+                for p in self._free_params():
+                    try:
+                        lines.append(f"    {self.difference(p, gi, 0)}")
+                    except ValueError as err:
+                        lines.append(f"    {p}: {self._group_label(gi)} vs {first}: {err}")
         if len(self.excluded):
             keys = [*self.conditions, self.subject]
-            lines.append(f"  left out ({len(self.excluded)}): " + "; ".join(
-                ", ".join(f"{k}={r[k]}" for k in keys)
-                + ("" if pd.isna(r["row"]) else f" (row {r['row']})") + f": {r['reason']}"
-                for _, r in self.excluded.head(5).iterrows())
-                + (" ..." if len(self.excluded) > 5 else ""))
+            lines.append(f"  left out ({len(self.excluded)}):")
+            for reason, part in self.excluded.groupby("reason", sort=False):
+                who = [", ".join(f"{k}={r[k]}" for k in keys)
+                       + ("" if pd.isna(r["row"]) else f" (row {r['row']})")
+                       for _, r in part.head(6).iterrows()]
+                lines.append(f"    {len(part)} {reason}: " + "; ".join(who)
+                             + (" ..." if len(part) > 6 else ""))
         return "\n".join(lines)
+
+    # -- comparing conditions ------------------------------------------------------------------
+    def _free_params(self) -> list[str]:
+        held = self._fits.fixed or {}
+        return [p for p in self.spec.param_names if p not in held]
+
+    def _group_index(self, label) -> int:
+        """The row of ``groups`` named by ``label``: a level of the one condition, a tuple of
+        levels (one per condition), a dict ``{condition: level}``, or the row number."""
+        if not self.conditions:
+            raise ValueError("this fit has no conditions to compare: fit with by=[condition, "
+                             "subject] (or --series COND with --by in the command line)")
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and \
+                not any(self.groups[c].astype(str).eq(str(label)).any() for c in self.conditions):
+            if not 0 <= label < len(self.groups):
+                raise ValueError(f"group {label} out of range: there are {len(self.groups)}")
+            return int(label)
+        if isinstance(label, dict):
+            want = label
+        elif isinstance(label, tuple):
+            want = dict(zip(self.conditions, label))
+        elif len(self.conditions) == 1:
+            want = {self.conditions[0]: label}
+        else:
+            raise ValueError(f"name a level of each condition {self.conditions}, as a tuple "
+                             f"or a dict, e.g. {dict(self.groups.iloc[0])}")
+        unknown = [c for c in want if c not in self.conditions]
+        if unknown or len(want) != len(self.conditions):
+            raise ValueError(f"name a level of each condition {self.conditions}; got {label!r}")
+        hit = np.ones(len(self.groups), bool)
+        for col, value in want.items():
+            hit &= self.groups[col].astype(str).to_numpy() == str(value)
+        if not hit.any():
+            raise ValueError(f"no group {want}; the groups are "
+                             f"{self.groups.astype(str).to_dict('records')}")
+        return int(np.flatnonzero(hit)[0])
+
+    def difference(self, param: str, a, b) -> "Difference":
+        """The difference of a parameter between two conditions, with an interval and a test.
+
+        Parameters
+        ----------
+        param : str
+            A free parameter, e.g. "gamma".
+        a, b : level, tuple, dict or int
+            The two groups: a level of the condition (one condition column), a tuple or dict of
+            levels (several), or a row number of ``groups``.
+
+        Returns
+        -------
+        Difference
+            ``a - b`` for parameters on the linear scale, ``a / b`` for log-scale ones (``a``,
+            rates), with its interval at ``level``, a t statistic and a two-sided p-value.
+
+        Notes
+        -----
+        The design is read from the subject ids. No subject in both groups: between-subject,
+        the two group estimates are independent; their standard errors add (Welch-Satterthwaite
+        degrees of freedom). Subjects in both: within-subject. The two-stage model then
+        combines each subject's own difference (a random-effects model of the paired
+        differences, with the HKSJ interval: a paired test that keeps the between-subject
+        variation of the effect); subjects in one group only are left out of it. The mixed
+        model fits each condition separately and correlates the two estimates through the
+        subjects they share, by the cluster-robust (sandwich) covariance of the stacked
+        estimating equations (as Stata's ``suest``), small-sample factor S / (S - 1) and a t
+        reference with S - 1 df (S subjects in either group).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from cramcog.dynamics import fit_consolidation_curve
+        >>> rng = np.random.default_rng(3)
+        >>> t = np.array([1, 2, 4, 8, 16, 32.0])
+        >>> rows = [(s, c, tt, rng.binomial(40, 0.9 * tt ** -(g + d)), 40)
+        ...         for s, g in enumerate(rng.normal(0.4, 0.1, 20))
+        ...         for c, d in (("restudy", 0.0), ("retrieval", -0.15)) for tt in t]
+        >>> df = pd.DataFrame(rows, columns=["subject", "practice", "day", "k", "n"])
+        >>> g = fit_consolidation_curve("day", "k", "n", data=df, y_kind="successes",
+        ...                             by=["practice", "subject"], family="power",
+        ...                             group_model="mixed")
+        >>> d = g.difference("gamma", "retrieval", "restudy")
+        >>> d.design, round(d.estimate, 2), bool(d.p < 0.001)
+        ('within-subject', -0.13, True)
+        """
+        from scipy import stats
+
+        if param not in self.spec.param_names:
+            raise ValueError(f"{self.family} has no parameter {param!r}; its parameters are "
+                             f"{list(self.spec.param_names)}")
+        if param not in self._free_params():
+            raise ValueError(f"{param} is held at a value (fixed=/chance=): it has no "
+                             "difference to estimate")
+        ia, ib = self._group_index(a), self._group_index(b)
+        if ia == ib:
+            raise ValueError(f"a and b name the same group ({self._group_label(ia)})")
+        j = self.spec.param_names.index(param)
+        log = bool(self.spec.log_scaled[j])
+        subj = self.curves[self.subject].astype(str).to_numpy()
+        in_a, in_b = (subj[self._members[g]] for g in (ia, ib))
+        shared = sorted(set(in_a) & set(in_b))
+        all_subjects = set(in_a) | set(in_b)
+        nan = float("nan")
+        if len(shared) >= 2:
+            design = "within-subject"
+            if self.group_model == "mixed":
+                est, se, df, n_used = self._suest(ia, ib, j)
+                method = (f"mixed model per condition, cluster-robust covariance over "
+                          f"{len(all_subjects)} subjects ({len(shared)} in both)")
+            else:
+                ca = dict(zip(in_a, self._members[ia]))
+                cb = dict(zip(in_b, self._members[ib]))
+                rows_a = np.array([ca[s] for s in shared])
+                rows_b = np.array([cb[s] for s in shared])
+                est_int, _ = self._internal()
+                d = est_int[rows_a, j] - est_int[rows_b, j]
+                sd = np.sqrt(self._se_used[rows_a, j] ** 2 + self._se_used[rows_b, j] ** 2)
+                re = random_effects(d, sd, self.level)
+                est, se, df, n_used = re.mu, re.se, re.df, re.n_used
+                method = (f"paired: random effects of {n_used} subjects' own differences "
+                          f"(HKSJ)" + (f"; {len(all_subjects) - len(shared)} in one group only "
+                                       "left out" if len(all_subjects) > len(shared) else ""))
+        else:
+            design = "between-subject"
+            ra, rb = self._re[ia, j], self._re[ib, j]
+            est = ra.mu - rb.mu
+            va, vb = ra.se ** 2, rb.se ** 2
+            se = float(np.sqrt(va + vb))
+            df = (va + vb) ** 2 / (va ** 2 / ra.df + vb ** 2 / rb.df) if va + vb > 0 else nan
+            n_used = ra.n_used + rb.n_used
+            method = ("independent groups: standard errors added, Welch-Satterthwaite df"
+                      + ("" if not shared else "; the one subject in both is treated as two"))
+        tstat = est / se if se > 0 else nan
+        p = float(2 * stats.t.sf(abs(tstat), df)) if np.isfinite(tstat) and df > 0 else nan
+        half = float(stats.t.ppf(0.5 + self.level / 2, df)) * se if df > 0 else nan
+        back = np.exp if log else (lambda x: x)
+        return Difference(parameter=param, a=self._group_label(ia), b=self._group_label(ib),
+                          estimate=float(back(est)), ci_low=float(back(est - half)),
+                          ci_high=float(back(est + half)), statistic=float(tstat),
+                          df=float(df), p=p, scale="ratio" if log else "difference",
+                          design=design, method=method, n_a=int(len(in_a)),
+                          n_b=int(len(in_b)), n_paired=int(len(shared) if design ==
+                                                           "within-subject" else 0),
+                          n_used=int(n_used), level=self.level, model=self.group_model)
+
+    def _suest(self, ia: int, ib: int, j: int):
+        """(difference, SE, df, subjects) of parameter ``j`` between two mixed-model groups that
+        share subjects: the cluster-robust covariance of the two fits' stacked estimating
+        equations (per-subject scores), bread = each fit's inverse Hessian."""
+        fa, fb = self._mixed[ia], self._mixed[ib]
+        if fa is None or fb is None:
+            raise ValueError("the mixed model was not fitted in both groups")
+        subj = self.curves[self.subject].astype(str).to_numpy()
+        ids = sorted(set(subj[self._members[ia]]) | set(subj[self._members[ib]]))
+        pos = {s: i for i, s in enumerate(ids)}
+        pa, pb = fa.scores.shape[1], fb.scores.shape[1]
+        scores = np.zeros((len(ids), pa + pb))
+        scores[[pos[s] for s in subj[self._members[ia]]], :pa] = fa.scores
+        scores[[pos[s] for s in subj[self._members[ib]]], pa:] = fb.scores
+        bread = np.zeros((pa + pb, pa + pb))
+        bread[:pa, :pa] = np.nan_to_num(fa.cov)       # an SD at 0 has no row: held there
+        bread[pa:, pa:] = np.nan_to_num(fb.cov)
+        n = len(ids)
+        meat = scores.T @ scores * n / (n - 1)
+        v = bread @ meat @ bread
+        ja = int(np.flatnonzero(np.flatnonzero(fa.free) == j)[0])
+        jb = pa + int(np.flatnonzero(np.flatnonzero(fb.free) == j)[0])
+        var = v[ja, ja] + v[jb, jb] - 2 * v[ja, jb]
+        return (float(fa.beta[j] - fb.beta[j]), float(np.sqrt(max(var, 0.0))), float(n - 1), n)
+
+    def differences(self):
+        """Every free parameter, every condition against the first: one row per
+        :meth:`difference` (a DataFrame; empty without conditions)."""
+        import pandas as pd
+
+        rows = []
+        for gi in range(1, len(self.groups)):
+            for p in self._free_params():
+                try:
+                    rows.append({"family": self.family, **self.difference(p, gi, 0).as_dict()})
+                except ValueError:
+                    continue
+        return pd.DataFrame(rows)
 
     def __repr__(self) -> str:
         return f"<GroupFit {self.report()}>"
@@ -1250,17 +1618,17 @@ def _group_record(fits: dict[str, GroupFit]):
         "message": (("family", "curve"), np.stack([g._fits.msgs.astype(str)
                                                    for g in fits.values()]).astype(str)),
         "group_estimate": (fpg, grid(per_group("mu", True), (ng,)),
-                           {"long_name": "group value (random effects, REML)"}),
+                           {"long_name": f"group value ({first.group_model})"}),
         "group_ci_low": (fpg, grid(per_group("mu_low", True), (ng,)),
-                         {"long_name": f"lower {first.level:g} limit (HKSJ)"}),
+                         {"long_name": f"lower {first.level:g} limit"}),
         "group_ci_high": (fpg, grid(per_group("mu_high", True), (ng,)),
-                          {"long_name": f"upper {first.level:g} limit (HKSJ)"}),
+                          {"long_name": f"upper {first.level:g} limit"}),
         "group_sd": (fpg, grid(per_group("tau"), (ng,)),
-                     {"long_name": "between-subject SD (REML; log units for log-scale params)"}),
+                     {"long_name": "between-subject SD (log units for log-scale params)"}),
         "group_sd_low": (fpg, grid(per_group("tau_low"), (ng,)),
-                         {"long_name": f"lower {first.level:g} limit of the SD (Q-profile)"}),
+                         {"long_name": f"lower {first.level:g} limit of the SD"}),
         "group_sd_high": (fpg, grid(per_group("tau_high"), (ng,)),
-                          {"long_name": f"upper {first.level:g} limit of the SD (Q-profile)"}),
+                          {"long_name": f"upper {first.level:g} limit of the SD"}),
         "group_n": (fpg, grid(per_group("n_used"), (ng,)),
                     {"long_name": "subjects in the group estimate"}),
         "formula": (("family",), np.array([g.formula for g in fits.values()], dtype=str)),
@@ -1306,7 +1674,10 @@ def _group_record(fits: dict[str, GroupFit]):
              "level": first.level, "subject": first.subject,
              "conditions": first.conditions or "", "group_model":
              "random effects on per-subject estimates: REML tau, HKSJ interval of the mean, "
-             "Q-profile interval of tau", "excluded": "; ".join(
+             "Q-profile interval of tau" if first.group_model == "two-stage" else
+             "binomial nonlinear mixed model (adaptive Gauss-Hermite quadrature): Wald "
+             "intervals of the group values (t, subjects - 1 df) and of log tau",
+             "excluded": "; ".join(
                  f"{r[first.subject]}" + ("" if pd.isna(r["row"]) else f" (row {r['row']})")
                  + f": {r['reason']}" for _, r in first.excluded.iterrows())}
     return new_record(data_vars, coords=coords, kind="fit", seed=-1, attrs=attrs)
@@ -1315,7 +1686,8 @@ def _group_record(fits: dict[str, GroupFit]):
 # ----------------------------------------------------------------------------- entry point
 
 def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: str = "auto",
-              level: float = 0.95, pooled: bool = True, **fit_kwargs):
+              level: float = 0.95, pooled: bool = True, group_model: str = "two-stage",
+              random=None, n_nodes: int | None = None, **fit_kwargs):
     """Fit every subject's curve and estimate each parameter at the group level.
 
     Called by ``fit_consolidation_curve(..., by=...)``; the arguments are the same.
@@ -1344,6 +1716,20 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
         Level of every interval (per subject and group).
     pooled : bool
         Also fit the pooled (averaged) curve, for :meth:`GroupFitSet.compare`.
+    group_model : {"two-stage", "mixed"}
+        How the group values are estimated. "two-stage" (default): a random-effects
+        combination of the per-subject estimates (module docstring); subjects whose own fit
+        failed or sits on the edge of [0, 1] (a cell at 0% or 100%) are left out. "mixed"
+        (binomial only): a nonlinear mixed model fitted to every subject's counts at once
+        (:mod:`cramcog.dynamics.mixed`); every subject with a trial is kept, 100% cells and
+        curves too short for a fit of their own included. The per-subject fits, the table
+        and the family ranking are the same for both.
+    random : list of str, optional
+        ``group_model="mixed"``: the parameters with a subject random effect (default: every
+        free one); the others are the same for every subject.
+    n_nodes : int, optional
+        ``group_model="mixed"``: quadrature nodes per random effect (see
+        :func:`cramcog.dynamics.mixed.fit_mixed`).
     **fit_kwargs
         Passed to ``fit_consolidation_curve`` for the per-subject fits (``ci``, ``seed``, ...).
 
@@ -1368,6 +1754,15 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
                          "subject is fitted as its own curve (and the group estimate carries "
                          "the between-subject variation): drop cluster=")
     fit_kwargs.pop("cluster", None)
+    if group_model not in GROUP_MODELS:
+        raise ValueError(f"group_model must be one of {GROUP_MODELS}, got {group_model!r}")
+    if group_model != "mixed" and (random is not None or n_nodes is not None):
+        raise ValueError("random= and n_nodes= set up the mixed model: pass "
+                         "group_model='mixed' too")
+    if random is not None and (isinstance(random, str) or not all(isinstance(p, str)
+                                                                   for p in random)):
+        raise ValueError(f"random must be a list of parameter names, e.g. ['gamma'], got "
+                         f"{random!r}")
     long = _long_table(t, y, n, by, data, dim)
     curves = _split_curves(long, y_kind)
     kwargs = dict(fit_kwargs, level=level)
@@ -1382,9 +1777,16 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
                                              long, kwargs)
         except ValueError as err:
             warnings.warn(f"the pooled curve could not be fitted: {err}", stacklevel=3)
-    groups = {name: GroupFit(f, curves, long, level, pooled_fits.get(name), pooled_curves)
-              for name, f in fits.items()}
     single = isinstance(family, (str, Family)) and family != "all"
+    if random is not None:
+        names = {p for f in fits.values() for p in f.spec.param_names}
+        unknown = [p for p in random if p not in names]
+        if unknown:
+            raise ValueError(f"random={list(random)}: no fitted family has parameter(s) "
+                             f"{unknown} (parameters: {sorted(names)})")
+    groups = {name: GroupFit(f, curves, long, level, pooled_fits.get(name), pooled_curves,
+                             group_model=group_model, random=random, n_nodes=n_nodes)
+              for name, f in fits.items()}
     few = [g for g in groups.values() if (np.atleast_1d(g.n_subjects) < 2).any()]
     if single and few:
         g = few[0]
@@ -1395,12 +1797,26 @@ def fit_group(t, y, n=None, family="power", *, by, data=None, dim=None, y_kind: 
     def curves_out(g):
         return int(g.excluded["row"].isna().sum())
 
+    def why_out(g):
+        """How many curves are left out, and why: converged on the edge of [0, 1] (two-stage
+        only) apart from those not fitted or not converged."""
+        out = ~g._usable
+        edge = int((out & g._fits.edge & g._fits.conv).sum()) if g.group_model != "mixed" \
+            else 0
+        rest = int(out.sum()) - edge
+        parts = ([f"{edge} converged on the edge of [0, 1] (a cell at 0% or 100%)"] if edge
+                 else []) + ([f"{rest} not fitted or not converged" if g.group_model != "mixed"
+                              else f"{rest} without data the mixed model can use"] if rest
+                             else [])
+        hint = "; group_model='mixed' keeps every subject" if edge else ""
+        return f"{g.family}: {int(out.sum())} of {len(g.curves)} curves left out of the " \
+               f"{g.group_model} group estimate ({', '.join(parts)}{hint})"
+
     many = [g for g in groups.values() if curves_out(g) > EXCLUDED_WARN * len(g.curves)]
     if many or few:
         warnings.warn("; ".join(
-            [f"{g.family}: {curves_out(g)} of {len(g.curves)} curves not fitted or not "
-             "converged, left out of the group estimate" for g in many if g not in few]
-            + ([f"no group estimate (fewer than 2 converged subjects) for "
+            [why_out(g) for g in many if g not in few]
+            + ([f"no group estimate (fewer than 2 usable subjects) for "
                 f"{[g.family for g in few]}"] if few else []))
             + " (see .excluded of each family)", stacklevel=3)
     if single:

@@ -11,7 +11,8 @@ MODULES = ["cramcog.dynamics", "cramcog.dynamics.families", "cramcog.dynamics.da
            "cramcog.dynamics.report", "cramcog.dynamics.ranking",
            "cramcog.dynamics.optimizer", "cramcog.dynamics.intervals", "cramcog.dynamics.fit",
            "cramcog.dynamics.result", "cramcog.dynamics.export", "cramcog.dynamics.plotting",
-           "cramcog.dynamics.api", "cramcog.dynamics.criteria", "cramcog.dynamics.kinds"]
+           "cramcog.dynamics.api", "cramcog.dynamics.criteria", "cramcog.dynamics.kinds",
+           "cramcog.dynamics.mixed"]
 
 
 @pytest.mark.parametrize("name", MODULES)
