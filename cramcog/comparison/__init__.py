@@ -21,7 +21,9 @@ Modules, each importing only those listed before it:
 - ``gamma``: :class:`ReportedGamma`, :func:`compare_gamma` (MOVER interval of the difference,
   equivalence verdicts), :func:`seed_pooled_gamma`;
 - ``report``: :func:`compare_with_humans` (all of it, as ``make reproduce`` runs it), the human
-  table (:func:`human_shapes`), the gamma tables and figures.
+  table (:func:`human_shapes`), the gamma tables and figures;
+- ``frames``: :func:`human_comparison_frame`, both sides on shared axes (x / x50, proportion)
+  with their bands, the frame :func:`cramcog.figures.human.plot_human_comparison` draws.
 
 ``cramcog.compare`` and ``cramcog.shape`` re-export these names for one release.
 
@@ -44,6 +46,7 @@ from cramcog.comparison.report import (VERDICT_COLORS, HumanComparison, compare_
                                        forest_plot, human_shapes, origins_markdown,
                                        plot_gamma_comparison, shapes_markdown, summarize,
                                        to_record)
+from cramcog.comparison.frames import human_comparison_frame, midpoint
 from cramcog.comparison.shape import (compare_items, compare_shape, crossing, origin_sensitivity,
                                       shape_summary, transition_ratio)
 
@@ -52,7 +55,8 @@ __all__ = ["AVERAGINGS", "COLUMNS", "MODEL_INTERVAL", "ORIGINS", "SHAPE_FAMILIES
            "comparability", "compare_gamma", "compare_items", "compare_shape",
            "compare_with_humans", "crossing", "fit_and_rank", "fit_families", "fit_one",
            "forest_plot", "gamma_families", "human_axis", "human_curves", "human_direction",
-           "human_shapes", "is_model_side", "model_curves", "mover_interval", "orient",
+           "human_comparison_frame", "human_shapes", "is_model_side", "midpoint",
+           "model_curves", "mover_interval", "orient",
            "origin_sensitivity", "origins_markdown", "plot_gamma_comparison",
            "seed_pooled_gamma", "seed_verdict", "shape_summary", "shapes_markdown",
            "summarize", "summed_ranking", "to_record", "transition_ratio", "verdict"]

@@ -9,8 +9,9 @@ matplotlib.use("Agg")
 
 from cramcog.dynamics.toy_consolidation import (consolidation_record,  # noqa: E402
                                                 simulate_consolidation)
-from cramcog.figures.human import (human_comparison_frame, midpoint,  # noqa: E402
-                                   plot_human_comparison, wilson)
+from cramcog.comparison.frames import human_comparison_frame, midpoint  # noqa: E402
+from cramcog.dynamics.plotting import wilson_interval as wilson  # noqa: E402
+from cramcog.figures.human import plot_human_comparison  # noqa: E402
 from cramcog.figures.style import save_figure  # noqa: E402
 
 
