@@ -1,20 +1,8 @@
 """Model and human consolidation curves on shared axes: normalised x, proportion y, with bands.
 
-Each side keeps its own x (exposures, presentations, items of lag) until the figure: there every
-curve's x is divided by its own midpoint ``x50`` (where the curve has made half of its change,
-:func:`midpoint`), so curves of different units meet at 1 and differ only in SHAPE; log x. y is
-the proportion as measured: the model's share of recurring probes still attending (episodic) and
-the human curve's episodic analog (Zbrodoff's counting share, Reder's Remember share), so a
-direction that disagrees shows as a curve going the other way.
-
-- Model: one line per model (CRAM, the toy model, ...), averaged the way each panel's human
-  curves were (block means for strategy shift, pooled at exact exposures for remember/know; see
-  :meth:`cramcog.comparison.ModelCurves.curves`): every seed normalised by its own ``x50``, then
-  the mean over seeds with a Student-t band over seeds (never a band from one run's steps), drawn
-  where at least two seeds reach that x / x50 and clipped to [0, 1].
-- Human: points with Wilson 95% intervals where trial counts exist, and the best family by AICc
-  (QAICc for counts: fitted in the falling orientation with quasi-binomial intervals, as
-  :func:`cramcog.comparison.compare_shape` does) with its delta-method band.
+Draws the frame of :func:`cramcog.comparison.frames.human_comparison_frame` (which says how
+each side is normalised and banded): one panel per paradigm, model lines with their seed band,
+human points with Wilson intervals and the best family's line.
 
 Examples
 --------
