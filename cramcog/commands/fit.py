@@ -13,7 +13,13 @@ Reading the file: ``#`` lines are comments, the delimiter is sniffed (comma, sem
 spaces around column names are stripped, a column named ``n`` is the trials (binomial
 likelihood) unless ``--n`` says otherwise, delays may be written "20min", "1h", "2d" (converted
 to ``--t-units``, or to the coarsest unit written), and ``y`` is read once, as ``--y-kind``
-says. Column names and units become the axis labels and are stored in the record.
+says. Column names and units become the axis labels and are stored in the record. A wide table
+(``--wide``, detected when ``--t`` is not a column and every other header is a delay: rows are
+participants, headers delays such as "0,5 h", empty cells reported) is read by
+:func:`cramcog.psych.wide_to_long`; "58%" cells are read as percent. ``--criterion``,
+``--chance``, ``--fixed``, ``--overdispersion`` and ``--force`` go to
+:func:`cramcog.dynamics.fit_consolidation_curve`; each curve's output ends with the best family,
+its weight and every parameter with its interval.
 
 Examples
 --------
