@@ -379,7 +379,7 @@ def parse_delays(values, t_units: str = "", column: str = "t") -> tuple[np.ndarr
     import re
 
     pair = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]+)\s*")
-    texts = [str(v).strip() for v in np.asarray(values, dtype=object)]
+    texts = [_decimal_point(str(v).strip(), column) for v in np.asarray(values, dtype=object)]
     seconds, bad, bare, used = [], [], [], set()
     for text in texts:
         try:
@@ -428,6 +428,210 @@ def parse_delays(values, t_units: str = "", column: str = "t") -> tuple[np.ndarr
     return out, _UNIT_NAMES.get(target, t_units)
 
 
+def _decimal_point(text: str, column: str = "t") -> str:
+    """A number written with a decimal comma ("0,5", "0,5 h", "1,25d") with a decimal point.
+
+    The rule: a comma between digits is a decimal comma unless exactly three digits follow it
+    and the digits before it do not start with 0 ("1,000", "12,500"): that may be a thousands
+    separator, so it is an error asking for the number without ambiguity ("1000" or "1.0").
+    Text with both a comma and a point between digits ("1,000.5") is an error too.
+
+    Examples
+    --------
+    >>> _decimal_point("0,5 h"), _decimal_point("1,5"), _decimal_point("0,125")
+    ('0.5 h', '1.5', '0.125')
+    >>> _decimal_point("1,000")
+    Traceback (most recent call last):
+    ...
+    ValueError: column 't': '1,000' is ambiguous: a thousands separator or a decimal comma? ...
+    """
+    import re
+
+    if not re.search(r"\d,\d", text):
+        return text
+    if re.search(r"\d\.\d", text) or re.search(r"\d,\d+,\d", text):
+        raise ValueError(f"column {column!r}: {text!r} mixes separators; write the delay with "
+                         "one decimal mark and no thousands separators, e.g. 1000.5 or 1000,5")
+
+    def point(m):
+        before, after = m.group(1), m.group(2)
+        if len(after) == 3 and not before.startswith("0"):
+            raise ValueError(f"column {column!r}: {text!r} is ambiguous: a thousands separator "
+                             f"or a decimal comma? Write {before}{after} or {before}.{after} "
+                             f"(a decimal comma is read when other than three digits follow "
+                             f"it, or the number starts with 0: 0,5 or 1,25)")
+        return f"{before}.{after}"
+    return re.sub(r"(\d+),(\d+)", point, text)
+
+
+_PERCENT_CELL = r"^\s*[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)\s*%\s*$"
+
+
+def _percent_cells(column: pd.Series) -> pd.Series | None:
+    """A text column whose every filled cell is a percentage ("58%", "12,5 %") as the numbers
+    (58.0, 12.5), or None if it is not such a column."""
+    filled = column.dropna().astype(str)
+    if (pd.api.types.is_numeric_dtype(column) or filled.empty
+            or not filled.str.match(_PERCENT_CELL).all()):
+        return None
+    numbers = (column.astype(str).str.replace("%", "", regex=False).str.strip()
+               .str.replace(",", ".", regex=False))
+    return pd.to_numeric(numbers.where(column.notna()), errors="coerce")
+
+
+def looks_wide(columns, t_units: str = "") -> bool:
+    """True when every column header after the first reads as a delay ("1", "2.5", "0,5 h",
+    "1 day") and there are at least three: a wide layout (participants as rows, delays as
+    columns).
+
+    Examples
+    --------
+    >>> looks_wide(["participant", "1 h", "0,5 d", "2 d"]), looks_wide(["t", "y", "n"])
+    (True, False)
+    """
+    headers = [str(c) for c in builtins.list(columns)[1:]]
+    if len(headers) < 3:
+        return False
+    try:
+        parse_delays(headers, t_units or "s", column="header")
+    except ValueError:
+        return False
+    return True
+
+
+def wide_to_long(table, *, id_col: str | None = None, t=None, t_units: str = "",
+                 y_name: str = "y", name: str = "data") -> pd.DataFrame:
+    """A wide table (a row per participant, a column per delay, empty cells) as long rows.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or 2-D array_like
+        A DataFrame: ``id_col`` (default: the first column) names the participant of each row,
+        every other column header is a delay ("1", "2.5", "0,5 h", "1 day"; see
+        :func:`parse_delays`). A 2-D array: rows are participants (labelled 0, 1, ...) and
+        ``t`` gives the delay of each column. Cells are proportions, percentages ("58%" cells
+        are read as 58) or counts; NaN / empty cells are missing.
+    id_col : str, optional
+        The participant column of a DataFrame (default: its first column).
+    t : array_like, optional
+        The delays of a 2-D array's columns (a DataFrame's headers are its delays).
+    t_units : str
+        The unit of bare-number delays / the unit that delays with units are converted to.
+    y_name, name
+        The name of the value column, and of the table in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``[id_col, "delay", y_name]``, one row per filled cell (in table order).
+        ``attrs``: ``t_units`` (the unit of ``delay``), ``percent`` (True when the cells were
+        written as "58%"), ``dropped`` (the empty cells left out) and ``line`` (the file line
+        of each row, when ``table`` came from :func:`read_user_csv`).
+
+    Warns
+    -----
+    UserWarning
+        Empty cells, each named by participant (and file line) and delay: they are left out
+        of that participant's curve, never silently.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cramcog import psych
+    >>> from cramcog.dynamics import fit_consolidation_curve
+    >>> wide = pd.DataFrame({"id": ["p1", "p2", "p3"], "1 h": [.9, .85, .95],
+    ...                      "0,5 d": [.7, np.nan, .8], "1 day": [.6, .55, .7],
+    ...                      "2 days": [.5, .5, .62], "4 d": [.45, .4, .55],
+    ...                      "8 d": [.38, .33, .5]})
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     long = psych.wide_to_long(wide)
+    >>> print(caught[0].message)
+    data: 1 empty cell(s) left out: row 2 (id p2, delay '0,5 d')
+    >>> long.attrs["t_units"], long["delay"].round(3).tolist()[:3], len(long)
+    ('days', [0.042, 0.5, 1.0], 17)
+    >>> fits = fit_consolidation_curve("delay", "y", data=long, by="id", family="power",
+    ...                                ci="wald")
+    >>> len(fits.curves)
+    3
+
+    A 2-D array with NaN cells: give the delays of its columns.
+
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     long = psych.wide_to_long(np.array([[.9, .7, np.nan], [.8, .6, .5]]), t=[1, 2, 4])
+    >>> long.to_dict("list")
+    {'participant': [0, 0, 1, 1, 1], 'delay': [1.0, 2.0, 1.0, 2.0, 4.0], 'y': [0.9, 0.7, 0.8, 0.6, 0.5]}
+    """
+    if isinstance(table, pd.DataFrame):
+        if t is not None:
+            raise ValueError("t= is for a 2-D array: a DataFrame's column headers are its "
+                             "delays")
+        id_col = str(table.columns[0]) if id_col is None else id_col
+        if id_col not in table.columns:
+            raise ValueError(f"{name}: id_col={id_col!r} is not a column (columns: "
+                             f"{[str(c) for c in table.columns]})")
+        ids = table[id_col]
+        cells = table.drop(columns=id_col)
+        headers = [str(c) for c in cells.columns]
+        delays, units = parse_delays(headers, t_units, column="header")
+        lines = table.attrs.get("line")
+    else:
+        values = np.asarray(table, dtype=float)
+        if values.ndim != 2:
+            raise ValueError(f"{name}: a wide table is 2-D (participant x delay); got shape "
+                             f"{values.shape}")
+        if t is None:
+            raise ValueError("a 2-D array has no delay headers: pass t= (one delay per column)")
+        delays, units = parse_delays(np.asarray(t, dtype=object), t_units, column="t")
+        if delays.size != values.shape[1]:
+            raise ValueError(f"{name}: t has {delays.size} delays but the array has "
+                             f"{values.shape[1]} columns")
+        id_col = id_col or "participant"
+        ids = pd.Series(np.arange(values.shape[0]))
+        headers = [f"{d:g}" for d in delays]
+        cells = pd.DataFrame(values, columns=headers)
+        lines = None
+    percent = False
+    columns = {}
+    for header, col in zip(headers, cells.columns):
+        column = cells[col]
+        as_percent = _percent_cells(column)
+        if as_percent is not None:
+            column, percent = as_percent, True
+        elif not pd.api.types.is_numeric_dtype(column):
+            numeric = pd.to_numeric(column.astype(str).str.replace(",", ".", regex=False)
+                                    .where(column.notna()), errors="coerce")
+            if numeric.notna().sum() != column.notna().sum():
+                raise ValueError(f"{name}: column {header!r} has cells that are not numbers: "
+                                 f"{column[numeric.isna() & column.notna()].head(3).tolist()}")
+            column = numeric
+        columns[header] = column.to_numpy(float)
+    rows, dropped = [], []
+    where = lines if lines is not None else [f"row {i + 1}" for i in range(len(ids))]
+    where = [w if isinstance(w, str) else f"line {w}" for w in where]
+    out_lines = []
+    for i, label in enumerate(ids.tolist()):
+        for header, delay in zip(headers, delays):
+            value = columns[header][i]
+            if np.isnan(value):
+                dropped.append(f"{where[i]} ({id_col} {label}, delay {header!r})")
+                continue
+            rows.append((label, float(delay), float(value)))
+            out_lines.append(lines[i] if lines is not None else i + 1)
+    if dropped:
+        shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more"
+                                           if len(dropped) > 10 else "")
+        warnings.warn(f"{name}: {len(dropped)} empty cell(s) left out: {shown}", UserWarning,
+                      stacklevel=2)
+    if not rows:
+        raise ValueError(f"{name}: every cell of the wide table is empty")
+    long = pd.DataFrame(rows, columns=[id_col, "delay", y_name])
+    long.attrs.update(t_units=units, percent=percent, dropped=dropped, line=out_lines)
+    return long
+
+
 def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a user's CSV as :func:`load_csv` does: lines starting with ``#`` skipped (a ``#``
     inside a cell is text), ``attrs["line"]`` the file line of each row, the delimiter
@@ -474,8 +678,13 @@ def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{path} is not a readable CSV file: {err}") from None
     df.columns = [str(c).strip() for c in df.columns]
+    percent_columns = []
     for col in df.columns:
-        if df[col].dtype == object:
+        as_percent = _percent_cells(df[col])
+        if as_percent is not None:          # "58%" cells: the numbers, and the column noted
+            df[col] = as_percent
+            percent_columns.append(col)
+        elif df[col].dtype == object:
             df[col] = df[col].astype(str).str.strip().where(df[col].notna())
             numeric = pd.to_numeric(df[col], errors="coerce")
             if numeric.notna().sum() == df[col].notna().sum():   # "0.8 " was text: a number
@@ -483,6 +692,7 @@ def read_user_csv(path: str | os.PathLike) -> pd.DataFrame:
     # a quoted cell spanning lines breaks the line mapping: then name rows by data row number
     df.attrs["line"] = ([i for i, _ in kept[1:]] if len(kept) - 1 == len(df)
                         else [f"data row {k}" for k in range(1, len(df) + 1)])
+    df.attrs["percent_columns"] = percent_columns
     return df
 
 
@@ -532,7 +742,7 @@ def _drop_empty_rows(df: pd.DataFrame, name: str, t: str, y: str, n: str | None)
 def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | None = None,
              series: str | Sequence[str] | None = None, t_units: str = "",
              y_units: str = "proportion", y_scale: float = 1.0, name: str | None = None,
-             citation: str = "", y_kind: str = "auto") -> xr.Dataset:
+             citation: str = "", y_kind: str = "auto", wide: bool = False) -> xr.Dataset:
     """Load your own retention curve(s) from a CSV, in the same layout as :func:`load`.
 
     Parameters
@@ -556,6 +766,13 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
         What ``y`` holds: "auto", "proportion", "successes", "percent", "value" or "rt" (read
         ONCE, by :func:`cramcog.dynamics.data.convert_y`; the stored ``y`` is a proportion, or
         the raw value for "value" and "rt"; ``y.attrs["y_kind"]`` says how it was read).
+        A ``y`` column written as "58%" cells is read as percent ("auto" says so).
+    wide
+        The file is a wide table (:func:`wide_to_long`): the first column names the participant
+        of each row, every other header is a delay ("1", "2.5", "0,5 h", "1 day"), cells are
+        the values; empty cells are left out with a warning naming each. ``t`` and ``y`` are
+        then ignored (the delays are the headers), the participant column is added to
+        ``series``, and ``n`` may be a whole number of trials per cell (e.g. "20").
 
     Returns
     -------
@@ -585,6 +802,31 @@ def load_csv(path: str | os.PathLike, *, t: str = "t", y: str = "y", n: str | No
     path = Path(path)
     df = read_user_csv(path)
     series_cols = [series] if isinstance(series, str) else builtins.list(series or [])
+    percent = y in df.attrs.get("percent_columns", [])
+    if wide:
+        percent = bool(df.attrs.get("percent_columns"))
+        df = wide_to_long(df, t_units=t_units, name=path.name)
+        percent = percent or df.attrs["percent"]
+        t_units, t, y = df.attrs["t_units"], "delay", "y"
+        series_cols = [df.columns[0]] + [c for c in series_cols if c != df.columns[0]]
+        if n is not None:
+            try:
+                trials = int(n)
+            except ValueError:
+                raise ValueError(f"{path.name}: a wide table has no trials column; give the "
+                                 f"trials per cell as a whole number (--n 20), not {n!r}"
+                                 ) from None
+            df["n"], n = trials, "n"
+    if percent:
+        if y_kind not in ("auto", "percent"):
+            raise ValueError(f"{path.name}: the cells of {y!r} are written as percentages "
+                             f"(like '58%') but y_kind={y_kind!r}: pass y_kind='percent' or "
+                             f"write the cells without '%'")
+        if y_kind == "auto":
+            warnings.warn(f"{path.name}: {y!r} is written as percentages (like '58%'): read as "
+                          "y_kind='percent' (0-100, divided by 100)", UserWarning,
+                          stacklevel=2)
+        y_kind = "percent"
     wanted = {"--t": t, "--y": y, **({"--n": n} if n else {})}
     wanted.update({f"series[{i}]": s for i, s in enumerate(series_cols)})
     missing = [f"{col!r} ({role})" for role, col in wanted.items() if col not in df.columns]

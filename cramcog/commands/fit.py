@@ -13,7 +13,13 @@ Reading the file: ``#`` lines are comments, the delimiter is sniffed (comma, sem
 spaces around column names are stripped, a column named ``n`` is the trials (binomial
 likelihood) unless ``--n`` says otherwise, delays may be written "20min", "1h", "2d" (converted
 to ``--t-units``, or to the coarsest unit written), and ``y`` is read once, as ``--y-kind``
-says. Column names and units become the axis labels and are stored in the record.
+says. Column names and units become the axis labels and are stored in the record. A wide table
+(``--wide``, detected when ``--t`` is not a column and every other header is a delay: rows are
+participants, headers delays such as "0,5 h", empty cells reported) is read by
+:func:`cramcog.psych.wide_to_long`; "58%" cells are read as percent. ``--criterion``,
+``--chance``, ``--fixed``, ``--overdispersion`` and ``--force`` go to
+:func:`cramcog.dynamics.fit_consolidation_curve`; each curve's output ends with the best family,
+its weight and every parameter with its interval.
 
 Examples
 --------
@@ -93,6 +99,29 @@ def register(subparsers) -> None:
     parser.add_argument("--loglog", action="store_true", help="log-log axes in the figure")
     parser.add_argument("--out", default=".", metavar="DIR",
                         help="folder for the record and figure (default: current folder)")
+    parser.add_argument("--wide", action="store_true",
+                        help="the file is a wide table: the first column names the participant "
+                             "of each row, every other header is a delay (1, 2.5, 0,5 h, "
+                             "1 day), empty cells are missing (each one reported); a fit per "
+                             "row, or --by PARTICIPANT for a group estimate; --n 20 gives the "
+                             "trials per cell. Detected (and said) when --t is not a column "
+                             "and every other header reads as a delay")
+    parser.add_argument("--criterion", default="aicc", choices=["aicc", "aic", "bic"],
+                        help="how families are ranked (default aicc; QAICc etc. with "
+                             "--overdispersion quasi)")
+    parser.add_argument("--chance", type=float, default=None, metavar="P",
+                        help="a chance floor, e.g. 0.25 for 4-choice recognition: the "
+                             "asymptote c is held there (power -> power+c; 'all' fits the +c "
+                             "families)")
+    parser.add_argument("--fixed", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
+                        help="parameters held at a value, not estimated, e.g. c=0.25 or "
+                             "c=0.25,s=1 (not counted in k)")
+    parser.add_argument("--overdispersion", default=None, choices=["quasi"],
+                        help="quasi (binomial only): intervals scaled by the Pearson "
+                             "dispersion, QAICc ranking")
+    parser.add_argument("--force", action="store_true",
+                        help="fit families with fewer than k + 2 points (k + 3 for least "
+                             "squares)")
     parser.set_defaults(func=run)
 
 
@@ -114,6 +143,31 @@ def _band(text: str):
         return max(int(text), 0)
     except ValueError:
         raise ValueError(f"--band must be a number of families or 'all', got {text!r}") from None
+
+
+def _fixed(text: str | None) -> dict | None:
+    """--fixed c=0.25,s=1 as {"c": 0.25, "s": 1.0}."""
+    if text is None:
+        return None
+    fixed = {}
+    for part in (p.strip() for p in text.split(",")):
+        name, sep, value = part.partition("=")
+        try:
+            if not (sep and name.strip()):
+                raise ValueError
+            fixed[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--fixed takes NAME=VALUE[,NAME=VALUE] (e.g. c=0.25,s=1); got "
+                             f"{part!r}") from None
+    return fixed
+
+
+def _fit_options(args) -> dict:
+    """The fitting options the command line passes on to fit_consolidation_curve."""
+    if args.chance is not None and not 0 <= args.chance < 1:
+        raise ValueError(f"--chance must be a probability in [0, 1), got {args.chance}")
+    return dict(criterion=args.criterion, chance=args.chance, fixed=_fixed(args.fixed),
+                overdispersion=args.overdispersion, force=args.force)
 
 
 def _cli_words(err: ValueError) -> ValueError:
@@ -162,13 +216,27 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--group-model sets how --by SUBJECT fits are combined: add --by")
     family = _families(args.family)
     band = _band(args.band)
-    n_col = _trials_column(args, psych.read_user_csv(args.file).columns)
+    options = _fit_options(args)
+    columns = psych.read_user_csv(args.file).columns
+    if not args.wide and args.t not in columns and psych.looks_wide(columns, args.t_units):
+        args.wide = True
+        print(f"reading a wide layout (no column {args.t!r}; every header after "
+              f"{columns[0]!r} reads as a delay): {columns[0]!r} names the participant of each "
+              "row, the other columns are delays (--wide says so explicitly)")
+    if args.wide:
+        n_col = args.n
+        args.t, args.y = "delay", "y"
+        if not args.by and not args.series:
+            args.series = str(columns[0])
+    else:
+        n_col = _trials_column(args, columns)
     series = [c.strip() for c in (args.series or "").split(",") if c.strip()]
     try:
         with _said_warnings():
             ds = psych.load_csv(args.file, t=args.t, y=args.y, n=n_col,
                                 series=series + ([args.by] if args.by else []),
-                                t_units=args.t_units, y_scale=args.y_scale, y_kind=args.y_kind)
+                                t_units=args.t_units, y_scale=args.y_scale, y_kind=args.y_kind,
+                                wide=args.wide)
     except ValueError as err:
         raise _cli_words(err) from None
     out = Path(args.out)
@@ -177,8 +245,13 @@ def run(args: argparse.Namespace) -> int:
     about = {"source_file": str(Path(args.file).resolve()), "t_column": args.t,
              "y_column": args.y, "n_column": n_col or "", "y_kind": ds["y"].attrs["y_kind"],
              "t_units": str(ds["x"].attrs.get("units", ""))}
+    if args.wide:
+        about["layout"] = "wide"
+    if about["t_units"] and not args.t_units:   # converted from text delays: never silently
+        print(f"delays converted to {about['t_units']} (the coarsest unit written in the "
+              f"file); --t-units picks another")
     if args.by:
-        return _run_group(args, ds, family, band, out, stem, about)
+        return _run_group(args, ds, family, band, out, stem, about, options)
     curves = psych.curves(ds)
     if not curves:
         raise ValueError(f"{args.file}: a curve needs at least 3 distinct delays")
@@ -186,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         t, y, n = _named(curve.t, curve.y, curve.n, args, about)
         with _said_warnings():
             fits, failed = fit_families(t, y, n, family, ci=args.ci, level=args.level,
-                                        seed=args.seed, y_kind=_fit_kind(about))
+                                        seed=args.seed, y_kind=_fit_kind(about), **options)
         name = stem if not curve.series else f"{stem}_{_slug(curve.series)}"
         likelihood = ("binomial" if curve.n is not None else
                       "log-normal" if about["y_kind"] == "rt" else "least squares")
@@ -195,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
         print(_table_text(fits))
         for fam, why in failed.items():
             print(f"  {fam}: FAILED ({why})")
+        print(_parameters_text(fits))
         record = fits.to_xarray()
         record.attrs.update(about, curve=curve.label)
         _write(out, name, record, fits.plot(loglog=args.loglog, band=band),
@@ -231,7 +305,8 @@ def _write(out: Path, name: str, record, plot, title: str) -> None:
     print(f"wrote {nc}\nwrote {png}")
 
 
-def _run_group(args, ds, family, band, out: Path, stem: str, about: dict) -> int:
+def _run_group(args, ds, family, band, out: Path, stem: str, about: dict,
+               options: dict) -> int:
     """--by: a fit per subject and a group estimate; tables, record and faceted figure."""
     import pandas as pd
 
@@ -245,7 +320,7 @@ def _run_group(args, ds, family, band, out: Path, stem: str, about: dict) -> int
         fits = fit_consolidation_curve(t, y, ds["n"] if "n" in ds else None, family=family,
                                        by=args.by, dim="delay", ci=args.ci, level=args.level,
                                        seed=args.seed, y_kind=_fit_kind(about),
-                                       group_model=args.group_model)
+                                       group_model=args.group_model, **options)
     if isinstance(fits, GroupFit):
         fits = GroupFitSet({fits.family: fits})
     first = next(iter(fits.values()))
@@ -359,6 +434,37 @@ def _table_text(fits) -> str:
     notes = [f"  {r['family']}: {r['message']}" for _, r in table.iterrows()
              if str(r["message"]) != "converged"]
     return text + ("\nnotes:\n" + "\n".join(notes) if notes else "")
+
+
+def _parameters_text(fits) -> str:
+    """The verdict on the families (the best, its weight, the runner-up) and every parameter
+    of the best family with its interval, one per line."""
+    import math
+
+    from cramcog.dynamics import FitSet
+
+    lines = []
+    if isinstance(fits, FitSet):
+        best = fits.best
+        weights = {k: float(v) for k, v in fits.weights.items()}
+        others = sorted(((w, k) for k, w in weights.items()
+                         if k != best.family and math.isfinite(w)), reverse=True)
+        runner = (f"; next {others[0][1]} (weight {others[0][0]:.2f})" if others else "")
+        weak = fits.weak_ranking_note()
+        lines.append(f"best family: {best.family} ({fits.criterion} weight "
+                     f"{weights.get(best.family, float('nan')):.2f}{runner})"
+                     + ("; the ranking is weak (few points)" if weak else ""))
+    else:
+        best = fits
+        lines.append(f"family: {best.family}")
+    if not bool(best.converged):
+        lines.append(f"  NOT CONVERGED: {best.message}")
+    lines.append(f"{best.family} parameters ({best.formula}):")
+    for key, value in best.params.items():
+        low, high = best.ci.get(key, (float("nan"), float("nan")))
+        held = " (fixed)" if key in (getattr(best, "fixed", None) or {}) else ""
+        lines.append(f"  {key} = {value:.4g} [{low:.4g}, {high:.4g}]{held}")
+    return "\n".join(lines)
 
 
 def _figure_of(obj):

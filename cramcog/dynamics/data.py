@@ -261,11 +261,14 @@ def convert_y(y, n=None, y_kind: str = "auto", t=None, *, stacklevel: int = 2):
                 raise ValueError(f"y has values outside [0, 1]: {_points(outside, y, tt)}, and "
                                  f"no n (y_kind='auto' cannot tell what y holds). {hint}")
             if above.any() and (y >= 0).all() and _whole(y).all():
+                percent = (" Percentages (0-100)? Pass y_kind='percent'." if (y <= 100).all()
+                           else "")
                 warnings.warn(
                     f"y holds whole numbers up to {y.max():g}, like counts of successes, but n "
                     "(trials per point) was not given: fitted by least squares on the raw "
-                    "values. Pass n for the binomial likelihood (with y_kind='successes'), or "
-                    "y_kind='value' if y is a measurement", UserWarning, stacklevel=stacklevel)
+                    f"values.{percent} Pass n for the binomial likelihood (with "
+                    "y_kind='successes'), or y_kind='value' if y is a measurement",
+                    UserWarning, stacklevel=stacklevel)
             return y, "value"
         if not above.any() and (y >= 0).all():
             if np.isin(y, (0.0, 1.0)).all() and (n > 1).any():
