@@ -609,6 +609,32 @@ for c in human_es:
 print(pd.DataFrame(gamma_rows).round(3).to_string(index=False))
 
 # %% [markdown]
+# ### Worked answers (read after trying the questions)
+#
+# 1. **Which family.** Read `human_best` / `model_best` in the shape table: the answer is
+#    whatever the table says for your run, not one fixed family. The point is the procedure:
+#    the same families on both sides, ranked by AICc, before any parameter is compared.
+# 2. **Direction.** The Remember share *rises* with repetition while the models' episodic share
+#    *falls* (check `direction_agrees` for the Reder curves), so a consolidation model
+#    resembles the strategy shift (counting falls as retrieval takes over), not
+#    remember-to-know.
+# 3. **Gamma alone.** The last table gives every curve a power-law gamma, yet `power behind the
+#    best by` is large for several: a gamma of a family that does not fit describes nothing.
+#    Before quoting one, show that the power law is (near) the best family on that curve, give
+#    its interval, and show it does not move with the knobs (section 5) or the window.
+# 4. **Averaging.** Item-level steps at different switch points average into a smooth, gradual
+#    curve; the wider the spread of switch points (`switch_spread`), the more the average looks
+#    like a power law (Heathcote, Brown & Mewhort 2000). Fit items or people, not only averages.
+# 5. **Whose practice.** Shared weights: every frequent pattern's training also moves the
+#    weights a rare pattern uses (transfer through shared structure), so total practice helps
+#    rare items. With equal item frequencies an item's own exposures and total practice rise
+#    together (perfectly collinear), so their effects cannot be separated.
+#
+# Individual curves with real per-participant data: `cramcog fit` with `--by subject` on
+# `reder_2000_remember_know_per_subject` (`cramcog data show` it) fits each participant and the
+# group; use `--series` only for conditions or separate curves, never for people.
+
+# %% [markdown]
 # **Further reading.** McClelland, McNaughton & O'Reilly (1995), *Psychological Review* 102:419
 # (complementary learning systems); Wixted & Ebbesen (1991), *Psychological Science* 2:409
 # (power-law forgetting); Rubin & Wenzel (1996), *Psychological Review* 103:734 (a hundred

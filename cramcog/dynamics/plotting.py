@@ -11,6 +11,14 @@
 - A batched fit (several subjects or curves) draws one panel per curve on shared axes
   (:func:`plot_panels`) instead of overlapping bands; a group fit draws each subject's fit
   beside the group curve (:func:`plot_group`).
+- Figures a journal accepts: a log time axis by default when the delays span more than a
+  decade (``logx=None``; a delay of 0 gives a symlog axis, linear up to the first delay); a
+  family that did not converge is not drawn (a note in the axes names it); curves and bands are
+  clipped to [0, 1] on proportion axes; units are written once (``lag (s)``,
+  ``retention (proportion)``, never ``Retention (%) (proportion)``); facets never drop subjects
+  silently (``page=`` pages through them, ``max_panels=None`` draws all, and the title says
+  ``showing k of n``); tick labels that would overlap are thinned; ``residuals=True`` adds a
+  residual panel under a single curve's plot.
 
 Examples
 --------
@@ -26,6 +34,7 @@ Examples
 """
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -99,28 +108,102 @@ def axis_label(name: str, attrs: dict | None = None) -> str:
     --------
     >>> axis_label("days", {"units": "days"}), axis_label("t", {"units": "h"})
     ('days', 't (h)')
+    >>> axis_label("lag (s)", {"units": "s"}), axis_label("delay", {"units": "s"})
+    ('lag (s)', 'delay (s)')
     """
     attrs = attrs or {}
     label = str(attrs.get("long_name") or name)
     units = str(attrs.get("units") or "")
-    if units and units.lower() not in label.lower():
+    if units and not re.search(rf"(?<!\w){re.escape(units)}(?!\w)", label, re.IGNORECASE):
         label = f"{label} ({units})"
     return label
 
 
+_PERCENT = re.compile(r"\s*\((%|percent|pct)\)\s*$", re.IGNORECASE)
+_UNITS_AT_END = re.compile(r"\([^()]*\)\s*$")
+
+
+def y_label(name: str, y_kind: str = "value", attrs: dict | None = None) -> str:
+    """The y axis label: the name with its units once. Proportions (``y_kind`` proportion,
+    successes or percent: all are plotted as proportions) say ``(proportion)``, replacing a
+    ``(%)`` in the name, never beside other units.
+
+    Examples
+    --------
+    >>> y_label("Retention (%)", "percent"), y_label("recalled", "successes")
+    ('Retention (proportion)', 'recalled (proportion)')
+    >>> y_label("recall proportion", "proportion"), y_label("rt (ms)", "rt"), y_label("score")
+    ('recall proportion', 'rt (ms)', 'score')
+    """
+    label = axis_label(name, attrs)
+    if not _is_proportion_kind(y_kind):
+        return label
+    if _PERCENT.search(label):
+        return _PERCENT.sub(" (proportion)", label)
+    if "proportion" in label.lower() or _UNITS_AT_END.search(label):
+        return label
+    return f"{label} (proportion)"
+
+
+def _is_proportion_kind(y_kind: str) -> bool:
+    return y_kind in ("proportion", "successes", "percent")
+
+
 def _labels(curves) -> tuple[str, str]:
     x = axis_label(curves.time_name, curves.time_attrs)
-    y = curves.y_name
-    if curves.y_kind != "value" and "proportion" not in y:
-        y = f"{y} (proportion)"
-    return x, y
+    return x, y_label(curves.y_name, curves.y_kind)
 
 
-def _grid(t: np.ndarray, log_x: bool) -> np.ndarray:
+def _clip(values, proportion: bool):
+    """Curves on a proportion axis stay in [0, 1]."""
+    values = np.asarray(values, float)
+    return np.clip(values, 0.0, 1.0) if proportion else values
+
+
+def auto_logx(t) -> bool:
+    """True when the positive delays span more than a decade (max / min > 10).
+
+    Examples
+    --------
+    >>> auto_logx([1, 2, 4, 8]), auto_logx([1, 4, 16, 64]), auto_logx([0, 1, 100])
+    (False, True, True)
+    """
+    t = np.asarray(t, float).ravel()
+    pos = t[np.isfinite(t) & (t > 0)]
+    return bool(pos.size >= 2 and pos.max() / pos.min() > 10)
+
+
+def _x_scale(t, loglog: bool, logx) -> str:
+    """'linear', 'log' or 'symlog' (log with a delay of 0 kept, linear up to the first delay)."""
+    if loglog:
+        return "log"
+    if logx is None:
+        logx = auto_logx(t)
+    if not logx:
+        return "linear"
+    t = np.asarray(t, float).ravel()
+    return "symlog" if np.any(t[np.isfinite(t)] <= 0) else "log"
+
+
+def _apply_x_scale(ax, scale: str, t) -> None:
+    if scale == "log":
+        ax.set_xscale("log")
+    elif scale == "symlog":
+        t = np.asarray(t, float).ravel()
+        ax.set_xscale("symlog", linthresh=float(t[t > 0].min()), linscale=0.5)
+
+
+def _grid(t: np.ndarray, log_x) -> np.ndarray:
+    """200 times to draw curves at: linear, log-spaced (``True`` / "log") or, for "symlog",
+    linear from 0 to the first positive delay and log-spaced beyond."""
     t = np.asarray(t, float).ravel()
     lo, hi = float(np.min(t)), float(np.max(t))
-    if log_x:
-        pos = t[t > 0]
+    pos = t[t > 0]
+    if log_x == "symlog" and pos.size and lo <= 0:
+        first = float(pos.min())
+        return np.concatenate([np.linspace(lo, first, 20, endpoint=False),
+                               np.geomspace(first, max(hi, first * 1.01), 180)])
+    if log_x and log_x != "linear":
         lo = float(pos.min()) if pos.size else 1e-3
         return np.geomspace(lo, max(hi, lo * 1.01), 200)
     return np.linspace(lo, hi, 200)
@@ -167,16 +250,27 @@ def _draw_data(ax, t, y, n, level, color="0.15", label="data"):
                 capsize=2, zorder=4, label=label)
 
 
-def _finish(ax, xlabel, ylabel, loglog, legend=True):
+def _finish(ax, xlabel, ylabel, loglog, legend=True, x_scale="linear", t=None):
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+
+    short = FuncFormatter(lambda v, _: f"{v:.3g}")
     if loglog:
-        from matplotlib.ticker import FuncFormatter
-        short = FuncFormatter(lambda v, _: f"{v:.3g}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             axis.set_major_formatter(short)
             if lo > 0 and np.log10(hi / lo) < 1.5:   # too few decades to label: label minors
                 axis.set_minor_formatter(short)
+    elif x_scale != "linear":
+        _apply_x_scale(ax, x_scale, t)
+        if x_scale == "log":
+            ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
+        ax.xaxis.set_major_formatter(short)
+        lo, hi = ax.get_xlim()
+        if x_scale == "log" and lo > 0 and np.log10(hi / lo) < 1.5:
+            ax.xaxis.set_minor_formatter(short)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if legend:
@@ -184,8 +278,80 @@ def _finish(ax, xlabel, ylabel, loglog, legend=True):
                   borderaxespad=0.0)
 
 
+def declutter_ticks(fig, pad: float = 2.0) -> int:
+    """Thin tick labels that would overlap their neighbours: keep every 2nd (3rd, ...) major
+    tick until none overlap, and drop minor labels that collide.
+
+    Returns the number of axes changed. Every plot here calls it; call it again after changing
+    limits or font sizes.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(1.5, 1.5))
+    >>> _ = ax.set_xticks(range(0, 20000, 1000)), ax.set_xlim(0, 20000)
+    >>> declutter_ticks(fig) > 0
+    True
+    """
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    changed = 0
+    for _ in range(3):                       # thinning one axis can change another's layout
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        again = 0
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                major = _visible_labels(axis.get_majorticklabels(), axis)
+                minor = _visible_labels(axis.get_minorticklabels(), axis)
+                if minor and _overlaps(_boxes(sorted(major + minor,
+                                                     key=lambda lab: _tick_pos(lab, axis)),
+                                              renderer, pad)):
+                    axis.set_minor_formatter(NullFormatter())
+                    again += 1
+                step = 1
+                while len(major[::step]) > 1 and _overlaps(_boxes(major[::step], renderer, pad)):
+                    step += 1
+                if step > 1:
+                    axis.set_major_locator(FixedLocator([_tick_pos(lab, axis)
+                                                         for lab in major[::step]]))
+                    again += 1
+        changed += again
+        if not again:
+            break
+    return changed
+
+
+def _visible_labels(labels, axis) -> list:
+    lo, hi = sorted(axis.get_view_interval())
+    eps = 1e-9 * abs(hi - lo)
+    keep = [lab for lab in labels if lab.get_visible() and lab.get_text()
+            and lo - eps <= _tick_pos(lab, axis) <= hi + eps]
+    return sorted(keep, key=lambda lab: _tick_pos(lab, axis))
+
+
+def _boxes(labels, renderer, pad: float) -> list:
+    return [lab.get_window_extent(renderer).padded(pad / 2) for lab in labels]
+
+
+def _overlaps(boxes) -> bool:
+    return any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+
+
+def _tick_pos(label, axis) -> float:
+    x, y = label.get_position()
+    return x if axis.axis_name == "x" else y
+
+
+def _note(ax, text: str, y: float = 0.03) -> None:
+    """A small grey note inside the axes (lower left)."""
+    ax.text(0.02, y, text, transform=ax.transAxes, ha="left", va="bottom", fontsize="x-small",
+            color="0.35")
+
+
 def plot_fits(fits, ax=None, loglog: bool = False, band=True, highlight: str | None = None,
-              max_curves: int = 12):
+              max_curves: int = 12, logx: bool | None = None, residuals: bool = False):
     """Draw data and fitted curves of one or several FitResults that share their data.
 
     Parameters
@@ -202,6 +368,15 @@ def plot_fits(fits, ax=None, loglog: bool = False, band=True, highlight: str | N
         Family drawn bold (e.g. the best by AICc).
     max_curves : int
         For batched fits, the number of curves (panels) drawn.
+    logx : bool, optional
+        Log time axis. None (default): log when the delays span more than a decade (symlog,
+        linear below the first delay, when a delay is 0).
+    residuals : bool
+        Add a panel below with each drawn family's residuals (data minus curve) at the data's
+        delays; it is ``ax.residual_ax``.
+
+    Families that did not converge are not drawn; a note in the axes names them. On a
+    proportion axis curves and bands are clipped to [0, 1].
 
     Returns
     -------
@@ -218,6 +393,8 @@ def plot_fits(fits, ax=None, loglog: bool = False, band=True, highlight: str | N
     >>> ax = plot_fits(list(fits.values()), band=2)
     >>> len(ax.collections) - 1                  # two bands beside the data's error bars
     2
+    >>> ax.get_xscale()                          # 1 to 32: more than a decade
+    'log'
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -226,63 +403,106 @@ def plot_fits(fits, ax=None, loglog: bool = False, band=True, highlight: str | N
     nb = first.estimates.shape[0]
     if nb > 1 and ax is None:
         return plot_panels(fits, loglog=loglog, band=band, highlight=highlight,
-                           max_panels=max_curves)
+                           max_panels=max_curves, logx=logx)
     shown = min(nb, max_curves)
     xlabel, ylabel = _labels(first.curves)
+    proportion = _is_proportion_kind(first.curves.y_kind)
     banded = _banded(fits, band, highlight) if nb == 1 else set()
     palette = sns.color_palette("colorblind", max(shown, 3))
+    t_all = first.curves.t
+    scale = _x_scale(t_all[:shown], loglog, logx)
+    positive_only = loglog or scale == "log"
+    res_ax = None
     with sns.axes_style("whitegrid"):
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
-        t_all = first.curves.t
+            if residuals:
+                fig, (ax, res_ax) = plt.subplots(2, 1, figsize=(6, 5.2), sharex=True,
+                                                 gridspec_kw={"height_ratios": [3, 1]})
+            else:
+                _, ax = plt.subplots(figsize=(6, 4))
+        elif residuals:
+            from mpl_toolkits.axes_grid1 import make_axes_locatable
+            res_ax = make_axes_locatable(ax).append_axes("bottom", size="30%", pad=0.1,
+                                                         sharex=ax)
         for b in range(shown):
             tb = t_all[0] if t_all.shape[0] == 1 else t_all[b]
-            keep = tb > 0 if loglog else np.ones(tb.shape, bool)
+            keep = tb > 0 if positive_only else np.ones(tb.shape, bool)
             n = None if first.curves.n is None else first.curves.n[b][keep]
             _draw_data(ax, tb[keep], first.curves.y[b][keep], n, first.level,
                        color="0.15" if shown == 1 else palette[b],
                        label="data" + (f" ({first.level:.0%} Wilson)" if n is not None else "")
                        if b == 0 else None)
-        grid_all = _grid(t_all[:shown], loglog or any(f.spec.needs_positive_t for f in fits))
+        needs_pos = any(f.spec.needs_positive_t for f in fits)
+        grid_all = _grid(t_all[:shown], "log" if positive_only or (scale == "linear" and needs_pos)
+                         else scale if scale != "linear" else False)
+        failed = []
         for f in _rank(fits):
             style = family_style(f.family)
             bold = highlight is None or f.family == highlight
             grid = grid_all[grid_all > 0] if f.spec.needs_positive_t else grid_all
             with np.errstate(all="ignore"):
-                mu = f.spec.mean(grid[None, :], f.estimates[:shown])
+                mu = _clip(f.spec.mean(grid[None, :], f.estimates[:shown]), proportion)
+            drawn = False
             for b in range(shown):
-                ok = bool(f.converged_flags[b])
+                if not bool(f.converged_flags[b]):
+                    failed.append(f.family if shown == 1 else f"{f.family} {_curve_name(f, b)}")
+                    continue
+                drawn = True
                 if shown == 1:
-                    label = f.family + ("" if ok else " (not converged)")
-                    color = style["color"]
+                    label, color = f.family, style["color"]
                 else:
-                    label = f"{f.family} {_curve_name(f, b)}" + ("" if ok else " (failed)")
-                    color = palette[b]
-                ax.plot(grid, mu[b], color=color, ls=style["ls"], alpha=1.0 if ok else 0.45,
-                        lw=2.4 if bold else 1.3 if ok else 0.9, label=label,
-                        zorder=3 if bold else 2)
-            if f.family in banded:
+                    label, color = f"{f.family} {_curve_name(f, b)}", palette[b]
+                ax.plot(grid, mu[b], color=color, ls=style["ls"], lw=2.4 if bold else 1.3,
+                        label=label, zorder=3 if bold else 2)
+                if res_ax is not None:
+                    tb = t_all[0] if t_all.shape[0] == 1 else t_all[b]
+                    keep = tb > 0 if (positive_only or f.spec.needs_positive_t) else \
+                        np.ones(tb.shape, bool)
+                    with np.errstate(all="ignore"):
+                        at = f.spec.mean(tb[keep][None, :], f.estimates[b:b + 1])[0]
+                    res_ax.plot(tb[keep], first.curves.y[b][keep] - at, "o-", color=color,
+                                ls=style["ls"], ms=3.5, lw=0.9 if not bold else 1.4)
+            if f.family in banded and drawn:
                 lo, hi = f.predict_band(grid)
-                ax.fill_between(grid, np.ravel(lo), np.ravel(hi), color=style["color"],
+                ax.fill_between(grid, _clip(np.ravel(lo), proportion),
+                                _clip(np.ravel(hi), proportion), color=style["color"],
                                 alpha=0.18, lw=0, label=f"{f.family} {f.level:.0%} band")
-        _finish(ax, xlabel, ylabel, loglog)
+        if failed:
+            _note(ax, "not converged, not drawn: " + ", ".join(failed))
+        if proportion:
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(max(lo, -0.03), min(hi, 1.03))
+        _finish(ax, "" if res_ax is not None else xlabel, ylabel, loglog, x_scale=scale,
+                t=t_all[:shown])
+        if res_ax is not None:
+            res_ax.axhline(0.0, color="0.3", lw=0.8)
+            res_ax.set_ylabel("residual")
+            _finish(res_ax, xlabel, "residual", False, legend=False,
+                    x_scale="log" if loglog else scale, t=t_all[:shown])
+            ax.tick_params(labelbottom=False)
+            ax.residual_ax = res_ax
+    declutter_ticks(ax.figure)
     return ax
 
 
 def plot_panels(fits, loglog: bool = False, band=True, highlight: str | None = None,
-                max_panels: int = 24, col_wrap: int = 4, height: float = 2.3):
+                max_panels: int | None = 24, col_wrap: int = 4, height: float = 2.3,
+                logx: bool | None = None, page: int = 0):
     """One panel per curve of a batched fit (shared axes), every family in its own style.
 
     Parameters
     ----------
     fits : list of FitResult
         Batched fits of the same curves (e.g. the families of one ``FitSet``).
-    loglog, band, highlight
+    loglog, band, highlight, logx
         As for :func:`plot_fits`; bands are per panel.
-    max_panels : int
-        Draw the first this many curves (the title says how many there are).
+    max_panels : int or None
+        Panels per figure (None: every curve in one figure). With more curves the title says
+        ``showing k of n`` and ``page`` picks which.
     col_wrap, height : int, float
         Panels per row, panel height in inches.
+    page : int
+        Which page of ``max_panels`` curves to draw (0: the first).
 
     Returns
     -------
@@ -304,47 +524,99 @@ def plot_panels(fits, loglog: bool = False, band=True, highlight: str | None = N
 
     first = fits[0]
     nb = first.estimates.shape[0]
-    shown = min(nb, max_panels)
-    names = [_curve_name(first, b) for b in range(shown)]
+    idx = _page(nb, max_panels, page)
+    shown = len(idx)
+    names = [_curve_name(first, b) for b in idx]
     xlabel, ylabel = _labels(first.curves)
+    proportion = _is_proportion_kind(first.curves.y_kind)
     frame = pd.DataFrame({"curve": names})
     with sns.axes_style("whitegrid"):
         grid = sns.FacetGrid(frame, col="curve", col_wrap=min(col_wrap, shown), sharex=True,
                              sharey=True, height=height, aspect=1.2, col_order=names)
     banded = _banded(fits, band, highlight)
     t_all = first.curves.t
-    grid_t = _grid(t_all[:shown], loglog or any(f.spec.needs_positive_t for f in fits))
+    t_shown = t_all if t_all.shape[0] == 1 else t_all[idx]
+    scale = _x_scale(t_shown, loglog, logx)
+    positive_only = loglog or scale == "log"
+    needs_pos = any(f.spec.needs_positive_t for f in fits)
+    grid_t = _grid(t_shown, "log" if positive_only or (scale == "linear" and needs_pos)
+                   else scale if scale != "linear" else False)
     bands: dict = {}
-    for b, name in enumerate(names):
+    for b, name in zip(idx, names):
         ax = grid.axes_dict[name]
         tb = t_all[0] if t_all.shape[0] == 1 else t_all[b]
-        keep = tb > 0 if loglog else np.ones(tb.shape, bool)
+        keep = tb > 0 if positive_only else np.ones(tb.shape, bool)
         n = None if first.curves.n is None else first.curves.n[b][keep]
         _draw_data(ax, tb[keep], first.curves.y[b][keep], n, first.level)
+        failed = []
         for f in _rank(fits):
             style = family_style(f.family)
+            if not bool(f.converged_flags[b]):
+                failed.append(f.family)
+                continue
             g = grid_t[grid_t > 0] if f.spec.needs_positive_t else grid_t
             with np.errstate(all="ignore"):
-                mu = f.spec.mean(g[None, :], f.estimates[b:b + 1])[0]
-            ok = bool(f.converged_flags[b])
+                mu = _clip(f.spec.mean(g[None, :], f.estimates[b:b + 1])[0], proportion)
             bold = highlight is None or f.family == highlight
-            ax.plot(g, mu, color=style["color"], ls=style["ls"], alpha=1.0 if ok else 0.45,
-                    lw=2.0 if bold else 1.1 if ok else 0.8,
-                    label=f.family + ("" if ok else " (failed)"))
-            if f.family in banded and ok:
+            ax.plot(g, mu, color=style["color"], ls=style["ls"], lw=2.0 if bold else 1.1,
+                    label=f.family)
+            if f.family in banded:
                 if f.family not in bands:          # every curve's band at once, once
                     lo, hi = f.predict_band(g)
                     bands[f.family] = (np.asarray(lo).reshape(nb, -1),
                                        np.asarray(hi).reshape(nb, -1))
                 lo, hi = bands[f.family]
-                ax.fill_between(g, lo[b], hi[b], color=style["color"], alpha=0.18, lw=0)
+                ax.fill_between(g, _clip(lo[b], proportion), _clip(hi[b], proportion),
+                                color=style["color"], alpha=0.18, lw=0)
+        if failed:
+            _note(ax, "not converged: " + ", ".join(failed))
         ax.set_title(name)
-        _finish(ax, "", "", loglog, legend=False)
+        _finish(ax, "", "", loglog, legend=False, x_scale=scale, t=t_shown)
+    if proportion:
+        lo, hi = grid.axes.flat[0].get_ylim()
+        grid.axes.flat[0].set_ylim(max(lo, -0.03), min(hi, 1.03))
     grid.set_axis_labels(xlabel, ylabel)
     _outside_legend(grid)
     if shown < nb:
-        grid.figure.suptitle(f"first {shown} of {nb} curves", y=1.02)
+        grid.figure.suptitle(_showing(idx, nb, max_panels, page, "curves"), y=1.02)
+    declutter_ticks(grid.figure)
     return grid
+
+
+def _page(n: int, max_panels: int | None, page: int) -> list:
+    """Indices of the curves on page ``page`` (of ``max_panels`` each; None: all)."""
+    if max_panels is None or max_panels >= n:
+        if page not in (0, -1):
+            raise ValueError(f"page={page}: all {n} panels fit on page 0")
+        return list(range(n))
+    if max_panels < 1:
+        raise ValueError(f"max_panels must be at least 1 (or None for all), got {max_panels}")
+    pages = -(-n // max_panels)
+    if page < 0:
+        page += pages
+    if not 0 <= page < pages:
+        raise ValueError(f"page={page}: there are {pages} pages of {max_panels} (0 to "
+                         f"{pages - 1})")
+    return list(range(page * max_panels, min(n, (page + 1) * max_panels)))
+
+
+def n_pages(n: int, max_panels: int | None = 24) -> int:
+    """How many pages of ``max_panels`` facets ``n`` curves or subjects take.
+
+    Examples
+    --------
+    >>> n_pages(65), n_pages(65, None), n_pages(24)
+    (3, 1, 1)
+    """
+    return 1 if max_panels is None or n <= max_panels else -(-n // max_panels)
+
+
+def _showing(idx, n: int, max_panels, page: int, what: str) -> str:
+    pages = n_pages(n, max_panels)
+    page = page % pages
+    more = f"; page={page + 1} for the next" if page + 1 < pages else ""
+    return (f"showing {len(idx)} of {n} {what} ({idx[0] + 1}-{idx[-1] + 1}, page {page + 1} of "
+            f"{pages}{more})")
 
 
 def _outside_legend(grid):
@@ -359,8 +631,9 @@ def _outside_legend(grid):
                            bbox_to_anchor=(1.0, 0.95), frameon=False, fontsize="small")
 
 
-def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int = 4,
-               height: float = 2.3, band: bool = False, shrunk: bool = False):
+def plot_group(group, loglog: bool = False, max_panels: int | None = 24, col_wrap: int = 4,
+               height: float = 2.3, band: bool = False, shrunk: bool = False,
+               logx: bool | None = None, page: int = 0):
     """One panel per subject (shared axes): the data, the subject's own fit, the group curve.
 
     Parameters
@@ -369,14 +642,20 @@ def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int 
         From ``fit_consolidation_curve(..., by="subject")`` (one family).
     loglog : bool
         Log-log axes.
-    max_panels : int
-        Draw the first this many subjects (the title says how many there are).
+    max_panels : int or None
+        Subjects per figure (None: all in one figure). With more subjects the title says
+        ``showing k of n`` and ``page`` picks which: draw every page with
+        ``[group.plot(page=p) for p in range(n_pages(n))]``.
     col_wrap, height
         Panels per row, panel height in inches.
     band : bool
         Also shade each subject's confidence band.
     shrunk : bool
         Also draw each subject's empirical-Bayes (shrunken) curve, dotted.
+    logx : bool, optional
+        Log time axis; None (default): log when the delays span more than a decade.
+    page : int
+        Which page of ``max_panels`` subjects to draw (0: the first; -1: the last).
 
     Returns
     -------
@@ -396,25 +675,34 @@ def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int 
     >>> grid = group.plot()
     >>> [ax.get_title() for ax in grid.axes.flat]
     ['id = 0', 'id = 1', 'id = 2']
+    >>> grid = group.plot(max_panels=2, page=1)
+    >>> [ax.get_title() for ax in grid.axes.flat], grid.figure._suptitle.get_text().split(chr(10))[1]
+    (['id = 2'], 'showing 1 of 3 ids (3-3, page 2 of 2)')
     """
     import seaborn as sns
 
     curves, fits = group.curves, group._fits
     subjects = list(dict.fromkeys(curves[group.subject].tolist()))
-    shown = subjects[:max_panels]
+    idx = _page(len(subjects), max_panels, page)
+    shown = [subjects[i] for i in idx]
     conds = group.conditions
     levels = [tuple(r) for r in group.groups[conds].itertuples(index=False)] if conds else [()]
     palette = sns.color_palette("colorblind", max(len(levels), 3))
+    proportion = _is_proportion_kind(group._curves.y_kind)
     with sns.axes_style("whitegrid"):
         grid = sns.FacetGrid(curves[curves[group.subject].isin(shown)], col=group.subject,
                              col_wrap=min(col_wrap, len(shown)), sharex=True, sharey=True,
                              height=height, aspect=1.2, col_order=shown)
     long = group._long
     all_t = np.concatenate(group._curves.t)
-    t_grid = _grid(all_t, loglog or group.spec.needs_positive_t)
+    scale = _x_scale(all_t, loglog, logx)
+    positive_only = loglog or scale == "log"
+    t_grid = _grid(all_t, "log" if positive_only or (scale == "linear"
+                                                     and group.spec.needs_positive_t)
+                   else scale if scale != "linear" else False)
     if group.spec.needs_positive_t:
         t_grid = t_grid[t_grid > 0]
-    group_mu = np.atleast_2d(group.predict(t_grid))
+    group_mu = _clip(np.atleast_2d(group.predict(t_grid)), proportion)
     style = family_style(group.family)
     for c in range(len(curves)):
         subj = curves[group.subject].iloc[c]
@@ -427,7 +715,7 @@ def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int 
         tag = ", ".join(map(str, level))
         t, y = group._curves.t[c], group._curves.y[c]
         n = None if group._curves.n is None else group._curves.n[c]
-        keep = t > 0 if loglog else np.ones(t.shape, bool)
+        keep = t > 0 if positive_only else np.ones(t.shape, bool)
         _draw_data(ax, t[keep], y[keep], None if n is None else n[keep], group.level,
                    color=color, label=f"data {tag}".strip())
         if not fits.conv[c]:
@@ -436,29 +724,33 @@ def plot_group(group, loglog: bool = False, max_panels: int = 24, col_wrap: int 
                     ha="right", fontsize="small", color=color if conds else "0.4")
         else:
             with np.errstate(all="ignore"):
-                mu = group.spec.mean(t_grid[None, :], fits.est[c:c + 1])[0]
+                mu = _clip(group.spec.mean(t_grid[None, :], fits.est[c:c + 1])[0], proportion)
             ax.plot(t_grid, mu, color=style["color"] if not conds else color, lw=1.8,
                     ls=style["ls"], label=f"{group.family} fit {tag}".strip())
             if band:
                 fit = group.subject_fit(subj, **dict(zip(conds, level)))
                 lo, hi = fit.predict_band(t_grid)
-                ax.fill_between(t_grid, lo, hi, color=style["color"] if not conds else color,
-                                alpha=0.15, lw=0)
+                ax.fill_between(t_grid, _clip(lo, proportion), _clip(hi, proportion),
+                                color=style["color"] if not conds else color, alpha=0.15, lw=0)
             if shrunk:
                 p = np.array([group.shrunk[name][c] for name in group.spec.param_names])
                 with np.errstate(all="ignore"):
-                    mu_s = group.spec.mean(t_grid[None, :], p[None, :])[0]
+                    mu_s = _clip(group.spec.mean(t_grid[None, :], p[None, :])[0], proportion)
                 ax.plot(t_grid, mu_s, color=color, lw=1.0, ls=":",
                         label=f"shrunken {tag}".strip())
         ax.plot(t_grid, group_mu[gi], color="0.45" if not conds else color, lw=1.2, ls="--",
                 label=f"group {tag}".strip(), zorder=1)
-        _finish(ax, "", "", loglog, legend=False)
+        _finish(ax, "", "", loglog, legend=False, x_scale=scale, t=all_t)
+    if proportion:
+        lo, hi = grid.axes.flat[0].get_ylim()
+        grid.axes.flat[0].set_ylim(max(lo, -0.03), min(hi, 1.03))
     grid.set_titles("{col_var} = {col_name}")
-    ylabel = long.y_name + (" (proportion)" if group._curves.y_kind != "value" else "")
+    ylabel = y_label(long.y_name, group._curves.y_kind)
     grid.set_axis_labels(axis_label(long.time_name, long.time_attrs), ylabel)
     _outside_legend(grid)
     title = f"{group.family}: each {group.subject}'s fit and the group curve (dashed)"
     if len(shown) < len(subjects):
-        title += f"; first {len(shown)} of {len(subjects)} {group.subject}s"
-    grid.figure.suptitle(title, y=1.03)
+        title += "\n" + _showing(idx, len(subjects), max_panels, page, f"{group.subject}s")
+    grid.figure.suptitle(title, y=1.03 if len(shown) == len(subjects) else 1.06)
+    declutter_ticks(grid.figure)
     return grid

@@ -289,7 +289,7 @@ class FitSet(Mapping):
         return fits_to_record(list(self._fits.values()), skipped=self.skipped,
                               criterion=self.criterion, c_hat=self.c_hat)
 
-    def plot(self, ax=None, loglog: bool = False, band: bool = True, families=None):
+    def plot(self, ax=None, loglog: bool = False, band: bool = True, families=None, **kwargs):
         """Data with every converged family's curve; the best one drawn bold with its band.
 
         Parameters
@@ -300,6 +300,9 @@ class FitSet(Mapping):
             Draw the best family's confidence band.
         families : list of str, optional
             Subset to draw (default: all fitted).
+        **kwargs
+            ``logx`` (default: log when the delays span more than a decade) and ``residuals``
+            (a residual panel below): see :func:`cramcog.dynamics.plotting.plot_fits`.
 
         Returns
         -------
@@ -309,7 +312,7 @@ class FitSet(Mapping):
         names = list(self._fits) if families is None else list(families)
         fits = [self[n] for n in names]
         return plot_fits(fits, ax=ax, loglog=loglog, band=band, highlight=self.best.family,
-                         max_curves=1)
+                         **{"max_curves": 1, **kwargs})
 
     def __repr__(self) -> str:
         return f"<FitSet {list(self._fits)}; best={self.best.family} by {self.criterion}>"

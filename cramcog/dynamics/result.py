@@ -442,7 +442,8 @@ class FitResult:
         from cramcog.dynamics.export import fits_to_record
         return fits_to_record([self])
 
-    def plot(self, ax=None, loglog: bool = False, band: bool = True, max_curves: int = 12):
+    def plot(self, ax=None, loglog: bool = False, band: bool = True, max_curves: int = 12,
+             **kwargs):
         """Data, fitted curve and confidence band on one matplotlib Axes (seaborn style).
 
         Parameters
@@ -454,7 +455,11 @@ class FitResult:
         band : bool
             Draw the ``predict_band`` confidence band.
         max_curves : int
-            For a batched fit, draw at most this many curves.
+            For a batched fit, draw at most this many curves (the title says how many there
+            are).
+        **kwargs
+            ``logx``, ``residuals`` (single curve) or ``page`` (batched): see
+            :func:`cramcog.dynamics.plotting.plot_fits` and ``plot_panels``.
 
         Returns
         -------
@@ -471,7 +476,12 @@ class FitResult:
         'log'
         """
         from cramcog.dynamics.plotting import plot_fits
-        return plot_fits([self], ax=ax, loglog=loglog, band=band, max_curves=max_curves)
+        if "page" in kwargs and ax is None and self.estimates.shape[0] > 1:
+            from cramcog.dynamics.plotting import plot_panels
+            return plot_panels([self], loglog=loglog, band=band, max_panels=max_curves,
+                               **kwargs)
+        return plot_fits([self], ax=ax, loglog=loglog, band=band, max_curves=max_curves,
+                         **kwargs)
 
     def sel(self, **coords) -> "FitResult":
         """One curve of a batched fit, as an ordinary single-curve FitResult.
