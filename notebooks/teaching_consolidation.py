@@ -51,7 +51,8 @@ import pandas as pd
 import seaborn as sns
 
 from cramcog import psych
-from cramcog.comparison import compare_gamma, forest_plot, summarize
+from cramcog.comparison import compare_gamma, summarize
+from cramcog.figures.forest import forest_plot
 from cramcog.dynamics import fit_consolidation_curve
 from cramcog.dynamics.toy_consolidation import ToyConsolidationConfig, simulate_consolidation
 

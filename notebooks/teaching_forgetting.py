@@ -37,7 +37,8 @@ import pandas as pd
 import seaborn as sns
 
 from cramcog import psych
-from cramcog.comparison import ReportedGamma, compare_gamma, forest_plot
+from cramcog.comparison import ReportedGamma, compare_gamma
+from cramcog.figures.forest import forest_plot
 from cramcog.dynamics import fit_consolidation_curve
 
 TINY = os.environ.get("CRAMCOG_TINY", "0") == "1"
@@ -196,6 +197,28 @@ ax.set_title(f"average of {n_people} exponential forgetters")
 # subject AND a group estimate with its interval; `--series COL` is for conditions or separate
 # curves, not people), or `fit_consolidation_curve(..., by="subject")` as below.
 #
+# ### The same question on real participants
+#
+# Reder et al. (2000) counted, for each of 22 participants, how often a repeated word was judged
+# "Know" (familiar without a recollected episode) among the words recognised as old, at each
+# presentation. We fit every participant's curve, the group estimate over participants, and
+# the curve of everyone's pooled counts, and compare the families each approach prefers.
+
+# %%
+rk = psych.table("reder_2000_remember_know_per_subject")
+rk["exposures"] = rk["presentation_number"] - 1            # earlier presentations of the word
+rk["old"] = rk["n_remember"] + rk["n_know"]                 # judged old
+people = fit_consolidation_curve("exposures", "n_know", "old", data=rk, y_kind="successes",
+                                 by=["word_frequency", "subject"], ci="wald",
+                                 family=["exponential", "power"])
+print(people.compare(gamma_family="power").round(3).to_string(index=False))
+grid = people["power"].plot()
+
+# %% [markdown]
+# Read the table: does the family that wins on the pooled counts also win for most
+# individuals? The group gamma (over participants) and the pooled gamma answer different
+# questions: the typical person's curve, and the curve of the average.
+#
 # ## 7. Your class's own forgetting curve
 #
 # `notebooks/data/class_forgetting_template.csv` is a template with one row per subject x item
@@ -243,10 +266,17 @@ grid = class_fit.plot()
 
 # %%
 # Solution 1: every doubling keeps 2**-gamma, whatever the delay; an exponential does not.
+# (Ebbinghaus's delays are in hours: 1, 2, 10 and 20 days are 24, 48, 240 and 480 h.)
 g = fits["power"].params["gamma"]
-print(f"1 -> 2 days and 10 -> 20 days: both keep {2 ** -g:.1%} (scale-free)")
-print("exponential parameters:", {k: round(float(v), 4) for k, v in
-                                  fits["exponential"].params.items()})
+hours = 24.0 * np.array([1.0, 2.0, 10.0, 20.0])
+p = fits["power"].predict(hours)
+print(f"power law: 1 -> 2 days keeps {p[1] / p[0]:.1%}, 10 -> 20 days keeps {p[3] / p[2]:.1%} "
+      f"(both 2**-gamma = {2 ** -g:.1%}: scale-free)")
+# an exponential with the power law's value at 1 day and the same loss from day 1 to day 2
+# loses that fraction again every day: at 20 days it predicts far less
+keep = p[1] / p[0]
+print(f"exponential through the same 1- and 2-day values: {p[0] * keep ** 19:.3f} at 20 days, "
+      f"the power law {p[3]:.3f}")
 
 # %%
 # Solution 2: without the floor the power law must bend down towards 0 to follow the flat tail

@@ -21,7 +21,7 @@ Modules, each importing only those listed before it:
 - ``gamma``: :class:`ReportedGamma`, :func:`compare_gamma` (MOVER interval of the difference,
   equivalence verdicts), :func:`seed_pooled_gamma`;
 - ``report``: :func:`compare_with_humans` (all of it, as ``make reproduce`` runs it), the human
-  table (:func:`human_shapes`), the gamma tables and figures;
+  table (:func:`human_shapes`), the gamma tables (drawn by :mod:`cramcog.figures.forest`);
 - ``frames``: :func:`human_comparison_frame`, both sides on shared axes (x / x50, proportion)
   with their bands, the frame :func:`cramcog.figures.human.plot_human_comparison` draws.
 
@@ -42,21 +42,18 @@ from cramcog.comparison.fitting import (SHAPE_FAMILIES, fit_and_rank, fit_famili
                                         seed_verdict, summed_ranking)
 from cramcog.comparison.gamma import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma,
                                       gamma_families, mover_interval, seed_pooled_gamma, verdict)
-from cramcog.comparison.report import (VERDICT_COLORS, HumanComparison, compare_with_humans,
-                                       forest_plot, human_shapes, origins_markdown,
-                                       plot_gamma_comparison, shapes_markdown, summarize,
-                                       to_record)
+from cramcog.comparison.report import (HumanComparison, compare_with_humans, human_shapes,
+                                       origins_markdown, shapes_markdown, summarize, to_record)
 from cramcog.comparison.frames import human_comparison_frame, midpoint
 from cramcog.comparison.shape import (compare_items, compare_shape, crossing, origin_sensitivity,
                                       shape_summary, transition_ratio)
 
 __all__ = ["AVERAGINGS", "COLUMNS", "MODEL_INTERVAL", "ORIGINS", "SHAPE_FAMILIES", "VERDICTS",
-           "VERDICT_COLORS", "WINDOWS", "HumanComparison", "ModelCurves", "ReportedGamma",
+           "WINDOWS", "HumanComparison", "ModelCurves", "ReportedGamma",
            "comparability", "compare_gamma", "compare_items", "compare_shape",
            "compare_with_humans", "crossing", "fit_and_rank", "fit_families", "fit_one",
-           "forest_plot", "gamma_families", "human_axis", "human_curves", "human_direction",
+           "gamma_families", "human_axis", "human_curves", "human_direction",
            "human_comparison_frame", "human_shapes", "is_model_side", "midpoint",
-           "model_curves", "mover_interval", "orient",
-           "origin_sensitivity", "origins_markdown", "plot_gamma_comparison",
+           "model_curves", "mover_interval", "orient", "origin_sensitivity", "origins_markdown",
            "seed_pooled_gamma", "seed_verdict", "shape_summary", "shapes_markdown",
            "summarize", "summed_ranking", "to_record", "transition_ratio", "verdict"]

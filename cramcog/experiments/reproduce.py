@@ -439,7 +439,7 @@ def write_figures(human, table, config: ReproduceConfig, folder: Path) -> list[P
     """forgetting_curves.png (data, best and power fits) and gamma_forest.png."""
     import matplotlib.pyplot as plt
 
-    from cramcog.comparison import plot_gamma_comparison
+    from cramcog.figures.forest import forest_grid as plot_gamma_comparison
 
     paths = [folder / "forgetting_curves.png", folder / "gamma_forest.png"]
     fig = plot_human_curves(human, config)

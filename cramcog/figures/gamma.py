@@ -193,7 +193,7 @@ def plot_gamma_comparison(data: Any):
 
     ``data``: the DataFrame from :func:`cramcog.compare_gamma` or its record
     (:func:`cramcog.comparison.to_record`, kind "comparison"). Drawn by
-    :func:`cramcog.comparison.plot_gamma_comparison` (one implementation of the forest plot).
+    :func:`cramcog.figures.forest.forest_grid` (one implementation of the forest plot).
 
     Returns
     -------
@@ -211,7 +211,7 @@ def plot_gamma_comparison(data: Any):
     1
     """
     _sns()
-    from cramcog.comparison import plot_gamma_comparison as _forest_grid
+    from cramcog.figures.forest import forest_grid
 
-    return _forest_grid(comparison_frame(data))
+    return forest_grid(comparison_frame(data))
 

@@ -11,7 +11,7 @@ MODULES = ["cramcog.analysis", "cramcog.cli", "cramcog.records", "cramcog.train"
            "cramcog.analysis.lengths", "cramcog.analysis.operating",
            "cramcog.commands.consolidation",
            "cramcog.commands.operating_point",
-           "cramcog.figures.operating", "cramcog.comparison.frames",
+           "cramcog.figures.operating", "cramcog.comparison.frames", "cramcog.figures.forest",
            "cramcog.commands.lengths", "cramcog.commands.figures",
            "cramcog.figures.consolidation",
            "cramcog.model.episodic", "cramcog.analysis.synchrony", "cramcog.commands.synchrony",

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from cramcog import psych, records
-from cramcog.comparison import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma, forest_plot,
-                                mover_interval, plot_gamma_comparison, summarize, to_record,
-                                verdict)
+from cramcog.comparison import (COLUMNS, VERDICTS, ReportedGamma, compare_gamma,
+                                mover_interval, summarize, to_record, verdict)
+from cramcog.figures.forest import forest_grid as plot_gamma_comparison
+from cramcog.figures.forest import forest_plot
 
 T = np.array([1, 2, 4, 8, 16, 32, 64, 128.0])
 
