@@ -33,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 from builtins import open as builtins_open   # this module's `open` reads records
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -203,6 +203,86 @@ def new_record(data_vars: Mapping[str, Any], coords: Mapping[str, Any] | None = 
     for key, value in (attrs or {}).items():
         ds.attrs[key] = flatten_attr(value)
     return ds
+
+
+def from_frame(frame, dims: Sequence[str], variables: Sequence[str] | None = None, *,
+               kind: str, dim_coords: Mapping[str, Sequence[str]] | None = None,
+               config: Any = None, seed: int | None = None,
+               attrs: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """A record from a tidy table: one row per cell of ``dims``, one column per variable.
+
+    The declarative way to build a record from results held as a DataFrame: name the columns
+    that index the cells (``dims``, coordinates in order of first appearance), the columns that
+    become variables (default: every other column) and, per dim, the columns that describe its
+    levels (``dim_coords``, e.g. a curve's units). Text columns are stored as str; a cell the
+    table lacks is NaN (numbers) or "" (text). Provenance, config and attrs as for
+    :func:`new_record`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table; ``dims`` must identify its rows (no duplicates).
+    dims
+        Columns that index the cells.
+    variables
+        Columns to store as variables over ``dims``.
+    kind, config, seed, attrs
+        As for :func:`new_record`.
+    dim_coords
+        ``{dim: [column, ...]}``: columns constant within each level of ``dim``, stored as
+        coordinates along it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"curve": ["a", "a", "b"], "family": ["power", "exp", "power"],
+    ...                   "aic": [1.0, 2.0, 3.0], "units": ["s", "s", "h"]})
+    >>> ds = from_frame(t, ("curve", "family"), ["aic"], kind="fit",
+    ...                 dim_coords={"curve": ["units"]})
+    >>> ds["aic"].sel(curve="b", family="exp").item(), ds["units"].values.tolist()
+    (nan, ['s', 'h'])
+    >>> from_frame(t.assign(row=[0, 1, 2]), ("row",), ["aic"], kind="fit")["aic"].values.tolist()
+    [1.0, 2.0, 3.0]
+    """
+    import pandas as pd
+
+    dims = list(dims)
+    missing = [c for c in dims + list(variables or []) if c not in frame.columns]
+    if missing:
+        raise RecordError(f"from_frame: columns {missing} not in the table (it has "
+                          f"{list(frame.columns)})")
+    if frame.duplicated(dims).any():
+        first = frame[frame.duplicated(dims)].iloc[0]
+        raise RecordError(f"from_frame: two rows for the cell {dict(first[dims])}; the columns "
+                          f"{dims} must identify each row")
+    dim_coords = {d: list(cols) for d, cols in (dim_coords or {}).items()}
+    described = {c for cols in dim_coords.values() for c in cols}
+    if variables is None:
+        variables = [c for c in frame.columns if c not in dims and c not in described]
+    levels = {d: list(dict.fromkeys(frame[d])) for d in dims}
+    index = pd.MultiIndex.from_product([levels[d] for d in dims], names=dims) \
+        if len(dims) > 1 else pd.Index(levels[dims[0]], name=dims[0])
+    full = frame.set_index(dims).reindex(index)
+    shape = tuple(len(levels[d]) for d in dims)
+    data = {}
+    for col in variables:
+        values = full[col]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            arr = values.fillna("").astype(str).to_numpy().astype(str)
+        else:
+            arr = values.to_numpy(dtype=float) if values.dtype.kind in "biuf" \
+                else values.to_numpy()
+        data[col] = (tuple(dims), arr.reshape(shape))
+    coords: dict[str, Any] = {d: (d, np.asarray(levels[d]).astype(str)
+                                  if frame[d].dtype == object else np.asarray(levels[d]))
+                              for d in dims}
+    for d, cols in dim_coords.items():
+        per_level = frame.drop_duplicates(d).set_index(d).reindex(levels[d])
+        for col in cols:
+            values = per_level[col]
+            coords[col] = (d, values.astype(str).to_numpy().astype(str)
+                           if values.dtype == object else values.to_numpy())
+    return new_record(data, coords=coords, kind=kind, config=config, seed=seed, attrs=attrs)
 
 
 def validate(ds: xr.Dataset) -> xr.Dataset:

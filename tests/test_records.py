@@ -137,3 +137,20 @@ def test_a_record_says_what_made_it():
                 "cpu", "python_version", "git_revision"):
         assert key in prov, key
     assert prov["numpy_version"] and prov["xarray_version"] and prov["os"]
+
+
+def test_from_frame_builds_a_record_and_refuses_ambiguous_tables():
+    import pandas as pd
+
+    from cramcog.records import RecordError, from_frame
+    t = pd.DataFrame({"curve": ["a", "a", "b"], "family": ["power", "exp", "power"],
+                      "aic": [1.0, 2.0, 3.0], "verdict": ["x", "y", "z"],
+                      "units": ["s", "s", "h"]})
+    ds = from_frame(t, ("curve", "family"), kind="fit", dim_coords={"curve": ["units"]})
+    assert ds["aic"].dims == ("curve", "family") and set(ds.data_vars) == {"aic", "verdict"}
+    assert ds["verdict"].sel(curve="b", family="exp").item() == ""      # a missing text cell
+    assert ds.attrs["record_kind"] == "fit"
+    with pytest.raises(RecordError, match="two rows for the cell"):
+        from_frame(pd.concat([t, t.iloc[:1]]), ("curve", "family"), kind="fit")
+    with pytest.raises(RecordError, match="not in the table"):
+        from_frame(t, ("subject",), kind="fit")

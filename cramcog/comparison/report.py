@@ -334,15 +334,12 @@ def to_record(table: pd.DataFrame, config: dict | None = None):
     from cramcog import records
 
     _check_table(table, COLUMNS)
-    data = {}
-    for col in COLUMNS:
-        values = table[col].to_numpy()
-        if table[col].dtype == object or col in ("source", "series", "family", "verdict"):
-            values = table[col].astype(str).to_numpy().astype(str)
-        data[col] = (("row",), values)
+    text = ["source", "series", "family", "verdict"]
+    frame = table[COLUMNS].astype({c: str for c in text}).assign(
+        row=np.arange(len(table), dtype="int64"))
     attrs = {k: v for k, v in table.attrs.items() if isinstance(v, (str, int, float))}
-    return records.new_record(data, coords={"row": ("row", np.arange(len(table), dtype="int64"))},
-                              kind="comparison", config={**attrs, **(config or {})}, attrs=attrs)
+    return records.from_frame(frame, ("row",), list(COLUMNS), kind="comparison",
+                              config={**attrs, **(config or {})}, attrs=attrs)
 
 
 def _check_table(table, needed):

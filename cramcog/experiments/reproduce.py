@@ -389,30 +389,16 @@ def fit_human_curves(config: ReproduceConfig) -> HumanFits:
 
 
 def _save_human_record(table, config: ReproduceConfig, path: Path) -> None:
-    import numpy as np
-
     from cramcog import records
 
-    curves = list(dict.fromkeys(table["curve"]))
-    families = list(dict.fromkeys(table["family"]))
-    wide = table.set_index(["curve", "family"])
-    data = {}
-    for col, units in (("aic", ""), ("delta_aic", ""), ("gamma", ""), ("gamma_low", ""),
-                       ("gamma_high", ""), ("converged", "")):
-        grid = np.full((len(curves), len(families)), np.nan)
-        for (cv, fam), value in wide[col].items():
-            grid[curves.index(cv), families.index(fam)] = float(value)
-        data[col] = (("curve", "family"), grid, {"units": units})
-    per_curve = table.drop_duplicates("curve").set_index("curve").reindex(curves)
-    coords = {"curve": ("curve", np.array(curves, dtype=str)),
-              "family": ("family", np.array(families, dtype=str)),
-              "t_units": ("curve", per_curve["t_units"].to_numpy().astype(str)),
-              "likelihood": ("curve", per_curve["likelihood"].to_numpy().astype(str)),
-              "n_points": ("curve", per_curve["n_points"].to_numpy().astype("int64"))}
-    record = records.new_record(data, coords=coords, kind="fit", config=_config_dict(config),
-                                seed=config.seed,
-                                attrs={"window": "t > 0", "level": config.level,
-                                       "ci_method": config.ci})
+    table = table.assign(converged=table["converged"].astype(float),
+                         n_points=table["n_points"].astype("int64"))
+    record = records.from_frame(
+        table, ("curve", "family"),
+        ["aic", "delta_aic", "gamma", "gamma_low", "gamma_high", "converged"],
+        dim_coords={"curve": ["t_units", "likelihood", "n_points"]}, kind="fit",
+        config=_config_dict(config), seed=config.seed,
+        attrs={"window": "t > 0", "level": config.level, "ci_method": config.ci})
     records.save(record, path)
 
 
