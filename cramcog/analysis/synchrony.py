@@ -22,6 +22,9 @@ together, at shared evaluations, more than independent per-pattern timing within
 allows, i.e. network-wide events. The test can only see alignment at the evaluation interval or
 coarser; a record evaluated every 50 steps with 100-step windows has 2 slots per window.
 
+Returns are several events per pattern, each jittered on its own: the null can put two returns
+of one pattern at one evaluation, which the data cannot, so the return test is conservative.
+
 Abruptness is measured by :func:`switch_widths` (from >= 75% of a pattern's probes attending to
 <= 25%), in steps and in the pattern's own exposures.
 
