@@ -41,8 +41,24 @@ RECURRING = CATEGORY_NAMES.index("recurring_query")
 NOVEL = CATEGORY_NAMES.index("novel_query")
 
 TRAINABLE = ("head", "body")
-BINDINGS = ("same", "disjoint")
-REFERENCE = "no_consolidation"    # attention_reduction is measured against this variant   # the variant keeps the training bindings, or replaces them all
+BINDINGS = ("same", "disjoint")   # the variant keeps the training bindings, or replaces them all
+REFERENCE = "no_consolidation"    # attention_reduction is measured against this variant
+
+
+def attention_reduction(attention: xr.DataArray, reference: str = REFERENCE) -> xr.DataArray:
+    """1 - attention / attention of ``reference``, for the same seed, task (and bindings).
+
+    The one definition the transfer record and its figure frame use.
+
+    Examples
+    --------
+    >>> att = xr.DataArray([[0.01], [0.04]], dims=("variant", "seed"),
+    ...                    coords={"variant": ["cram", "no_consolidation"], "seed": [1]})
+    >>> attention_reduction(att).sel(seed=1).values.tolist()
+    [0.75, 0.0]
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1 - attention / attention.sel(variant=reference)
 
 
 @dataclass
@@ -245,12 +261,12 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
     variables = {k: (dims, v) for k, v in data.items()}
     variables["accuracy"] = (dims, (data["accuracy_recurring"] + data["accuracy_novel"]) / 2)
     if REFERENCE in model_names:
-        ref = data["attention_fraction"][model_names.index(REFERENCE)]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            variables["attention_reduction"] = (
-                dims, 1 - data["attention_fraction"] / ref[None],
-                {"long_name": f"1 - attention_fraction / attention_fraction of {REFERENCE} "
-                              "(same seed, task and bindings)"})
+        att = xr.DataArray(data["attention_fraction"], dims=dims,
+                           coords={"variant": model_names})
+        variables["attention_reduction"] = (
+            dims, attention_reduction(att).values,
+            {"long_name": f"1 - attention_fraction / attention_fraction of {REFERENCE} "
+                          "(same seed, task and bindings)"})
     return records.new_record(
         variables, kind="transfer", config=dataclasses.asdict(config), seed=config.seed,
         coords={"variant": np.array(model_names), "seed": np.array(seeds, dtype=np.int64),
@@ -264,4 +280,5 @@ def transfer_experiment(runs: Mapping[str, Sequence[str | os.PathLike]],
                    " + everything but the task head" if config.trainable == "head" else "")})
 
 
-__all__ = ["BINDINGS", "REFERENCE", "TransferConfig", "transfer_experiment", "retrain_and_measure", "freeze_for_transfer"]
+__all__ = ["BINDINGS", "REFERENCE", "TransferConfig", "attention_reduction",
+           "freeze_for_transfer", "retrain_and_measure", "transfer_experiment"]

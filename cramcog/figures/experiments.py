@@ -30,8 +30,10 @@ def transfer_frame(ds: xr.Dataset, reference: str = "no_consolidation") -> pd.Da
                           f"(variants: {variants})")
     if "bindings" not in ds.dims:
         ds = ds.expand_dims(bindings=["same"], axis=-1)
+    from cramcog.experiments.transfer import attention_reduction
+
     att = ds["attention_fraction"]
-    red = 1 - att / att.sel(variant=reference)
+    red = attention_reduction(att, reference)
     frame = {"attention_fraction": att, "reduction": red}
     if "accuracy" in ds:
         frame["accuracy"] = ds["accuracy"]
