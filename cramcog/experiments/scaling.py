@@ -117,8 +117,9 @@ def count_attention(model, batch) -> dict[str, float]:
 
 
 def _run_folders(runs: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]]
-                 ) -> dict[tuple[str, int], Path]:
-    """``{(router, training seed): folder}`` from ``{router: folder or [folders]}``."""
+                 ) -> dict[tuple[str, int], tuple[Path, dict]]:
+    """``{(router, training seed): (folder, its training task)}`` from ``{router: folder or
+    [folders]}``."""
     from cramcog.configs import TrainConfig
 
     found = {}
@@ -131,11 +132,12 @@ def _run_folders(runs: Mapping[str, str | os.PathLike | Sequence[str | os.PathLi
                 raise FileNotFoundError(f"{folder}/model.pt not found: give finished training "
                                         f"run folders (cramcog train --out DIR), got "
                                         f"{name}={folder}")
-            seed = TrainConfig.from_dict(records.open(folder / "record.nc").cram.config).seed
-            if (name, seed) in found:
+            cfg = TrainConfig.from_dict(records.open(folder / "record.nc").cram.config)
+            if (name, cfg.seed) in found:
                 raise ValueError(f"scaling_experiment: two runs of {name!r} have training seed "
-                                 f"{seed} ({found[(name, seed)]} and {folder}); give one per seed")
-            found[(name, seed)] = folder
+                                 f"{cfg.seed} ({found[(name, cfg.seed)][0]} and {folder}); give "
+                                 "one per seed")
+            found[(name, cfg.seed)] = (folder, cfg.task)
     return found
 
 
@@ -184,10 +186,9 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike | Sequence[str | os.
               "layer_attention_tokens", "accuracy_recurring", "accuracy_novel")
     shape = (len(names), len(seeds), len(config.recurring_rates), len(config.seq_lens))
     data = {k: np.full(shape, np.nan) for k in fields}
-    for (name, seed), folder in found.items():
+    for (name, seed), (folder, base) in found.items():
         r, s = names.index(name), seeds.index(seed)
         model = load_model(folder, device)
-        base = records.open(folder / "record.nc").cram.config["task"]
         novel = config.novel_rate
         if novel is None:
             novel = SRCDConfig(**base).attention_floor
@@ -209,7 +210,7 @@ def scaling_experiment(runs: Mapping[str, str | os.PathLike | Sequence[str | os.
         coords={"router": np.array(names), "seed": np.array(seeds, dtype=np.int64),
                 "frequency": np.array(config.recurring_rates),
                 "seq_len": np.array(config.seq_lens, dtype=np.int64)},
-        attrs={"runs_json": json.dumps({f"{k}/{s}": str(p) for (k, s), p in found.items()}),
+        attrs={"runs_json": json.dumps({f"{k}/{s}": str(p) for (k, s), (p, _) in found.items()}),
                "device": device,
                "frequency_meaning": "recurring-query events per event (f); novel rate fixed"})
 
