@@ -139,9 +139,9 @@ def run_reproduce(out_dir: str | Path | None = None, *, config: ReproduceConfig 
     # every warning is collected once into summary.md, not repeated on the console
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _reproduce(folder, config, model)
+        human, table, assumptions, label = _reproduce(folder, config, model)
     notes = collected_warnings(caught)
-    write_summary_warnings(folder, notes)
+    write_summary(human, table, config, folder, assumptions, label, notes)
     if notes:
         print(f"{sum(n for _, n in notes)} warnings ({len(notes)} distinct): listed at the end "
               f"of {folder / 'summary.md'}", file=sys.stderr)
@@ -168,20 +168,8 @@ def collected_warnings(caught) -> list[tuple[str, int]]:
     return list(counts.items())
 
 
-def write_summary_warnings(folder: Path, notes: list[tuple[str, int]]) -> None:
-    """Append the collected warnings to summary.md (and their count to summary.json)."""
-    summary, payload = folder / "summary.md", folder / "summary.json"
-    lines = ["## Warnings raised during the job (each listed once)", ""]
-    lines += [f"- {text}" + (f" (x{n})" if n > 1 else "") for text, n in notes] or ["- none"]
-    if summary.exists():
-        summary.write_text(summary.read_text() + "\n".join(lines) + "\n")
-    if payload.exists():
-        data = json.loads(payload.read_text())
-        data["warnings"] = [{"message": text, "count": n} for text, n in notes]
-        payload.write_text(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _reproduce(folder: Path, config: "ReproduceConfig", model: Any) -> None:
+def _reproduce(folder: Path, config: "ReproduceConfig", model: Any):
+    """Every step of the job but the summary; returns what :func:`write_summary` needs."""
     from cramcog.comparison import ReportedGamma
 
     assumptions = []
@@ -212,8 +200,7 @@ def _reproduce(folder: Path, config: "ReproduceConfig", model: Any) -> None:
 
     records.save(to_record(table, config=_config_dict(config)), folder / "comparison.nc")
     write_figures(human, table, config, folder)
-    write_summary(human, table, config, folder, assumptions,
-                  getattr(model, "label", None) or "model")
+    return human, table, assumptions, getattr(model, "label", None) or "model"
 
 
 def train_and_measure(config: ReproduceConfig, folder: Path) -> str:
@@ -514,7 +501,7 @@ def run_sections(headline: dict) -> list[tuple[str, list[str]]]:
 
 
 def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptions: list[str],
-                  model_label: str) -> None:
+                  model_label: str, warnings_raised: list[tuple[str, int]] = ()) -> None:
     """summary.json (machine-readable) and summary.md (for people)."""
     import pandas as pd
 
@@ -535,6 +522,7 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
                             for k, v in row.items()}
                         for f, row in spread.to_dict(orient="index").items()},
         "files": sorted(p.name for p in folder.iterdir()) + ["summary.json", "summary.md"],
+        "warnings": [{"message": text, "count": n} for text, n in warnings_raised],
     }
     (folder / "summary.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     cols = ["source", "series", "family", "gamma", "ci_low", "ci_high", "diff", "diff_ci_low",
@@ -582,4 +570,7 @@ def write_summary(human, table, config: ReproduceConfig, folder: Path, assumptio
                   "forgets exponentially (Anderson & Tweney 1997); exponents depend on the "
                   "measure (savings, recall, recognition), chance level and form; see each data "
                   "set's notes (`cramcog data show NAME`).", ""]
-    (folder / "summary.md").write_text("\n".join(lines))
+    lines += ["## Warnings raised during the job (each listed once)", ""]
+    lines += [f"- {text}" + (f" (x{n})" if n > 1 else "")
+              for text, n in warnings_raised] or ["- none"]
+    (folder / "summary.md").write_text("\n".join(lines) + "\n")
