@@ -10,6 +10,11 @@ STAMP  := $(VENV)/.cramcog-installed
 # torch is pinned: a CPU build of 2.13.0 lies on dev/CI disks; a bare `torch` pulls a CUDA build.
 TORCH  ?= torch==2.13.0
 LOCK_VENV := build/lock-venv
+# Let Python cache compiled modules (an empty value unsets the variable for Python). The lock is
+# installed with --no-compile (compiling all of torch took 40 s); with PYTHONDONTWRITEBYTECODE set
+# as well, every test worker and notebook kernel recompiled what it imported: make test went from
+# 3 min 47 s to 2 min 52 s after set-up on a fresh clone.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: setup lock reproduce test test-fast notebooks bench clean
 
